@@ -1,0 +1,63 @@
+"""Injectable time: every wait and every countdown goes through a Clock so tests never sleep."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import anyio
+
+
+class Clock(Protocol):
+    """Wall-clock time (epoch seconds, like ``x-ratelimit-reset``) plus a matching sleep."""
+
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock whose sleeps advance time instantly; thread-safe so the embedded forge can share it.
+
+    ``sleeps`` records every requested sleep so tests can assert how long the client chose to wait.
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def monotonic(self) -> float:
+        return self.now()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+        await anyio.sleep(0)
+
+
+SYSTEM_CLOCK = SystemClock()
