@@ -1,0 +1,32 @@
+"""What a front end (dashboard or headless reporter) may do with a running pipeline."""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from gz_tui.config import Settings
+from gz_tui.pipeline.stats import Snapshot
+
+
+class RunControl(Protocol):
+    """One run of the pipeline. ``run()`` returns the exit code (0, 1, 2 or 130)."""
+
+    def snapshot(self) -> Snapshot: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    def pause(self) -> None:
+        """Close the gate: workers take nothing new, in-flight repos finish, the buffer fills."""
+
+    def resume(self) -> None:
+        """Open the gate again."""
+
+    def cancel(self) -> None:
+        """Stop everything within 2 s: git killed, temp dirs removed, state saved."""
+
+    async def run(self) -> int: ...
+
+
+PipelineFactory = Callable[[Settings], RunControl]
+"""Builds a run from settings; the dashboard calls it again (with retry_failed=True) for `r`."""

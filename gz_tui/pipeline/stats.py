@@ -1,0 +1,288 @@
+"""The live stats model of a run and the immutable snapshots the UI and headless reporters read.
+
+The pipeline mutates a ``Stats`` object from its tasks; readers call ``snapshot()`` on their own tick and
+get frozen copies, so render rate is decoupled from event rate and no reader ever sees a live deque.
+Memory is bounded: per-second throughput buckets and the error log are fixed-size deques.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+
+THROUGHPUT_SECONDS = 300
+"""How many one-second throughput buckets are kept (the sparkline's history)."""
+
+ERRORS_KEPT = 200
+"""How many recent errors the model keeps for display; the state DB keeps them all."""
+
+
+class RunState(str, enum.Enum):
+    STARTING = "starting"
+    LISTING = "listing"
+    RUNNING = "running"
+    PAUSED = "paused"
+    WAITING = "waiting"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ListerState(str, enum.Enum):
+    IDLE = "idle"
+    FETCHING = "fetching"
+    BLOCKED = "blocked"
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class WorkerState(str, enum.Enum):
+    IDLE = "idle"
+    CLONING = "cloning"
+    UPDATING = "updating"
+    RETRYING = "retrying"
+    PAUSED = "paused"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    index: int
+    state: WorkerState = WorkerState.IDLE
+    repo: str | None = None
+    phase: str = ""
+    percent: float | None = None
+    received_bytes: int = 0
+    started_at: float | None = None
+    """Clock ``now()`` when the current repo was taken; elapsed = snapshot.now - started_at."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorView:
+    time: float
+    repo: str
+    error_class: str
+    message: str
+    attempt: int
+    max_attempts: int
+    retry_at: float | None = None
+    """When a retry is scheduled (epoch seconds), or None when the repo gave up."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitView:
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+    wait_kind: str | None = None
+    """"primary", "secondary", "throttled" or "backoff" while the lister waits, else None."""
+    wait_until: float | None = None
+    requests: int = 0
+    not_modified: int = 0
+    git_throttled_until: float | None = None
+    """While git servers throttle, when the reduced concurrency is next reconsidered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    listed: int = 0
+    total: int | None = None
+    """The forge's own total when it tells one (GitHub org public_repos, X-Total, X-Total-Count)."""
+    queued: int = 0
+    active: int = 0
+    cloned: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    resumed_done: int = 0
+    """Repos finished by an earlier, interrupted run of the same pass (not redone)."""
+
+    @property
+    def done(self) -> int:
+        return self.cloned + self.updated + self.unchanged + self.skipped + self.failed + self.resumed_done
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    forge: str
+    owner: str
+    dest: str
+    api_host: str
+    run_state: RunState
+    started_at: float
+    now: float
+    counts: Counts
+    throughput: tuple[float, ...]
+    repos_per_second: float
+    bytes_per_second: float
+    buffer_used: int
+    buffer_capacity: int
+    lister_state: ListerState
+    lister_page: int
+    rate: RateLimitView
+    workers: tuple[WorkerView, ...]
+    errors: tuple[ErrorView, ...]
+    """Newest first."""
+    error_count: int
+    state_path: str = ""
+    dry_run: bool = False
+    exit_code: int | None = None
+    message: str | None = None
+    """A run-level message: why the run failed or stopped (already a plain one-line string)."""
+
+    @property
+    def elapsed(self) -> float:
+        return max(0.0, self.now - self.started_at)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Remaining repos over current speed; None while it cannot be estimated."""
+        goal = self.counts.total if self.counts.total is not None else self.counts.listed
+        remaining = max(0, goal - self.counts.done)
+        if remaining == 0:
+            return 0.0 if goal else None
+        rate = self.repos_per_second or _average(self.throughput)
+        return remaining / rate if rate > 0 else None
+
+
+def _average(samples: tuple[float, ...]) -> float:
+    recent = samples[-30:]
+    return sum(recent) / len(recent) if recent else 0.0
+
+
+@dataclass(slots=True)
+class _Window:
+    """Per-second buckets of completions and bytes, for sparkline and current rates."""
+
+    repos: deque[float] = field(default_factory=lambda: deque(maxlen=THROUGHPUT_SECONDS))
+    bytes: deque[float] = field(default_factory=lambda: deque(maxlen=THROUGHPUT_SECONDS))
+    second: int | None = None
+
+    def roll(self, now: float) -> None:
+        second = int(now)
+        if self.second is None:
+            self.second = second
+            self.repos.append(0.0)
+            self.bytes.append(0.0)
+            return
+        gap = min(second - self.second, THROUGHPUT_SECONDS)
+        for _ in range(max(0, gap)):
+            self.repos.append(0.0)
+            self.bytes.append(0.0)
+        self.second = max(self.second, second)
+
+
+class Stats:
+    """Mutable run statistics; written by the pipeline, read only through ``snapshot()``."""
+
+    def __init__(
+        self,
+        *,
+        forge: str,
+        owner: str,
+        dest: str,
+        api_host: str,
+        workers: int,
+        buffer_capacity: int,
+        clock: Clock = SYSTEM_CLOCK,
+        state_path: str = "",
+        dry_run: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.forge = forge
+        self.owner = owner
+        self.dest = dest
+        self.api_host = api_host
+        self.state_path = state_path
+        self.dry_run = dry_run
+        self.run_state = RunState.STARTING
+        self.started_at = clock.now()
+        self.counts = Counts()
+        self.buffer_used = 0
+        self.buffer_capacity = buffer_capacity
+        self.lister_state = ListerState.IDLE
+        self.lister_page = 0
+        self.rate = RateLimitView()
+        self.workers: list[WorkerView] = [WorkerView(index=i + 1) for i in range(workers)]
+        self.errors: deque[ErrorView] = deque(maxlen=ERRORS_KEPT)
+        self.error_count = 0
+        self.exit_code: int | None = None
+        self.message: str | None = None
+        self.paused = False
+        self._window = _Window()
+        self._window.roll(self.started_at)
+
+    # -- writers (pipeline side) -------------------------------------------------------------
+    def count(self, **deltas: int) -> None:
+        """Add to counters, e.g. ``count(cloned=1, active=-1)``."""
+        values = {name: getattr(self.counts, name) + delta for name, delta in deltas.items()}
+        self.counts = replace(self.counts, **values)
+
+    def set_total(self, total: int | None) -> None:
+        self.counts = replace(self.counts, total=total)
+
+    def completed(self, received_bytes: int = 0) -> None:
+        """Record one finished repo in the throughput window."""
+        self._window.roll(self.clock.now())
+        self._window.repos[-1] += 1
+        self._window.bytes[-1] += received_bytes
+
+    def received(self, nbytes: int) -> None:
+        if nbytes > 0:
+            self._window.roll(self.clock.now())
+            self._window.bytes[-1] += nbytes
+
+    def set_worker(self, index: int, **changes: object) -> None:
+        self.workers[index - 1] = replace(self.workers[index - 1], **changes)  # type: ignore[arg-type]
+
+    def set_rate(self, **changes: object) -> None:
+        self.rate = replace(self.rate, **changes)  # type: ignore[arg-type]
+
+    def add_error(self, error: ErrorView) -> None:
+        self.errors.appendleft(error)
+        self.error_count += 1
+
+    # -- readers -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        now = self.clock.now()
+        self._window.roll(now)
+        repos = tuple(self._window.repos)
+        byte_samples = tuple(self._window.bytes)
+        return Snapshot(
+            forge=self.forge,
+            owner=self.owner,
+            dest=self.dest,
+            api_host=self.api_host,
+            run_state=self.run_state,
+            started_at=self.started_at,
+            now=now,
+            counts=self.counts,
+            throughput=repos,
+            repos_per_second=_rate(repos),
+            bytes_per_second=_rate(byte_samples),
+            buffer_used=self.buffer_used,
+            buffer_capacity=self.buffer_capacity,
+            lister_state=self.lister_state,
+            lister_page=self.lister_page,
+            rate=self.rate,
+            workers=tuple(self.workers),
+            errors=tuple(self.errors),
+            error_count=self.error_count,
+            state_path=self.state_path,
+            dry_run=self.dry_run,
+            exit_code=self.exit_code,
+            message=self.message,
+        )
+
+
+def _rate(samples: tuple[float, ...], seconds: int = 5) -> float:
+    """Average over the last complete seconds (the current bucket is still filling)."""
+    complete = samples[-(seconds + 1) : -1]
+    if not complete:
+        return samples[-1] if samples else 0.0
+    return sum(complete) / len(complete)
