@@ -527,7 +527,7 @@ _HEADER = """\
 # [defaults] may also hold (commented out here because they have no built-in value):
 #   depth = 1                      # shallow clones; omit for full history
 #   dest_root = "~/src"            # clones go to dest_root/OWNER unless --dest is given
-#   log_file = "~/gz-tui.log"      # absolute or starting with ~
+#   log_file = "~/gz-tui.log"      # absolute or starting with ~; default: the user log dir
 #   profile = "work"               # profile used when no flag selects one
 #
 # Profiles describe one forge each. One is used when --profile NAME names it, when it is the only
@@ -622,7 +622,7 @@ def _config_parser(stdout: TextIO) -> _Parser:
     return parser
 
 
-def _show(resolved: Resolved, stdout: TextIO) -> None:
+def _show(resolved: Resolved, stdout: TextIO, environ: Mapping[str, str]) -> None:
     s = resolved.settings
     state = "" if resolved.config_found else " (not found; built-in defaults)"
     profile = f"   profile: {resolved.profile}" if resolved.profile else ""
@@ -638,7 +638,11 @@ def _show(resolved: Resolved, stdout: TextIO) -> None:
         elif key == "base_url":
             value = s.api_base
         elif key == "dest":
-            value = str((resolved.dest_root or Path(".")) / "<owner>")
+            value = f"{resolved.dest_root or '.'}{os.sep}<owner>"
+        elif key == "log_file" and s.log_file is None:
+            from gz_tui.logs import default_log_path
+
+            value = str(default_log_path(environ))
         else:
             value = getattr(s, key)
             value = "(none)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
@@ -678,7 +682,7 @@ def config_command(
         else:
             flags = {"profile": args.profile, "provider": args.provider, "base_url": args.base_url}
             resolved = resolve_with_sources(flags, environ)
-            _show(resolved, stdout)
+            _show(resolved, stdout, environ)
             for warning in resolved.warnings:
                 stderr.write(f"gz-tui config: warning: {warning}\n")
     except ConfigError as exc:
