@@ -1,0 +1,303 @@
+"""The one HTTP client every provider shares: auth kept on its origin, waits, retries, conditional GETs.
+
+Rate-limit etiquette (GitHub's documented rules, applied to every forge):
+- a secondary limit waits ``retry-after`` when given, else at least 60 s, doubling on repeats;
+- a primary limit (remaining 0) waits until the reset time plus one second;
+- a 200 that shows remaining 0 schedules that wait *before* the next request;
+- when few requests remain, the rest are spread evenly until the reset instead of burst;
+- 401 is never retried; any other 403 is an error naming its cause;
+- 5xx, timeouts and dropped connections get bounded retries with exponential backoff and jitter.
+While a wait is on, no request leaves this client.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.forges.base import (
+    AuthError,
+    ForbiddenError,
+    ForgeError,
+    NotFoundError,
+    PageError,
+    Provider,
+    RateInfo,
+    UnreachableError,
+)
+
+USER_AGENT = "gz-tui (+https://github.com/gz-tui/gz-tui)"
+
+WaitListener = Callable[[str, float, float], None]
+"""Called with (kind, seconds, until_epoch) when the client starts waiting."""
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    transient_attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    secondary_min_wait: float = 60.0
+    secondary_attempts: int = 8
+    primary_margin: float = 1.0
+    spread_threshold: float = 0.05
+    """Spread requests once remaining falls below this share of the limit (and at most 50 left)."""
+
+
+def origin_of(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, f"{host}:{port}"
+
+
+def rebase_onto(url: str, base: str) -> str:
+    """Keep a link's path and query but send it to the configured API origin.
+
+    GitLab and Gitea build links from their configured public host, which may differ from the one the
+    user configured; the token only ever goes to the origin the user named.
+    """
+    link, home = urlsplit(url), urlsplit(base)
+    return urlunsplit((home.scheme, home.netloc, link.path, link.query, ""))
+
+
+def error_message(response: httpx.Response) -> str:
+    """The forge's own error text, flattened to one line (still untrusted: callers escape it)."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return " ".join(response.text.split())[:200]
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, dict):
+        message = message.get("error") or json.dumps(message)
+    if not isinstance(message, str):
+        message = json.dumps(body)[:200]
+    return " ".join(message.split())[:300]
+
+
+class ApiClient:
+    """Sends GETs for one provider, honouring rate limits; one request at a time (GitHub asks for serial)."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        base_url: str,
+        token: str | None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        policy: RetryPolicy | None = None,
+        on_wait: WaitListener | None = None,
+        on_rate: Callable[[RateInfo], None] | None = None,
+        on_request: Callable[[int], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._origin = origin_of(self.base_url)
+        self._auth = provider.auth_headers(token) if token else {}
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self._on_wait = on_wait
+        self._on_rate = on_rate
+        self._on_request = on_request
+        self._rng = rng or random.Random()
+        self._not_before = 0.0
+        self.requests = 0
+        self.not_modified = 0
+        headers = {"User-Agent": USER_AGENT, **provider.default_headers()}
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            follow_redirects=False,
+            transport=transport,
+            http2=False,
+            trust_env=True,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> "ApiClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def same_origin(self, url: str) -> bool:
+        return origin_of(url) == self._origin
+
+    async def get(self, url: str, *, etag: str | None = None, quiet_404: bool = False) -> httpx.Response:
+        """GET with waiting and retrying; returns a 2xx or 304 response, else raises a ForgeError."""
+        transient = 0
+        secondary = 0
+        redirects = 0
+        while True:
+            await self._wait_turn()
+            headers = dict(self._auth) if self.same_origin(url) else {}
+            if etag:
+                headers["If-None-Match"] = etag
+            try:
+                response = await self._client.get(url, headers=headers)
+            except httpx.TimeoutException as exc:
+                transient = await self._backoff(transient, f"timed out ({type(exc).__name__})", url)
+                continue
+            except httpx.ConnectError as exc:
+                if self.requests == 0:
+                    raise UnreachableError(f"cannot reach {self._origin[1]}: {_short(exc)}") from None
+                transient = await self._backoff(transient, _short(exc), url)
+                continue
+            except httpx.TransportError as exc:
+                transient = await self._backoff(transient, _short(exc), url)
+                continue
+            self.requests += 1
+            if self._on_request:
+                self._on_request(response.status_code)
+            rate = self.provider.rate_info(response, self.clock.now())
+            if self._on_rate and (rate.limit is not None or rate.remaining is not None):
+                self._on_rate(rate)
+            status = response.status_code
+            if status == 304:
+                self.not_modified += 1
+                self._plan_next(rate)
+                return response
+            if 200 <= status < 300:
+                self._plan_next(rate)
+                return response
+            if status in (301, 302, 307, 308) and redirects < 5:
+                target = response.headers.get("location", "")
+                redirects += 1
+                url = str(httpx.URL(url).join(target))
+                if not self.same_origin(url):
+                    raise ForgeError(f"the forge redirected to another host ({origin_of(url)[1]}); not following it with your token")
+                continue
+            if status == 401:
+                raise AuthError(
+                    f"{self._origin[1]} rejected the credentials ({error_message(response)}); "
+                    "check the token (--token or its environment variable) — not retried, to avoid a lockout"
+                )
+            if status in (403, 429):
+                kind, seconds = self._classify_limit(response, rate, secondary)
+                if kind is not None:
+                    if kind == "secondary":
+                        secondary += 1
+                        if secondary > self.policy.secondary_attempts:
+                            raise PageError(f"still rate-limited after {secondary - 1} waits at {url}")
+                    await self._wait(kind, seconds)
+                    continue
+                raise ForbiddenError(self.provider.forbidden_message(response))
+            if status == 404:
+                raise NotFoundError(error_message(response) if not quiet_404 else "not found")
+            if status >= 500:
+                transient = await self._backoff(transient, f"HTTP {status}", url)
+                continue
+            raise ForgeError(f"HTTP {status} from {self._origin[1]}: {error_message(response)}")
+
+    # -- waiting -----------------------------------------------------------------------------
+    def _classify_limit(self, response: httpx.Response, rate: RateInfo, repeats: int) -> tuple[str | None, float]:
+        now = self.clock.now()
+        if self.provider.is_secondary_limit(response):
+            if rate.retry_after is not None:
+                return "secondary", rate.retry_after
+            return "secondary", self.policy.secondary_min_wait * (2 ** min(repeats, 5))
+        if rate.remaining == 0 and rate.reset_at is not None:
+            return "primary", max(0.0, rate.reset_at - now) + self.policy.primary_margin
+        if response.status_code == 429:
+            if rate.retry_after is not None:
+                return "throttled", rate.retry_after
+            if rate.reset_at is not None and rate.reset_at > now:
+                return "throttled", rate.reset_at - now + self.policy.primary_margin
+            return "throttled", self.policy.secondary_min_wait * (2 ** min(repeats, 5))
+        return None, 0.0
+
+    def _plan_next(self, rate: RateInfo) -> None:
+        """Proactive pacing from a successful response's quota headers."""
+        if rate.remaining is None or rate.reset_at is None:
+            return
+        now = self.clock.now()
+        if rate.remaining <= 0:
+            self._not_before = rate.reset_at + self.policy.primary_margin
+            return
+        limit = rate.limit or 0
+        low = min(50.0, max(1.0, limit * self.policy.spread_threshold))
+        if rate.remaining <= low and rate.reset_at > now:
+            self._not_before = max(self._not_before, now + (rate.reset_at - now) / rate.remaining)
+
+    async def _wait_turn(self) -> None:
+        seconds = self._not_before - self.clock.now()
+        if seconds > 0:
+            await self._wait("primary" if seconds > 5 else "pacing", seconds)
+
+    async def _wait(self, kind: str, seconds: float) -> None:
+        until = self.clock.now() + seconds
+        if self._on_wait:
+            self._on_wait(kind, seconds, until)
+        await self.clock.sleep(seconds)
+        if self._on_wait:
+            self._on_wait("", 0.0, 0.0)
+
+    async def _backoff(self, attempt: int, reason: str, url: str) -> int:
+        attempt += 1
+        if attempt >= self.policy.transient_attempts:
+            raise PageError(f"listing stopped: {reason} after {attempt} attempts ({_redact_query(url)}); run again to resume")
+        delay = min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** (attempt - 1))
+        delay *= 0.5 + self._rng.random()
+        await self._wait("backoff", delay)
+        return attempt
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:200]
+
+
+def _redact_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+def parse_link_header(value: str) -> dict[str, str]:
+    """RFC 8288 ``Link`` as GitHub, GitLab and Gitea send it (``, `` or ``,`` separated)."""
+    links: dict[str, str] = {}
+    for part in value.split(","):
+        part = part.strip()
+        if not part.startswith("<") or ">" not in part:
+            continue
+        url, _, params = part[1:].partition(">")
+        for param in params.split(";"):
+            key, _, val = param.strip().partition("=")
+            if key.strip().lower() == "rel":
+                for rel in val.strip().strip('"').split():
+                    links.setdefault(rel, url.strip())
+    return links
+
+
+def int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(float(value.strip()))
+    except ValueError:
+        return None
+
+
+def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            return None

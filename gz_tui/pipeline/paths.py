@@ -1,0 +1,86 @@
+"""Turning untrusted forge strings into a destination path and a clone URL, or a clear refusal."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gz_tui.forges.base import RemoteRepo
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+STATE_DIR = ".gz-tui"
+
+
+class UnsafeRepo(ValueError):
+    """The forge sent a name or URL gz-tui refuses to act on; ``str()`` says which and why."""
+
+
+def is_loopback(host: str | None) -> bool:
+    return bool(host) and (host in _LOOPBACK or host.startswith("127."))  # type: ignore[union-attr]
+
+
+def safe_relative_path(rel_path: str) -> Path:
+    """Validate each ``/``-separated segment against an allowlist; ``.github`` is fine, ``..`` is not."""
+    if not rel_path or len(rel_path) > 1024:
+        raise UnsafeRepo("empty or overlong repository path")
+    segments = rel_path.split("/")
+    for segment in segments:
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+            raise UnsafeRepo(f"unsafe path segment {segment!r}")
+        if segment.lower() == ".git" or segment.lower() == STATE_DIR:
+            raise UnsafeRepo(f"reserved path segment {segment!r}")
+    return Path(*segments)
+
+
+def destination(dest: Path, rel_path: str) -> Path:
+    """The final directory of a repo, proven to resolve inside DEST."""
+    relative = safe_relative_path(rel_path)
+    root = dest.resolve()
+    target = (root / relative).resolve()
+    if target == root or root not in target.parents:
+        raise UnsafeRepo(f"path {rel_path!r} escapes the destination")
+    return target
+
+
+def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http: bool) -> str:
+    """The URL git will be given: https (or loopback http) on the forge's own host, or ssh to it.
+
+    Rejects anything that git could read as an option, another transport (``ext::``, ``file://``),
+    another host, or embedded credentials.
+    """
+    api_host = (urlsplit(api_base).hostname or "").lower()
+    if protocol == "ssh":
+        url = repo.ssh_url or ""
+        if url.startswith("-") or "::" in url.split("@", 1)[0]:
+            raise UnsafeRepo(f"refusing ssh URL {url!r}")
+        match = re.match(r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/]", url)
+        if not match or not _same_host(match.group(1).lower(), api_host):
+            raise UnsafeRepo(f"refusing ssh URL {url!r}: not on {api_host}")
+        return url
+    url = repo.clone_url
+    if not url or url.startswith("-") or any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        raise UnsafeRepo(f"refusing clone URL {url!r}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
+        raise UnsafeRepo(f"refusing clone URL {url!r}: only https is allowed")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise UnsafeRepo("refusing clone URL with embedded credentials")
+    host = (parts.hostname or "").lower()
+    api = urlsplit(api_base)
+    same_port = (parts.port or _default_port(parts.scheme)) == (api.port or _default_port(api.scheme))
+    if not _same_host(host, api_host) or not same_port:
+        raise UnsafeRepo(f"refusing clone URL on another host ({parts.netloc or '?'}, expected {api.netloc})")
+    if parts.scheme == "http" and not (allow_http or is_loopback(host)):
+        raise UnsafeRepo("refusing plain-http clone URL (use --insecure-http to allow)")
+    return url
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _same_host(host: str, api_host: str) -> bool:
+    """GitHub serves the API at api.github.com and git at github.com; GHES/GitLab/Gitea share one host."""
+    return host == api_host or (api_host.startswith("api.") and host == api_host[4:])

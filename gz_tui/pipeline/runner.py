@@ -1,0 +1,637 @@
+"""The streaming pipeline: lister → bounded buffer → git workers, journaled in SQLite.
+
+The lister pages through the forge into a bounded anyio memory stream; when the stream is full the
+lister blocks (backpressure), so pausing the workers soon stops API traffic too. Acknowledgements are
+written in batches; nothing about the whole org is held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.config import Settings
+from gz_tui.forges import make_provider
+from gz_tui.forges.base import ForgeError, NotFoundError, Page, RateInfo, RemoteRepo
+from gz_tui.forges.http import ApiClient, RetryPolicy
+from gz_tui.pipeline.gates import Gate, Governor
+from gz_tui.pipeline.git import (
+    MIN_GIT_VERSION,
+    GitRunner,
+    allow_http_for,
+    basic_auth_header,
+    git_environment,
+    git_origin,
+    git_version,
+)
+from gz_tui.pipeline.lock import DestLock, LockedError
+from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
+from gz_tui.pipeline.state import Ack, StateError, StateStore, StoredRepo
+from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, Stats, WorkerState
+from gz_tui.pipeline.sync import TMP_DIR_NAME, Outcome, RepoSyncer
+
+T = TypeVar("T")
+EventSink = Callable[[dict[str, Any]], None]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ACK_FLUSH_SECONDS = 0.25
+ACK_FLUSH_COUNT = 200
+
+
+class SetupError(Exception):
+    """The run cannot start; one line for the user, exit 2."""
+
+
+class Pipeline:
+    """One run. Build it, then ``await run()``; pause/resume/cancel may be called from the UI meanwhile."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        events: EventSink | None = None,
+        policy: RetryPolicy | None = None,
+        environ: dict[str, str] | None = None,
+        git_backoff: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._events = events
+        self._policy = policy
+        self._environ = dict(os.environ if environ is None else environ)
+        self._git_backoff = git_backoff
+        self.dest = settings.dest.expanduser().resolve()
+        self.stats = Stats(
+            forge=settings.provider,
+            owner=settings.owner,
+            dest=str(self.dest),
+            api_host=urlsplit(settings.api_base).netloc,
+            workers=settings.workers,
+            buffer_capacity=settings.buffer,
+            clock=clock,
+            state_path=str(settings.state_path or self.dest / ".gz-tui" / "state.sqlite3"),
+            dry_run=settings.dry_run,
+        )
+        self._gate = Gate()
+        self._cancel_scope: anyio.CancelScope | None = None
+        self._cancelled = False
+        self._send: MemoryObjectSendStream[StoredRepo] | None = None
+        self._acks: list[Ack] = []
+        self._store: StateStore | None = None
+        self._run_id = 0
+        self._listing_error: ForgeError | None = None
+        self._fatal = False
+        self._planned = {"clone": 0, "update": 0}
+        self._include = re.compile(settings.include) if settings.include else None
+        self._exclude = re.compile(settings.exclude) if settings.exclude else None
+        self._db = anyio.CapacityLimiter(1)
+
+    # -- control (RunControl) -----------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return not self._gate.is_open
+
+    def pause(self) -> None:
+        self._gate.close()
+        self.stats.paused = True
+        if self.stats.run_state in (RunState.RUNNING, RunState.LISTING, RunState.WAITING):
+            self.stats.run_state = RunState.PAUSED
+        self._emit("paused")
+
+    def resume(self) -> None:
+        self._gate.open()
+        self.stats.paused = False
+        if self.stats.run_state == RunState.PAUSED:
+            self.stats.run_state = RunState.RUNNING
+        self._emit("resumed")
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    def snapshot(self) -> Snapshot:
+        if self._send is not None:
+            self.stats.buffer_used = self._send.statistics().current_buffer_used
+            self.stats.counts = replace(self.stats.counts, queued=self.stats.buffer_used)
+        return self.stats.snapshot()
+
+    # -- the run ------------------------------------------------------------------------------
+    async def run(self) -> int:
+        code = await self._run()
+        self.stats.exit_code = code
+        if self.stats.run_state not in (RunState.CANCELLED, RunState.FAILED):
+            self.stats.run_state = RunState.FINISHED
+        for index in range(1, len(self.stats.workers) + 1):
+            self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
+        self._emit_summary(code)
+        return code
+
+    async def _run(self) -> int:
+        try:
+            self._preflight()
+        except SetupError as exc:
+            return self._fail_setup(str(exc))
+        lock = DestLock(self.dest / ".gz-tui" / "lock")
+        try:
+            lock.acquire()
+        except (LockedError, OSError) as exc:
+            return self._fail_setup(str(exc) if isinstance(exc, LockedError) else f"cannot lock {self.dest}: {exc.strerror}")
+        try:
+            try:
+                self._store = StateStore(Path(self.stats.state_path), clock=self.clock.now)
+                return await self._run_locked(self._store)
+            except StateError as exc:
+                return self._fail_setup(str(exc))
+        finally:
+            if self._store is not None:
+                self._store.close()
+            lock.release()
+
+    def _preflight(self) -> None:
+        version = git_version()
+        if version is None:
+            raise SetupError("git is not installed or not on PATH; install git (2.31 or newer) and try again")
+        if version < MIN_GIT_VERSION:
+            raise SetupError(
+                f"git {version[0]}.{version[1]} is too old (gz-tui needs 2.31+ to keep tokens out of process lists); upgrade git"
+            )
+        try:
+            (self.dest / ".gz-tui").mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise SetupError(f"cannot create {self.dest}: {exc.strerror}; choose a writable --dest") from None
+        if not os.access(self.dest, os.W_OK):
+            raise SetupError(f"{self.dest} is not writable; choose another --dest")
+
+    def _fail_setup(self, message: str) -> int:
+        self.stats.message = message
+        self.stats.run_state = RunState.FAILED
+        self._emit("error", message=message)
+        return EXIT_USAGE
+
+    async def _run_locked(self, store: StateStore) -> int:
+        settings = self.settings
+        if settings.fresh:
+            store.forget()
+        store.check_identity(settings.provider, settings.owner)
+        last = store.last_run()
+        resume_failed = False
+        if settings.dry_run:
+            self._run_id = self._begin(store, dry_run=True)
+            cursor, listing_done = None, False
+        elif last is not None and (settings.retry_failed or not last.finished):
+            self._run_id = last.id
+            store.reopen_run(last.id)
+            cursor, listing_done = last.cursor, last.listing_done
+            resume_failed = settings.retry_failed
+            self._emit("resume", run=last.id, listing_done=listing_done)
+        else:
+            self._run_id = self._begin(store, dry_run=False)
+            cursor, listing_done = None, False
+        resumed = self._run_id == (last.id if last else -1)
+        if resumed:
+            done = store.done_counts(self._run_id)
+            finished_before = sum(n for status, n in done.items() if not (resume_failed and status == "failed"))
+            self.stats.count(resumed_done=finished_before, listed=store.listed_count(self._run_id))
+        tmp = self.dest / ".gz-tui" / TMP_DIR_NAME
+        if tmp.exists():
+            await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
+
+        provider = make_provider(settings.provider, settings.api_base)
+        token = settings.token
+        client = ApiClient(
+            provider,
+            settings.api_base,
+            token,
+            clock=self.clock,
+            policy=self._policy,
+            on_wait=self._on_wait,
+            on_rate=self._on_rate,
+            on_request=self._on_request,
+        )
+        allow_http = allow_http_for(settings.api_base, settings.insecure_http)
+        env = git_environment(
+            base=self._environ,
+            protocol=settings.protocol,
+            allow_http=allow_http,
+            auth_origin=git_origin(settings.api_base) if token else None,
+            auth_header=basic_auth_header(provider.info.git_username, token) if token else None,
+        )
+        syncer = RepoSyncer(
+            runner=GitRunner(env, secrets=[token] if token else []),
+            dest=self.dest,
+            update_mode=settings.update,
+            depth=settings.depth,
+            inspect_limiter=anyio.CapacityLimiter(2),
+        )
+        governor = Governor(settings.workers, self.clock)
+        send, receive = anyio.create_memory_object_stream[StoredRepo](max(1, settings.buffer))
+        self._send = send
+        self.stats.run_state = RunState.LISTING if not listing_done else RunState.RUNNING
+        try:
+            async with client:
+                with anyio.CancelScope() as scope:
+                    self._cancel_scope = scope
+                    if self._cancelled:
+                        scope.cancel()
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(self._flush_loop)
+                        if not settings.dry_run:
+                            for index in range(1, settings.workers + 1):
+                                group.start_soon(self._worker, index, receive.clone(), syncer, governor)
+                        receive.close()
+                        group.start_soon(
+                            self._feed, client, provider, send, cursor, listing_done, resume_failed, group.cancel_scope
+                        )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._flush()
+                if tmp.exists():
+                    await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
+        return self._finish(store)
+
+    def _begin(self, store: StateStore, *, dry_run: bool) -> int:
+        s = self.settings
+        options = {
+            "workers": s.workers,
+            "buffer": s.buffer,
+            "protocol": s.protocol,
+            "update": s.update,
+            "depth": s.depth,
+            "include": s.include,
+            "exclude": s.exclude,
+            "skip_archived": s.skip_archived,
+            "skip_forks": s.skip_forks,
+        }
+        return store.begin_run(
+            forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run
+        )
+
+    def _finish(self, store: StateStore) -> int:
+        counts = self.stats.counts
+        if self._cancelled:
+            store.finish_run(self._run_id, "cancelled")
+            self.stats.run_state = RunState.CANCELLED
+            return EXIT_INTERRUPTED
+        if self._fatal and self._listing_error is not None:
+            store.finish_run(self._run_id, "failed")
+            self.stats.run_state = RunState.FAILED
+            return self._listing_error.exit_code
+        if self._listing_error is not None:
+            store.finish_run(self._run_id, "failed")
+            return max(EXIT_FAILED, self._listing_error.exit_code)
+        store.finish_run(self._run_id, "finished")
+        return EXIT_FAILED if counts.failed else EXIT_OK
+
+    # -- lister ---------------------------------------------------------------------------------
+    async def _feed(
+        self,
+        client: ApiClient,
+        provider: Any,
+        send: MemoryObjectSendStream[StoredRepo],
+        cursor: str | None,
+        listing_done: bool,
+        resume_failed: bool,
+        scope: anyio.CancelScope,
+    ) -> None:
+        store = self._store
+        assert store is not None
+        async with send:
+            # Work an interrupted run had listed but not finished goes first.
+            if resume_failed:
+                await self._requeue(send, store.pending(self._run_id, failed_only=True))
+            await self._requeue(send, store.pending(self._run_id))
+            if listing_done:
+                self.stats.lister_state = ListerState.DONE
+                return
+            try:
+                await self._list(client, provider, send, cursor, scope)
+            except ForgeError as exc:
+                self._listing_error = exc
+                self.stats.lister_state = ListerState.FAILED
+                self.stats.message = str(exc)
+                self._emit("listing_failed", message=str(exc), exit_code=exc.exit_code)
+                if self.stats.lister_page <= 1 and self.stats.counts.listed == 0:
+                    self._fatal = True
+                    scope.cancel()
+
+    async def _requeue(self, send: MemoryObjectSendStream[StoredRepo], batches: Iterator[list[StoredRepo]]) -> None:
+        while batch := await self._db_call(next, batches, None):
+            for item in batch:
+                await self._offer(send, item)
+
+    async def _db_call(self, function: Callable[..., T], *args: Any) -> T:
+        """State calls run one at a time on a worker thread, off the event loop."""
+        async with self._db:
+            return await anyio.to_thread.run_sync(function, *args)
+
+    async def _list(
+        self, client: ApiClient, provider: Any, send: MemoryObjectSendStream[StoredRepo], cursor: str | None, scope: anyio.CancelScope
+    ) -> None:
+        store = self._store
+        assert store is not None
+        candidates = [cursor] if cursor else provider.first_urls(self.settings.owner)
+        url: str | None = candidates[0]
+        total_task_started = False
+        page_number = 0
+        while url is not None:
+            page_number += 1
+            self.stats.lister_state = ListerState.FETCHING
+            self.stats.lister_page = page_number
+            if self.stats.run_state == RunState.WAITING:
+                self.stats.run_state = RunState.LISTING
+            etag, stored_next = await self._db_call(store.page_cache, url)
+            if page_number == 1 and not cursor:
+                url, response = await self._first_page(client, candidates, etag)
+                etag, stored_next = await self._db_call(store.page_cache, url)
+            else:
+                response = await client.get(url, etag=etag)
+            page = provider.parse_page(url, response)
+            if page.next_url and not client.same_origin(page.next_url):
+                from gz_tui.forges.http import rebase_onto
+
+                page.next_url = rebase_onto(page.next_url, self.settings.api_base)
+            if page.total is not None:
+                self.stats.set_total(page.total)
+            elif not total_task_started and not self.stats.counts.total:
+                total_task_started = True
+                await self._fetch_total(client, provider)
+            if page.not_modified:
+                page.next_url = page.next_url or stored_next
+                fresh = await self._db_call(store.reuse_page, self._run_id, page)
+            else:
+                fresh = await self._db_call(store.record_page, self._run_id, page, page.repos)
+            self.stats.count(listed=len(fresh))
+            self._emit("page", number=page_number, repos=len(fresh), cached=page.not_modified)
+            for item in fresh:
+                await self._offer(send, item)
+            url = page.next_url
+        self.stats.lister_state = ListerState.DONE
+        if self.stats.run_state == RunState.LISTING:
+            self.stats.run_state = RunState.RUNNING
+
+    async def _first_page(self, client: ApiClient, urls: list[str], etag: str | None) -> tuple[str, Any]:
+        """The org listing, or the user listing when the owner is a user; a clear error when neither exists."""
+        assert self._store is not None
+        for index, url in enumerate(urls):
+            if index:
+                etag, _ = await self._db_call(self._store.page_cache, url)
+            try:
+                return url, await client.get(url, etag=etag, quiet_404=True)
+            except NotFoundError:
+                continue
+        hint = "" if self.settings.token else " (if it is private, pass a token that can see it)"
+        raise NotFoundError(
+            f"{self.settings.provider} owner {self.settings.owner!r} not found at "
+            f"{urlsplit(self.settings.api_base).netloc}{hint}; check the spelling"
+        )
+
+    async def _fetch_total(self, client: ApiClient, provider: Any) -> None:
+        url = provider.total_url(self.settings.owner)
+        if not url:
+            return
+        try:
+            response = await client.get(url, quiet_404=True)
+            total = provider.parse_total(response)
+        except (ForgeError, ValueError):
+            return
+        if total:
+            self.stats.set_total(total)
+
+    async def _offer(self, send: MemoryObjectSendStream[StoredRepo], item: StoredRepo) -> None:
+        """Filter, then put into the buffer — blocking while it is full (backpressure)."""
+        repo = item.repo
+        skip = self._filtered_out(repo)
+        if skip:
+            self._ack(Ack(repo.key, "skipped", error_message=skip))
+            self.stats.count(skipped=1)
+            self._emit("repo_skipped", repo=repo.full_name, reason=skip)
+            return
+        if self.settings.dry_run:
+            action = "update" if (self.dest / repo.rel_path).exists() else "clone"
+            self._planned[action] += 1
+            self._emit("repo_planned", repo=repo.full_name, action=action)
+            return
+        stats = send.statistics()
+        if stats.current_buffer_used >= stats.max_buffer_size:
+            self.stats.lister_state = ListerState.BLOCKED
+        await send.send(item)
+        if self.stats.lister_state == ListerState.BLOCKED:
+            self.stats.lister_state = ListerState.FETCHING
+
+    def _filtered_out(self, repo: RemoteRepo) -> str:
+        s = self.settings
+        if s.skip_archived and repo.archived:
+            return "archived (--skip-archived)"
+        if s.skip_forks and repo.fork:
+            return "fork (--skip-forks)"
+        if self._include and not self._include.search(repo.rel_path):
+            return "not matched by --include"
+        if self._exclude and self._exclude.search(repo.rel_path):
+            return "matched by --exclude"
+        return ""
+
+    # -- workers --------------------------------------------------------------------------------
+    async def _worker(
+        self, index: int, receive: MemoryObjectReceiveStream[StoredRepo], syncer: RepoSyncer, governor: Governor
+    ) -> None:
+        async with receive:
+            while True:
+                await self._hold(index)
+                try:
+                    item = await receive.receive()
+                except anyio.EndOfStream:
+                    self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
+                    return
+                await self._hold(index)
+                self.stats.count(active=1)
+                try:
+                    await self._sync_one(index, item, syncer, governor)
+                finally:
+                    self.stats.count(active=-1)
+                    self.stats.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
+
+    async def _hold(self, index: int) -> None:
+        if not self._gate.is_open:
+            self.stats.set_worker(index, state=WorkerState.PAUSED, repo=None, phase="", percent=None)
+            await self._gate.wait()
+            self.stats.set_worker(index, state=WorkerState.IDLE)
+
+    async def _sync_one(self, index: int, item: StoredRepo, syncer: RepoSyncer, governor: Governor) -> None:
+        repo = item.repo
+        settings = self.settings
+        try:
+            final = destination(self.dest, repo.rel_path)
+            url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
+            self._check_owner(repo)
+        except UnsafeRepo as exc:
+            self._record(repo, Outcome("failed", "unsafe", str(exc)), attempts=1, max_attempts=1)
+            return
+        exists = final.exists()
+        if exists and settings.update != "skip" and repo.pushed_at and item.synced_pushed_at == repo.pushed_at:
+            self._record(repo, Outcome("unchanged", message="not pushed since the last sync"), attempts=1, max_attempts=1)
+            return
+        started = self.clock.now()
+        attempt = item.attempts
+        max_attempts = max(1, settings.attempts)
+        while True:
+            attempt += 1
+            self.stats.set_worker(
+                index,
+                state=WorkerState.UPDATING if exists else WorkerState.CLONING,
+                repo=repo.full_name,
+                phase="starting",
+                percent=None,
+                received_bytes=0,
+                started_at=started,
+            )
+            progress = self._progress_listener(index)
+            await governor.acquire()
+            try:
+                if exists:
+                    outcome = await syncer.update(repo, url, final, progress)
+                else:
+                    outcome = await syncer.clone(repo, url, final, progress)
+            finally:
+                governor.release()
+            if outcome.error_class == "throttled":
+                governor.throttled()
+            if outcome.status != "failed" or not outcome.transient or attempt >= max_attempts:
+                self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
+                return
+            delay = self._git_backoff * 2 ** (attempt - 1)
+            self.stats.add_error(
+                ErrorView(self.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempt, max_attempts, self.clock.now() + delay)
+            )
+            self._emit("repo_retry", repo=repo.full_name, error_class=outcome.error_class, message=outcome.message, attempt=attempt, delay=delay)
+            self.stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
+            await self.clock.sleep(delay)
+            exists = final.exists()
+
+    def _check_owner(self, repo: RemoteRepo) -> None:
+        if self.settings.provider == "gitlab":
+            return  # GitLab namespaces are checked against the group path by its provider
+        if repo.owner and repo.owner.lower() != self.settings.owner.lower():
+            raise UnsafeRepo(f"listed under {self.settings.owner!r} but owned by {repo.owner!r}")
+
+    def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
+        last = 0
+
+        def listener(phase: str, percent: float | None, received: int) -> None:
+            nonlocal last
+            if received > last:
+                self.stats.received(received - last)
+                last = received
+            self.stats.set_worker(index, phase=phase, percent=percent, received_bytes=received)
+
+        return listener
+
+    def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
+        status = outcome.status
+        self._ack(
+            Ack(
+                repo.key,
+                status,
+                attempts=attempts,
+                error_class=outcome.error_class or None,
+                error_message=outcome.message or None,
+                last_commit=outcome.last_commit,
+                pushed_at=repo.pushed_at,
+            )
+        )
+        self.stats.count(**{status: 1})
+        self.stats.completed(0)
+        if status == "failed" or outcome.error_class == "dirty":
+            self.stats.add_error(
+                ErrorView(self.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts)
+            )
+        if status == "failed":
+            self._emit(
+                "repo_failed", repo=repo.full_name, error_class=outcome.error_class, message=outcome.message, attempts=attempts
+            )
+        else:
+            self._emit("repo_done", repo=repo.full_name, outcome=status, commit=outcome.last_commit, bytes=outcome.received_bytes)
+
+    # -- journal --------------------------------------------------------------------------------
+    def _ack(self, ack: Ack) -> None:
+        self._acks.append(ack)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await anyio.sleep(ACK_FLUSH_SECONDS)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._acks or self._store is None:
+            return
+        batch, self._acks = self._acks, []
+        await self._db_call(self._store.ack_many, self._run_id, batch)
+
+    # -- observers ------------------------------------------------------------------------------
+    def _on_wait(self, kind: str, seconds: float, until: float) -> None:
+        if not kind:
+            self.stats.set_rate(wait_kind=None, wait_until=None)
+            if self.stats.run_state == RunState.WAITING:
+                self.stats.run_state = RunState.PAUSED if self.paused else RunState.LISTING
+            if self.stats.lister_state == ListerState.WAITING:
+                self.stats.lister_state = ListerState.FETCHING
+            return
+        self.stats.set_rate(wait_kind=kind, wait_until=until)
+        self.stats.lister_state = ListerState.WAITING
+        if kind != "pacing" and not self.paused:
+            self.stats.run_state = RunState.WAITING
+        self._emit("rate_limit_wait", kind=kind, seconds=round(seconds, 3), until=until)
+
+    def _on_rate(self, rate: RateInfo) -> None:
+        self.stats.set_rate(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
+
+    def _on_request(self, status: int) -> None:
+        changes: dict[str, int] = {"requests": self.stats.rate.requests + 1}
+        if status == 304:
+            changes["not_modified"] = self.stats.rate.not_modified + 1
+        self.stats.set_rate(**changes)
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        if self._events is not None:
+            self._events({"event": event, "time": round(self.clock.now(), 3), **fields})
+
+    def _emit_summary(self, code: int) -> None:
+        c = self.stats.counts
+        fields: dict[str, Any] = {
+            "exit_code": code,
+            "listed": c.listed,
+            "cloned": c.cloned,
+            "updated": c.updated,
+            "unchanged": c.unchanged,
+            "skipped": c.skipped,
+            "failed": c.failed,
+            "resumed_done": c.resumed_done,
+            "seconds": round(self.stats.snapshot().elapsed, 3),
+            "api_requests": self.stats.rate.requests,
+            "not_modified": self.stats.rate.not_modified,
+            "state": self.stats.state_path,
+        }
+        if self.settings.dry_run:
+            fields["would_clone"] = self._planned["clone"]
+            fields["would_update"] = self._planned["update"]
+        if self.stats.message:
+            fields["message"] = self.stats.message
+        self._emit("summary", **fields)
+
+
+def make_pipeline(settings: Settings) -> Pipeline:
+    """The PipelineFactory the CLI and the dashboard use."""
+    return Pipeline(settings)
+
+
+__all__ = ["Pipeline", "make_pipeline", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
