@@ -146,6 +146,28 @@ def test_rotation_keeps_three_private_backups_without_secrets(
     assert "record 0000" not in "".join(p.read_text() for p in tmp_path.iterdir())
 
 
+@posix_only
+def test_rotation_makes_backups_left_by_earlier_runs_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    log = tmp_path / "run.log"
+    old_backup = tmp_path / "run.log.1"  # e.g. from a version that did not care
+    old_backup.write_text("old backup\n")
+    os.chmod(old_backup, 0o644)
+    logger = setup_logging(log, [])
+    for i in range(30):  # a single rollover: the old .1 becomes .2
+        logger.info("record %04d padding %s", i, "x" * 40)
+
+    assert (tmp_path / "run.log.2").read_text() == "old backup\n"
+    assert not (tmp_path / "run.log.3").exists()
+    assert {p.name: mode(p) for p in tmp_path.iterdir()} == {
+        "run.log": 0o600,
+        "run.log.1": 0o600,
+        "run.log.2": 0o600,
+    }
+
+
 def test_setting_up_twice_does_not_duplicate_lines(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     setup_logging(log, [])
