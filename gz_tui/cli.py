@@ -1,0 +1,181 @@
+"""Command line: arguments → Settings → dashboard or headless run. Exit codes: 0, 1, 2, 130."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+from urllib.parse import urlsplit
+
+from gz_tui import __version__
+from gz_tui.config import PROTOCOLS, PROVIDERS, UPDATE_MODES, Settings, resolve
+from gz_tui.pipeline.paths import is_loopback
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXAMPLES = """\
+examples:
+  gz-tui --demo                          try it: a local demo forge, no token, no network
+  gz-tui apache                          clone or update every repo of github.com/apache into ./apache
+  gz-tui my-org --base-url https://ghe.example.com/api/v3 --dest ~/src/my-org
+  gz-tui gitlab-org/security --provider gitlab --skip-archived
+  gz-tui my-org --no-tui --json >> sync.jsonl   headless, for cron
+  gz-tui status ./apache                 what the last run did
+  gz-tui config init                     write a commented config file
+
+exit codes: 0 all done · 1 some repos failed · 2 usage, auth or not found · 130 interrupted
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"gz-tui: {message} (see gz-tui --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="gz-tui",
+        description="Clone and keep in sync every repository of a GitHub org, GitLab group tree or Gitea org.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=None,
+    )
+    p.add_argument("owner", nargs="?", help="org or user (GitHub, Gitea), or group path a/b/c (GitLab)")
+    p.add_argument("--version", action="version", version=f"gz-tui {__version__}")
+    p.add_argument("--provider", choices=PROVIDERS, help="forge type (default github)")
+    p.add_argument("--base-url", dest="base_url", metavar="URL", help="API root (default https://api.github.com; GHES: https://HOST/api/v3)")
+    p.add_argument("--token", help="API token (else GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN, or `gh auth token`)")
+    p.add_argument("--profile", help="use a [profiles.NAME] section of the config file")
+    p.add_argument("--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER)")
+    p.add_argument("--workers", type=int, metavar="N", help="parallel git processes (default 8)")
+    p.add_argument("--buffer", type=int, metavar="N", help="listed repos held ahead of the workers (default 1000)")
+    p.add_argument("--protocol", choices=PROTOCOLS, help="clone over https (default) or ssh")
+    p.add_argument("--update", choices=UPDATE_MODES, help="for repos already on disk (default fetch)")
+    p.add_argument("--depth", type=int, metavar="N", help="shallow clones of N commits")
+    p.add_argument("--include", metavar="REGEX", help="only repos whose path matches")
+    p.add_argument("--exclude", metavar="REGEX", help="skip repos whose path matches")
+    p.add_argument("--skip-archived", dest="skip_archived", action="store_true", default=None)
+    p.add_argument("--skip-forks", dest="skip_forks", action="store_true", default=None)
+    p.add_argument("--dry-run", dest="dry_run", action="store_true", default=None, help="list, filter and report; clone nothing")
+    p.add_argument("--no-tui", dest="headless", action="store_true", default=None, help="headless (automatic when stdout is not a terminal)")
+    p.add_argument("--json", action="store_true", default=None, help="headless, one JSON event per line on stdout")
+    p.add_argument("--state", dest="state_path", type=Path, metavar="PATH", help="state database (default DEST/.gz-tui/state.sqlite3)")
+    p.add_argument("--fresh", action="store_true", default=None, help="forget the saved state (clones on disk become updates)")
+    p.add_argument("--retry-failed", dest="retry_failed", action="store_true", default=None, help="re-run only the last run's failures")
+    p.add_argument("--attempts", type=int, metavar="N", help="attempts per repo for transient failures (default 3)")
+    p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
+    p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
+    p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
+    p.add_argument("--demo-repos", dest="demo_repos", type=int, default=60, help=argparse.SUPPRESS)
+    return p
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    sys.stderr.write(f"gz-tui: {message}\n")
+    return code
+
+
+def validate(settings: Settings) -> str | None:
+    """One-line reason the settings cannot run, or None."""
+    if not settings.owner or not settings.owner.strip("/"):
+        return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
+    if settings.provider != "gitlab" and "/" in settings.owner:
+        return f"{settings.provider} owners have no '/': {settings.owner!r}"
+    for name in ("workers", "buffer", "attempts"):
+        if getattr(settings, name) < 1:
+            return f"--{name} must be at least 1"
+    if settings.depth is not None and settings.depth < 1:
+        return "--depth must be at least 1"
+    for flag, pattern in (("--include", settings.include), ("--exclude", settings.exclude)):
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                return f"{flag} is not a valid regular expression: {exc}"
+    url = urlsplit(settings.api_base)
+    if url.scheme not in ("https", "http") or not url.hostname:
+        return f"--base-url must be an http(s) URL, got {settings.api_base!r}"
+    if url.username or url.password:
+        return "--base-url must not contain credentials; use --token or an environment variable"
+    if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
+        return f"refusing plain http to {url.hostname} (the token would travel in clear); use https or --insecure-http"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "status":
+        from gz_tui.status import status_command
+
+        return status_command(args[1:])
+    if args and args[0] == "config":
+        from gz_tui.config import config_command
+
+        return config_command(args[1:], stdout=sys.stdout, stderr=sys.stderr)
+    ns = build_parser().parse_args(args)
+    flags: dict[str, Any] = {k: v for k, v in vars(ns).items() if k not in ("demo", "demo_repos")}
+    with ExitStack() as stack:
+        if ns.demo:
+            flags = _start_demo(stack, flags, ns.demo_repos)
+        try:
+            settings = resolve(flags)
+        except ValueError as exc:
+            return fail(str(exc))
+        if ns.demo:
+            settings = replace(settings, token=None, token_source="")
+        if settings.json or settings.dry_run or not sys.stdout.isatty():
+            settings = replace(settings, headless=True)
+        problem = validate(settings)
+        if problem:
+            return fail(problem)
+        if settings.provider == "github" and not settings.token and not ns.demo and not settings.json:
+            sys.stderr.write(
+                "gz-tui: no token: GitHub allows 60 API requests an hour without one (about 6,000 repos); "
+                "set GH_TOKEN or pass --token\n"
+            )
+        try:
+            if settings.headless:
+                from gz_tui.headless import run_headless
+
+                return run_headless(settings)
+            from gz_tui.tui.app import make_app
+            from gz_tui.pipeline.runner import make_pipeline
+
+            result = make_app(settings, make_pipeline).run()
+            return int(result) if isinstance(result, int) else EXIT_INTERRUPTED
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int) -> dict[str, Any]:
+    """Start the embedded forge in-process; clones land in a temporary folder unless --dest is given."""
+    from gz_tui.forge_sim import ForgeSim, Scenario
+
+    provider = flags.get("provider") or "github"
+    root = Path(tempfile.mkdtemp(prefix="gz-tui-forge-"))
+    stack.callback(shutil.rmtree, root, True)
+    owner = flags.get("owner") or "gz-demo"
+    sim = ForgeSim(root=root, org=owner, repos=repos, scenario=Scenario(latency=0.05, repo_size_kb=1536))
+    sim.start()
+    stack.callback(sim.stop)
+    flags = {**flags, "owner": owner, "provider": provider, "base_url": sim.api_url(provider), "token": None}
+    if not flags.get("dest"):
+        dest = Path(tempfile.mkdtemp(prefix="gz-tui-demo-"))
+        stack.callback(shutil.rmtree, dest, True)
+        flags["dest"] = dest / owner
+    return flags
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,145 @@
+"""Headless runs for cron and CI: progress lines on stderr, or one JSON event per line on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from typing import Any, Callable, TextIO
+
+import anyio
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.config import Settings
+from gz_tui.format import binary_size, duration
+from gz_tui.pipeline.runner import Pipeline
+from gz_tui.pipeline.stats import ListerState, Snapshot
+
+PROGRESS_SECONDS = 2.0
+_UNSAFE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def inert(text: object) -> str:
+    """Forge strings with escapes or control characters printed as harmless text."""
+    return _UNSAFE.sub(lambda m: repr(m.group(0))[1:-1], str(text))
+
+
+class HeadlessReporter:
+    """Turns pipeline events into output. JSON mode: every event, verbatim, one per line."""
+
+    def __init__(self, *, json_mode: bool, out: TextIO, err: TextIO, color: bool) -> None:
+        self.json_mode = json_mode
+        self.out = out
+        self.err = err
+        self.color = color
+
+    def event(self, event: dict[str, Any]) -> None:
+        if self.json_mode:
+            self.out.write(json.dumps(event, ensure_ascii=True) + "\n")
+            self.out.flush()
+            return
+        kind = event["event"]
+        if kind == "repo_failed":
+            self._line(
+                f"{self._red('failed')} {inert(event['repo'])}: {event['error_class']}: {inert(event['message'])} "
+                f"(after {event['attempts']} attempt{'s' if event['attempts'] != 1 else ''})"
+            )
+        elif kind == "rate_limit_wait" and event["kind"] != "pacing":
+            self._line(f"waiting {duration(event['seconds'])} ({event['kind']} rate limit); cloning continues")
+        elif kind == "listing_failed":
+            self._line(f"{self._red('error')}: {inert(event['message'])}")
+        elif kind == "error":
+            self._line(f"gz-tui: {inert(event['message'])}")
+        elif kind == "resume":
+            self._line(f"resuming the interrupted run from {'its queue' if event['listing_done'] else 'its listing cursor'}")
+        elif kind == "summary":
+            self._summary(event)
+
+    def progress(self, snap: Snapshot) -> None:
+        c = snap.counts
+        if self.json_mode:
+            self.event(
+                {
+                    "event": "progress",
+                    "time": round(snap.now, 3),
+                    "done": c.done,
+                    "listed": c.listed,
+                    "total": c.total,
+                    "failed": c.failed,
+                    "repos_per_second": round(snap.repos_per_second, 2),
+                    "bytes_per_second": round(snap.bytes_per_second),
+                    "buffer_used": snap.buffer_used,
+                    "buffer_capacity": snap.buffer_capacity,
+                    "api_requests": snap.rate.requests,
+                    "state": snap.run_state.value,
+                }
+            )
+            return
+        total = f" ({c.total:,} total)" if c.total is not None else ""
+        buffer = f"buffer {snap.buffer_used:,}/{snap.buffer_capacity:,}"
+        if snap.lister_state == ListerState.BLOCKED:
+            buffer += " FULL (backpressure)"
+        wait = ""
+        if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != "pacing":
+            wait = f" · waiting {duration(snap.rate.wait_until - snap.now)} ({snap.rate.wait_kind} limit)"
+        self._line(
+            f"[{duration(snap.elapsed)}] {c.done:,}/{c.listed:,} done{total} · {snap.repos_per_second:.1f} repos/s · "
+            f"{binary_size(snap.bytes_per_second)}/s · {buffer} · failed {c.failed:,}{wait}"
+        )
+
+    def _summary(self, e: dict[str, Any]) -> None:
+        if "would_clone" in e:
+            text = (
+                f"dry run: {e['listed']:,} listed · would clone {e['would_clone']:,} · would update {e['would_update']:,} · "
+                f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {duration(e['seconds'])}"
+            )
+        else:
+            text = (
+                f"cloned {e['cloned']:,} · updated {e['updated']:,} · unchanged {e['unchanged']:,} · "
+                f"skipped {e['skipped']:,} · failed {e['failed']:,}"
+                + (f" · already done {e['resumed_done']:,}" if e["resumed_done"] else "")
+                + f" · {duration(e['seconds'])} · state {e['state']}"
+            )
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _line(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def _red(self, word: str) -> str:
+        return f"\x1b[31m{word}\x1b[0m" if self.color else word
+
+
+def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:
+    return stream.isatty() and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter, clock: Clock) -> int:
+    pipeline = pipeline_for(reporter.event)
+    result = 130
+
+    async def watch_signals(scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                pipeline.cancel()
+                return
+
+    async def report_progress() -> None:
+        while True:
+            await anyio.sleep(PROGRESS_SECONDS)
+            reporter.progress(pipeline.snapshot())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch_signals, group.cancel_scope)
+        group.start_soon(report_progress)
+        result = await pipeline.run()
+        group.cancel_scope.cancel()
+    return result
+
+
+def run_headless(settings: Settings, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK) -> int:
+    reporter = HeadlessReporter(json_mode=settings.json, out=out, err=err, color=wants_color(err, os.environ))
+    return anyio.run(run_headless_async, lambda sink: Pipeline(settings, clock=clock, events=sink), reporter, clock)

@@ -1,0 +1,56 @@
+"""``gz-tui status [DEST]``: what the state of a destination holds, fast even for 100,000 repos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from gz_tui.headless import inert
+from gz_tui.pipeline.state import StateError, StateStore
+
+
+def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="gz-tui status", description="Show what the state of a destination holds.")
+    parser.add_argument("dest", nargs="?", type=Path, default=Path("."), help="the destination folder (default .)")
+    parser.add_argument("--state", type=Path, help="the state database, if not DEST/.gz-tui/state.sqlite3")
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    path = args.state or args.dest / ".gz-tui" / "state.sqlite3"
+    if not path.is_file():
+        err.write(f"gz-tui: no gz-tui state at {path}; run gz-tui there first (or pass --state)\n")
+        return 2
+    try:
+        store = StateStore(path)
+    except StateError as exc:
+        err.write(f"gz-tui: {exc}\n")
+        return 2
+    try:
+        report = store.report()
+    finally:
+        store.close()
+    if report.run is None:
+        out.write(f"{path}: no runs recorded yet\n")
+        return 0
+    run = report.run
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+    finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.finished_at)) if run.finished_at else "not finished"
+    done = sum(report.counts.values())
+    out.write(f"{run.forge} {inert(run.owner)} ({run.base_url})\n")
+    out.write(f"last run #{run.id}: {run.status}, started {started}, {finished}\n")
+    out.write(
+        f"done {done:,} (" + ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())) + f") · pending {report.pending:,}"
+        + ("" if run.listing_done else " · listing not finished")
+        + "\n"
+    )
+    if report.top_errors:
+        out.write("top errors:\n")
+        for error_class, message, count in report.top_errors:
+            out.write(f"  {count:>6,}  {error_class}: {inert(message)}\n")
+    if run.status != "finished":
+        out.write("run gz-tui again on this destination to resume\n")
+    return 0
