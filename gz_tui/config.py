@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -122,6 +123,10 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 # --------------------------------------------------------------------------- schema
 
 
+class _Bad(Exception):
+    """A value of the wrong type; the message says what was expected."""
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if isinstance(value, str) and value in options:
@@ -150,17 +155,18 @@ def _text(value: Any) -> Any:
 
 
 def _env_name(value: Any) -> Any:
-    if isinstance(value, str) and value and (value[0].isalpha() or value[0] == "_") and (
-        value.replace("_", "a").isalnum()
-    ):
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         return value
     raise _Bad('the name of an environment variable, such as "WORK_GITLAB_TOKEN"')
 
 
 def _url(value: Any) -> Any:
-    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and urlsplit(value).netloc:
-        return value.rstrip("/")
-    raise _Bad('an http(s) URL, such as "https://gitlab.example.com"')
+    url = urlsplit(value) if isinstance(value, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.hostname:
+        raise _Bad('an http(s) URL, such as "https://gitlab.example.com"')
+    if url.username or url.password:
+        raise _Bad("a URL without credentials (name the token's variable in token_env)")
+    return value.rstrip("/")
 
 
 def _abs_path(value: Any) -> Any:
@@ -169,10 +175,6 @@ def _abs_path(value: Any) -> Any:
         if path.is_absolute():
             return path
     raise _Bad('an absolute path or one starting with "~"')
-
-
-class _Bad(Exception):
-    """A value of the wrong type; the message says what was expected."""
 
 
 _PERSISTENT: dict[str, Callable[[Any], Any]] = {
@@ -198,6 +200,7 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
 }
 """What a ``[profiles.NAME]`` table may hold."""
 
+
 @dataclass(frozen=True, slots=True)
 class ConfigFile:
     """A parsed and validated config file."""
@@ -210,6 +213,8 @@ class ConfigFile:
 
 
 def _unknown_key(path: Path, table: str, key: str, known: Mapping[str, Any]) -> ConfigError:
+    if table == "[defaults]" and key in PROFILE_KEYS:
+        return ConfigError(f'{path}: "{key}" belongs in a [profiles.NAME] table, not in [defaults]')
     hint = difflib.get_close_matches(key, list(known), n=1)
     suggestion = f'; did you mean "{hint[0]}"?' if hint else f" (known keys: {', '.join(known)})"
     return ConfigError(f"{path}: unknown key \"{key}\" in {table}{suggestion}")
@@ -226,8 +231,8 @@ def _check_table(path: Path, table: str, data: Any, schema: Mapping[str, Callabl
             checked[key] = schema[key](value)
         except _Bad as bad:
             shown = tomli_w.dumps({"v": value}).strip()[4:] if not isinstance(value, dict) else "a table"
-            if key == "token":
-                shown = "(hidden)"
+            if key == "token" or (key == "base_url" and "@" in str(value)):
+                shown = "(hidden)"  # never echo a credential
             raise ConfigError(f"{path}: {table} {key} = {shown}: expected {bad}") from None
     return checked
 
@@ -383,6 +388,36 @@ def _select_profile(
     return provider if provider in profiles else None
 
 
+def _find_token(
+    given: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    label: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    path: Path,
+    warnings: list[str],
+) -> tuple[str | None, str, str]:
+    """(token, source for ``config show``, ``Settings.token_source``); the first source that has one wins."""
+    if "token" in given:
+        return given["token"], "flag", "--token"
+    if "token_env" in profile:
+        var = profile["token_env"]
+        value = environ.get(var, "").strip()
+        if value:
+            return value, f"env {var} ({label} token_env)", var
+        warnings.append(f'{label} token_env = "{var}", but {var} is not set')
+    value, var = token_from_environment(settings.provider, environ)
+    if value:
+        return value, f"env {var}", var
+    if settings.provider == "github":
+        value = token_from_gh(settings.api_base, environ)
+        if value:
+            return value, "gh auth token", "gh auth token"
+    if "token" in profile:
+        return profile["token"], f"config {path} {label}", f"config file {label}"
+    return None, "default", ""
+
+
 def resolve_with_sources(
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
@@ -446,39 +481,20 @@ def resolve_with_sources(
     else:
         settings.dest, sources["dest"] = Path(last or "."), "default"
 
-    # Token: --token, profile token_env, provider variables, gh (GitHub), config token.
-    profile_label = f"[profiles.{name}]"
-    profile_token_ok = profile is not None and _profile_api_base(profile) == _norm_url(settings.api_base)
-    if profile is not None and not profile_token_ok and ("token" in profile or "token_env" in profile):
-        warnings.append(
-            f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} "
-            f"differs from {settings.api_base}"
-        )
-    token: str | None = None
-    source, token_source = "default", ""
-    if "token" in given:
-        token, source, token_source = given["token"], "flag", "--token"
-    if token is None and profile_token_ok and "token_env" in profile:  # type: ignore[operator]
-        var = profile["token_env"]  # type: ignore[index]
-        value = environ.get(var, "").strip()
-        if value:
-            token, source, token_source = value, f"env {var} ({profile_label} token_env)", var
-        else:
-            warnings.append(f"{profile_label} token_env = \"{var}\", but {var} is not set")
-    if token is None:
-        value, var = token_from_environment(settings.provider, environ)
-        if value:
-            token, source, token_source = value, f"env {var}", var
-    if token is None and settings.provider == "github":
-        value = token_from_gh(settings.api_base, environ)
-        if value:
-            token, source, token_source = value, "gh auth token", "gh auth token"
-    if token is None and profile_token_ok and "token" in profile:  # type: ignore[operator]
-        token = profile["token"]  # type: ignore[index]
-        source, token_source = f"config {path} {profile_label}", f"config file {profile_label}"
+    # Token: --token, profile token_env, provider variables, gh (GitHub), config token. A profile's
+    # token is only ever sent to the profile's own forge.
+    own: Mapping[str, Any] = {}
+    if profile is not None:
+        if _profile_api_base(profile) == _norm_url(settings.api_base):
+            own = profile
+        elif "token" in profile or "token_env" in profile:
+            warnings.append(
+                f"not using the token of [profiles.{name}]: its base URL {_profile_api_base(profile)} "
+                f"differs from {settings.api_base}"
+            )
+    token, source, token_source = _find_token(given, own, f"[profiles.{name}]", settings, environ, path, warnings)
     settings.token, settings.token_source = token, token_source
-    sources["token"] = source
-    sources["token_source"] = source
+    sources["token"] = sources["token_source"] = source
 
     return Resolved(
         settings=settings,
