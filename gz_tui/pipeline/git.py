@@ -27,7 +27,7 @@ MIN_GIT_VERSION = (2, 31)
 _PROGRESS = re.compile(r"^(?:remote:\s*)?([A-Za-z][A-Za-z ]+?):\s+(\d{1,3})%")
 _BYTES = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB)")
 _UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 
 ProgressListener = Callable[[str, float | None, int], None]
 """Called with (phase, percent, received bytes so far)."""

@@ -1,0 +1,45 @@
+"""The token reaches git only through GIT_CONFIG_* in the environment; git's errors are classified."""
+
+from __future__ import annotations
+
+import base64
+
+from gz_tui.pipeline.git import basic_auth_header, classify, git_environment, git_origin, summarize
+
+
+def test_token_goes_only_into_a_scoped_extra_header() -> None:
+    header = basic_auth_header("x-access-token", "s3cret")
+    env = git_environment(base={"PATH": "/usr/bin"}, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header)
+    count = int(env["GIT_CONFIG_COUNT"])
+    pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(count)}
+    value = pairs["http.https://github.com/.extraHeader"]
+    assert base64.b64decode(value.split()[-1]).decode() == "x-access-token:s3cret"
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_ALLOW_PROTOCOL"] == "https"
+    assert pairs["credential.helper"] == ""
+    assert pairs["http.followRedirects"] == "false"
+
+
+def test_inherited_git_config_variables_are_dropped() -> None:
+    env = git_environment(base={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.sshCommand", "GIT_CONFIG_VALUE_0": "evil"}, protocol="https", allow_http=True)
+    keys = [env[f"GIT_CONFIG_KEY_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
+    assert "core.sshCommand" not in keys
+    assert env["GIT_ALLOW_PROTOCOL"] == "http:https"
+
+
+def test_git_origin_for_github_and_enterprise() -> None:
+    assert git_origin("https://api.github.com") == "https://github.com/"
+    assert git_origin("https://ghe.example.com/api/v3") == "https://ghe.example.com/"
+
+
+def test_classification_of_common_git_failures() -> None:
+    assert classify("fatal: could not read Username for 'https://x': terminal prompts disabled") == "auth"
+    assert classify("remote: Repository not found.\nfatal: repository 'https://x/' not found") == "not_found"
+    assert classify("error: RPC failed; HTTP 429 curl 22 The requested URL returned error: 429") == "throttled"
+    assert classify("fatal: the remote end hung up unexpectedly") == "network"
+    assert classify("fatal: could not create work tree dir 'x': No space left on device") == "disk"
+
+
+def test_summary_prefers_fatal_line_strips_escapes_and_redacts() -> None:
+    lines = ["Cloning into 'x'...", "fatal: \x1b[31mauth failed for tok123\x1b[0m", "trailing"]
+    assert summarize(lines, ["tok123"]) == "fatal: auth failed for ***"
