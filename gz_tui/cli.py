@@ -14,7 +14,7 @@ from typing import Any, NoReturn, Sequence
 from urllib.parse import urlsplit
 
 from gz_tui import __version__
-from gz_tui.config import PROTOCOLS, PROVIDERS, UPDATE_MODES, Settings, resolve
+from gz_tui.config import PROTOCOLS, PROVIDERS, UPDATE_MODES, Settings, resolve_with_sources
 from gz_tui.pipeline.paths import is_loopback
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -124,11 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.demo:
             flags = _start_demo(stack, flags, ns.demo_repos)
         try:
-            settings = resolve(flags)
+            resolved = resolve_with_sources(flags)
         except ValueError as exc:
             return fail(str(exc))
+        settings = resolved.settings
         if ns.demo:
             settings = replace(settings, token=None, token_source="")
+        from gz_tui.logs import setup_logging
+
+        logger = setup_logging(settings.log_file, [settings.token or ""], warnings=resolved.warnings)
+        for warning in resolved.warnings:
+            sys.stderr.write(f"gz-tui: warning: {warning}\n")
+        logger.info("start %s %s at %s (token from %s)", settings.provider, settings.owner, settings.api_base, settings.token_source or "nowhere")
         if settings.json or settings.dry_run or not sys.stdout.isatty():
             settings = replace(settings, headless=True)
         problem = validate(settings)
@@ -165,7 +172,8 @@ def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int) -> dict[str
     sim = ForgeSim(root=root, org=owner, repos=repos, scenario=Scenario(latency=0.05, repo_size_kb=1536))
     sim.start()
     stack.callback(sim.stop)
-    flags = {**flags, "owner": owner, "provider": provider, "base_url": sim.api_url(provider), "token": None}
+    # An empty token is "given": no environment variable or `gh` is consulted for the demo.
+    flags = {**flags, "owner": owner, "provider": provider, "base_url": sim.api_url(provider), "token": ""}
     if not flags.get("dest"):
         dest = Path(tempfile.mkdtemp(prefix="gz-tui-demo-"))
         stack.callback(shutil.rmtree, dest, True)

@@ -49,12 +49,12 @@ class HeadlessReporter:
         elif kind == "rate_limit_wait" and event["kind"] != "pacing":
             self._line(f"waiting {duration(event['seconds'])} ({event['kind']} rate limit); cloning continues")
         elif kind == "listing_failed":
-            self._line(f"{self._red('error')}: {inert(event['message'])}")
+            self._line(f"gz-tui: {inert(event['message'])}")
         elif kind == "error":
             self._line(f"gz-tui: {inert(event['message'])}")
         elif kind == "resume":
             self._line(f"resuming the interrupted run from {'its queue' if event['listing_done'] else 'its listing cursor'}")
-        elif kind == "summary":
+        elif kind == "summary" and not (event["exit_code"] == 2 and event["listed"] == 0):
             self._summary(event)
 
     def progress(self, snap: Snapshot) -> None:
