@@ -1,0 +1,243 @@
+"""Fixed dashboard data: the snapshots behind the snapshot tests and the screenshots in ``screenshots/``.
+
+Everything here is deterministic: fixed timestamps (rendered in UTC by the callers), fixed throughput
+samples, fixed workers and errors. ``StaticControl`` is a ``RunControl`` that always reports one such
+snapshot, so the dashboard can be shown in any state without a forge or a pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import anyio
+
+from gz_tui.config import Settings
+from gz_tui.pipeline.stats import (
+    Counts,
+    ErrorView,
+    ListerState,
+    RateLimitView,
+    RunState,
+    Snapshot,
+    WorkerState,
+    WorkerView,
+)
+
+START = 1_800_000_000.0
+"""2027-01-15 08:00:00 UTC: when every demo run started."""
+
+NOW = START + 12 * 60 + 41
+"""The demo snapshots are taken 12:41 into the run."""
+
+MIB = 1024 * 1024
+
+SETTINGS = Settings(owner="acme", dest="/srv/mirror/acme", workers=8, buffer=500)  # type: ignore[arg-type]
+"""Settings matching the demo snapshots (only shown, never used to reach a forge)."""
+
+
+def _throughput(seconds: int = 300) -> tuple[float, ...]:
+    """A plausible, fixed repos-per-second history: a ramp-up, a dip and a steady state."""
+    samples = []
+    for t in range(seconds):
+        base = 1.5 + 3.0 * min(1.0, t / 40)
+        wave = 1.2 * math.sin(t / 7.0) + 0.6 * math.sin(t / 2.3)
+        dip = -3.0 if 180 <= t < 196 else 0.0
+        samples.append(max(0.0, round(base + wave + dip)))
+    return tuple(samples)
+
+
+def _workers(now: float, *, paused: bool = False) -> tuple[WorkerView, ...]:
+    busy = [
+        WorkerView(1, WorkerState.CLONING, "acme/kafka-connect", "receiving objects", 43.0, 212 * MIB + 77_312, now - 72),
+        WorkerView(2, WorkerState.UPDATING, "acme/spark-sql", "resolving deltas", 88.0, 31 * MIB + 400_000, now - 4),
+        WorkerView(3, WorkerState.CLONING, "acme/web-frontend", "receiving objects", 12.0, 9 * MIB + 123_456, now - 9),
+        WorkerView(4, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31),
+        WorkerView(5, WorkerState.CLONING, "acme/infrastructure-as-code-modules-terraform", "counting objects", 61.0, 640_000, now - 2),
+        WorkerView(6, WorkerState.UPDATING, "acme/docs", "fetching", None, 18_432, now - 1),
+        WorkerView(7, WorkerState.CLONING, "acme/ml-models", "receiving objects", 97.0, 1536 * MIB, now - 403),
+        WorkerView(8, WorkerState.IDLE),
+    ]
+    if not paused:
+        return tuple(busy)
+    # Paused: finished workers take nothing new; one big clone is still finishing its repo.
+    return tuple(
+        w if w.index == 7 else WorkerView(w.index, WorkerState.PAUSED)
+        for w in busy
+    )
+
+
+def _errors(now: float) -> tuple[ErrorView, ...]:
+    """Newest first, like ``Snapshot.errors``."""
+    return (
+        ErrorView(now - 3, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 2, 3, now + 4),
+        ErrorView(now - 95, "acme/secret-sauce", "auth", "repository not accessible with this token (HTTP 403)", 1, 3, None),
+        ErrorView(now - 141, "acme/monorepo-archive", "timeout", "no data received for 120 s; git killed", 3, 3, None),
+        ErrorView(now - 260, "acme/api-gateway", "git", "fatal: bad object refs/heads/main", 1, 3, None),
+        ErrorView(now - 302, "acme/huge-assets", "disk", "No space left on device while writing pack", 1, 3, None),
+        ErrorView(now - 377, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 1, 3, now - 371),
+        ErrorView(now - 418, "acme/old-wiki", "not found", "repository was deleted after listing (HTTP 404)", 1, 3, None),
+    )
+
+
+def mid_run() -> Snapshot:
+    """A busy run: the buffer is healthy, the API has quota left, some repos failed."""
+    return Snapshot(
+        forge="github",
+        owner="acme",
+        dest="/srv/mirror/acme",
+        api_host="api.github.com",
+        run_state=RunState.RUNNING,
+        started_at=START,
+        now=NOW,
+        counts=Counts(listed=2_104, total=2_104, queued=412, active=7, cloned=1_180, updated=41, unchanged=0, skipped=0, failed=13),
+        throughput=_throughput(),
+        repos_per_second=4.2,
+        bytes_per_second=18.4 * MIB,
+        buffer_used=412,
+        buffer_capacity=500,
+        lister_state=ListerState.FETCHING,
+        lister_page=22,
+        rate=RateLimitView(limit=5_000, remaining=4_211, reset_at=NOW + 41 * 60 + 9, requests=22, not_modified=0),
+        workers=_workers(NOW),
+        errors=_errors(NOW),
+        error_count=13,
+        state_path="/srv/mirror/acme/.gz-tui/state.sqlite3",
+    )
+
+
+def paused_full() -> Snapshot:
+    """Paused: workers idle once their repo is done, the buffer full, the lister blocked."""
+    snap = mid_run()
+    return replace(
+        snap,
+        run_state=RunState.PAUSED,
+        now=NOW + 95,
+        counts=replace(snap.counts, listed=2_104, queued=500, active=1, cloned=1_191, updated=42),
+        throughput=_throughput()[:-20] + (0.0,) * 20,
+        repos_per_second=0.0,
+        bytes_per_second=2.1 * MIB,
+        buffer_used=500,
+        lister_state=ListerState.BLOCKED,
+        rate=replace(snap.rate, reset_at=NOW + 41 * 60 + 9, requests=24),
+        workers=_workers(NOW + 95, paused=True),
+        errors=_errors(NOW)[1:],
+    )
+
+
+def waiting_rate_limit() -> Snapshot:
+    """The lister waits out GitHub's primary limit; workers keep draining the buffer."""
+    snap = mid_run()
+    now = NOW
+    return replace(
+        snap,
+        run_state=RunState.WAITING,
+        counts=replace(snap.counts, listed=1_300, total=2_104, queued=58, active=7),
+        buffer_used=58,
+        lister_state=ListerState.WAITING,
+        lister_page=13,
+        rate=RateLimitView(
+            limit=5_000,
+            remaining=0,
+            reset_at=now + 41 * 60 + 9,
+            wait_kind="primary",
+            wait_until=now + 41 * 60 + 9,
+            requests=5_013,
+            not_modified=1_802,
+        ),
+    )
+
+
+def finished_with_errors() -> Snapshot:
+    """The end of a run where 13 repos failed: the summary replaces the worker table."""
+    snap = mid_run()
+    end = START + 41 * 60 + 7
+    last_try, *older = _errors(end)
+    rest = tuple(older)
+    return replace(
+        snap,
+        run_state=RunState.FINISHED,
+        now=end + 20,
+        counts=Counts(listed=2_104, total=2_104, cloned=1_980, updated=41, unchanged=60, skipped=10, failed=13),
+        throughput=_throughput()[-240:] + (0.0,) * 60,
+        repos_per_second=0.0,
+        bytes_per_second=0.0,
+        buffer_used=0,
+        lister_state=ListerState.DONE,
+        rate=replace(snap.rate, remaining=2_861, requests=2_139, reset_at=end + 19 * 60),
+        workers=tuple(WorkerView(i, WorkerState.DONE) for i in range(1, 9)),
+        errors=(replace(last_try, attempt=3, retry_at=None),) + rest,
+        error_count=13,
+        exit_code=1,
+    )
+
+
+STATES = {
+    "mid-run": mid_run,
+    "paused-full-buffer": paused_full,
+    "waiting-rate-limit": waiting_rate_limit,
+    "finished-with-errors": finished_with_errors,
+}
+"""Name → snapshot builder; the names are the screenshot file names."""
+
+_TERMINAL = {RunState.FINISHED, RunState.CANCELLED, RunState.FAILED}
+
+
+class StaticControl:
+    """A ``RunControl`` that reports one fixed snapshot.
+
+    ``run()`` returns the snapshot's exit code at once when the snapshot is terminal, otherwise it waits
+    until ``cancel()`` (then reports CANCELLED and returns 130). ``pause()`` / ``resume()`` flip the
+    reported state between PAUSED and the original one, so key handling can be tested without a forge.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self._running_state = snapshot.run_state if snapshot.run_state != RunState.PAUSED else RunState.RUNNING
+        self._cancelled = anyio.Event()
+        self.calls: list[str] = []
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def paused(self) -> bool:
+        return self._snapshot.run_state == RunState.PAUSED
+
+    def pause(self) -> None:
+        self.calls.append("pause")
+        self._snapshot = replace(self._snapshot, run_state=RunState.PAUSED)
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+        self._snapshot = replace(self._snapshot, run_state=self._running_state)
+
+    def cancel(self) -> None:
+        self.calls.append("cancel")
+        self._cancelled.set()
+
+    async def run(self) -> int:
+        if self._snapshot.run_state in _TERMINAL:
+            return self._snapshot.exit_code or 0
+        await self._cancelled.wait()
+        self._snapshot = replace(
+            self._snapshot,
+            run_state=RunState.CANCELLED,
+            exit_code=130,
+            workers=tuple(WorkerView(w.index) for w in self._snapshot.workers),
+            buffer_used=0,
+        )
+        return 130
+
+
+def static_factory(snapshot: Snapshot):  # type: ignore[no-untyped-def]
+    """A ``PipelineFactory`` whose every run reports ``snapshot``; records the settings it was given."""
+    made: list[tuple[Settings, StaticControl]] = []
+
+    def factory(settings: Settings) -> StaticControl:
+        control = StaticControl(snapshot)
+        made.append((settings, control))
+        return control
+
+    factory.made = made  # type: ignore[attr-defined]
+    return factory

@@ -1,0 +1,155 @@
+"""Plain formatting helpers for the dashboard: numbers, sizes, durations, wall-clock times, forge text.
+
+Every helper returns ``str`` (or ``rich.text.Text`` for untrusted forge strings) and is free of Textual,
+so the rules of the dashboard (thousands separators, binary units, mm:ss / hh:mm:ss) live in one place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+
+from textual.markup import escape as _escape_markup
+
+_BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def thousands(value: int | float | None) -> str:
+    """``1234567`` → ``"1,234,567"``; None → ``"—"``."""
+    if value is None:
+        return "—"
+    return f"{round(value):,}"
+
+
+def binary_size(nbytes: int | float | None) -> str:
+    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``212 MiB``, ``3.25 GiB``-style, at most 3 digits."""
+    if nbytes is None:
+        return "—"
+    value = float(max(0, nbytes))
+    if value < 1024:
+        return f"{int(value)} B"
+    for unit in _BINARY_UNITS:
+        value /= 1024
+        if value < 1024 or unit == _BINARY_UNITS[-1]:
+            if value < 9.995:
+                return f"{value:.2f} {unit}"
+            if value < 99.95:
+                return f"{value:.1f} {unit}"
+            return f"{value:,.0f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def binary_rate(bytes_per_second: float) -> str:
+    """``19293798.4`` → ``"18.4 MiB/s"``."""
+    return f"{binary_size(bytes_per_second)}/s"
+
+
+def repo_rate(repos_per_second: float) -> str:
+    """Repos per second with one decimal (two below 0.1, so a slow run never reads 0.0)."""
+    if 0 < repos_per_second < 0.1:
+        return f"{repos_per_second:.2f} repos/s"
+    return f"{repos_per_second:,.1f} repos/s"
+
+
+def clock_duration(seconds: float | None) -> str:
+    """A fixed-width elapsed time, always ``hh:mm:ss`` (``00:12:41``); None → ``--:--:--``."""
+    if seconds is None:
+        return "--:--:--"
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02}:{minutes:02}:{secs:02}"
+
+
+def countdown(seconds: float | None) -> str:
+    """A short duration or countdown: ``0:58``, ``41:09``, ``1:02:03``; None → ``—``.
+
+    Countdowns round up, so "retry in 0:00" is only shown once the deadline has actually passed.
+    """
+    if seconds is None:
+        return "—"
+    whole = math.ceil(seconds) if seconds > 0 else 0
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02}:{secs:02}"
+    return f"{minutes}:{secs:02}"
+
+
+def wall_time(epoch: float | None) -> str:
+    """Local wall-clock time of an epoch timestamp, ``13:52:10``."""
+    if epoch is None:
+        return "--:--:--"
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def percent(fraction: float | None) -> str:
+    """``0.593`` → ``"59%"``; None → ``"—"``. Never shows 100% before the work is complete."""
+    if fraction is None:
+        return "—"
+    value = max(0.0, min(1.0, fraction)) * 100
+    shown = int(value) if value < 100 else 100
+    return f"{shown}%"
+
+
+def escape(text: str) -> str:
+    """Escape forge text (repo names, error messages) for use inside Textual markup."""
+    return _escape_markup(text)
+
+
+def forge_text(text: str, style: str = "") -> Text:
+    """Forge text as a ``Text`` object: never parsed as markup, control characters removed."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text)
+    return Text(clean, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def short_repo(repo: str, owner: str) -> str:
+    """A repo's name relative to the owner (``acme/tools`` under ``acme`` → ``tools``)."""
+    prefix = owner.rstrip("/") + "/"
+    return repo[len(prefix) :] if owner and repo.startswith(prefix) else repo
+
+
+def home_path(path: str) -> str:
+    """``/home/me/src/acme`` → ``~/src/acme`` when under the home directory."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        return "~" + path[len(home) :]
+    return path
+
+
+class Fit:
+    """A one-line renderable that shows the longest of its variants that fits the width it is given.
+
+    Panels pass a long, a medium and a short wording; an 80-column terminal gets the short one without
+    the widget having to know its own size.
+    """
+
+    def __init__(self, *variants: Text) -> None:
+        if not variants:
+            raise ValueError("Fit needs at least one variant")
+        self.variants = variants
+
+    def choose(self, width: int) -> Text:
+        for variant in self.variants:
+            if variant.cell_len <= width:
+                return variant
+        return self.variants[-1]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        text = self.choose(options.max_width).copy()
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        yield text
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        shortest = min(v.cell_len for v in self.variants)
+        return Measurement(min(shortest, options.max_width), max(v.cell_len for v in self.variants))
+
+    @property
+    def plain(self) -> str:
+        """The longest wording (for tests and logs)."""
+        return self.variants[0].plain

@@ -1,0 +1,347 @@
+"""The live dashboard: owns one run of the pipeline, renders its snapshot on a fixed tick, maps keys to it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.config import Settings
+from gz_tui.pipeline.control import PipelineFactory, RunControl
+from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.tui.format import thousands
+from gz_tui.tui.screens.confirm import ConfirmScreen
+from gz_tui.tui.screens.error_detail import ErrorDetailScreen
+from gz_tui.tui.screens.help import HelpScreen
+from gz_tui.tui.widgets import (
+    BufferGauge,
+    ErrorLog,
+    ProgressPanel,
+    RateLimitPanel,
+    RunSummary,
+    StatusHeader,
+    ThroughputPanel,
+    WorkerTable,
+)
+
+TICK_SECONDS = 0.25
+"""Render rate: the dashboard reads one snapshot per tick, whatever the pipeline's event rate."""
+
+QUIT_GRACE_SECONDS = 5.0
+"""After a confirmed quit, how long the pipeline gets to stop cleanly before its worker is cancelled."""
+
+EXIT_INTERRUPTED = 130
+EXIT_CRASHED = 2
+
+TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
+
+Next = Literal["resume", "retry"] | None
+
+
+class DashboardScreen(Screen[None]):
+    AUTO_FOCUS = ""
+
+    BINDINGS = [
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("p", "unpause", "Unpause", id="unpause"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("r", "resume", "Resume", id="resume"),
+        Binding("r", "retry", "Retry failed", id="retry"),
+        Binding("e", "errors", "Errors", id="errors"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(id="dashboard")
+        self.settings = settings
+        self.factory = factory
+        self.clock = clock
+        self.control: RunControl | None = None
+        self.exit_code: int | None = None
+        """The current run's exit code once it has ended."""
+        self.crash: str | None = None
+        """Why the pipeline itself crashed, when it did."""
+        self.snap: Snapshot | None = None
+        """The snapshot rendered last."""
+        self._worker: Worker[int] | None = None
+        self._stopping = False
+        self._quitting = False
+        self._keys_state: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Vertical(id="panels"):
+            yield ProgressPanel(id="progress")
+            yield ThroughputPanel(id="throughput")
+            yield BufferGauge(id="buffer")
+            yield RateLimitPanel(id="rate-limit")
+        yield WorkerTable(id="workers")
+        yield RunSummary(id="summary")
+        yield ErrorLog(id="errors")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.start_run(self.settings)
+        self.set_interval(TICK_SECONDS, self.refresh_snapshot, name="render-tick")
+
+    # -- the run -----------------------------------------------------------------------------
+    @property
+    def run_active(self) -> bool:
+        """True from the start of ``run()`` until it has returned (or crashed)."""
+        return self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def start_run(self, settings: Settings) -> None:
+        """Build a pipeline from ``settings`` and run it in the exclusive "pipeline" worker."""
+        self.exit_code = None
+        self.crash = None
+        self._stopping = False
+        self.query_one(WorkerTable).reset()
+        self.query_one(ErrorLog).reset()
+        try:
+            self.control = self.factory(settings)
+        except Exception as exc:  # a bad setting: nothing ran, say why
+            self._worker = None
+            self._crashed(exc)
+            return
+        self._worker = self._run_pipeline(self.control)
+        self.refresh_snapshot()
+
+    @work(group="pipeline", exclusive=True, exit_on_error=False, name="pipeline")
+    async def _run_pipeline(self, control: RunControl) -> int:
+        return await control.run()
+
+    @on(Worker.StateChanged)
+    def _pipeline_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "pipeline" or worker is not self._worker:
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.exit_code = worker.result if isinstance(worker.result, int) else 0
+        elif event.state == WorkerState.ERROR:
+            self._crashed(worker.error)
+        elif event.state == WorkerState.CANCELLED:
+            self.exit_code = EXIT_INTERRUPTED
+        else:
+            return
+        if self._quitting:
+            self.app.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
+            return
+        self.refresh_snapshot()
+
+    def _crashed(self, error: BaseException | None) -> None:
+        kind = type(error).__name__ if error is not None else "error"
+        self.crash = f"The pipeline crashed ({kind}): {error}" if str(error or "") else f"The pipeline crashed ({kind})"
+        self.exit_code = EXIT_CRASHED
+        self.notify(self.crash, title="Run failed", severity="error", markup=False, timeout=10)
+        self.refresh_snapshot()
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _current_snapshot(self) -> Snapshot | None:
+        if self.control is None:
+            return self.snap
+        snap = self.control.snapshot()
+        if self.crash is not None:
+            return replace(snap, run_state=RunState.FAILED, message=self.crash)
+        if not self.run_active and snap.run_state not in TERMINAL:
+            # run() has returned but the snapshot still says otherwise: trust the exit code.
+            state = {0: RunState.FINISHED, 1: RunState.FINISHED, EXIT_INTERRUPTED: RunState.CANCELLED}.get(
+                self.exit_code if self.exit_code is not None else 0, RunState.FAILED
+            )
+            return replace(snap, run_state=state)
+        return snap
+
+    def refresh_snapshot(self) -> None:
+        """The render tick: read one snapshot and hand it to every panel."""
+        snap = self._current_snapshot()
+        if snap is None:
+            return
+        self.snap = snap
+        ended = not self.run_active
+        with self.app.batch_update():
+            self.query_one(StatusHeader).update_snapshot(snap, stopping=self._stopping and not ended)
+            self.query_one(ProgressPanel).update_snapshot(snap)
+            self.query_one(ThroughputPanel).update_snapshot(snap)
+            self.query_one(BufferGauge).update_snapshot(snap)
+            self.query_one(RateLimitPanel).update_snapshot(snap)
+            if ended:
+                self.query_one(RunSummary).update_snapshot(snap, exit_code=self.exit_code, hint=self._hint(snap))
+            else:
+                self.query_one(WorkerTable).update_snapshot(snap)
+            self.query_one(ErrorLog).update_snapshot(snap)
+            self.set_class(ended, "-ended")
+            self.set_class(snap.error_count == 0, "-no-errors")
+        self._refresh_keys()
+
+    def _hint(self, snap: Snapshot) -> Text:
+        hint = Text()
+        nxt = self._next_run()
+        if nxt == "retry":
+            hint.append("r", style="bold reverse")
+            hint.append(f" retry the {thousands(snap.counts.failed)} failed from the checkpoint   ")
+        elif nxt == "resume":
+            hint.append("r", style="bold reverse")
+            hint.append(" resume from the checkpoint   ")
+        if snap.error_count:
+            hint.append("e", style="bold reverse")
+            hint.append(" errors   ")
+        hint.append("q", style="bold reverse")
+        hint.append(f" quit (exit code {self.exit_code if self.exit_code is not None else 0})")
+        return hint
+
+    def _refresh_keys(self) -> None:
+        state = (
+            self.run_active,
+            self._stopping,
+            self.control.paused if self.control is not None and self.run_active else False,
+            self._next_run(),
+            bool(self.snap and self.snap.error_count),
+            self.maximized is not None,
+        )
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
+
+    # -- keys --------------------------------------------------------------------------------
+    def _next_run(self) -> Next:
+        """What ``r`` would do now: resume an interrupted run, retry failures, or nothing."""
+        if self.run_active or self.snap is None or self.snap.dry_run or self._quitting:
+            return None
+        if self.crash is not None or self.snap.run_state in (RunState.CANCELLED, RunState.FAILED):
+            return "resume"
+        if self.snap.counts.failed:
+            return "retry"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        steering = self.run_active and not self._stopping and self.control is not None
+        if action == "pause":
+            return steering and not self.control.paused  # type: ignore[union-attr]
+        if action == "unpause":
+            return steering and self.control.paused  # type: ignore[union-attr]
+        if action == "cancel":
+            return steering
+        if action in ("resume", "retry"):
+            return self._next_run() == action
+        if action == "errors":
+            return self.maximized is not None or bool(self.snap and self.snap.error_count)
+        if action == "back":
+            return self.maximized is not None
+        return True
+
+    def action_pause(self) -> None:
+        if self.control is not None:
+            self.control.pause()
+        self.refresh_snapshot()
+
+    def action_unpause(self) -> None:
+        if self.control is not None:
+            self.control.resume()
+        self.refresh_snapshot()
+
+    def action_cancel(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes and self.run_active and self.control is not None:
+                self._stopping = True
+                self.control.cancel()
+                self.refresh_snapshot()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Cancel the run?",
+                "Git is stopped and partial clones are removed. Finished repos and the checkpoint are kept: "
+                "press r afterwards (or run gz-tui again) to carry on from where it stopped.",
+                yes="Cancel the run",
+                no="Keep going",
+                kind="cancel",
+            ),
+            answered,
+        )
+
+    def action_resume(self) -> None:
+        self.start_run(replace(self.settings, retry_failed=True))
+
+    def action_retry(self) -> None:
+        self.start_run(replace(self.settings, retry_failed=True))
+
+    def action_errors(self) -> None:
+        log = self.query_one(ErrorLog)
+        if self.maximized is not None:
+            self.minimize()
+            self.set_focus(None)
+        else:
+            log.focus()
+            self.maximize(log, container=False)
+        self._refresh_keys()
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.action_errors()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_quit(self) -> None:
+        self.request_quit()
+
+    @on(ErrorLog.Selected)
+    def _show_error(self, event: ErrorLog.Selected) -> None:
+        now = self.snap.now if self.snap is not None else self.clock.now()
+        self.app.push_screen(ErrorDetailScreen(event.error, now))
+
+    # -- quitting ----------------------------------------------------------------------------
+    def request_quit(self) -> None:
+        """``q``, Ctrl+C, Ctrl+Q and the palette's Quit: leave now, or ask first while a run is going."""
+        if not self.run_active:
+            code = self.exit_code if self.exit_code is not None else 0
+            self.app.exit(code, return_code=code)
+            return
+        if self._quitting:
+            return
+        top = self.app.screen
+        if isinstance(top, ConfirmScreen):
+            if top.kind == "quit":  # Ctrl+C twice: yes, really
+                top.dismiss(True)
+                return
+            top.dismiss(False)
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if not self.run_active:
+                self.request_quit()
+                return
+            self._quitting = True
+            self._stopping = True
+            if self.control is not None:
+                self.control.cancel()
+            self.set_timer(QUIT_GRACE_SECONDS, self._force_quit, name="quit-grace")
+            self.refresh_snapshot()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Quit while the run is going?",
+                "The run is stopped cleanly first (git killed, partial clones removed, the checkpoint saved), "
+                "so the next gz-tui run carries on from here. Press Ctrl+C again to quit.",
+                yes="Quit",
+                no="Keep going",
+                kind="quit",
+            ),
+            answered,
+        )
+
+    def _force_quit(self) -> None:
+        """The pipeline did not stop within the grace period: cancel its worker and leave anyway."""
+        if self._worker is not None and self.run_active:
+            self._worker.cancel()
+        self.app.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)

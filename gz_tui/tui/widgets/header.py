@@ -1,0 +1,67 @@
+"""The status line: what is being cloned where, the run-state word and the elapsed time."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.tui.format import clock_duration, forge_text, home_path
+
+STATE_STYLES: dict[RunState, str] = {
+    RunState.STARTING: "bold",
+    RunState.LISTING: "bold cyan",
+    RunState.RUNNING: "bold green",
+    RunState.PAUSED: "bold black on yellow",
+    RunState.WAITING: "bold black on yellow",
+    RunState.FINISHED: "bold green",
+    RunState.CANCELLED: "bold black on yellow",
+    RunState.FAILED: "bold white on red",
+}
+"""Each state word has a colour, and every colour comes with its word."""
+
+
+def state_word(snap: Snapshot, *, stopping: bool = False) -> Text:
+    """``RUNNING``, ``PAUSED``, … with its colour; ``FINISHED`` turns red when repos failed."""
+    if stopping and snap.run_state not in (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED):
+        return Text(" STOPPING ", style="bold black on yellow")
+    style = STATE_STYLES.get(snap.run_state, "bold")
+    word = snap.run_state.value.upper()
+    if snap.run_state == RunState.FINISHED and snap.counts.failed:
+        return Text.assemble((f" {word} ", "bold white on red"), (f" {snap.counts.failed:,} failed", "bold"))
+    return Text(f" {word} ", style=style)
+
+
+def _host(api_host: str) -> str:
+    return api_host[4:] if api_host.startswith("api.") else api_host
+
+
+class StatusHeader(Static):
+    """``gz-tui  github.com/acme → /srv/mirror/acme            RUNNING  00:12:41``."""
+
+    DEFAULT_CSS = """
+    StatusHeader {
+        height: 1;
+        width: 1fr;
+    }
+    """
+
+    def update_snapshot(self, snap: Snapshot, *, stopping: bool = False) -> None:
+        where = Text.assemble(
+            ("gz-tui ", "bold"),
+            " ",
+            forge_text(f"{_host(snap.api_host)}/{snap.owner}" if snap.api_host else snap.owner, "bold"),
+            " → ",
+            forge_text(home_path(snap.dest)),
+        )
+        if snap.dry_run:
+            where.append("  DRY RUN", style="bold reverse")
+        where.no_wrap = True
+        where.overflow = "ellipsis"
+        status = Text.assemble(state_word(snap, stopping=stopping), "  ", clock_duration(snap.elapsed))
+        grid = Table.grid(expand=True, padding=0)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(where, status)
+        self.update(grid)

@@ -1,0 +1,85 @@
+"""The forge API: quota left and when it resets, or the countdown of a rate-limit wait."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, ProgressBar, Static
+
+from gz_tui.pipeline.stats import Snapshot
+from gz_tui.tui.format import Fit, countdown, thousands, wall_time
+
+WAIT_WORDS = {
+    "primary": "primary limit",
+    "secondary": "secondary limit",
+    "throttled": "throttled",
+    "backoff": "server error, backing off",
+}
+
+
+def is_waiting(snap: Snapshot) -> bool:
+    rate = snap.rate
+    return rate.wait_kind is not None and rate.wait_until is not None and rate.wait_until > snap.now
+
+
+def rate_limit_text(snap: Snapshot) -> Fit:
+    """``4,211 / 5,000 left · resets in 41:09 · 22 requests · 304s: 0``, or a wait countdown:
+    ``WAITING primary limit: waiting 41:09 (resets 13:52:10)`` / ``WAITING secondary limit: retry in 0:58``.
+    """
+    rate = snap.rate
+    now = snap.now
+    core = Text()
+    if is_waiting(snap):
+        word = WAIT_WORDS.get(rate.wait_kind or "", rate.wait_kind or "waiting")
+        left = countdown((rate.wait_until or now) - now)
+        core.append("WAITING", style="bold black on yellow")
+        core.append(" ")
+        if rate.wait_kind == "primary":
+            core.append(f"{word}: waiting {left}", style="bold")
+            reset = Text(f" (resets {wall_time(rate.wait_until)})")
+        else:
+            core.append(f"{word}: retry in {left}", style="bold")
+            reset = Text()
+        short = core.copy()
+        core.append_text(reset)
+    else:
+        if rate.limit is not None and rate.remaining is not None:
+            core.append(f"{thousands(rate.remaining)} / {thousands(rate.limit)} left", style="bold")
+        else:
+            core.append("no limit reported")
+        short = core.copy()
+        if rate.reset_at is not None and rate.reset_at > now and rate.limit is not None:
+            core.append(f" · resets in {countdown(rate.reset_at - now)}")
+    counters = Text(f" · {thousands(rate.requests)} requests · 304s: {thousands(rate.not_modified)}")
+    git = Text()
+    if rate.git_throttled_until is not None and rate.git_throttled_until > now:
+        git.append(" · ")
+        git.append("git throttled", style="bold yellow")
+        git.append(f" for {countdown(rate.git_throttled_until - now)}")
+    return Fit(core + counters + git, core + git, core, short + git, short)
+
+
+class RateLimitPanel(Horizontal):
+    """``API      ━━━━━━━━━━━━━━━  4,211 / 5,000 left · resets in 41:09 · 22 requests · 304s: 0``."""
+
+    DEFAULT_CSS = """
+    RateLimitPanel {
+        height: 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("API", classes="panel-label")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="rate-bar")
+        yield Static(id="rate-text", classes="panel-text")
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        rate = snap.rate
+        bar = self.query_one(ProgressBar)
+        if rate.limit and rate.remaining is not None:
+            bar.update(total=rate.limit, progress=max(0, min(rate.remaining, rate.limit)))
+        else:
+            bar.update(total=1, progress=0)
+        self.set_class(is_waiting(snap), "-waiting")
+        self.query_one("#rate-text", Static).update(rate_limit_text(snap))

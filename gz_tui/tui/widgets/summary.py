@@ -1,0 +1,90 @@
+"""The end-of-run summary that replaces the worker table once the run is over."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.tui.format import clock_duration, forge_text, home_path, repo_rate, thousands
+
+
+def headline(snap: Snapshot, exit_code: int | None) -> Text:
+    """``Finished in 00:41:07 — 13 repos failed`` and friends."""
+    counts = snap.counts
+    elapsed = clock_duration(snap.elapsed)
+    if snap.run_state == RunState.CANCELLED:
+        goal = counts.total if counts.total is not None else counts.listed
+        return Text.assemble(
+            (" CANCELLED ", "bold black on yellow"),
+            f"  after {elapsed} — {thousands(counts.done)} of {thousands(goal)} repos done; the rest is saved for later",
+        )
+    if snap.run_state == RunState.FAILED:
+        return Text.assemble((" FAILED ", "bold white on red"), f"  after {elapsed}")
+    if counts.failed:
+        return Text.assemble(
+            (" FINISHED ", "bold white on red"),
+            f"  in {elapsed} — ",
+            (f"{thousands(counts.failed)} {'repo' if counts.failed == 1 else 'repos'} failed", "bold red"),
+        )
+    return Text.assemble((" FINISHED ", "bold black on green"), f"  in {elapsed} — every repo is in place")
+
+
+def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None = None) -> Group:
+    counts = snap.counts
+    left = Table.grid(padding=(0, 2))
+    left.add_column(style="bold")
+    left.add_column(justify="right")
+    left.add_row("cloned", thousands(counts.cloned))
+    left.add_row("updated", thousands(counts.updated))
+    left.add_row("unchanged", thousands(counts.unchanged))
+    left.add_row("skipped", thousands(counts.skipped))
+    left.add_row(
+        Text("failed", style="bold red" if counts.failed else "bold"),
+        Text(thousands(counts.failed), style="bold red" if counts.failed else ""),
+    )
+    if counts.resumed_done:
+        left.add_row("done earlier", thousands(counts.resumed_done))
+
+    right = Table.grid(padding=(0, 2))
+    right.add_column(style="bold", no_wrap=True)
+    right.add_column(overflow="fold")
+    worked = counts.done - counts.resumed_done
+    average = worked / snap.elapsed if snap.elapsed > 0 else 0.0
+    right.add_row("elapsed", clock_duration(snap.elapsed))
+    right.add_row("average", repo_rate(average))
+    right.add_row("listed", f"{thousands(counts.listed)}" + (f" of {thousands(counts.total)}" if counts.total is not None else ""))
+    right.add_row("clones in", forge_text(home_path(snap.dest)))
+    if snap.state_path:
+        right.add_row("state in", forge_text(home_path(snap.state_path)))
+    if exit_code is not None:
+        right.add_row("exit code", str(exit_code))
+
+    body = Table.grid(padding=(0, 6))
+    body.add_column(no_wrap=True)
+    body.add_column(ratio=1)
+    body.add_row(left, right)
+
+    parts: list[object] = [headline(snap, exit_code), Text("")]
+    if snap.message:
+        parts += [forge_text(snap.message, "bold"), Text("")]
+    parts.append(body)
+    if hint is not None:
+        parts += [Text(""), hint]
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+class RunSummary(Static):
+    """What happened, where it went, and what the user can do next; stays until the user quits."""
+
+    DEFAULT_CSS = """
+    RunSummary {
+        height: 1fr;
+        padding: 0 1;
+    }
+    """
+
+    def update_snapshot(self, snap: Snapshot, *, exit_code: int | None = None, hint: Text | None = None) -> None:
+        self.update(summary_renderable(snap, exit_code, hint))

@@ -1,0 +1,58 @@
+"""Speed: a sparkline of repos finished per second, the current rates and the outcome counters."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, Sparkline, Static
+
+from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.tui.format import Fit, binary_rate, repo_rate, thousands
+
+HISTORY_SECONDS = 120
+"""How much throughput history the sparkline shows."""
+
+
+def throughput_text(snap: Snapshot) -> Fit:
+    """``4.2 repos/s  18.4 MiB/s  cloned 1,180  updated 41  failed 13`` (shorter when narrow)."""
+    counts = snap.counts
+    rates = Text()
+    if snap.run_state in (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED):
+        worked = counts.done - counts.resumed_done
+        rates.append(f"average {repo_rate(worked / snap.elapsed if snap.elapsed > 0 else 0.0)}", style="bold")
+    else:
+        rates.append(repo_rate(snap.repos_per_second), style="bold")
+        rates.append("  ")
+        rates.append(binary_rate(snap.bytes_per_second), style="bold")
+    failed = Text("  ")
+    failed.append(f"failed {thousands(counts.failed)}", style="bold red" if counts.failed else "")
+    main = Text(f"  cloned {thousands(counts.cloned)}  updated {thousands(counts.updated)}")
+    more = Text()
+    if counts.unchanged:
+        more.append(f"  unchanged {thousands(counts.unchanged)}")
+    if counts.skipped:
+        more.append(f"  skipped {thousands(counts.skipped)}")
+    return Fit(rates + main + more + failed, rates + main + failed, rates + failed, rates)
+
+
+class ThroughputPanel(Horizontal):
+    """``Speed    ▁▂▃▅▇█▇▅▆▇  4.2 repos/s  18.4 MiB/s  cloned 1,180  updated 41  failed 13``."""
+
+    DEFAULT_CSS = """
+    ThroughputPanel {
+        height: 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("Speed", classes="panel-label")
+        yield Sparkline((), id="throughput-sparkline")
+        yield Static(id="throughput-text", classes="panel-text")
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        samples = snap.throughput[-HISTORY_SECONDS:]
+        sparkline = self.query_one(Sparkline)
+        if tuple(sparkline.data or ()) != samples:
+            sparkline.data = samples
+        self.query_one("#throughput-text", Static).update(throughput_text(snap))
