@@ -1,0 +1,99 @@
+"""``python -m gz_tui.forge_sim``: run the embedded forge standalone (demo, benchmarks, manual poking).
+
+Prints exactly one line with the base URL once listening, then serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+
+from gz_tui.forge_sim.scenario import Scenario
+from gz_tui.forge_sim.sim import ForgeSim
+
+
+def _retry_after(value: str) -> int | None:
+    return None if value.lower() == "none" else int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gz_tui.forge_sim",
+        description="Embedded forge: GitHub/GitLab/Gitea listing APIs and git smart HTTP on 127.0.0.1.",
+    )
+    parser.add_argument("--org", default="acme", help="owner / top group name (default: acme)")
+    parser.add_argument("--repos", type=int, default=30, help="number of generated repos (default: 30)")
+    parser.add_argument("--root", type=Path, help="where bare repos are created (default: a temp dir removed on exit)")
+    parser.add_argument("--token", help="require this token for API and git requests")
+    parser.add_argument("--owner-kind", choices=("org", "user"), default="org")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: ephemeral)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    parser.add_argument("--primary-limit", type=int, help="API requests allowed per window")
+    parser.add_argument("--primary-window", type=float, default=3600.0, help="window length in seconds")
+    parser.add_argument("--secondary-every", type=int, help="every Nth API request hits a secondary limit")
+    parser.add_argument("--secondary-status", type=int, choices=(403, 429), default=403)
+    parser.add_argument("--secondary-retry-after", type=_retry_after, default=60, metavar="S|none")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of API requests failing 502/503/drop")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--churn", action="store_true", help="add 5 / delete 3 repos after page 2 of a listing")
+    parser.add_argument("--hostile", action="store_true", help="add hostile names and clone URLs to listings")
+    parser.add_argument("--repo-size-kb", type=int, default=0, help="incompressible blob size per repo")
+    parser.add_argument("--git-throttle-rate", type=float, default=0.0, help="fraction of info/refs answered 429/503")
+    parser.add_argument("--gitlab-host", help="host:port GitLab/Gitea write into Link URLs")
+    parser.add_argument("--error-status", type=int, help="answer every API request with this status")
+    return parser
+
+
+def scenario_from(args: argparse.Namespace) -> Scenario:
+    return Scenario(
+        latency=args.latency,
+        primary_limit=args.primary_limit,
+        primary_window=args.primary_window,
+        secondary_every=args.secondary_every,
+        secondary_status=args.secondary_status,
+        secondary_retry_after=args.secondary_retry_after,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        churn=args.churn,
+        hostile=args.hostile,
+        repo_size_kb=args.repo_size_kb,
+        git_throttle_rate=args.git_throttle_rate,
+        gitlab_host=args.gitlab_host,
+        error_status=args.error_status,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with tempfile.TemporaryDirectory(prefix="forge-sim-") as temp:
+        root = args.root or Path(temp)
+        sim = ForgeSim(
+            root,
+            org=args.org,
+            repos=args.repos,
+            token=args.token,
+            scenario=scenario_from(args),
+            owner_kind=args.owner_kind,
+            port=args.port,
+        )
+        with sim:
+            print(f"forge_sim listening on {sim.base_url} (org {args.org}, {args.repos} repos)", flush=True)
+            while not stop.wait(0.5):
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The order in which the forge says no, shared by all API flavours, and the git endpoint's rules.
+
+API: latency → injected fault → forced error → authentication → secondary limit → primary quota
+→ route → conditional request (304, refunded). Keeping that order in one place is what makes
+each scenario option independent of the provider being simulated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gz_tui.forge_sim.api_common import ApiRequest, ForgeApi, Response, etag_matches, weak_etag
+from gz_tui.forge_sim.catalog import Catalog, RepoMeta
+from gz_tui.forge_sim.git_http import BackendRequest, BackendResponse, run_backend
+from gz_tui.forge_sim.limits import Limiter
+from gz_tui.forge_sim.repos import RepoStore
+from gz_tui.forge_sim.scenario import Scenario
+
+_FAULT_BODIES = {
+    502: b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+    503: b"<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>\n",
+}
+_TEXT = "text/plain; charset=utf-8"
+
+
+def fault_response(status: int) -> Response:
+    """What a proxy in front of a forge answers: HTML, not the forge's JSON."""
+    return Response(status, _FAULT_BODIES[status], content_type="text/html")
+
+
+@dataclass(slots=True)
+class GitAnswer:
+    """Either a complete small ``response`` or a running backend to stream."""
+
+    response: Response | None = None
+    backend: BackendResponse | None = None
+
+
+class Dispatcher:
+    """Applies the scenario to API and git requests; owns no sockets."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        token: str | None,
+        limiter: Limiter,
+        catalog: Catalog,
+        store: RepoStore,
+    ) -> None:
+        self.scenario = scenario
+        self.token = token
+        self.limiter = limiter
+        self.catalog = catalog
+        self.store = store
+
+    # -- API --
+
+    def serve_api(self, api: ForgeApi, request: ApiRequest) -> Response:
+        scenario = self.scenario
+        if scenario.latency > 0:
+            time.sleep(scenario.latency)
+        fault = self.limiter.draw_fault()
+        if fault == "drop":
+            return Response(0, drop=True)
+        if fault is not None:
+            return fault_response(fault)
+        if scenario.error_status:
+            return api.error(request, scenario.error_status)
+        if self.token is not None and not api.authorized(request, self.token):
+            return api.unauthorized(request)
+        if self.limiter.secondary_hit():
+            limited = api.secondary_limited(request, scenario.secondary_retry_after)
+            limited.rate_limited = True
+            return limited
+        ticket = self.limiter.reserve(api.provider, api.counts_quota(request))
+        if ticket.blocked:
+            limited = api.primary_limited(request, ticket.state, self.limiter.retry_after(ticket.state))
+            limited.rate_limited = True
+            return limited
+        response = api.handle(request, ticket.state)
+        state = ticket.state
+        if response.cacheable and response.status == 200:
+            etag = weak_etag(response.body)
+            if etag_matches(request.header("if-none-match"), etag):
+                state = self.limiter.refund(ticket)
+                return Response(304, b"", [*api.rate_headers(state), ("ETag", etag)], content_type=None)
+            response.headers.append(("ETag", etag))
+        response.headers += api.rate_headers(state)
+        if response.on_served is not None:
+            response.on_served()
+        return response
+
+    # -- git --
+
+    def git_authorized(self, authorization: str | None) -> bool:
+        """``Basic base64(anyuser:TOKEN)`` or ``Bearer TOKEN``."""
+        if self.token is None:
+            return True
+        scheme, _, credential = (authorization or "").strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return credential.strip() == self.token
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(credential.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        _, _, password = decoded.partition(":")
+        return password == self.token
+
+    def resolve(self, repo_path: str) -> RepoMeta | None:
+        owner, _, rest = repo_path.partition("/")
+        if not rest:
+            return None
+        return self.catalog.find_servable(owner, rest)
+
+    def serve_git(
+        self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None
+    ) -> GitAnswer:
+        if not self.git_authorized(authorization):
+            denied = Response(401, b"Authentication required\n", [("WWW-Authenticate", 'Basic realm="gz-tui forge"')], content_type=_TEXT)
+            return GitAnswer(denied)
+        if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
+            return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))
+        meta = self.resolve(repo_path)
+        if meta is None:
+            return GitAnswer(Response(404, b"Repository not found\n", content_type=_TEXT))
+        if rest == "/info/refs":
+            throttled = self.limiter.draw_git_throttle()
+            if throttled is not None:
+                headers = [("Retry-After", "1")] if throttled == 429 else []
+                body = b"Too many requests\n" if throttled == 429 else b"Service unavailable\n"
+                return GitAnswer(Response(throttled, body, headers, content_type=_TEXT, rate_limited=throttled == 429))
+        owner = meta.owner or self.catalog.org
+        path = self.store.ensure(owner, meta.name, meta.created)
+        request.path_info = f"/{path.relative_to(self.store.root).as_posix()}{rest}"
+        return GitAnswer(backend=run_backend(self.store.root, request))
+
+    def disk_path(self, meta: RepoMeta) -> Path:
+        return self.store.ensure(meta.owner or self.catalog.org, meta.name, meta.created)

@@ -1,0 +1,272 @@
+"""Gitea / Forgejo v1 org listing (FORGE-APIS §3): ``limit`` silently clamped to 50, ``X-Total-Count``,
+``Link`` rels joined by ``","`` with URLs built from the configured app URL, ordered by id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from gz_tui.forge_sim.api_common import (
+    ApiRequest,
+    JsonCache,
+    Response,
+    Site,
+    bearer_or_token,
+    iso,
+    json_bytes,
+    page_bounds,
+)
+from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
+from gz_tui.forge_sim.github_api import OTHER_OWNER_ID, owner_id
+from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.scenario import Scenario
+
+DEFAULT_PAGING_NUM = 30
+MAX_RESPONSE_ITEMS = 50
+_JSON = "application/json;charset=utf-8"
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class GiteaApi:
+    """Gitea flavour of :class:`~gz_tui.forge_sim.api_common.ForgeApi`."""
+
+    provider = "gitea"
+
+    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario) -> None:
+        self._site = site
+        self._catalog = catalog
+        self._scenario = scenario
+        self._cache = JsonCache()
+
+    def _swagger(self, request: ApiRequest) -> str:
+        return f"http://{self._scenario.gitlab_host or request.host}/api/swagger"
+
+    def _message(self, request: ApiRequest, status: int, message: str) -> Response:
+        return Response(status, json_bytes({"message": message, "url": self._swagger(request)}), content_type=_JSON)
+
+    # -- checks the dispatcher runs --
+
+    def authorized(self, request: ApiRequest, token: str) -> bool:
+        return bearer_or_token(request.header("authorization"), token)
+
+    def unauthorized(self, request: ApiRequest) -> Response:
+        return self._message(request, 401, "token is required")
+
+    def error(self, request: ApiRequest, status: int) -> Response:
+        return self._message(request, status, "internal server error" if status >= 500 else "error")
+
+    def counts_quota(self, request: ApiRequest) -> bool:
+        return True
+
+    def rate_headers(self, state: QuotaState) -> list[tuple[str, str]]:
+        return []  # Gitea sends no quota headers; only a 429 with Retry-After when throttled
+
+    def primary_limited(self, request: ApiRequest, state: QuotaState, retry_after: int) -> Response:
+        response = self._message(request, 429, "rate limit exceeded")
+        response.headers.append(("Retry-After", str(retry_after)))
+        return response
+
+    def secondary_limited(self, request: ApiRequest, retry_after: int | None) -> Response:
+        response = self._message(request, 429, "rate limit exceeded")
+        if retry_after is not None:
+            response.headers.append(("Retry-After", str(retry_after)))
+        return response
+
+    # -- routes --
+
+    def handle(self, request: ApiRequest, state: QuotaState) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._message(request, 405, "method not allowed")
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        is_org = self._site.owner_kind == "org"
+        match parts:
+            case ["version"]:
+                return self._json({"version": "1.22.0"})
+            case ["settings", "api"]:
+                return self._json(
+                    {
+                        "max_response_items": MAX_RESPONSE_ITEMS,
+                        "default_paging_num": DEFAULT_PAGING_NUM,
+                        "default_git_trees_per_page": 1000,
+                        "default_max_blob_size": 10_485_760,
+                    }
+                )
+            case ["user"]:
+                return self._json(self._user("forge-sim-user", 1))
+            case ["orgs", name]:
+                if is_org and self._is_owner(name):
+                    return self._json(self._org_object())
+                return self._message(request, 404, "GetOrgByName")
+            case ["orgs", name, "repos"]:
+                if is_org and self._is_owner(name):
+                    return self._listing(request)
+                return self._message(request, 404, "GetOrgByName")
+            case ["users", name]:
+                if self._is_owner(name):
+                    return self._json(self._user(self._site.org, owner_id(self._site.org)))
+                return self._message(request, 404, "GetUserByName")
+            case ["users", name, "repos"]:
+                if self._is_owner(name):
+                    return self._listing(request)
+                return self._message(request, 404, "GetUserByName")
+        return self._message(request, 404, "The target couldn't be found.")
+
+    def _is_owner(self, name: str) -> bool:
+        return name.lower() == self._site.org.lower()
+
+    def _json(self, value: Any) -> Response:
+        return Response(200, json_bytes(value), content_type=_JSON, cacheable=True)
+
+    # -- listing --
+
+    def _listing(self, request: ApiRequest) -> Response:
+        limit = request.int_param("limit", DEFAULT_PAGING_NUM)
+        limit = DEFAULT_PAGING_NUM if limit <= 0 else min(limit, MAX_RESPONSE_ITEMS)
+        page = max(1, request.int_param("page", 1))
+
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            return sorted(repos, key=lambda m: m.id)
+
+        view = self._catalog.view(("gitea",), build)
+        total = len(view)
+        start, end, last = page_bounds(total, page, limit)
+        items = view[start:end] if start < total else ()
+        body = b"[" + b",".join(self._repo_json(m) for m in items) + b"]"
+        headers = [("X-Total-Count", str(total)), ("Access-Control-Expose-Headers", "X-Total-Count, Link")]
+        link = self._link(request, page, last if total else 0)
+        if link:
+            headers.append(("Link", link))
+        response = Response(200, body, headers, content_type=_JSON, cacheable=True)
+        if self._scenario.churn and items:
+            response.on_served = lambda: self._catalog.churn_after_page(view, page, limit)
+        return response
+
+    def _link(self, request: ApiRequest, page: int, last: int) -> str:
+        """Gitea's ``genAPILinks``: ``next``, ``last``, ``first``, ``prev``; sorted query (Go ``Encode``)."""
+        app_url = f"http://{self._scenario.gitlab_host or request.host}/"
+        path = f"{request.prefix}{request.path}".lstrip("/")
+        params = [(k, v) for k, v in request.query if k != "page"]
+
+        def url(number: int) -> str:
+            return f"<{app_url}{path}?{urlencode(sorted([*params, ('page', str(number))]))}>"
+
+        links = []
+        if page < last:
+            links.append(f'{url(page + 1)}; rel="next"')
+        if page != last and last > 0:
+            links.append(f'{url(last)}; rel="last"')
+        if page != 1:
+            links.append(f'{url(1)}; rel="first"')
+        if page > 1:
+            links.append(f'{url(page - 1)}; rel="prev"')
+        return ",".join(links)
+
+    # -- objects --
+
+    def _user(self, login: str, number: int) -> dict[str, Any]:
+        return {
+            "id": number,
+            "login": login,
+            "login_name": "",
+            "full_name": login.capitalize(),
+            "email": f"{login}@noreply.example.invalid",
+            "avatar_url": f"{self._site.base_url}/avatars/{number}",
+            "language": "",
+            "is_admin": False,
+            "last_login": _ZERO_TIME,
+            "created": iso(BASE_EPOCH - 86_400),
+            "restricted": False,
+            "active": False,
+            "prohibit_login": False,
+            "location": "",
+            "website": "",
+            "description": "",
+            "visibility": "public",
+            "followers_count": 0,
+            "following_count": 0,
+            "starred_repos_count": 0,
+            "username": login,
+        }
+
+    def _org_object(self) -> dict[str, Any]:
+        org = self._site.org
+        return {
+            "id": owner_id(org),
+            "name": org,
+            "full_name": org.capitalize(),
+            "email": "",
+            "avatar_url": f"{self._site.base_url}/avatars/{owner_id(org)}",
+            "description": "Embedded forge organisation",
+            "website": "",
+            "location": "",
+            "visibility": "public",
+            "repo_admin_change_team_access": False,
+            "username": org,
+        }
+
+    def _repo_json(self, meta: RepoMeta) -> bytes:
+        return self._cache.get((meta.id, meta.rev), lambda: json_bytes(self._repo_object(meta)))
+
+    def _repo_object(self, meta: RepoMeta) -> dict[str, Any]:
+        base = self._site.base_url
+        host = self._site.hostport.split(":")[0]
+        login = meta.owner or self._site.org
+        full_name = f"{login}/{meta.name}"
+        number = OTHER_OWNER_ID if meta.owner else owner_id(login)
+        clone_url = self._site.fill(meta.clone_url) if meta.clone_url else f"{base}/{full_name}.git"
+        parent = None
+        if meta.fork:
+            parent = {"id": meta.id + 1_000_000, "name": meta.name, "full_name": f"upstream/{meta.name}"}
+        return {
+            "id": meta.id,
+            "owner": self._user(login, number),
+            "name": meta.name,
+            "full_name": full_name,
+            "description": f"Generated repository {meta.name}",
+            "empty": False,
+            "private": meta.private,
+            "fork": meta.fork,
+            "template": False,
+            "parent": parent,
+            "mirror": False,
+            "size": max(1, self._scenario.repo_size_kb) + meta.id % 7,
+            "language": meta.language or "",
+            "languages_url": f"{base}/api/v1/repos/{full_name}/languages",
+            "html_url": f"{base}/{full_name}",
+            "url": f"{base}/api/v1/repos/{full_name}",
+            "link": "",
+            "ssh_url": f"git@{host}:{full_name}.git",
+            "clone_url": clone_url,
+            "original_url": "",
+            "website": "",
+            "stars_count": (meta.id * 31) % 500,
+            "forks_count": meta.id % 5,
+            "watchers_count": 1,
+            "open_issues_count": meta.id % 9,
+            "open_pr_counter": 0,
+            "release_counter": 0,
+            "default_branch": "main",
+            "archived": meta.archived,
+            "created_at": iso(meta.created),
+            "updated_at": iso(meta.updated),
+            "archived_at": iso(meta.updated) if meta.archived else "1970-01-01T00:00:00Z",
+            "permissions": {"admin": False, "push": False, "pull": True},
+            "has_issues": True,
+            "has_wiki": True,
+            "has_pull_requests": True,
+            "has_projects": True,
+            "has_releases": True,
+            "has_packages": True,
+            "has_actions": False,
+            "ignore_whitespace_conflicts": False,
+            "allow_merge_commits": True,
+            "allow_rebase": True,
+            "allow_squash_merge": True,
+            "default_merge_style": "merge",
+            "avatar_url": "",
+            "internal": False,
+            "mirror_interval": "",
+            "mirror_updated": _ZERO_TIME,
+            "repo_transfer": None,
+        }

@@ -1,0 +1,390 @@
+"""GitHub REST (2022-11-28) listing endpoints, shaped after recorded traffic (FORGE-APIS §1).
+
+Served at the root and under ``/api/v3`` (GitHub Enterprise layout). Pagination links point at
+``/organizations/{id}/repos`` or ``/user/{id}/repos`` like github.com's, so a client that rebuilds
+URLs from the org name instead of following ``rel="next"`` verbatim is caught.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from gz_tui.forge_sim.api_common import (
+    JSON_TYPE,
+    ApiRequest,
+    JsonCache,
+    Response,
+    Site,
+    bearer_or_token,
+    iso,
+    json_bytes,
+    page_bounds,
+)
+from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
+from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.scenario import Scenario
+
+DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+SECONDARY_DOCS = (
+    "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+    "#about-secondary-rate-limits"
+)
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID "
+    "E2A7:0C53:962B79:9A9281:6462B949."
+)
+OTHER_OWNER_ID = 4242
+_SORT_KEYS = {
+    "created": lambda m: (m.created, m.id),
+    "updated": lambda m: (m.updated, m.id),
+    "pushed": lambda m: (m.pushed or 0, m.id),
+    "full_name": lambda m: (f"{m.owner or ''}/{m.name}".lower(), m.id),
+}
+_TYPE_FILTERS = {
+    "public": lambda m: not m.private,
+    "private": lambda m: m.private,
+    "forks": lambda m: m.fork,
+    "sources": lambda m: not m.fork,
+}
+_REPO_URL_SUFFIXES = (
+    ("forks_url", "/forks"),
+    ("keys_url", "/keys{/key_id}"),
+    ("collaborators_url", "/collaborators{/collaborator}"),
+    ("teams_url", "/teams"),
+    ("hooks_url", "/hooks"),
+    ("issue_events_url", "/issues/events{/number}"),
+    ("events_url", "/events"),
+    ("assignees_url", "/assignees{/user}"),
+    ("branches_url", "/branches{/branch}"),
+    ("tags_url", "/tags"),
+    ("blobs_url", "/git/blobs{/sha}"),
+    ("git_tags_url", "/git/tags{/sha}"),
+    ("git_refs_url", "/git/refs{/sha}"),
+    ("trees_url", "/git/trees{/sha}"),
+    ("statuses_url", "/statuses/{sha}"),
+    ("languages_url", "/languages"),
+    ("stargazers_url", "/stargazers"),
+    ("contributors_url", "/contributors"),
+    ("subscribers_url", "/subscribers"),
+    ("subscription_url", "/subscription"),
+    ("commits_url", "/commits{/sha}"),
+    ("git_commits_url", "/git/commits{/sha}"),
+    ("comments_url", "/comments{/number}"),
+    ("issue_comment_url", "/issues/comments{/number}"),
+    ("contents_url", "/contents/{+path}"),
+    ("compare_url", "/compare/{base}...{head}"),
+    ("merges_url", "/merges"),
+    ("archive_url", "/{archive_format}{/ref}"),
+    ("downloads_url", "/downloads"),
+    ("issues_url", "/issues{/number}"),
+    ("pulls_url", "/pulls{/number}"),
+    ("milestones_url", "/milestones{/number}"),
+    ("notifications_url", "/notifications{?since,all,participating}"),
+    ("labels_url", "/labels{/name}"),
+    ("releases_url", "/releases{/id}"),
+    ("deployments_url", "/deployments"),
+)
+
+
+def owner_id(login: str) -> int:
+    """Stable numeric id for an owner login (what ``/organizations/{id}`` links use)."""
+    return 1_000_000 + zlib.crc32(login.lower().encode()) % 9_000_000
+
+
+def _node_id(kind: str, number: int) -> str:
+    return base64.b64encode(f"0{len(kind)}:{kind}{number}".encode()).decode()
+
+
+def _error(status: int, message: str, docs: str = DOCS) -> bytes:
+    return json_bytes({"message": message, "documentation_url": docs, "status": str(status)})
+
+
+class GitHubApi:
+    """GitHub flavour of :class:`~gz_tui.forge_sim.api_common.ForgeApi`."""
+
+    provider = "github"
+
+    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario) -> None:
+        self._site = site
+        self._catalog = catalog
+        self._scenario = scenario
+        self._org_id = owner_id(site.org)
+        self._cache = JsonCache()
+        self._owners: dict[str, dict[str, Any]] = {}
+
+    # -- checks the dispatcher runs --
+
+    def authorized(self, request: ApiRequest, token: str) -> bool:
+        return bearer_or_token(request.header("authorization"), token)
+
+    def unauthorized(self, request: ApiRequest) -> Response:
+        return self._common(Response(401, _error(401, "Bad credentials")))
+
+    def error(self, request: ApiRequest, status: int) -> Response:
+        message = "Server Error" if status >= 500 else "Error"
+        return self._common(Response(status, _error(status, message)))
+
+    def counts_quota(self, request: ApiRequest) -> bool:
+        return request.path.rstrip("/") != "/rate_limit"
+
+    def rate_headers(self, state: QuotaState) -> list[tuple[str, str]]:
+        return [
+            ("x-ratelimit-limit", str(state.limit)),
+            ("x-ratelimit-remaining", str(state.remaining)),
+            ("x-ratelimit-reset", str(state.reset)),
+            ("x-ratelimit-used", str(state.used)),
+            ("x-ratelimit-resource", "core"),
+        ]
+
+    def primary_limited(self, request: ApiRequest, state: QuotaState, retry_after: int) -> Response:
+        body = _error(403, "API rate limit exceeded for user ID 1.", RATE_DOCS)
+        return self._common(Response(403, body, self.rate_headers(state)))
+
+    def secondary_limited(self, request: ApiRequest, retry_after: int | None) -> Response:
+        headers = [] if retry_after is None else [("retry-after", str(retry_after))]
+        body = json_bytes({"message": SECONDARY_MESSAGE, "documentation_url": SECONDARY_DOCS})
+        return self._common(Response(self._scenario.secondary_status, body, headers))
+
+    # -- routes --
+
+    def handle(self, request: ApiRequest, state: QuotaState) -> Response:
+        return self._common(self._route(request, state))
+
+    def _common(self, response: Response) -> Response:
+        response.headers += [
+            ("x-github-api-version-selected", "2022-11-28"),
+            ("x-github-media-type", "github.v3; format=json"),
+        ]
+        return response
+
+    def _route(self, request: ApiRequest, state: QuotaState) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._not_found()
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        is_org = self._site.owner_kind == "org"
+        match parts:
+            case ["rate_limit"]:
+                return Response(200, self._rate_limit_body(state))
+            case ["orgs", name] if is_org and self._is_owner(name):
+                return self._json(self._owner_object(detailed=True))
+            case ["orgs", name, "repos"] if is_org and self._is_owner(name):
+                return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
+            case ["organizations", number, "repos"] if is_org and number == str(self._org_id):
+                return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
+            case ["users", name] if self._is_owner(name):
+                return self._json(self._owner_object(detailed=True))
+            case ["users", name, "repos"] if self._is_owner(name):
+                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True)
+            case ["user", number, "repos"] if number == str(self._org_id):
+                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True)
+            case ["user"]:
+                return self._json(self._user_object("forge-sim-user", 1))
+            case ["repos", owner, name] if self._is_owner(owner):
+                meta = self._catalog.find(name)
+                if meta is not None and meta.owner is None and "/" not in name:
+                    return Response(200, self._repo_json(meta), cacheable=True)
+        return self._not_found()
+
+    def _not_found(self) -> Response:
+        return Response(404, _error(404, "Not Found"))
+
+    def _is_owner(self, name: str) -> bool:
+        return name.lower() == self._site.org.lower()
+
+    def _json(self, value: Any) -> Response:
+        return Response(200, json_bytes(value), cacheable=True)
+
+    # -- listings --
+
+    def _view(self, sort: str, direction: str, kind: str) -> tuple[RepoMeta, ...]:
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            keep = _TYPE_FILTERS.get(kind)
+            chosen = [m for m in repos if keep(m)] if keep else list(repos)
+            chosen.sort(key=_SORT_KEYS[sort], reverse=direction == "desc")
+            return chosen
+
+        return self._catalog.view(("github", sort, direction, kind), build)
+
+    def _listing(self, request: ApiRequest, link_path: str, user_endpoint: bool) -> Response:
+        default_sort = "full_name" if user_endpoint else "created"
+        sort = request.param("sort") or default_sort
+        if sort not in _SORT_KEYS:
+            sort = default_sort
+        direction = request.param("direction") or ("asc" if sort == "full_name" else "desc")
+        if direction not in ("asc", "desc"):
+            direction = "asc" if sort == "full_name" else "desc"
+        kind = request.param("type") or "all"
+        per_page = min(100, max(1, request.int_param("per_page", 30)))
+        page = max(1, request.int_param("page", 1))
+        view = self._view(sort, direction, kind)
+        start, end, last = page_bounds(len(view), page, per_page)
+        items = view[start:end] if start < len(view) else ()
+        body = b"[" + b",".join(self._repo_json(m) for m in items) + b"]"
+        headers = []
+        link = self._link(request, link_path, page, last)
+        if link:
+            headers.append(("link", link))
+        on_served = None
+        if self._scenario.churn and items:
+            on_served = lambda: self._catalog.churn_after_page(view, page, per_page)  # noqa: E731
+        return Response(200, body, headers, cacheable=True, on_served=on_served)
+
+    def _link(self, request: ApiRequest, link_path: str, page: int, last: int) -> str | None:
+        """GitHub's rel order: page 1 ``next, last``; middle ``prev, next, last, first``; last ``prev, first``."""
+        if last <= 1 and page <= 1:
+            return None
+        base = f"http://{request.host}{request.prefix}{link_path}"
+        params = [(k, v) for k, v in request.query if k != "page"]
+
+        def url(number: int) -> str:
+            return f"<{base}?{urlencode([*params, ('page', str(number))])}>"
+
+        rels = []
+        if page > 1:
+            rels.append(f'{url(page - 1)}; rel="prev"')
+        if page < last:
+            rels.append(f'{url(page + 1)}; rel="next"')
+        if page != last:
+            rels.append(f'{url(last)}; rel="last"')
+        if page > 1:
+            rels.append(f'{url(1)}; rel="first"')
+        return ", ".join(rels)
+
+    # -- objects --
+
+    def _rate_limit_body(self, state: QuotaState) -> bytes:
+        core = {"limit": state.limit, "used": state.used, "remaining": state.remaining, "reset": state.reset}
+        other = {"limit": 5000, "used": 0, "remaining": 5000, "reset": state.reset}
+        search = {"limit": 30, "used": 0, "remaining": 30, "reset": state.reset}
+        resources = {"core": core, "search": search, "graphql": other, "integration_manifest": other}
+        return json_bytes({"resources": resources, "rate": core})
+
+    def _owner(self, login: str) -> dict[str, Any]:
+        """The ``owner`` block of a repo (cached: identical for all repos of an owner)."""
+        cached = self._owners.get(login)
+        if cached is None:
+            base = self._site.base_url
+            is_org = login == self._site.org and self._site.owner_kind == "org"
+            number = owner_id(login) if login != "other" else OTHER_OWNER_ID
+            cached = {
+                "login": login,
+                "id": number,
+                "node_id": _node_id("Organization" if is_org else "User", number),
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{number}?v=4",
+                "gravatar_id": "",
+                "url": f"{base}/users/{login}",
+                "html_url": f"{base}/{login}",
+                "followers_url": f"{base}/users/{login}/followers",
+                "following_url": f"{base}/users/{login}/following{{/other_user}}",
+                "gists_url": f"{base}/users/{login}/gists{{/gist_id}}",
+                "starred_url": f"{base}/users/{login}/starred{{/owner}}{{/repo}}",
+                "subscriptions_url": f"{base}/users/{login}/subscriptions",
+                "organizations_url": f"{base}/users/{login}/orgs",
+                "repos_url": f"{base}/users/{login}/repos",
+                "events_url": f"{base}/users/{login}/events{{/privacy}}",
+                "received_events_url": f"{base}/users/{login}/received_events",
+                "type": "Organization" if is_org else "User",
+                "site_admin": False,
+            }
+            self._owners[login] = cached
+        return cached
+
+    def _owner_object(self, detailed: bool) -> dict[str, Any]:
+        owner = dict(self._owner(self._site.org))
+        public = sum(1 for m in self._view("created", "asc", "public"))
+        owner.update(
+            name=self._site.org.capitalize(),
+            company=None,
+            blog="",
+            location=None,
+            email=None,
+            bio=None,
+            twitter_username=None,
+            public_repos=public,
+            public_gists=0,
+            followers=0,
+            following=0,
+            created_at=iso(BASE_EPOCH - 86_400),
+            updated_at=iso(BASE_EPOCH),
+        )
+        if owner["type"] == "Organization":
+            owner.update(description="Embedded forge organisation", is_verified=False, archived_at=None)
+        return owner
+
+    def _user_object(self, login: str, number: int) -> dict[str, Any]:
+        user = dict(self._owner(login))
+        user.update(id=number, type="User", node_id=_node_id("User", number), name="Forge Sim User")
+        return user
+
+    def _repo_json(self, meta: RepoMeta) -> bytes:
+        return self._cache.get((meta.id, meta.rev), lambda: json_bytes(self._repo_object(meta)))
+
+    def _repo_object(self, meta: RepoMeta) -> dict[str, Any]:
+        """A ``minimal-repository`` (~5 KB), every field a client might read present and typed."""
+        base = self._site.base_url
+        login = meta.owner or self._site.org
+        full_name = f"{login}/{meta.name}"
+        api = f"{base}/repos/{full_name}"
+        clone_url = self._site.fill(meta.clone_url) if meta.clone_url else f"{base}/{full_name}.git"
+        host = self._site.hostport.split(":")[0]
+        stars = (meta.id * 31) % 500
+        repo: dict[str, Any] = {
+            "id": meta.id,
+            "node_id": _node_id("Repository", meta.id),
+            "name": meta.name,
+            "full_name": full_name,
+            "private": meta.private,
+            "owner": self._owner(login),
+            "html_url": f"{base}/{full_name}",
+            "description": f"Generated repository {meta.name}",
+            "fork": meta.fork,
+            "url": api,
+        }
+        for key, suffix in _REPO_URL_SUFFIXES:
+            repo[key] = api + suffix
+        repo.update(
+            created_at=iso(meta.created),
+            updated_at=iso(meta.updated),
+            pushed_at=iso(meta.pushed),
+            git_url=f"git://{host}/{full_name}.git",
+            ssh_url=f"git@{host}:{full_name}.git",
+            clone_url=clone_url,
+            svn_url=f"{base}/{full_name}",
+            mirror_url=None,
+            homepage=None,
+            size=max(1, self._scenario.repo_size_kb) + meta.id % 7,
+            stargazers_count=stars,
+            watchers_count=stars,
+            language=meta.language,
+            has_issues=True,
+            has_projects=True,
+            has_downloads=True,
+            has_wiki=meta.id % 2 == 0,
+            has_pages=False,
+            has_discussions=False,
+            forks_count=meta.id % 5,
+            archived=meta.archived,
+            disabled=False,
+            open_issues_count=meta.id % 9,
+            license=None,
+            allow_forking=True,
+            is_template=False,
+            web_commit_signoff_required=False,
+            topics=["generated", (meta.language or "misc").lower()],
+            visibility="private" if meta.private else "public",
+            forks=meta.id % 5,
+            open_issues=meta.id % 9,
+            watchers=stars,
+            default_branch="main",
+            permissions={"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
+        )
+        return repo
+
+
+__all__ = ["GitHubApi", "JSON_TYPE", "owner_id"]

@@ -1,0 +1,324 @@
+"""GitLab REST v4 group listing (FORGE-APIS §2): nested groups, offset pagination, its quirks.
+
+Quirks reproduced on purpose: ``include_subgroups`` defaults to false, ``with_shared`` to true,
+``X-Next-Page``/``X-Prev-Page`` are always sent (empty at the ends), and above 10,000 records
+``X-Total``, ``X-Total-Pages`` and ``rel="last"`` disappear. Link URLs use the configured host.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from gz_tui.forge_sim.api_common import (
+    ApiRequest,
+    JsonCache,
+    Response,
+    Site,
+    iso,
+    json_bytes,
+    page_bounds,
+)
+from gz_tui.forge_sim.catalog import BASE_EPOCH, SHARED_GROUP_ID, SHARED_NAMESPACE, Catalog, GroupMeta, RepoMeta
+from gz_tui.forge_sim.github_api import OTHER_OWNER_ID
+from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.scenario import Scenario
+
+MAX_COUNT = 10_000
+"""Above this many records GitLab stops counting (Kaminari ``without_count``)."""
+
+_ORDER_KEYS = {
+    "id": lambda m: (m.id,),
+    "name": lambda m: (m.name.lower(), m.id),
+    "path": lambda m: (m.name.lower(), m.id),
+    "created_at": lambda m: (m.created, m.id),
+    "updated_at": lambda m: (m.updated, m.id),
+    "last_activity_at": lambda m: (m.pushed or m.updated, m.id),
+}
+_PLAIN_TEXT = "text/plain; charset=utf-8"
+
+
+class GitLabApi:
+    """GitLab flavour of :class:`~gz_tui.forge_sim.api_common.ForgeApi`."""
+
+    provider = "gitlab"
+
+    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario) -> None:
+        self._site = site
+        self._catalog = catalog
+        self._scenario = scenario
+        self._cache = JsonCache()
+
+    # -- checks the dispatcher runs --
+
+    def authorized(self, request: ApiRequest, token: str) -> bool:
+        if (request.header("private-token") or "").strip() == token:
+            return True
+        scheme, _, credential = (request.header("authorization") or "").strip().partition(" ")
+        return scheme.lower() == "bearer" and credential.strip() == token
+
+    def unauthorized(self, request: ApiRequest) -> Response:
+        return Response(401, json_bytes({"message": "401 Unauthorized"}))
+
+    def error(self, request: ApiRequest, status: int) -> Response:
+        return Response(status, json_bytes({"message": f"{status} Internal Server Error" if status >= 500 else str(status)}))
+
+    def counts_quota(self, request: ApiRequest) -> bool:
+        return True
+
+    def rate_headers(self, state: QuotaState) -> list[tuple[str, str]]:
+        return [
+            ("RateLimit-Name", "throttle_authenticated_api"),
+            ("RateLimit-Limit", str(state.limit)),
+            ("RateLimit-Observed", str(state.used)),
+            ("RateLimit-Remaining", str(state.remaining)),
+            ("RateLimit-Reset", str(state.reset)),
+            ("RateLimit-ResetTime", email.utils.formatdate(state.reset, usegmt=True)),
+        ]
+
+    def primary_limited(self, request: ApiRequest, state: QuotaState, retry_after: int) -> Response:
+        headers = [*self.rate_headers(state), ("Retry-After", str(retry_after))]
+        return Response(429, b"Retry later\n", headers, content_type=_PLAIN_TEXT)
+
+    def secondary_limited(self, request: ApiRequest, retry_after: int | None) -> Response:
+        headers = [] if retry_after is None else [("Retry-After", str(retry_after))]
+        return Response(429, b"Retry later\n", headers, content_type=_PLAIN_TEXT)
+
+    # -- routes --
+
+    def handle(self, request: ApiRequest, state: QuotaState) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, json_bytes({"error": "405 Method Not Allowed"}))
+        raw = request.path.strip("/").split("/")
+        match raw:
+            case ["version"]:
+                return self._json({"version": "17.5.0", "revision": "forgesim"})
+            case ["user"]:
+                return self._json({"id": 1, "username": "forge-sim-user", "name": "Forge Sim User", "state": "active"})
+            case ["groups", ref]:
+                group = self._catalog.group_by_ref(unquote(ref))
+                return self._json(self._group_object(group)) if group else self._group_not_found()
+            case ["groups", ref, "projects"]:
+                group = self._catalog.group_by_ref(unquote(ref))
+                return self._projects(request, group) if group else self._group_not_found()
+            case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
+                group = self._catalog.group_by_ref(unquote(ref))
+                return self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
+        return Response(404, json_bytes({"error": "404 Not Found"}))
+
+    def _group_not_found(self) -> Response:
+        return Response(404, json_bytes({"message": "404 Group Not Found"}))
+
+    def _json(self, value: Any) -> Response:
+        return Response(200, json_bytes(value), cacheable=True)
+
+    # -- listings --
+
+    def _projects(self, request: ApiRequest, group: GroupMeta) -> Response:
+        subgroups = bool(request.bool_param("include_subgroups", False))
+        shared = bool(request.bool_param("with_shared", True))
+        archived = request.bool_param("archived", None)
+        visibility = request.param("visibility")
+        order_by = request.param("order_by") or "created_at"
+        if order_by not in _ORDER_KEYS:
+            order_by = "created_at"
+        sort = request.param("sort") if request.param("sort") in ("asc", "desc") else "desc"
+
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            prefix = group.rel + "/"
+
+            def inside(meta: RepoMeta) -> bool:
+                if meta.owner is not None:  # hostile foreign-namespace entry, planted in the top group
+                    return group.rel == ""
+                return meta.group == group.rel or (subgroups and (group.rel == "" or meta.group.startswith(prefix)))
+
+            chosen = [m for m in repos if inside(m)]
+            if shared and group.rel == "":
+                chosen += self._catalog.shared
+            if archived is not None:
+                chosen = [m for m in chosen if m.archived == archived]
+            if visibility in ("public", "private", "internal"):
+                chosen = [m for m in chosen if _visibility(m) == visibility]
+            chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
+            return chosen
+
+        key = ("gitlab", group.rel, subgroups, shared, archived, visibility, order_by, sort)
+        view = self._catalog.view(key, build)
+        response = self._paged(request, view, lambda m: self._project_json(m))
+        if self._scenario.churn and response.body != b"[]":
+            page, per_page = self._page_args(request)
+            response.on_served = lambda: self._catalog.churn_after_page(view, page, per_page)
+        return response
+
+    def _subgroups(self, request: ApiRequest, group: GroupMeta, descendants: bool) -> Response:
+        groups = [
+            g
+            for g in self._catalog.groups.values()
+            if g.rel and (g.parent_id == group.id or (descendants and (group.rel == "" or g.rel.startswith(group.rel + "/"))))
+        ]
+        return self._paged(request, groups, lambda g: json_bytes(self._group_object(g)))
+
+    def _page_args(self, request: ApiRequest) -> tuple[int, int]:
+        per_page = request.int_param("per_page", 20)
+        per_page = 20 if per_page < 1 else min(100, per_page)
+        return max(1, request.int_param("page", 1)), per_page
+
+    def _paged(self, request: ApiRequest, items: Sequence[Any], render: Any) -> Response:
+        page, per_page = self._page_args(request)
+        total = len(items)
+        start, end, last = page_bounds(total, page, per_page)
+        chosen = items[start:end] if start < total else ()
+        body = b"[" + b",".join(render(item) for item in chosen) + b"]"
+        has_next = end < total
+        counted = total <= MAX_COUNT
+        headers = [
+            ("X-Page", str(page)),
+            ("X-Per-Page", str(per_page)),
+            ("X-Next-Page", str(page + 1) if has_next else ""),
+            ("X-Prev-Page", str(page - 1) if page > 1 else ""),
+        ]
+        if counted:
+            headers += [("X-Total", str(total)), ("X-Total-Pages", str(last))]
+        headers.append(("Link", self._link(request, page, per_page, has_next, last if counted else None)))
+        return Response(200, body, headers, cacheable=True)
+
+    def _link(self, request: ApiRequest, page: int, per_page: int, has_next: bool, last: int | None) -> str:
+        """GitLab order ``prev, next, first, last``; query keys sorted (Rails ``to_query``)."""
+        host = self._scenario.gitlab_host or request.host
+        base = f"http://{host}{request.prefix}{request.path}"
+        params = [(k, v) for k, v in request.query if k not in ("page", "per_page")]
+
+        def url(number: int) -> str:
+            query = sorted([*params, ("page", str(number)), ("per_page", str(per_page))])
+            return f"<{base}?{urlencode(query)}>"
+
+        rels = []
+        if page > 1:
+            rels.append(f'{url(page - 1)}; rel="prev"')
+        if has_next:
+            rels.append(f'{url(page + 1)}; rel="next"')
+        rels.append(f'{url(1)}; rel="first"')
+        if last is not None:
+            rels.append(f'{url(last)}; rel="last"')
+        return ", ".join(rels)
+
+    # -- objects --
+
+    def _group_object(self, group: GroupMeta) -> dict[str, Any]:
+        org = self._site.org
+        full_path = group.full_path(org)
+        return {
+            "id": group.id,
+            "web_url": f"{self._site.base_url}/groups/{full_path}",
+            "name": group.path.capitalize() if group.rel else org.capitalize(),
+            "path": group.path if group.rel else org,
+            "description": "",
+            "visibility": "public",
+            "share_with_group_lock": False,
+            "require_two_factor_authentication": False,
+            "two_factor_grace_period": 48,
+            "project_creation_level": "developer",
+            "auto_devops_enabled": None,
+            "subgroup_creation_level": "maintainer",
+            "emails_disabled": False,
+            "mentions_disabled": None,
+            "lfs_enabled": True,
+            "default_branch_protection": 2,
+            "avatar_url": None,
+            "request_access_enabled": True,
+            "full_name": group.full_name(org),
+            "full_path": full_path,
+            "created_at": iso(BASE_EPOCH - 86_400, millis=True),
+            "parent_id": group.parent_id,
+        }
+
+    def _namespace(self, meta: RepoMeta) -> dict[str, Any]:
+        if meta.owner is not None:
+            number = SHARED_GROUP_ID if meta.owner == SHARED_NAMESPACE else OTHER_OWNER_ID
+            return {
+                "id": number,
+                "name": meta.owner.capitalize(),
+                "path": meta.owner,
+                "kind": "group",
+                "full_path": meta.owner,
+                "parent_id": None,
+                "avatar_url": None,
+                "web_url": f"{self._site.base_url}/groups/{meta.owner}",
+            }
+        group = self._catalog.groups[meta.group]
+        full_path = group.full_path(self._site.org)
+        return {
+            "id": group.id,
+            "name": group.path.capitalize() if group.rel else self._site.org.capitalize(),
+            "path": group.path if group.rel else self._site.org,
+            "kind": "group",
+            "full_path": full_path,
+            "parent_id": group.parent_id,
+            "avatar_url": None,
+            "web_url": f"{self._site.base_url}/groups/{full_path}",
+        }
+
+    def _project_json(self, meta: RepoMeta) -> bytes:
+        return self._cache.get((meta.id, meta.rev), lambda: json_bytes(self._project_object(meta)))
+
+    def _project_object(self, meta: RepoMeta) -> dict[str, Any]:
+        base = self._site.base_url
+        host = self._site.hostport.split(":")[0]
+        namespace = self._namespace(meta)
+        path_with_namespace = f"{namespace['full_path']}/{meta.name}"
+        name_with_namespace = " / ".join([*(p.capitalize() for p in namespace["full_path"].split("/")), meta.name])
+        http_url = self._site.fill(meta.clone_url) if meta.clone_url else f"{base}/{path_with_namespace}.git"
+        project: dict[str, Any] = {
+            "id": meta.id,
+            "description": f"Generated project {meta.name}",
+            "name": meta.name,
+            "name_with_namespace": name_with_namespace,
+            "path": meta.name,
+            "path_with_namespace": path_with_namespace,
+            "created_at": iso(meta.created, millis=True),
+            "default_branch": "main",
+            "tag_list": ["generated"],
+            "topics": ["generated"],
+            "ssh_url_to_repo": f"git@{host}:{path_with_namespace}.git",
+            "http_url_to_repo": http_url,
+            "web_url": f"{base}/{path_with_namespace}",
+            "readme_url": f"{base}/{path_with_namespace}/-/blob/main/README.md",
+            "forks_count": meta.id % 5,
+            "avatar_url": None,
+            "star_count": (meta.id * 31) % 500,
+            "last_activity_at": iso(meta.pushed or meta.updated, millis=True),
+            "namespace": namespace,
+            "empty_repo": False,
+            "archived": meta.archived,
+            "visibility": _visibility(meta),
+            "repository_access_level": "enabled",
+            "issues_enabled": True,
+            "merge_requests_enabled": True,
+            "wiki_enabled": True,
+            "jobs_enabled": True,
+            "snippets_enabled": True,
+            "container_registry_enabled": False,
+            "lfs_enabled": True,
+            "creator_id": 1,
+            "open_issues_count": meta.id % 9,
+            "updated_at": iso(meta.updated, millis=True),
+        }
+        if meta.fork:
+            project["forked_from_project"] = {
+                "id": meta.id + 1_000_000,
+                "name": meta.name,
+                "name_with_namespace": f"Upstream / {meta.name}",
+                "path": meta.name,
+                "path_with_namespace": f"upstream/{meta.name}",
+                "created_at": iso(meta.created - 86_400, millis=True),
+                "default_branch": "main",
+                "http_url_to_repo": f"{base}/upstream/{meta.name}.git",
+                "web_url": f"{base}/upstream/{meta.name}",
+            }
+        return project
+
+
+def _visibility(meta: RepoMeta) -> str:
+    return "private" if meta.private else "public"

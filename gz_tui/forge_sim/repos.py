@@ -1,0 +1,111 @@
+"""Bare repositories on disk, created lazily and cheaply the first time anyone needs one.
+
+A 100,000-repo org must not need 100,000 directories: a repo exists on disk only once git (or a
+test through ``head_of``/``push_commit``) asks for it. Each gets a unique first commit (a README
+naming it), written directly in git's object format; the optional heavy blob lives in one
+packfile made once per forge and hard-linked into every repo.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from gz_tui.forge_sim import git_objects as go
+
+BRANCH = "main"
+HEAD_REF = f"refs/heads/{BRANCH}"
+BIG_FILE = "data.bin"
+
+
+class RepoStore:
+    """Creates and mutates bare repos under ``root/{owner}/{name}.git``; safe across threads."""
+
+    def __init__(self, root: Path, repo_size_kb: int = 0, seed: int = 0) -> None:
+        self.root = root
+        self._repo_size_kb = repo_size_kb
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._repo_locks: dict[Path, threading.Lock] = {}
+        self._template: Path | None = None
+        self._big_blob: str | None = None
+        self._pushes: dict[Path, int] = {}
+
+    def path_for(self, owner: str, name: str) -> Path:
+        return self.root / owner / f"{name}.git"
+
+    def _lock_for(self, path: Path) -> threading.Lock:
+        with self._lock:
+            return self._repo_locks.setdefault(path, threading.Lock())
+
+    def _ensure_template(self) -> Path | None:
+        """The shared heavy-blob pack, written once (only when ``repo_size_kb`` asks for one)."""
+        if self._repo_size_kb <= 0:
+            return None
+        with self._lock:
+            if self._template is None:
+                template = self.root / ".template"
+                pack_dir = template / "objects" / "pack"
+                shutil.rmtree(template, ignore_errors=True)
+                data = random.Random(self._seed).randbytes(self._repo_size_kb * 1024)
+                self._big_blob = go.write_single_blob_pack(pack_dir, data)
+                self._template = template
+            return self._template
+
+    def ensure(self, owner: str, name: str, created: int) -> Path:
+        """Return the repo's path, creating it first if needed (concurrent callers wait, then share)."""
+        path = self.path_for(owner, name)
+        if (path / HEAD_REF).exists():
+            return path
+        with self._lock_for(path):
+            if (path / HEAD_REF).exists():
+                return path
+            template = self._ensure_template()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+            go.init_bare(tmp, BRANCH)
+            if template is not None:
+                for packfile in (template / "objects" / "pack").iterdir():
+                    _link_or_copy(packfile, tmp / "objects" / "pack" / packfile.name)
+            sha = self._commit(tmp, name, None, created, f"# {name}\n\nServed by gz-tui forge_sim.\n", "Initial commit")
+            go.write_ref(tmp, HEAD_REF, sha)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process made it first; theirs is as good as ours
+                shutil.rmtree(tmp, ignore_errors=True)
+            return path
+
+    def _commit(self, repo: Path, name: str, parent: str | None, when: int, readme: str, message: str) -> str:
+        entries = {"README.md": go.write_loose(repo, "blob", readme.encode())}
+        if self._big_blob is not None:
+            entries[BIG_FILE] = self._big_blob
+        tree = go.write_loose(repo, "tree", go.tree_bytes(entries))
+        return go.write_loose(repo, "commit", go.commit_bytes(tree, parent, when, f"{message}: {name}"))
+
+    def head(self, path: Path) -> str:
+        return go.read_ref(path, HEAD_REF)
+
+    def push(self, owner: str, name: str, created: int, when: int) -> str:
+        """Add a commit on the default branch (new README text) and return its id."""
+        path = self.ensure(owner, name, created)
+        self._ensure_template()  # the repo may predate this store (reused root): keep its big file
+        with self._lock_for(path):
+            parent = go.read_ref(path, HEAD_REF)
+            count = self._pushes.get(path, 0) + 1
+            self._pushes[path] = count
+            readme = f"# {name}\n\nServed by gz-tui forge_sim.\n\nUpdate {count}.\n"
+            sha = self._commit(path, name, parent, max(when, created), readme, f"Update {count}")
+            go.write_ref(path, HEAD_REF, sha)
+            return sha
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard link (free) when the filesystem allows it, else copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -1,0 +1,56 @@
+"""What misbehaviour the embedded forge should show: every knob independent and off by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Scenario:
+    """Fault and limit injection for :class:`~gz_tui.forge_sim.ForgeSim`.
+
+    Each option reproduces one documented forge behaviour (see the module docs of
+    ``limits``, ``catalog`` and ``hostile``) so a client can be tested against it in isolation.
+    """
+
+    latency: float = 0.0
+    """Seconds of real sleep added to every API request (never to git)."""
+
+    primary_limit: int | None = None
+    """Requests allowed per ``primary_window``; the L-th is a 200 with remaining 0, then 403/429 until reset."""
+
+    primary_window: float = 3600.0
+    """Length of the primary rate-limit window in (clock) seconds."""
+
+    secondary_every: int | None = None
+    """Every N-th API request that passes authentication gets a secondary-limit answer."""
+
+    secondary_status: int = 403
+    """GitHub status for a secondary limit (403 or 429); GitLab and Gitea always use 429."""
+
+    secondary_retry_after: int | None = 60
+    """``Retry-After`` seconds on secondary answers; ``None`` sends no header (GitHub sometimes does that)."""
+
+    fault_rate: float = 0.0
+    """Fraction of API requests answered 502, 503 or with a dropped connection (about a third each)."""
+
+    seed: int = 0
+    """Seed for every random choice (faults, git throttling, blob contents): runs are reproducible."""
+
+    churn: bool = False
+    """Once the 2nd page of a listing is served, add 5 new repos and delete 3 not yet served."""
+
+    hostile: bool = False
+    """Add entries with dangerous names and clone URLs (and a legitimate ``.github`` repo)."""
+
+    repo_size_kb: int = 0
+    """Size of an incompressible blob committed in every repo, so clones take visible time."""
+
+    git_throttle_rate: float = 0.0
+    """Fraction of git ``info/refs`` requests answered 429 or 503."""
+
+    gitlab_host: str | None = None
+    """``host:port`` GitLab and Gitea write into ``Link`` URLs (default: the Host the client used)."""
+
+    error_status: int | None = None
+    """Answer every API request with this status (e.g. 500)."""

@@ -1,0 +1,192 @@
+"""``ForgeSim``: the in-process handle tests, the demo mode and benchmarks start and steer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.forge_sim.api_common import Site
+from gz_tui.forge_sim.catalog import Catalog, RepoMeta
+from gz_tui.forge_sim.dispatch import Dispatcher
+from gz_tui.forge_sim.gitea_api import GiteaApi
+from gz_tui.forge_sim.github_api import GitHubApi
+from gz_tui.forge_sim.gitlab_api import GitLabApi
+from gz_tui.forge_sim.limits import Limiter
+from gz_tui.forge_sim.records import RequestLog, RequestRecord
+from gz_tui.forge_sim.repos import RepoStore
+from gz_tui.forge_sim.scenario import Scenario
+from gz_tui.forge_sim.server import ForgeHTTPServer
+
+ProviderName = Literal["github", "gitlab", "gitea"]
+
+
+class ForgeSim:
+    """A GitHub/GitLab/Gitea look-alike on 127.0.0.1 serving ``repos`` generated repos over real git.
+
+    Metadata is generated up front (cheap); bare repos appear under ``root`` only when first
+    needed. All three API flavours and git share one catalog, so ``head_of(name)`` is what any
+    clone URL of that repo yields.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        org: str = "acme",
+        repos: int = 30,
+        token: str | None = None,
+        scenario: Scenario | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        owner_kind: str = "org",
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if owner_kind not in ("org", "user"):
+            raise ValueError(f"owner_kind must be 'org' or 'user', not {owner_kind!r}")
+        self.root = Path(root)
+        self.org = org
+        self.token = token
+        self.scenario = scenario or Scenario()
+        self.clock = clock
+        self.owner_kind = owner_kind
+        self._host = host
+        self._port = port
+        self._catalog = Catalog(org, repos, self.scenario.hostile)
+        self._store = RepoStore(self.root, self.scenario.repo_size_kb, self.scenario.seed)
+        self._limiter = Limiter(self.scenario, clock)
+        self._log = RequestLog()
+        self._server: ForgeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --
+
+    def start(self) -> ForgeSim:
+        """Bind an (ephemeral by default) port and serve from a daemon thread."""
+        if self._server is not None:
+            return self
+        self.root.mkdir(parents=True, exist_ok=True)
+        dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store)
+        server = ForgeHTTPServer((self._host, self._port), dispatcher, self._log, self.clock.now)
+        hostport = f"{self._host}:{server.server_address[1]}"
+        site = Site(base_url=f"http://{hostport}", hostport=hostport, org=self.org, owner_kind=self.owner_kind)
+        server.apis = {
+            "github": GitHubApi(site, self._catalog, self.scenario),
+            "gitlab": GitLabApi(site, self._catalog, self.scenario),
+            "gitea": GiteaApi(site, self._catalog, self.scenario),
+        }
+        self._server = server
+        self._site = site
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="forge-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, cut open keep-alive connections, release the port."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> ForgeSim:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses --
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("ForgeSim is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: the GitHub API root (also served under ``/api/v3``)."""
+        return f"http://{self._host}:{self.port}"
+
+    def api_url(self, provider: str) -> str:
+        """API root for a provider client: the base URL (GitLab/Gitea clients add ``/api/v4``/``/api/v1``)."""
+        if provider not in ("github", "gitlab", "gitea"):
+            raise ValueError(f"unknown provider {provider!r}")
+        return self.base_url
+
+    def git_url(self, name: str) -> str:
+        """HTTP clone URL; a GitLab path (``platform/core/x``) gives the GitLab-style URL of the same repo."""
+        meta = self._meta(name)
+        if meta.owner is not None:
+            return f"{self.base_url}/{meta.owner}/{meta.name}.git"
+        path = name if "/" in name else meta.name
+        return f"{self.base_url}/{self.org}/{path}.git"
+
+    # -- request log --
+
+    def requests(self) -> list[RequestRecord]:
+        return self._log.snapshot()
+
+    def api_requests(self) -> list[RequestRecord]:
+        return [r for r in self._log.snapshot() if r.kind == "api"]
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+    # -- repositories --
+
+    def repo_names(self, provider: str = "github") -> list[str]:
+        """Listed, clonable repos in creation order (hostile entries excluded, ``.github`` kept).
+
+        GitHub/Gitea: the repo name; ``provider="gitlab"``: the path below the top group.
+        """
+        repos = [m for m in self._catalog.repos() if not m.hostile and m.owner is None]
+        if provider == "gitlab":
+            return [m.gitlab_rel_path for m in repos]
+        return [m.name for m in repos]
+
+    def hostile_names(self) -> list[str]:
+        """Names of the hostile listing entries (empty unless ``Scenario.hostile``)."""
+        return [m.name for m in self._catalog.repos() if m.hostile]
+
+    def head_of(self, name: str) -> str:
+        """Sha of the default branch as the forge serves it (creates the bare repo if needed)."""
+        meta = self._meta(name)
+        return self._store.head(self._disk(meta))
+
+    def push_commit(self, name: str) -> str:
+        """Add a commit on ``main`` (and bump ``pushed_at``) so a re-sync has something to fetch."""
+        meta = self._meta(name)
+        when = int(self.clock.now())
+        sha = self._store.push(meta.owner or self.org, meta.name, meta.created, when)
+        self._catalog.touch(meta, when)
+        return sha
+
+    def add_repo(self, name: str) -> None:
+        """New repo, newest by creation; ``sub/group/name`` places it in that GitLab subgroup."""
+        self._catalog.add(name)
+
+    def remove_repo(self, name: str) -> None:
+        """Delist a repo (API and git both stop serving it); its directory is left on disk."""
+        try:
+            self._catalog.remove(name)
+        except KeyError:
+            raise KeyError(f"no such repository: {name!r}") from None
+
+    def _meta(self, name: str) -> RepoMeta:
+        meta = self._catalog.find(name)
+        if meta is None or not meta.servable:
+            raise KeyError(f"no such clonable repository: {name!r}")
+        return meta
+
+    def _disk(self, meta: RepoMeta) -> Path:
+        return self._store.ensure(meta.owner or self.org, meta.name, meta.created)
