@@ -6,14 +6,14 @@ from gz_tui.forges.base import Provider
 from gz_tui.forges.github import GitHub
 
 
-def make_provider(name: str, base_url: str) -> Provider:
+def make_provider(name: str, base_url: str, *, skip_archived: bool = False) -> Provider:
     """The provider for ``--provider NAME`` talking to the API root ``base_url``."""
     if name == "github":
         return GitHub(base_url)
     if name == "gitlab":
         from gz_tui.forges.gitlab import GitLab
 
-        return GitLab(base_url)
+        return GitLab(base_url, skip_archived=skip_archived)
     if name == "gitea":
         from gz_tui.forges.gitea import Gitea
 
