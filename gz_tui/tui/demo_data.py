@@ -8,6 +8,10 @@ snapshot, so the dashboard can be shown in any state without a forge or a pipeli
 from __future__ import annotations
 
 import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import anyio
@@ -241,3 +245,19 @@ def static_factory(snapshot: Snapshot):  # type: ignore[no-untyped-def]
 
     factory.made = made  # type: ignore[attr-defined]
     return factory
+
+
+@contextmanager
+def fixed_timezone(tz: str = "UTC") -> Iterator[None]:
+    """Render wall-clock times in ``tz`` (snapshots and screenshots must not depend on the machine)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
