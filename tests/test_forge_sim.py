@@ -356,3 +356,20 @@ def test_cli_serves_10000_repos_quickly_and_exits_cleanly_on_sigterm(tmp_path: P
     assert process.returncode == 0
     assert "Traceback" not in err
     assert out == ""
+
+
+def test_chunked_and_protocol_v2_upload_pack_requests_are_understood(sim: ForgeSim) -> None:
+    """git sends large fetch negotiations chunked; the forge must de-chunk before the CGI sees them."""
+
+    def body() -> Iterator[bytes]:
+        yield b"0014command=ls-refs\n"
+        yield b"0000"
+
+    response = httpx.post(
+        f"{sim.git_url('repo-00002')}/git-upload-pack",
+        content=body(),
+        headers={"Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-git-upload-pack-result"
+    assert f"{sim.head_of('repo-00002')} refs/heads/main".encode() in response.content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -42,12 +43,16 @@ def redact_path(raw_path: str) -> str:
     return f"{parts.path}?{urlencode(clean)}"
 
 
-class RequestLog:
-    """Append-only, thread-safe list of :class:`RequestRecord`."""
+MAX_RECORDS = 1_000_000
+"""Oldest records are dropped beyond this, so a long-running demo forge cannot grow without bound."""
 
-    def __init__(self) -> None:
+
+class RequestLog:
+    """Append-only, thread-safe log of :class:`RequestRecord` (bounded by ``MAX_RECORDS``)."""
+
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=max_records)
 
     def add(self, record: RequestRecord) -> None:
         with self._lock:
