@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gz_tui.forge_sim import ForgeSim, RequestRecord, Scenario
+from gz_tui.forge_sim import ForgeSim, RequestRecord
 
 LINK = re.compile(r'<([^>]*)>; rel="([^"]+)"')
 TOKEN = "s3cret-token"
@@ -53,12 +53,18 @@ def git_env(token: str | None = None) -> dict[str, str]:
     env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)
     if token is not None:
         basic = base64.b64encode(f"x:{token}".encode()).decode()
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader", GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+        )
     return env
 
 
 def git(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["git", *args], env=env or git_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["git", *args], check=False, env=env or git_env(), capture_output=True, text=True, timeout=60
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -152,7 +158,17 @@ def test_repo_objects_and_headers_look_like_github(sim: ForgeSim, client: httpx.
     assert first["ssh_url"] == f"git@127.0.0.1:acme/{first['name']}.git"
     assert first["owner"]["login"] == "acme" and first["owner"]["type"] == "Organization"
     assert first["default_branch"] == "main"
-    for key in ("node_id", "html_url", "url", "pushed_at", "archived", "disabled", "visibility", "permissions", "topics"):
+    for key in (
+        "node_id",
+        "html_url",
+        "url",
+        "pushed_at",
+        "archived",
+        "disabled",
+        "visibility",
+        "permissions",
+        "topics",
+    ):
         assert key in first
     assert any(r["fork"] for r in repos) and any(r["archived"] for r in repos)
     assert any(r["pushed_at"] is None for r in repos)
@@ -208,12 +224,18 @@ def test_bad_credentials_and_not_found_bodies(tmp_path: Path, client: httpx.Clie
         assert client.get(url, headers={"Authorization": f"token {TOKEN}"}).status_code == 200
         missing = client.get(f"{locked.base_url}/orgs/nope/repos", headers={"Authorization": f"token {TOKEN}"})
         assert missing.status_code == 404
-        assert missing.json() == {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}
+        assert missing.json() == {
+            "message": "Not Found",
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "404",
+        }
 
 
 def test_request_log_records_every_request_without_secrets(tmp_path: Path, client: httpx.Client) -> None:
     with ForgeSim(tmp_path, repos=3, token=TOKEN) as locked:
-        client.get(f"{locked.base_url}/orgs/acme/repos?access_token={TOKEN}", headers={"Authorization": f"token {TOKEN}"})
+        client.get(
+            f"{locked.base_url}/orgs/acme/repos?access_token={TOKEN}", headers={"Authorization": f"token {TOKEN}"}
+        )
         client.get(f"{locked.base_url}/acme/repo-00001.git/info/refs?service=git-upload-pack")
         records = locked.requests()
         assert [(r.kind, r.provider, r.status, r.method) for r in records] == [
@@ -282,7 +304,10 @@ def test_unknown_repo_is_404_and_push_is_refused(tmp_path: Path, client: httpx.C
         missing = git("ls-remote", f"{open_forge.base_url}/acme/nope.git", check=False)
         assert missing.returncode != 0 and "not found" in missing.stderr
         assert client.get(f"{open_forge.base_url}/acme/nope.git/info/refs?service=git-upload-pack").status_code == 404
-        assert client.get(f"{open_forge.base_url}/other/repo-00001.git/info/refs?service=git-upload-pack").status_code == 404
+        assert (
+            client.get(f"{open_forge.base_url}/other/repo-00001.git/info/refs?service=git-upload-pack").status_code
+            == 404
+        )
         push = client.get(f"{open_forge.git_url('repo-00001')}/info/refs?service=git-receive-pack")
         assert push.status_code == 403
         assert client.post(f"{open_forge.git_url('repo-00001')}/git-receive-pack", content=b"0000").status_code == 403
@@ -333,7 +358,17 @@ def test_add_and_remove_repo_change_listing_and_git(sim: ForgeSim, client: httpx
 def test_cli_serves_10000_repos_quickly_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gz_tui.forge_sim", "--repos", "10000", "--root", str(tmp_path / "root"), "--token", TOKEN],
+        [
+            sys.executable,
+            "-m",
+            "gz_tui.forge_sim",
+            "--repos",
+            "10000",
+            "--root",
+            str(tmp_path / "root"),
+            "--token",
+            TOKEN,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

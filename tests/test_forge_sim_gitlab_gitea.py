@@ -68,7 +68,19 @@ def test_include_subgroups_walk_returns_every_project_once(sim: ForgeSim, client
     assert project["http_url_to_repo"] == f"{sim.base_url}/{project['path_with_namespace']}.git"
     assert project["ssh_url_to_repo"] == f"git@127.0.0.1:{project['path_with_namespace']}.git"
     assert project["namespace"]["full_path"] == project["path_with_namespace"].rsplit("/", 1)[0]
-    for key in ("id", "name", "path", "name_with_namespace", "web_url", "default_branch", "empty_repo", "archived", "visibility", "last_activity_at", "created_at"):
+    for key in (
+        "id",
+        "name",
+        "path",
+        "name_with_namespace",
+        "web_url",
+        "default_branch",
+        "empty_repo",
+        "archived",
+        "visibility",
+        "last_activity_at",
+        "created_at",
+    ):
         assert key in project
     forks = [p for p in items if "forked_from_project" in p]
     assert forks and len(forks) < len(items)
@@ -125,9 +137,14 @@ def test_more_than_10000_records_hides_totals_and_last(tmp_path: Path, client: h
 def test_gitlab_host_is_used_in_link_urls(tmp_path: Path, client: httpx.Client) -> None:
     with ForgeSim(tmp_path, repos=50, scenario=Scenario(gitlab_host="gitlab.example.invalid:8443")) as sim:
         response = client.get(f"{sim.base_url}/api/v4/groups/acme/projects?include_subgroups=true")
-        assert all(url.startswith("http://gitlab.example.invalid:8443/api/v4/groups/acme/projects?") for url, _ in LINK.findall(response.headers["link"]))
+        assert all(
+            url.startswith("http://gitlab.example.invalid:8443/api/v4/groups/acme/projects?")
+            for url, _ in LINK.findall(response.headers["link"])
+        )
         gitea = client.get(f"{sim.base_url}/api/v1/orgs/acme/repos?limit=10")
-        assert link_url(gitea.headers["link"], "next").startswith("http://gitlab.example.invalid:8443/api/v1/orgs/acme/repos?")
+        assert link_url(gitea.headers["link"], "next").startswith(
+            "http://gitlab.example.invalid:8443/api/v1/orgs/acme/repos?"
+        )
 
 
 def test_gitlab_auth_and_not_found(tmp_path: Path, client: httpx.Client) -> None:
@@ -139,9 +156,17 @@ def test_gitlab_auth_and_not_found(tmp_path: Path, client: httpx.Client) -> None
         assert client.get(url, headers={"PRIVATE-TOKEN": TOKEN}).status_code == 200
         ok = client.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
-        for header in ("ratelimit-limit", "ratelimit-observed", "ratelimit-remaining", "ratelimit-reset", "ratelimit-resettime"):
+        for header in (
+            "ratelimit-limit",
+            "ratelimit-observed",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "ratelimit-resettime",
+        ):
             assert header in ok.headers
-        missing = client.get(f"{sim.base_url}/api/v4/groups/{quote('acme/nope', safe='')}/projects", headers={"PRIVATE-TOKEN": TOKEN})
+        missing = client.get(
+            f"{sim.base_url}/api/v4/groups/{quote('acme/nope', safe='')}/projects", headers={"PRIVATE-TOKEN": TOKEN}
+        )
         assert missing.status_code == 404 and missing.json() == {"message": "404 Group Not Found"}
 
 
@@ -174,7 +199,18 @@ def test_gitea_limit_is_clamped_to_50_and_links_are_comma_joined(sim: ForgeSim, 
     repo = default[0]
     assert repo["clone_url"] == f"{sim.base_url}/acme/{repo['name']}.git"
     assert repo["owner"]["login"] == "acme" and repo["full_name"] == f"acme/{repo['name']}"
-    for key in ("id", "ssh_url", "html_url", "archived", "fork", "empty", "private", "default_branch", "updated_at", "size"):
+    for key in (
+        "id",
+        "ssh_url",
+        "html_url",
+        "archived",
+        "fork",
+        "empty",
+        "private",
+        "default_branch",
+        "updated_at",
+        "size",
+    ):
         assert key in repo
 
 

@@ -121,7 +121,7 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def iso(ts: int | float | None, millis: bool = False) -> str | None:
+def iso(ts: float | None, millis: bool = False) -> str | None:
     """Epoch seconds to the ``...Z`` form the forges use (GitLab adds milliseconds)."""
     if ts is None:
         return None

@@ -122,7 +122,12 @@ class Dispatcher:
         self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None
     ) -> GitAnswer:
         if not self.git_authorized(authorization):
-            denied = Response(401, b"Authentication required\n", [("WWW-Authenticate", 'Basic realm="gz-tui forge"')], content_type=_TEXT)
+            denied = Response(
+                401,
+                b"Authentication required\n",
+                [("WWW-Authenticate", 'Basic realm="gz-tui forge"')],
+                content_type=_TEXT,
+            )
             return GitAnswer(denied)
         if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
             return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))

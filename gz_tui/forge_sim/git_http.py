@@ -7,10 +7,12 @@ against an unread request), parse the CGI header block, and hand back the body a
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import threading
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +57,9 @@ class BackendResponse:
     def chunks(self) -> Iterator[bytes]:
         if self._first:
             yield self._first
-        assert self._proc.stdout is not None
+        stdout = typing.cast(io.BufferedReader, self._proc.stdout)
         while True:
-            chunk = self._proc.stdout.read1(_CHUNK)
+            chunk = stdout.read1(_CHUNK)
             if not chunk:
                 break
             yield chunk
@@ -112,13 +114,13 @@ def run_backend(project_root: Path, request: BackendRequest) -> BackendResponse:
     )
     feeder = threading.Thread(target=_feed, args=(proc, request.body), daemon=True)
     feeder.start()
-    assert proc.stdout is not None
+    stdout = typing.cast(io.BufferedReader, proc.stdout)
     buffer = b""
     while True:
         end = _header_end(buffer)
         if end is not None:
             break
-        chunk = proc.stdout.read1(_CHUNK)
+        chunk = stdout.read1(_CHUNK)
         if not chunk:
             end = (len(buffer), len(buffer))
             break

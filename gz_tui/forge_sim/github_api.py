@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlencode
 
 from gz_tui.forge_sim.api_common import (
-    JSON_TYPE,
     ApiRequest,
     JsonCache,
     Response,
@@ -40,13 +39,13 @@ SECONDARY_MESSAGE = (
     "E2A7:0C53:962B79:9A9281:6462B949."
 )
 OTHER_OWNER_ID = 4242
-_SORT_KEYS = {
+_SORT_KEYS: dict[str, Callable[[RepoMeta], tuple[Any, ...]]] = {
     "created": lambda m: (m.created, m.id),
     "updated": lambda m: (m.updated, m.id),
     "pushed": lambda m: (m.pushed or 0, m.id),
     "full_name": lambda m: (f"{m.owner or ''}/{m.name}".lower(), m.id),
 }
-_TYPE_FILTERS = {
+_TYPE_FILTERS: dict[str, Callable[[RepoMeta], bool]] = {
     "public": lambda m: not m.private,
     "private": lambda m: m.private,
     "forks": lambda m: m.fork,
@@ -232,7 +231,7 @@ class GitHubApi:
             headers.append(("link", link))
         on_served = None
         if self._scenario.churn and items:
-            on_served = lambda: self._catalog.churn_after_page(view, page, per_page)  # noqa: E731
+            on_served = lambda: self._catalog.churn_after_page(view, page, per_page)
         return Response(200, body, headers, cacheable=True, on_served=on_served)
 
     def _link(self, request: ApiRequest, link_path: str, page: int, last: int) -> str | None:
@@ -385,6 +384,3 @@ class GitHubApi:
             permissions={"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
         )
         return repo
-
-
-__all__ = ["GitHubApi", "JSON_TYPE", "owner_id"]

@@ -8,7 +8,7 @@ Quirks reproduced on purpose: ``include_subgroups`` defaults to false, ``with_sh
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -29,7 +29,7 @@ from gz_tui.forge_sim.scenario import Scenario
 MAX_COUNT = 10_000
 """Above this many records GitLab stops counting (Kaminari ``without_count``)."""
 
-_ORDER_KEYS = {
+_ORDER_KEYS: dict[str, Callable[[RepoMeta], tuple[Any, ...]]] = {
     "id": lambda m: (m.id,),
     "name": lambda m: (m.name.lower(), m.id),
     "path": lambda m: (m.name.lower(), m.id),
@@ -63,7 +63,9 @@ class GitLabApi:
         return Response(401, json_bytes({"message": "401 Unauthorized"}))
 
     def error(self, request: ApiRequest, status: int) -> Response:
-        return Response(status, json_bytes({"message": f"{status} Internal Server Error" if status >= 500 else str(status)}))
+        return Response(
+            status, json_bytes({"message": f"{status} Internal Server Error" if status >= 500 else str(status)})
+        )
 
     def counts_quota(self, request: ApiRequest) -> bool:
         return True
@@ -105,7 +107,9 @@ class GitLabApi:
                 return self._projects(request, group) if group else self._group_not_found()
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
                 group = self._catalog.group_by_ref(unquote(ref))
-                return self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
+                return (
+                    self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
+                )
         return Response(404, json_bytes({"error": "404 Not Found"}))
 
     def _group_not_found(self) -> Response:
@@ -156,7 +160,8 @@ class GitLabApi:
         groups = [
             g
             for g in self._catalog.groups.values()
-            if g.rel and (g.parent_id == group.id or (descendants and (group.rel == "" or g.rel.startswith(group.rel + "/"))))
+            if g.rel
+            and (g.parent_id == group.id or (descendants and (group.rel == "" or g.rel.startswith(group.rel + "/"))))
         ]
         return self._paged(request, groups, lambda g: json_bytes(self._group_object(g)))
 

@@ -86,7 +86,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.connection, False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from stdlib
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines; the request log is the record."""
 
     def do_GET(self) -> None:
@@ -116,7 +116,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             path=path,
             query=parse_qsl(query, keep_blank_values=True),
             headers=headers,
-            host=headers.get("host") or "%s:%d" % self.server.server_address[:2],
+            host=headers.get("host") or f"{self.server.server_address[0]!s}:{self.server.server_address[1]}",
             prefix=prefix,
         )
         response = self.server.dispatcher.serve_api(self.server.apis[provider], request)
@@ -170,7 +170,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         """The request body, de-chunked if needed (git sends big POSTs chunked)."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size_line = self.rfile.readline(65537)
                 size = int(size_line.split(b";")[0].strip() or b"0", 16)

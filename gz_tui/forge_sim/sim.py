@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forge_sim.api_common import Site
@@ -62,7 +62,7 @@ class ForgeSim:
 
     # -- lifecycle --
 
-    def start(self) -> ForgeSim:
+    def start(self) -> Self:
         """Bind an (ephemeral by default) port and serve from a daemon thread."""
         if self._server is not None:
             return self
@@ -96,7 +96,7 @@ class ForgeSim:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> ForgeSim:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
