@@ -33,7 +33,7 @@ class GzTuiApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "gz-tui"
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False)]
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     def __init__(self, settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()

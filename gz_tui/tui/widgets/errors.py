@@ -76,6 +76,7 @@ class ErrorLog(DataTable[object]):
         self._errors: dict[int, ErrorView] = {}
         """Shown errors by sequence number (1 = the run's first error)."""
         self._attempts: dict[int, str] = {}
+        self._now: float | None = None
         self._owner = ""
         self._widths = {"repo": 20, "class": 9, "message": 30, "attempt": 22}
         for key, label in COLUMNS:
@@ -87,7 +88,7 @@ class ErrorLog(DataTable[object]):
         slack = max(0, width - 2 - padding - 8)
         attempt = 22 if slack >= 80 else 15
         klass = 9
-        repo = max(14, min(28, round((slack - attempt - klass) * 0.4)))
+        repo = max(14, min(24, round((slack - attempt - klass) * 0.33)))
         message = max(12, slack - attempt - klass - repo)
         widths = {"repo": repo, "class": klass, "message": message, "attempt": attempt}
         changed = widths != self._widths
@@ -106,6 +107,8 @@ class ErrorLog(DataTable[object]):
                 for key, cell in self._cells(error, None).items():
                     self.update_cell(str(seq), key, cell, update_width=True)
             self._attempts.clear()
+            if self._now is not None:
+                self._update_attempts(self._now)
 
     def _fixed(self, key: str, text: Text) -> Text:
         width = self._widths[key]
@@ -151,6 +154,15 @@ class ErrorLog(DataTable[object]):
         if error is not None:
             self.post_message(self.Selected(error))
 
+    def _update_attempts(self, now: float) -> None:
+        self._now = now
+        short = self._widths["attempt"] < 22
+        for seq, error in self._errors.items():
+            text = attempt_text(error, now, short=short)
+            if self._attempts.get(seq) != text:
+                self.update_cell(str(seq), "attempt", self._attempt_cell(error, now), update_width=True)
+                self._attempts[seq] = text
+
     def update_snapshot(self, snap: Snapshot) -> None:
         self._owner = snap.owner
         newest = snap.error_count
@@ -170,15 +182,11 @@ class ErrorLog(DataTable[object]):
             stamp = _Stamp(seq, wall_time(error.time))
             self.add_row(stamp, *cells.values(), key=str(seq))
             self._errors[seq] = error
-            self._attempts[seq] = attempt_text(error, snap.now)
+            self._attempts[seq] = attempt_text(error, snap.now, short=self._widths["attempt"] < 22)
             added = True
         if added:
             self.sort("time", key=lambda stamp: stamp.seq, reverse=True)
-        for seq, error in self._errors.items():
-            text = attempt_text(error, snap.now)
-            if self._attempts.get(seq) != text:
-                self.update_cell(str(seq), "attempt", self._attempt_cell(error, snap.now), update_width=True)
-                self._attempts[seq] = text
+        self._update_attempts(snap.now)
         shown = len(self._errors)
         title = f"Errors ({thousands(snap.error_count)})"
         if snap.error_count > shown:

@@ -64,6 +64,7 @@ class WorkerTable(DataTable[Text]):
         super().__init__(id=id, classes=classes, cursor_type="none", zebra_stripes=False, show_cursor=False)
         self.can_focus = False
         self._shown: dict[int, Cells] = {}
+        self._last: Snapshot | None = None
         self._widths: dict[str, int] = dict(FIXED_WIDTHS, repo=20, phase=12)
         for key, label, justify in COLUMNS:
             self.add_column(Text(label, justify=justify), key=key)  # type: ignore[arg-type]
@@ -82,6 +83,8 @@ class WorkerTable(DataTable[Text]):
     def on_resize(self, event: events.Resize) -> None:
         if self._fit(event.size.width):
             self._shown = {key: ("",) * len(COLUMNS) for key in self._shown}  # type: ignore[misc]
+            if self._last is not None:
+                self.update_snapshot(self._last)
 
     def _cell(self, key: str, value: str, worker: WorkerView) -> Text:
         width = self._widths[key]
@@ -108,8 +111,10 @@ class WorkerTable(DataTable[Text]):
         """Forget every row (a new run starts with its own workers)."""
         self.clear()
         self._shown.clear()
+        self._last = None
 
     def update_snapshot(self, snap: Snapshot) -> None:
+        self._last = snap
         wanted = {w.index for w in snap.workers}
         for index in [i for i in self._shown if i not in wanted]:
             self.remove_row(str(index))

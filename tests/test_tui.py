@@ -1,0 +1,434 @@
+"""The dashboard's behaviour with a scripted run: keys, confirmations, exit codes, crashes, escaping.
+
+The run is a ``StaticControl`` from ``gz_tui.tui.demo_data`` (fixed snapshot, no forge), so these tests
+need no network, no git and no sleeping beyond Textual's own message pumping. The end-to-end pilot tests
+against the embedded forge and the real pipeline are in ``test_tui_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from rich.text import Text
+
+from gz_tui.clock import FakeClock
+from gz_tui.pipeline.stats import ErrorView, RunState, Snapshot, WorkerState, WorkerView
+from gz_tui.tui import demo_data
+from gz_tui.tui.app import GzTuiApp, make_app
+from gz_tui.tui.format import (
+    Fit,
+    binary_rate,
+    binary_size,
+    clock_duration,
+    countdown,
+    escape,
+    forge_text,
+    home_path,
+    percent,
+    repo_rate,
+    short_repo,
+    thousands,
+    wall_time,
+)
+from gz_tui.tui.screens import ConfirmScreen, DashboardScreen, ErrorDetailScreen, HelpScreen
+from gz_tui.tui.widgets import ErrorLog, RunSummary, WorkerTable
+from gz_tui.tui.widgets.errors import attempt_text
+from gz_tui.tui.widgets.rate_limit import rate_limit_text
+
+SIZE = (100, 32)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    with demo_data.fixed_timezone():
+        yield
+
+
+def app_for(snapshot: Snapshot) -> tuple[GzTuiApp, Any]:
+    factory = demo_data.static_factory(snapshot)
+    app = make_app(demo_data.SETTINGS, factory, FakeClock(snapshot.now))
+    app.animation_level = "none"
+    return app, factory
+
+
+def screen_text(app: GzTuiApp) -> str:
+    """What the terminal shows right now, as plain lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def dashboard(app: GzTuiApp) -> DashboardScreen:
+    return app.dashboard
+
+
+def footer_keys(app: GzTuiApp) -> dict[str, str]:
+    return {key: active.binding.description for key, active in app.screen.active_bindings.items() if active.binding.show}
+
+
+# -- formatting -------------------------------------------------------------------------------------
+
+
+def test_numbers_have_thousands_separators() -> None:
+    assert thousands(0) == "0"
+    assert thousands(1234) == "1,234"
+    assert thousands(12_345_678) == "12,345,678"
+    assert thousands(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.00 KiB"),
+        (1536, "1.50 KiB"),
+        (31.4 * 2**20, "31.4 MiB"),
+        (212 * 2**20, "212 MiB"),
+        (1536 * 2**20, "1.50 GiB"),
+        (5 * 2**40, "5.00 TiB"),
+        (3 * 2**50, "3.00 PiB"),
+        (-5, "0 B"),
+    ],
+)
+def test_sizes_use_binary_units(nbytes: float, shown: str) -> None:
+    assert binary_size(nbytes) == shown
+
+
+def test_rates() -> None:
+    assert binary_rate(18.4 * 2**20) == "18.4 MiB/s"
+    assert repo_rate(4.25) == "4.2 repos/s"
+    assert repo_rate(0.04) == "0.04 repos/s"
+    assert repo_rate(0) == "0.0 repos/s"
+
+
+def test_durations_are_mm_ss_or_hh_mm_ss() -> None:
+    assert clock_duration(761) == "00:12:41"
+    assert clock_duration(3 * 3600 + 5) == "03:00:05"
+    assert clock_duration(None) == "--:--:--"
+    assert countdown(58) == "0:58"
+    assert countdown(41 * 60 + 9) == "41:09"
+    assert countdown(3723) == "1:02:03"
+    assert countdown(0.2) == "0:01", "a countdown rounds up: it never reads 0:00 before the deadline"
+    assert countdown(-3) == "0:00"
+    assert countdown(None) == "—"
+
+
+def test_wall_time_is_local_time() -> None:
+    assert wall_time(demo_data.START) == "08:00:00"  # 2027-01-15 08:00:00 UTC, rendered in UTC here
+    assert wall_time(None) == "--:--:--"
+
+
+def test_percent_never_claims_done_too_early() -> None:
+    assert percent(0.593) == "59%"
+    assert percent(0.9999) == "99%"
+    assert percent(1.0) == "100%"
+    assert percent(None) == "—"
+
+
+def test_forge_strings_are_never_markup() -> None:
+    assert escape("[bold]x[/bold]") == r"\[bold]x\[/bold]"
+    text = forge_text("[red]boom[/red]\x1b[31m")
+    assert isinstance(text, Text)
+    assert text.plain == "[red]boom[/red] [31m"
+    assert not text.spans
+
+
+def test_paths_and_names_are_shortened() -> None:
+    assert short_repo("acme/tools", "acme") == "tools"
+    assert short_repo("other/tools", "acme") == "other/tools"
+    assert short_repo("group/sub/tools", "group") == "sub/tools"
+    assert home_path("/nowhere/x") == "/nowhere/x"
+
+
+def test_fit_picks_the_longest_wording_that_fits() -> None:
+    fit = Fit(Text("a long wording"), Text("short"))
+    assert fit.choose(40).plain == "a long wording"
+    assert fit.choose(10).plain == "short"
+    assert fit.choose(2).plain == "short"
+
+
+def test_attempt_column() -> None:
+    now = demo_data.NOW
+    error = ErrorView(now, "acme/x", "network", "hung up", 2, 3, now + 4)
+    assert attempt_text(error, now) == "try 2/3, retry in 0:04"
+    assert attempt_text(error, now, short=True) == "2/3, retry 0:04"
+    assert attempt_text(error, now + 10) == "try 2/3, retried"
+    assert attempt_text(replace(error, attempt=3, retry_at=None), now) == "try 3/3, gave up"
+    assert attempt_text(replace(error, attempt=1, retry_at=None), now) == "try 1/3, not retried"
+
+
+def test_rate_limit_line_counts_down() -> None:
+    snap = demo_data.waiting_rate_limit()
+    assert rate_limit_text(snap).plain.startswith("WAITING primary limit: waiting 41:09 (resets 08:53:50)")
+    later = replace(snap, now=snap.now + 60)
+    assert "waiting 40:09" in rate_limit_text(later).plain
+    secondary = replace(snap, rate=replace(snap.rate, wait_kind="secondary", wait_until=snap.now + 58))
+    assert rate_limit_text(secondary).plain.startswith("WAITING secondary limit: retry in 0:58")
+    over = replace(snap, now=snap.rate.wait_until + 1)  # type: ignore[operator]
+    assert "WAITING" not in rate_limit_text(over).plain
+
+
+# -- the dashboard ----------------------------------------------------------------------------------
+
+
+async def test_mid_run_shows_every_panel() -> None:
+    app, _ = app_for(demo_data.mid_run())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        for expected in (
+            "github.com/acme → /srv/mirror/acme",
+            "RUNNING",
+            "00:12:41",
+            "1,234 / 2,104",
+            "4.2 repos/s",
+            "18.4 MiB/s",
+            "412 / 500",
+            "4,211 / 5,000 left · resets in 41:09",
+            "kafka-connect",
+            "212 MiB",
+            "Errors (13)",
+            "try 2/3, retry in 0:04",
+        ):
+            assert expected in text, expected
+        assert footer_keys(app) == {"p": "Pause", "c": "Cancel", "e": "Errors", "question_mark": "Help", "q": "Quit"}
+
+
+async def test_worker_rows_are_keyed_and_updated_in_place() -> None:
+    snap = demo_data.mid_run()
+    app, factory = app_for(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(WorkerTable)
+        assert [key.value for key in table.rows] == [str(i) for i in range(1, 9)]
+        control = factory.made[0][1]
+        workers = list(snap.workers)
+        workers[7] = WorkerView(8, WorkerState.CLONING, "acme/new-one", "receiving objects", 5.0, 2048, snap.now - 1)
+        control._snapshot = replace(snap, workers=tuple(workers))
+        dashboard(app).refresh_snapshot()
+        await pilot.pause()
+        assert [key.value for key in table.rows] == [str(i) for i in range(1, 9)]
+        assert table.get_cell("8", "repo").plain.strip() == "new-one"
+        assert table.get_cell("8", "received").plain.strip() == "2.00 KiB"
+
+
+async def test_p_pauses_and_p_again_resumes() -> None:
+    app, factory = app_for(demo_data.mid_run())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        await pilot.pause()
+        control = factory.made[0][1]
+        assert control.calls == ["pause"]
+        assert "PAUSED" in screen_text(app)
+        assert footer_keys(app)["p"] == "Unpause"
+        await pilot.press("p")
+        await pilot.pause()
+        assert control.calls == ["pause", "resume"]
+        assert footer_keys(app)["p"] == "Pause"
+
+
+async def test_cancel_asks_first_then_shows_the_summary_and_offers_resume() -> None:
+    app, factory = app_for(demo_data.mid_run())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # the safe answer: nothing happens
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert factory.made[0][1].calls == []
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = dashboard(app)
+        assert factory.made[0][1].calls == ["cancel"]
+        assert not board.run_active and board.exit_code == 130
+        assert board.query_one(RunSummary).display and not board.query_one(WorkerTable).display
+        text = screen_text(app)
+        assert "CANCELLED" in text and "resume from the checkpoint" in text
+        keys = footer_keys(app)
+        assert keys["r"] == "Resume" and "p" not in keys and "c" not in keys
+
+        await pilot.press("r")
+        await pilot.pause()
+        assert len(factory.made) == 2
+        settings, _ = factory.made[1]
+        assert settings.retry_failed and settings.owner == "acme"
+        assert board.run_active and not board.query_one(RunSummary).display
+
+
+async def test_finished_with_failures_offers_retry_and_q_leaves_with_the_run_exit_code() -> None:
+    app, factory = app_for(demo_data.finished_with_errors())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert footer_keys(app) == {"r": "Retry failed", "e": "Errors", "question_mark": "Help", "q": "Quit"}
+        text = screen_text(app)
+        assert "13 repos failed" in text and "state.sqlite3" in text and "average 0.8 repos/s" in text
+        await pilot.press("q")  # no question: nothing is running
+        await pilot.pause()
+    assert app.return_value == 1
+
+
+async def test_quit_mid_run_confirms_stops_the_run_and_exits_130() -> None:
+    app, factory = app_for(demo_data.mid_run())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.kind == "quit"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert dashboard(app).run_active
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert factory.made[0][1].calls == ["cancel"]
+    assert app.return_value == 130
+
+
+async def test_ctrl_c_twice_quits_mid_run() -> None:
+    app, factory = app_for(demo_data.mid_run())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert factory.made[0][1].calls == ["cancel"]
+    assert app.return_value == 130
+
+
+class CrashingControl(demo_data.StaticControl):
+    async def run(self) -> int:
+        raise RuntimeError("database is locked")
+
+
+async def test_a_pipeline_crash_is_shown_not_raised() -> None:
+    snap = demo_data.mid_run()
+    app = make_app(demo_data.SETTINGS, lambda settings: CrashingControl(snap), FakeClock(snap.now))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "FAILED" in text
+        assert "The pipeline crashed (RuntimeError): database is locked" in text
+        assert footer_keys(app)["r"] == "Resume"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 2
+
+
+async def test_a_factory_error_is_shown_not_raised() -> None:
+    def factory(settings: Any) -> Any:
+        raise ValueError("bad --include pattern")
+
+    app = make_app(demo_data.SETTINGS, factory, FakeClock(demo_data.NOW))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert dashboard(app).crash == "The pipeline crashed (ValueError): bad --include pattern"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 2
+
+
+async def test_forge_strings_are_shown_literally() -> None:
+    snap = demo_data.mid_run()
+    evil = "acme/[bold]x[/bold]"
+    workers = (WorkerView(1, WorkerState.CLONING, evil, "[b]rx[/b]", 10.0, 100, snap.now - 1),)
+    errors = (ErrorView(snap.now - 1, evil, "[i]x[/i]", "fatal: [red]bad[/red] object", 1, 3, None),)
+    app, _ = app_for(replace(snap, workers=workers, errors=errors, error_count=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold]x[/bold]" in text
+        assert "[b]rx[/b]" in text
+        assert "fatal: [red]bad[/red] object" in text
+        assert "[i]x[/i]" in text
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDetailScreen)
+        assert "fatal: [red]bad[/red] object" in screen_text(app)
+
+
+async def test_e_enlarges_the_error_log_and_escape_goes_back() -> None:
+    app, _ = app_for(demo_data.mid_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        log = app.screen.query_one(ErrorLog)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.maximized is log and app.focused is log
+        assert footer_keys(app)["escape"] == "Back"
+        assert "08:05:43" in screen_text(app), "the oldest error fits once enlarged"
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDetailScreen)
+        assert "repository not accessible with this token (HTTP 403)" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.maximized is None
+
+
+async def test_errors_are_newest_first_and_new_ones_go_on_top() -> None:
+    snap = demo_data.mid_run()
+    app, factory = app_for(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.screen.query_one(ErrorLog)
+        first = [log.get_row_at(i)[1].plain.strip() for i in range(log.row_count)]
+        assert first[0] == "legacy-billing" and first[-1] == "old-wiki"
+        newest = ErrorView(snap.now, "acme/brand-new", "network", "reset", 1, 3, snap.now + 2)
+        factory.made[0][1]._snapshot = replace(snap, errors=(newest, *snap.errors), error_count=14)
+        dashboard(app).refresh_snapshot()
+        await pilot.pause()
+        rows = [log.get_row_at(i)[1].plain.strip() for i in range(log.row_count)]
+        assert rows == ["brand-new", *first]
+        assert log.border_title == "Errors (14) · newest 8 shown"
+
+
+async def test_help_and_palette_list_only_what_applies() -> None:
+    app, _ = app_for(demo_data.paused_full())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Unpause" in titles and "Cancel the run" in titles
+        assert "Pause" not in titles and "Resume" not in titles and "Retry failed" not in titles
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "Pause the run" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_the_render_tick_follows_the_run() -> None:
+    """Countdowns move with the snapshot's clock: the dashboard re-reads the run on its own tick."""
+    snap = demo_data.waiting_rate_limit()
+    app, factory = app_for(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "waiting 41:09" in screen_text(app)
+        factory.made[0][1]._snapshot = replace(snap, now=snap.now + 60)
+        await pilot.pause(0.3)
+        assert "waiting 40:09" in screen_text(app)
