@@ -58,5 +58,5 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     )
 
 
-def git_head(path: Path) -> str:
-    return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+def git_head(path: Path, rev: str = "HEAD") -> str:
+    return subprocess.run(["git", "-C", str(path), "rev-parse", rev], capture_output=True, text=True, check=True).stdout.strip()

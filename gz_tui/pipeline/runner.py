@@ -104,15 +104,11 @@ class Pipeline:
     def pause(self) -> None:
         self._gate.close()
         self.stats.paused = True
-        if self.stats.run_state in (RunState.RUNNING, RunState.LISTING, RunState.WAITING):
-            self.stats.run_state = RunState.PAUSED
         self._emit("paused")
 
     def resume(self) -> None:
         self._gate.open()
         self.stats.paused = False
-        if self.stats.run_state == RunState.PAUSED:
-            self.stats.run_state = RunState.RUNNING
         self._emit("resumed")
 
     def cancel(self) -> None:
@@ -207,7 +203,7 @@ class Pipeline:
         if tmp.exists():
             await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
-        provider = make_provider(settings.provider, settings.api_base)
+        provider = make_provider(settings.provider, settings.api_base, skip_archived=settings.skip_archived)
         token = settings.token
         client = ApiClient(
             provider,
@@ -244,15 +240,17 @@ class Pipeline:
                     self._cancel_scope = scope
                     if self._cancelled:
                         scope.cancel()
-                    async with anyio.create_task_group() as group:
-                        group.start_soon(self._flush_loop)
-                        if not settings.dry_run:
-                            for index in range(1, settings.workers + 1):
-                                group.start_soon(self._worker, index, receive.clone(), syncer, governor)
-                        receive.close()
-                        group.start_soon(
-                            self._feed, client, provider, send, cursor, listing_done, resume_failed, group.cancel_scope
-                        )
+                    async with anyio.create_task_group() as journal:
+                        journal.start_soon(self._flush_loop)
+                        async with anyio.create_task_group() as group:
+                            if not settings.dry_run:
+                                for index in range(1, settings.workers + 1):
+                                    group.start_soon(self._worker, index, receive.clone(), syncer, governor)
+                            receive.close()
+                            group.start_soon(
+                                self._feed, client, provider, send, cursor, listing_done, resume_failed, group.cancel_scope
+                            )
+                        journal.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._flush()
@@ -519,9 +517,7 @@ class Pipeline:
             exists = final.exists()
 
     def _check_owner(self, repo: RemoteRepo) -> None:
-        if self.settings.provider == "gitlab":
-            return  # GitLab namespaces are checked against the group path by its provider
-        if repo.owner and repo.owner.lower() != self.settings.owner.lower():
+        if repo.owner and repo.owner.lower() != self.settings.owner.strip("/").lower():
             raise UnsafeRepo(f"listed under {self.settings.owner!r} but owned by {repo.owner!r}")
 
     def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
@@ -582,13 +578,13 @@ class Pipeline:
         if not kind:
             self.stats.set_rate(wait_kind=None, wait_until=None)
             if self.stats.run_state == RunState.WAITING:
-                self.stats.run_state = RunState.PAUSED if self.paused else RunState.LISTING
+                self.stats.run_state = RunState.LISTING
             if self.stats.lister_state == ListerState.WAITING:
                 self.stats.lister_state = ListerState.FETCHING
             return
         self.stats.set_rate(wait_kind=kind, wait_until=until)
         self.stats.lister_state = ListerState.WAITING
-        if kind != "pacing" and not self.paused:
+        if kind != "pacing":
             self.stats.run_state = RunState.WAITING
         self._emit("rate_limit_wait", kind=kind, seconds=round(seconds, 3), until=until)
 

@@ -31,6 +31,9 @@ class RunState(str, enum.Enum):
     FAILED = "failed"
 
 
+_ACTIVE = (RunState.STARTING, RunState.LISTING, RunState.RUNNING, RunState.WAITING)
+
+
 class ListerState(str, enum.Enum):
     IDLE = "idle"
     FETCHING = "fetching"
@@ -258,7 +261,7 @@ class Stats:
             owner=self.owner,
             dest=self.dest,
             api_host=self.api_host,
-            run_state=self.run_state,
+            run_state=RunState.PAUSED if self.paused and self.run_state in _ACTIVE else self.run_state,
             started_at=self.started_at,
             now=now,
             counts=self.counts,

@@ -1,0 +1,80 @@
+"""Helpers for end-to-end tests: running the pipeline in-process and inspecting processes and trees."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from gz_tui.config import Settings
+from gz_tui.pipeline.runner import Pipeline
+
+
+def settings_for(sim: Any, dest: Path, **changes: Any) -> Settings:
+    values: dict[str, Any] = dict(owner=sim.org, base_url=sim.base_url, dest=dest, workers=4, buffer=50, headless=True)
+    values.update(changes)
+    return Settings(**values)
+
+
+def run_pipeline(settings: Settings, **kwargs: Any) -> tuple[int, Pipeline, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    pipeline = Pipeline(settings, events=events.append, **kwargs)
+    code = anyio.run(pipeline.run)
+    return code, pipeline, events
+
+
+def git_processes_touching(path: Path) -> list[int]:
+    """PIDs of live git processes whose command line or working directory is inside ``path``."""
+    root = str(path.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if not argv or not os.path.basename(argv[0].decode(errors="replace")).startswith("git"):
+                continue
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if root in b" ".join(argv).decode(errors="replace") or cwd.startswith(root):
+            found.append(int(entry.name))
+    return found
+
+
+def files_containing(root: Path, needle: bytes) -> list[Path]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            try:
+                if needle in path.read_bytes():
+                    hits.append(path)
+            except OSError:
+                pass
+    return hits
+
+
+def repo_dirs(dest: Path) -> set[str]:
+    """Relative paths of git clones under dest (top level, and nested for GitLab)."""
+    found = set()
+    for git_dir in dest.rglob(".git"):
+        found.add(git_dir.parent.relative_to(dest).as_posix())
+    return found
+
+
+def github_listing(base_url: str, org: str, token: str | None = None) -> list[dict[str, Any]]:
+    """Every repo object of an org, following Link next (a plain client, independent of gz-tui's)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url: str | None = f"{base_url}/orgs/{org}/repos?per_page=100"
+    items: list[dict[str, Any]] = []
+    with httpx.Client(headers=headers) as client:
+        while url:
+            response = client.get(url)
+            response.raise_for_status()
+            items.extend(response.json())
+            url = response.links.get("next", {}).get("url")
+    return items

@@ -1,0 +1,136 @@
+"""The streaming pipeline end to end: embedded forge on 127.0.0.1, real git, real SQLite."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from gz_tui.forge_sim import ForgeSim, Scenario
+from gz_tui.pipeline.runner import Pipeline
+from tests.conftest import git_head
+from tests.helpers import git_processes_touching, github_listing, repo_dirs, run_pipeline, settings_for
+
+
+@pytest.fixture(scope="module")
+def org300(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("forge300")
+    with ForgeSim(root=root, org="acme", repos=300) as sim:
+        yield sim, tmp_path_factory.mktemp("dest300") / "acme"
+
+
+def test_a_300_repo_org_is_cloned_completely_then_resynced(org300: Any) -> None:
+    sim, dest = org300
+    code, pipeline, events = run_pipeline(settings_for(sim, dest, workers=6))
+    assert code == 0, [e for e in events if e["event"] in ("repo_failed", "listing_failed")][:3]
+    names = set(sim.repo_names())
+    assert len(names) == 300
+    assert repo_dirs(dest) == names
+    for name in sorted(names)[::37]:
+        assert git_head(dest / name) == sim.head_of(name)
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["cloned"] == 300 and summary["failed"] == 0
+    assert not any((dest / ".gz-tui" / "tmp").glob("*"))
+
+    # Second pass: nothing pushed → nothing re-cloned; pushed repos are updated to the forge's new head.
+    pushed = sorted(names)[:3]
+    new_heads = {name: sim.push_commit(name) for name in pushed}
+    sim.clear_log()
+    code, _, events = run_pipeline(settings_for(sim, dest, workers=6))
+    summary = events[-1]
+    assert code == 0
+    assert summary["cloned"] == 0
+    assert summary["updated"] == 3
+    assert summary["unchanged"] == 297
+    for name, head in new_heads.items():
+        assert git_head(dest / name, "origin/main") == head  # --update fetch moves the remote ref only
+    # Incremental sync: git only touched repos pushed since (or whose push time the forge does not tell).
+    never_dated = {item["name"] for item in github_listing(sim.base_url, "acme") if item.get("pushed_at") is None}
+    fetched = {r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git"}
+    assert set(pushed) <= fetched <= set(pushed) | never_dated
+
+
+def test_pause_fills_the_buffer_and_stops_api_requests_then_resume_finishes(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=120, scenario=Scenario(latency=0.01))
+    dest = tmp_path / "acme"
+    pipeline = Pipeline(settings_for(sim, dest, workers=2, buffer=10))
+    observed: dict[str, Any] = {}
+
+    async def main() -> int:
+        pipeline.pause()
+        async with anyio.create_task_group() as group:
+            result: list[int] = []
+
+            async def run() -> None:
+                result.append(await pipeline.run())
+
+            group.start_soon(run)
+            with anyio.fail_after(20):
+                while pipeline.snapshot().buffer_used < 10:
+                    await anyio.sleep(0.05)
+            observed["buffer_full"] = pipeline.snapshot()
+            requests = len(sim.api_requests())
+            await anyio.sleep(0.6)
+            observed["requests_before"] = requests
+            observed["requests_after"] = len(sim.api_requests())
+            observed["cloned_while_paused"] = pipeline.snapshot().counts.cloned
+            pipeline.resume()
+        return result[0]
+
+    code = anyio.run(main)
+    snap = observed["buffer_full"]
+    assert snap.buffer_used == snap.buffer_capacity == 10
+    assert snap.lister_state.value == "blocked"
+    assert snap.run_state.value == "paused"
+    assert observed["requests_after"] == observed["requests_before"]
+    assert observed["cloned_while_paused"] == 0
+    assert code == 0
+    assert len(repo_dirs(dest)) == 120
+
+
+def test_cancel_kills_git_and_leaves_no_partial_directory_within_two_seconds(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=20, scenario=Scenario(repo_size_kb=8192))
+    dest = tmp_path / "acme"
+    pipeline = Pipeline(settings_for(sim, dest, workers=3))
+    timing: dict[str, float] = {}
+
+    async def main() -> int:
+        result: list[int] = []
+        async with anyio.create_task_group() as group:
+
+            async def run() -> None:
+                result.append(await pipeline.run())
+
+            group.start_soon(run)
+            with anyio.fail_after(30):
+                while not git_processes_touching(dest):
+                    await anyio.sleep(0.02)
+            timing["cancel"] = time.monotonic()
+            pipeline.cancel()
+        timing["stopped"] = time.monotonic()
+        return result[0]
+
+    code = anyio.run(main)
+    assert code == 130
+    assert timing["stopped"] - timing["cancel"] < 2.0
+    assert git_processes_touching(dest) == []
+    assert list((dest / ".gz-tui" / "tmp").glob("*")) == [] if (dest / ".gz-tui" / "tmp").exists() else True
+    for clone in repo_dirs(dest):
+        assert (dest / clone / ".git" / "HEAD").exists()
+
+
+def test_filters_skip_archived_forks_and_regexes(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=40)
+    dest = tmp_path / "acme"
+    code, _, events = run_pipeline(settings_for(sim, dest, skip_archived=True, skip_forks=True, exclude=r"-0001\d$"))
+    assert code == 0
+    skipped = {e["repo"].split("/")[-1]: e["reason"] for e in events if e["event"] == "repo_skipped"}
+    cloned = repo_dirs(dest)
+    assert cloned and not (cloned & set(skipped))
+    assert any("archived" in r for r in skipped.values())
+    assert any("fork" in r for r in skipped.values())
+    assert any("--exclude" in r for r in skipped.values())
+    assert len(cloned) + len(skipped) == 40
