@@ -1,0 +1,199 @@
+"""The dashboard driving the real pipeline against the embedded forge: keys a user presses, real git.
+
+Pause fills the buffer and stops the API, unpause finishes the org, cancel leaves no git process and no
+temp dir behind, and ``r`` completes the org from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual import events
+
+from gz_tui.config import Settings
+from gz_tui.forge_sim import Scenario
+from gz_tui.pipeline.runner import make_pipeline
+from gz_tui.pipeline.stats import RunState, WorkerState
+from gz_tui.tui.app import GzTuiApp, make_app
+from gz_tui.tui.screens import ConfirmScreen
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (100, 32)
+REPOS = 40
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def settings_for(sim: Any, dest: Path) -> Settings:
+    return Settings(owner="acme", base_url=sim.base_url, dest=dest, workers=2, buffer=10, headless=False)
+
+
+def screen_text(app: GzTuiApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            snap = getattr(pilot.app.screen_stack[0], "snap", None)
+            raise AssertionError(f"timed out after {timeout} s waiting for: {what}; last snapshot: {snap}")
+        await pilot.pause(0.05)
+
+
+async def press(pilot: Any, key: str) -> None:
+    """Press a key the way ``pilot.press`` does, without its wait for an idle process.
+
+    The embedded forge serves git from a thread of this process, so the process is never idle while
+    clones run and ``pilot.press`` would spend up to two seconds per key waiting for it.
+    """
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(pilot.app)
+    pilot.app._driver.send_message(event)
+    await pilot.pause(0.05)
+
+
+def child_git_processes() -> list[int]:
+    """Live ``git`` processes descending from this test process (parent chain read from /proc)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may contain spaces and parentheses, so split at the last ")".
+        head, _, rest = stat.rpartition(")")
+        fields = rest.split()
+        if len(fields) < 2 or fields[0] == "Z":
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        names[pid] = head.partition("(")[2]
+    me = os.getpid()
+    found = []
+    for pid, name in names.items():
+        if not name.startswith("git"):
+            continue
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1:
+            if ancestor == me:
+                found.append(pid)
+                break
+            ancestor = parents.get(ancestor, 0)
+    return found
+
+
+def clones(dest: Path) -> set[str]:
+    return {git.parent.name for git in dest.glob("*/.git")}
+
+
+async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=32))
+    dest = tmp_path / "acme"
+    app = make_app(settings_for(sim, dest), make_pipeline)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.dashboard
+        await press(pilot, "p")
+        assert board.control is not None and board.control.paused
+        await wait_until(pilot, lambda: board.control.snapshot().buffer_used == 10, 20, "the buffer to fill")  # type: ignore[union-attr]
+        requests = len(sim.api_requests())
+        await pilot.pause(0.6)
+        assert len(sim.api_requests()) == requests, "a paused run with a full buffer makes no API requests"
+        text = screen_text(app)
+        assert "PAUSED" in text and "10 / 10" in text and "FULL" in text
+        assert app.screen.active_bindings["p"].binding.description == "Unpause"
+
+        await press(pilot, "p")
+        await wait_until(pilot, lambda: not board.run_active, 15, "the run to finish")
+        assert board.exit_code == 0
+        snap = board.snap
+        assert snap is not None and snap.run_state == RunState.FINISHED
+        assert snap.counts.cloned == REPOS and snap.counts.failed == 0
+        assert "every repo is in place" in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0
+    assert clones(dest) == set(sim.repo_names())
+
+
+async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoint(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=768))
+    dest = tmp_path / "acme"
+    factory_calls: list[Settings] = []
+
+    def factory(settings: Settings) -> Any:
+        factory_calls.append(settings)
+        return make_pipeline(settings)
+
+    app = make_app(settings_for(sim, dest), factory)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.dashboard
+
+        def cloning() -> bool:
+            snap = board.control.snapshot()  # type: ignore[union-attr]
+            busy = any(w.state == WorkerState.CLONING for w in snap.workers)
+            return snap.counts.cloned >= 2 and busy and bool(child_git_processes())
+
+        await wait_until(pilot, cloning, 30, "git clones in flight")
+        await press(pilot, "c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the cancel question")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: not board.run_active, 5, "the run to stop (cancel must take < 2 s)")
+        assert board.exit_code == 130
+        assert board.snap is not None and board.snap.run_state == RunState.CANCELLED
+        assert child_git_processes() == []
+        assert not any((dest / ".gz-tui" / "tmp").glob("*")), "partial clones are removed"
+        done_before = clones(dest)
+        assert 2 <= len(done_before) < REPOS
+        text = screen_text(app)
+        assert "CANCELLED" in text and "resume from the checkpoint" in text
+
+        await press(pilot, "r")
+        assert board.run_active
+        await wait_until(pilot, lambda: not board.run_active, 60, "the resumed run to finish")
+        assert board.exit_code == 0
+        assert factory_calls[-1].retry_failed
+        snap = board.snap
+        assert snap is not None and snap.run_state == RunState.FINISHED and snap.counts.failed == 0
+        assert snap.counts.cloned == REPOS - len(done_before), "finished repos are not cloned again"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0
+    assert clones(dest) == set(sim.repo_names())
+    assert child_git_processes() == []
+
+
+async def test_quitting_mid_run_stops_the_pipeline_and_exits_130(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=768))
+    dest = tmp_path / "acme"
+    app = make_app(settings_for(sim, dest), make_pipeline)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.dashboard
+        await wait_until(
+            pilot,
+            lambda: any(w.state == WorkerState.CLONING for w in board.control.snapshot().workers),  # type: ignore[union-attr]
+            30,
+            "a clone in flight",
+        )
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the quit question")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: app._exit, 5, "the app to exit")
+    assert app.return_value == 130
+    assert child_git_processes() == []
+    assert not any((dest / ".gz-tui" / "tmp").glob("*"))
