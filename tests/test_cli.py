@@ -1,0 +1,152 @@
+"""The command line as a user meets it: exit codes, one-line errors, JSON events, and no token anywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gz_tui.forge_sim import Scenario
+from tests.conftest import run_cli
+from tests.helpers import files_containing, repo_dirs
+
+TOKEN = "ghp_s3cretTOKENvalue1234567890"
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "no token" not in line]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower()
+
+
+def test_unknown_org_is_one_line_exit_2(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=3)
+    result = run_cli("no-such-org", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, 2, "not found", "no-such-org")
+
+
+def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=3, token=TOKEN)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"GH_TOKEN": "wrong-token"})
+    assert_one_line_error(result, 2, "credentials", "token")
+    assert len(sim.api_requests()) == 1
+    assert "wrong-token" not in result.stderr + result.stdout
+
+
+def test_unreachable_host_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = run_cli("acme", "--base-url", "http://127.0.0.1:9", "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, 2, "cannot reach")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["acme", "--include", "("], ["--include", "regular expression"]),
+        (["acme", "--workers", "0"], ["--workers"]),
+        (["acme", "--base-url", "http://example.com"], ["plain http"]),
+        (["acme", "--base-url", "https://user:pw@example.com"], ["credentials"]),
+        (["acme", "--provider", "bitbucket"], ["invalid choice"]),
+        ([], ["owner"]),
+    ],
+)
+def test_bad_usage_is_one_line_exit_2(args: list[str], words: list[str], tmp_path: Path) -> None:
+    result = run_cli(*args, "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, 2, *words)
+    assert "pw" not in result.stderr
+
+
+def test_version_and_help() -> None:
+    assert run_cli("--version").stdout.startswith("gz-tui ")
+    help_text = run_cli("--help").stdout
+    assert "examples:" in help_text and "exit codes" in help_text
+
+
+def test_dry_run_json_lists_filters_and_clones_nothing(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=25)
+    dest = tmp_path / "acme"
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest), "--dry-run", "--json", "--skip-forks")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = events[-1]
+    assert summary["event"] == "summary"
+    assert summary["listed"] == 25
+    assert summary["would_clone"] + summary["skipped"] == 25
+    assert summary["skipped"] >= 1
+    assert {e["event"] for e in events} >= {"page", "repo_planned", "repo_skipped", "summary"}
+    assert repo_dirs(dest) == set()
+    assert not [e for e in sim.requests() if e.kind == "git"]
+
+
+def test_json_mode_reports_each_repo_and_exit_code(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=12)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "acme"), "--json", "--workers", "3")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    done = [e for e in events if e["event"] == "repo_done"]
+    assert len(done) == 12 and all(e["outcome"] == "cloned" and len(e["commit"]) == 40 for e in done)
+    assert events[-1]["event"] == "summary" and events[-1]["cloned"] == 12
+
+
+def test_token_never_appears_in_git_argv_files_state_or_output(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=16, token=TOKEN, scenario=Scenario(repo_size_kb=1024))
+    dest = tmp_path / "acme"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gz_tui", "acme", "--base-url", sim.base_url, "--dest", str(dest), "--json", "--workers", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "GH_TOKEN": TOKEN},
+    )
+    git_seen, leaked = 0, []
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"git" in argv.split(b"\0")[0]:
+                git_seen += 1
+                if TOKEN.encode() in argv:
+                    leaked.append(argv)
+        time.sleep(0.005)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert git_seen > 0
+    assert leaked == []
+    assert TOKEN not in out and TOKEN not in err
+    assert len(repo_dirs(dest)) == 16
+    assert files_containing(dest, TOKEN.encode()) == []
+    import base64
+
+    assert files_containing(dest, base64.b64encode(f"x-access-token:{TOKEN}".encode())) == []
+
+
+def test_a_second_gz_tui_on_the_same_dest_is_refused_naming_the_pid(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=30, scenario=Scenario(latency=0.3))
+    dest = tmp_path / "acme"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "gz_tui", "acme", "--base-url", sim.base_url, "--dest", str(dest), "--no-tui"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = dest / ".gz-tui" / "lock"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (lock.exists() and lock.read_text().strip()):
+            time.sleep(0.02)
+        second = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest))
+        assert_one_line_error(second, 2, f"PID {first.pid}", "already")
+    finally:
+        first.terminate()
+        first.wait(timeout=20)
