@@ -1,6 +1,19 @@
 """The embedded forge: GitHub / GitLab / Gitea listing APIs and git smart HTTP on 127.0.0.1.
 
-Used by tests, ``--demo`` and benchmarks; stdlib only and free of Textual.
+Used by the tests, ``gz-tui --demo`` and the benchmarks, so every client behaviour can be checked
+against real HTTP and real ``git`` without the network. Stdlib only; never imports Textual::
+
+    with ForgeSim(tmp_path, org="acme", repos=300, scenario=Scenario(primary_limit=50)) as sim:
+        httpx.get(f"{sim.base_url}/orgs/acme/repos?per_page=100")      # GitHub (also /api/v3/...)
+        httpx.get(f"{sim.base_url}/api/v4/groups/acme/projects")         # GitLab
+        httpx.get(f"{sim.base_url}/api/v1/orgs/acme/repos")              # Gitea
+        subprocess.run(["git", "clone", "--", sim.git_url("repo-00001"), "dest"])
+        sim.push_commit("repo-00001"); sim.requests()
+
+Module map: ``sim`` (the handle), ``server`` (HTTP/1.1 I/O), ``dispatch`` (order of refusals),
+``github_api``/``gitlab_api``/``gitea_api`` (one flavour each), ``limits`` (quota, faults),
+``catalog`` (generated metadata, churn), ``hostile`` (dangerous entries), ``repos`` +
+``git_objects`` (lazy bare repos), ``git_http`` (``git http-backend`` as CGI), ``records`` (log).
 """
 
 from gz_tui.forge_sim.records import RequestRecord

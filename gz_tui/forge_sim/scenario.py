@@ -17,7 +17,8 @@ class Scenario:
     """Seconds of real sleep added to every API request (never to git)."""
 
     primary_limit: int | None = None
-    """Requests allowed per ``primary_window``; the L-th is a 200 with remaining 0, then 403/429 until reset."""
+    """Requests allowed per ``primary_window`` (one quota per API flavour); the L-th is a 200 with remaining 0,
+    then GitHub answers 403 (GitLab/Gitea 429) until the reset time. 304s and ``/rate_limit`` are free."""
 
     primary_window: float = 3600.0
     """Length of the primary rate-limit window in (clock) seconds."""
