@@ -11,6 +11,23 @@ from gz_tui.pipeline.stats import ListerState, RunState, Snapshot
 from gz_tui.tui.format import Fit, countdown, percent, thousands
 
 
+def goal(snap: Snapshot) -> int:
+    """How many repos the run is heading for: the forge's total, or more when the listing found more
+    (GitHub's ``public_repos`` leaves out the private repos a token can see)."""
+    counts = snap.counts
+    return max(counts.total, counts.listed) if counts.total is not None else counts.listed
+
+
+def eta_seconds(snap: Snapshot) -> float | None:
+    """Remaining repos over the current speed (the last 30 s when the last 5 s were idle)."""
+    remaining = goal(snap) - snap.counts.done
+    if remaining <= 0:
+        return None
+    recent = snap.throughput[-31:-1]
+    rate = snap.repos_per_second or (sum(recent) / len(recent) if recent else 0.0)
+    return remaining / rate if rate > 0 else None
+
+
 def progress_text(snap: Snapshot) -> Fit:
     """``1,234 / 2,104  58%  ETA 3:27`` (+ ``· 1,300 listed`` while the listing is behind the total)."""
     counts = snap.counts
@@ -18,10 +35,10 @@ def progress_text(snap: Snapshot) -> Fit:
     core = Text()
     extra = Text()
     if counts.total is not None:
-        goal = counts.total
-        core.append(f"{thousands(done)} / {thousands(goal)}", style="bold")
-        core.append(f"  {percent(done / goal if goal else 1.0)}")
-        if counts.listed < goal:
+        target = goal(snap)
+        core.append(f"{thousands(done)} / {thousands(target)}", style="bold")
+        core.append(f"  {percent(done / target if target else 1.0)}")
+        if counts.listed < target:
             extra.append(f"  · {thousands(counts.listed)} listed")
     else:
         core.append(f"{thousands(done)} / {thousands(counts.listed)}", style="bold")
@@ -34,7 +51,7 @@ def progress_text(snap: Snapshot) -> Fit:
     elif snap.run_state == RunState.PAUSED:
         core.append("  ETA paused")
     else:
-        eta = snap.eta_seconds
+        eta = eta_seconds(snap)
         core.append(f"  ETA {countdown(eta)}" if eta is not None else "  ETA —")
     return Fit(core + extra, core)
 
@@ -54,7 +71,6 @@ class ProgressPanel(Horizontal):
         yield Static(id="progress-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
-        counts = snap.counts
-        goal = counts.total if counts.total is not None else counts.listed
-        self.query_one(ProgressBar).update(total=max(goal, counts.done, 1), progress=counts.done)
+        done = snap.counts.done
+        self.query_one(ProgressBar).update(total=max(goal(snap), done, 1), progress=done)
         self.query_one("#progress-text", Static).update(progress_text(snap))

@@ -16,7 +16,7 @@ def headline(snap: Snapshot, exit_code: int | None) -> Text:
     counts = snap.counts
     elapsed = clock_duration(snap.elapsed)
     if snap.run_state == RunState.CANCELLED:
-        goal = counts.total if counts.total is not None else counts.listed
+        goal = max(counts.total or 0, counts.listed)
         return Text.assemble(
             (" CANCELLED ", "bold black on yellow"),
             f"  after {elapsed} — {thousands(counts.done)} of {thousands(goal)} repos done; the rest is saved for later",
@@ -55,7 +55,10 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     average = worked / snap.elapsed if snap.elapsed > 0 else 0.0
     right.add_row("elapsed", clock_duration(snap.elapsed))
     right.add_row("average", repo_rate(average))
-    right.add_row("listed", f"{thousands(counts.listed)}" + (f" of {thousands(counts.total)}" if counts.total is not None else ""))
+    listed = thousands(counts.listed)
+    if counts.total is not None and counts.listed < counts.total:
+        listed += f" of {thousands(counts.total)}"
+    right.add_row("listed", listed)
     right.add_row("clones in", forge_text(home_path(snap.dest)))
     if snap.state_path:
         right.add_row("state in", forge_text(home_path(snap.state_path)))
