@@ -472,6 +472,10 @@ class Pipeline:
             final = destination(self.dest, repo.rel_path)
             url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
             self._check_owner(repo)
+            assert self._store is not None
+            twin = await self._db_call(self._store.case_twin, self._run_id, repo.key, repo.rel_path)
+            if twin:
+                raise UnsafeRepo(f"path differs only in case from {twin!r}; the two would collide on case-insensitive disks")
         except UnsafeRepo as exc:
             self._record(repo, Outcome("failed", "unsafe", str(exc)), attempts=1, max_attempts=1)
             return

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS repos (
 );
 CREATE INDEX IF NOT EXISTS repos_by_listed_run ON repos (listed_run);
 CREATE INDEX IF NOT EXISTS repos_by_page ON repos (page_url);
+CREATE INDEX IF NOT EXISTS repos_by_folded_path ON repos (lower(rel_path));
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY,
     etag TEXT,
@@ -315,6 +316,15 @@ class StateStore:
                 "updated_at = ? WHERE key = ?",
                 rows,
             )
+
+    def case_twin(self, run_id: int, key: str, rel_path: str) -> str | None:
+        """An earlier-listed repo of this run whose path differs only in case (they collide on macOS/Windows)."""
+        row = self.db.execute(
+            "SELECT full_name FROM repos WHERE lower(rel_path) = lower(?) AND key != ? AND listed_run = ? "
+            "AND rowid < (SELECT rowid FROM repos WHERE key = ?) LIMIT 1",
+            (rel_path, key, run_id, key),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def mark_attempt(self, key: str, attempts: int) -> None:
         self.db.execute("UPDATE repos SET attempts = ? WHERE key = ?", (attempts, key))
