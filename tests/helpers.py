@@ -60,7 +60,9 @@ def repo_dirs(dest: Path) -> set[str]:
     """Relative paths of git clones under dest (top level, and nested for GitLab)."""
     found = set()
     for git_dir in dest.rglob(".git"):
-        found.add(git_dir.parent.relative_to(dest).as_posix())
+        relative = git_dir.parent.relative_to(dest).as_posix()
+        if not relative.startswith(".gz-tui"):
+            found.add(relative)
     return found
 
 
