@@ -341,7 +341,9 @@ async def test_a_factory_error_is_shown_not_raised() -> None:
     app = make_app(demo_data.SETTINGS, factory, FakeClock(demo_data.NOW))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert dashboard(app).crash == "The pipeline crashed (ValueError): bad --include pattern"
+        assert dashboard(app).crash == "Could not start the run (ValueError): bad --include pattern"
+        text = screen_text(app)
+        assert "FAILED" in text and "bad --include pattern" in text and "github.com/acme" in text
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Literal
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import on, work
@@ -17,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.pipeline.control import PipelineFactory, RunControl
-from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot
 from gz_tui.tui.format import thousands
 from gz_tui.tui.screens.confirm import ConfirmScreen
 from gz_tui.tui.screens.error_detail import ErrorDetailScreen
@@ -111,8 +112,9 @@ class DashboardScreen(Screen[None]):
         try:
             self.control = self.factory(settings)
         except Exception as exc:  # a bad setting: nothing ran, say why
+            self.control = None
             self._worker = None
-            self._crashed(exc)
+            self._crashed(exc, what="could not start the run")
             return
         self._worker = self._run_pipeline(self.control)
         self.refresh_snapshot()
@@ -139,17 +141,46 @@ class DashboardScreen(Screen[None]):
             return
         self.refresh_snapshot()
 
-    def _crashed(self, error: BaseException | None) -> None:
+    def _crashed(self, error: BaseException | None, what: str = "the pipeline crashed") -> None:
         kind = type(error).__name__ if error is not None else "error"
-        self.crash = f"The pipeline crashed ({kind}): {error}" if str(error or "") else f"The pipeline crashed ({kind})"
+        head = f"{what[0].upper()}{what[1:]} ({kind})"
+        self.crash = f"{head}: {error}" if str(error or "") else head
         self.exit_code = EXIT_CRASHED
         self.notify(self.crash, title="Run failed", severity="error", markup=False, timeout=10)
         self.refresh_snapshot()
 
     # -- rendering ---------------------------------------------------------------------------
+    def _placeholder(self) -> Snapshot:
+        """What to show when no pipeline could be built: the settings, and why it failed."""
+        settings = self.settings
+        now = self.clock.now()
+        return Snapshot(
+            forge=settings.provider,
+            owner=settings.owner,
+            dest=str(settings.dest),
+            api_host=urlsplit(settings.api_base).netloc,
+            run_state=RunState.FAILED,
+            started_at=now,
+            now=now,
+            counts=Counts(),
+            throughput=(),
+            repos_per_second=0.0,
+            bytes_per_second=0.0,
+            buffer_used=0,
+            buffer_capacity=settings.buffer,
+            lister_state=ListerState.IDLE,
+            lister_page=0,
+            rate=RateLimitView(),
+            workers=(),
+            errors=(),
+            error_count=0,
+            dry_run=settings.dry_run,
+            message=self.crash,
+        )
+
     def _current_snapshot(self) -> Snapshot | None:
         if self.control is None:
-            return self.snap
+            return self._placeholder() if self.crash is not None else self.snap
         snap = self.control.snapshot()
         if self.crash is not None:
             return replace(snap, run_state=RunState.FAILED, message=self.crash)

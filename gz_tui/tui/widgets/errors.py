@@ -188,6 +188,10 @@ class ErrorLog(DataTable[object]):
             self.sort("time", key=lambda stamp: stamp.seq, reverse=True)
         self._update_attempts(snap.now)
         shown = len(self._errors)
+        self.show_header = shown > 0
+        if not snap.error_count:
+            self.border_title = "Errors — none so far"
+            return
         title = f"Errors ({thousands(snap.error_count)})"
         if snap.error_count > shown:
             title += f" · newest {thousands(shown)} shown"

@@ -51,7 +51,9 @@ class ThroughputPanel(Horizontal):
         yield Static(id="throughput-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
-        samples = snap.throughput[-HISTORY_SECONDS:]
+        recent = snap.throughput[-HISTORY_SECONDS:]
+        # A fixed time scale: a young run's few seconds sit at the right, not stretched over the width.
+        samples = (0.0,) * (HISTORY_SECONDS - len(recent)) + tuple(recent)
         sparkline = self.query_one(Sparkline)
         if tuple(sparkline.data or ()) != samples:
             sparkline.data = samples
