@@ -57,12 +57,12 @@ def files_containing(root: Path, needle: bytes) -> list[Path]:
 
 
 def repo_dirs(dest: Path) -> set[str]:
-    """Relative paths of git clones under dest (top level, and nested for GitLab)."""
+    """Relative paths of git clones under dest (top level, and nested for GitLab); temp clones excluded."""
     found = set()
-    for git_dir in dest.rglob(".git"):
-        relative = git_dir.parent.relative_to(dest).as_posix()
-        if not relative.startswith(".gz-tui"):
-            found.add(relative)
+    for folder, subdirs, _ in os.walk(dest):
+        if ".git" in subdirs:
+            found.add(Path(folder).relative_to(dest).as_posix())
+        subdirs[:] = [d for d in subdirs if d not in (".git", ".gz-tui")]
     return found
 
 
