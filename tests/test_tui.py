@@ -36,6 +36,7 @@ from gz_tui.tui.format import (
 from gz_tui.tui.screens import ConfirmScreen, DashboardScreen, ErrorDetailScreen, HelpScreen
 from gz_tui.tui.widgets import ErrorLog, RunSummary, WorkerTable
 from gz_tui.tui.widgets.errors import attempt_text
+from gz_tui.tui.widgets.progress import progress_text
 from gz_tui.tui.widgets.rate_limit import rate_limit_text
 
 SIZE = (100, 32)
@@ -175,6 +176,17 @@ def test_rate_limit_line_counts_down() -> None:
     assert rate_limit_text(secondary).plain.startswith("WAITING secondary limit: retry in 0:58")
     over = replace(snap, now=snap.rate.wait_until + 1)  # type: ignore[operator]
     assert "WAITING" not in rate_limit_text(over).plain
+
+
+def test_progress_counts_what_was_listed_and_waits_for_the_rate_limit() -> None:
+    snap = demo_data.mid_run()
+    assert progress_text(snap).plain == "1,234 / 2,104  58%  ETA 3:28"
+    # GitHub's public_repos leaves out private repos: the listing may find more than the "total".
+    more = replace(snap, counts=replace(snap.counts, listed=2_500))
+    assert progress_text(more).plain.startswith("1,234 / 2,500  49%")
+    # Half the org is not listed yet and the lister waits 41:09: nothing ends before that.
+    assert "ETA 41:09" in progress_text(demo_data.waiting_rate_limit()).plain
+    assert progress_text(demo_data.paused_full()).plain.endswith("ETA paused")
 
 
 # -- the dashboard ----------------------------------------------------------------------------------

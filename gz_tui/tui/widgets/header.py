@@ -48,10 +48,14 @@ class StatusHeader(Static):
     """
 
     def update_snapshot(self, snap: Snapshot, *, stopping: bool = False) -> None:
+        host = _host(snap.api_host)
+        # Name the forge when its host does not (a GitHub Enterprise, a self-hosted GitLab, the demo forge).
+        forge = "" if snap.forge.lower() in host.lower() else f"{snap.forge} "
         where = Text.assemble(
             ("gz-tui ", "bold"),
             " ",
-            forge_text(f"{_host(snap.api_host)}/{snap.owner}" if snap.api_host else snap.owner, "bold"),
+            (forge, "dim"),
+            forge_text(f"{host}/{snap.owner}" if host else snap.owner, "bold"),
             " → ",
             forge_text(home_path(snap.dest)),
         )
@@ -59,7 +63,7 @@ class StatusHeader(Static):
             where.append("  DRY RUN", style="bold reverse")
         where.no_wrap = True
         where.overflow = "ellipsis"
-        status = Text.assemble(state_word(snap, stopping=stopping), "  ", clock_duration(snap.elapsed))
+        status = Text.assemble("  ", state_word(snap, stopping=stopping), "  ", clock_duration(snap.elapsed))
         grid = Table.grid(expand=True, padding=0)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)

@@ -25,7 +25,12 @@ def eta_seconds(snap: Snapshot) -> float | None:
         return None
     recent = snap.throughput[-31:-1]
     rate = snap.repos_per_second or (sum(recent) / len(recent) if recent else 0.0)
-    return remaining / rate if rate > 0 else None
+    eta = remaining / rate if rate > 0 else None
+    rate_limit = snap.rate
+    if snap.counts.listed < goal(snap) and rate_limit.wait_until is not None and rate_limit.wait_until > snap.now:
+        # The rest is not even listed yet: nothing ends before the lister's wait does.
+        eta = max(eta or 0.0, rate_limit.wait_until - snap.now)
+    return eta
 
 
 def progress_text(snap: Snapshot) -> Fit:
