@@ -1,0 +1,121 @@
+"""gz-tui benchmark suite: ``python bench/run.py [--quick] [--only P1,P3] [--runs N]``.
+
+Starts the embedded forge, runs each benchmark (medians of several runs, gz-tui and its reference
+alternated) and prints a markdown table — metric | gz-tui | reference | ratio | goal | met? — which
+is also written to ``bench/results/latest.md``. ``--quick`` (CI) uses smaller orgs and fewer runs
+and takes about a minute and a half on 2 cores.
+
+Exit status: 0 when every benchmark produced a measurement, goals met or not; 1 when one crashed
+(the product failed the run, or the benchmark itself broke); 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(1, str(BENCH_DIR.parent))  # gz_tui from this checkout, installed or not
+
+from benchmarks import BENCHMARKS, Context  # noqa: E402
+from harness import PYTHON, Row, Workspace, machine  # noqa: E402
+
+TITLES = {
+    "P1": "clone tiny repos vs xargs git clone",
+    "P2": "dry run throughput",
+    "P3": "time to first clone",
+    "P4": "peak memory, small vs huge org",
+    "P5": "resume from a huge state",
+    "P6": "dashboard vs headless throughput",
+    "P7": "re-sync of unchanged repos",
+}
+
+
+def log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def table(rows: list[Row]) -> str:
+    header = ["metric", "gz-tui", "reference", "ratio", "goal", "met?"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(info: dict[str, str], rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
+    mode = "quick" if args.quick else "full"
+    parts = [
+        f"# gz-tui benchmarks ({mode})",
+        "",
+        "Machine: " + " · ".join(f"{k} {v}" for k, v in info.items()),
+        "",
+        "Command: `python bench/run.py" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+        + (f" --runs {args.runs}" if args.runs else "") + "`",
+        "",
+        table(rows),
+        "",
+    ]
+    notes = [note for row in rows for note in row.notes]
+    if notes:
+        parts += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    parts.append(f"Total bench time {seconds:.0f} s.")
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small orgs, fewer runs (CI; under 2 minutes)")
+    parser.add_argument("--only", help="comma-separated benchmarks, e.g. P1,P3 (default: all)")
+    parser.add_argument("--runs", type=int, help="runs per measurement (default: per benchmark, fewer with --quick)")
+    args = parser.parse_args(argv)
+    selected = list(BENCHMARKS)
+    if args.only:
+        selected = [name.strip().upper() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in selected if name not in BENCHMARKS]
+        if unknown:
+            parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    info = machine()
+    log("machine: " + " · ".join(f"{k} {v}" for k, v in info.items()))
+    started = time.perf_counter()
+    ws = Workspace()
+    rows: list[Row] = []
+    crashed: list[str] = []
+    try:
+        ctx = Context(ws, args.quick, args.runs, log)
+        # Compile gz_tui's bytecode once so no timed run pays for it.
+        import subprocess
+
+        subprocess.run([PYTHON, "-m", "gz_tui", "--version"], env=ws.env, capture_output=True, check=False)
+        for name in selected:
+            log(f"{name}: {TITLES[name]} ...")
+            t0 = time.perf_counter()
+            try:
+                rows += BENCHMARKS[name](ctx)
+            except Exception as exc:  # one broken benchmark must not hide the others
+                crashed.append(name)
+                log(traceback.format_exc())
+                rows.append(Row(f"{name} {TITLES[name]}", "CRASHED", "—", "—", "—", None, [f"{name} crashed: {exc}"]))
+            log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
+    finally:
+        ws.close()
+    text = report(info, rows, args, time.perf_counter() - started)
+    print(text)
+    results = BENCH_DIR / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.md").write_text(text)
+    if crashed:
+        log(f"crashed: {', '.join(crashed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""P6's child: one run of the pipeline in this process, either under the dashboard or headless.
+
+``python bench/tui_worker.py tui|headless BASE_URL DEST WORKERS`` prints one JSON line:
+``{"mode", "seconds", "cloned", "failed", "exit_code", "frames"}``. ``seconds`` is ``Pipeline.run()``
+alone (start to return), so the interpreter's and Textual's import time are not in it; the run is
+the same object either way, only what drives it differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gz_tui.config import Settings
+from gz_tui.pipeline.runner import Pipeline
+
+ORG = "acme"
+
+
+class TimedPipeline(Pipeline):
+    """The product's pipeline, with its ``run()`` timed."""
+
+    started: float | None = None
+    seconds: float | None = None
+    done: asyncio.Event | None = None
+
+    async def run(self) -> int:
+        self.started = time.perf_counter()
+        try:
+            return await super().run()
+        finally:
+            self.seconds = time.perf_counter() - self.started
+            if self.done is not None:
+                self.done.set()
+
+
+def settings_for(url: str, dest: Path, workers: int, headless: bool) -> Settings:
+    return Settings(owner=ORG, base_url=url, dest=dest, workers=workers, headless=headless)
+
+
+async def run_tui(settings: Settings) -> tuple[TimedPipeline, int]:
+    from gz_tui.tui.app import make_app
+
+    done = asyncio.Event()
+    made: list[TimedPipeline] = []
+
+    def factory(s: Settings) -> TimedPipeline:
+        pipeline = TimedPipeline(s)
+        pipeline.done = done
+        made.append(pipeline)
+        return pipeline
+
+    app = make_app(settings, factory)
+    frames = 0
+    async with app.run_test(headless=True, size=(120, 40)) as pilot:
+        await done.wait()
+        await pilot.pause()
+        frames = _frames(app)
+    return made[0], frames
+
+
+def _frames(app: Any) -> int:
+    """How many screen updates the app made, when Textual exposes it (diagnostic only)."""
+    return int(getattr(app, "_update_count", 0) or 0)
+
+
+async def run_headless(settings: Settings) -> TimedPipeline:
+    from gz_tui.clock import SYSTEM_CLOCK
+    from gz_tui.headless import HeadlessReporter, run_headless_async
+
+    made: list[TimedPipeline] = []
+    devnull = open(os.devnull, "w")
+    reporter = HeadlessReporter(json_mode=False, out=devnull, err=devnull, color=False)
+
+    def factory(sink: Any) -> TimedPipeline:
+        pipeline = TimedPipeline(settings, events=sink)
+        made.append(pipeline)
+        return pipeline
+
+    try:
+        await run_headless_async(factory, reporter, SYSTEM_CLOCK)
+    finally:
+        devnull.close()
+    return made[0]
+
+
+def main(argv: list[str]) -> int:
+    mode, url, dest, workers = argv[0], argv[1], Path(argv[2]), int(argv[3])
+    frames = 0
+    if mode == "tui":
+        pipeline, frames = asyncio.run(run_tui(settings_for(url, dest, workers, headless=False)))
+    elif mode == "headless":
+        pipeline = asyncio.run(run_headless(settings_for(url, dest, workers, headless=True)))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    counts = pipeline.stats.counts
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": pipeline.seconds,
+                "cloned": counts.cloned,
+                "failed": counts.failed,
+                "exit_code": pipeline.stats.exit_code,
+                "frames": frames,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
