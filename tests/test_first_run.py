@@ -1,0 +1,100 @@
+"""Errors a newcomer meets each get one line saying what to do; conventions a user expects hold."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_cli
+from tests.helpers import repo_dirs
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip() and "no token" not in line]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def fake_git(tmp_path: Path, version: str | None) -> str:
+    """A PATH whose `git` is missing (version None) or reports an old version."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if version is not None:
+        script = bin_dir / "git"
+        script.write_text(f"#!/bin/sh\necho 'git version {version}'\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(bin_dir)
+
+
+def test_no_git_installed(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"PATH": fake_git(tmp_path, None)})
+    assert result.returncode == 2
+    assert "git is not installed" in one_line(result.stderr)
+
+
+def test_git_too_old_for_git_config_count(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"PATH": fake_git(tmp_path, "2.20.1")})
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "2.20 is too old" in line and "2.31" in line
+
+
+def test_dest_not_writable(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(blocker / "acme"))
+    assert result.returncode == 2
+    assert "writable --dest" in one_line(result.stderr)
+
+
+def test_private_org_without_token_hints_at_the_token(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    result = run_cli("acme-private", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"))
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "not found" in line and "token" in line and "spelling" in line
+
+
+def test_unauthenticated_github_warns_about_the_hourly_limit(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"))
+    assert result.returncode == 0
+    assert "60 API requests an hour" in result.stderr
+
+
+def test_github_enterprise_layout_and_user_owner(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="octocat", repos=4, owner_kind="user")
+    dest = tmp_path / "octocat"
+    result = run_cli("octocat", "--base-url", f"{sim.base_url}/api/v3", "--dest", str(dest))
+    assert result.returncode == 0, result.stderr
+    assert len(repo_dirs(dest)) == 4
+    paths = [r.path for r in sim.api_requests()]
+    assert all(p.startswith("/api/v3/") for p in paths)
+    assert any("/users/octocat/repos" in p for p in paths)
+
+
+def test_no_color_keeps_headless_output_plain(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=3)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"NO_COLOR": "1"})
+    assert "\x1b" not in result.stdout + result.stderr
+
+
+def test_default_dest_is_the_owner_under_the_current_directory(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=2)
+    result = run_cli("acme", "--base-url", sim.base_url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(repo_dirs(tmp_path / "acme")) == 2
+
+
+def test_demo_runs_headless_against_the_builtin_forge(tmp_path: Path) -> None:
+    env = {"GH_TOKEN": "must-not-be-used"}
+    result = run_cli("--demo", "--demo-repos", "6", "--json", "--dest", str(tmp_path / "demo"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert '"cloned": 6' in result.stdout.splitlines()[-1]
+    assert len(repo_dirs(tmp_path / "demo")) == 6
