@@ -117,7 +117,7 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
         assert app.screen.active_bindings["p"].binding.description == "Unpause"
 
         await press(pilot, "p")
-        await wait_until(pilot, lambda: not board.run_active, 15, "the run to finish")
+        await wait_until(pilot, lambda: not board.run_active, 45, "the run to finish")
         assert board.exit_code == 0
         snap = board.snap
         assert snap is not None and snap.run_state == RunState.FINISHED
