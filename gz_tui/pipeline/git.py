@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import anyio
 from anyio.abc import Process
 
+from gz_tui.logs import secret_forms
 from gz_tui.pipeline.paths import is_loopback
 
 MIN_GIT_VERSION = (2, 31)
@@ -185,7 +186,10 @@ class GitRunner:
 
     def __init__(self, env: Mapping[str, str], *, secrets: Sequence[str] = (), git: str = "git") -> None:
         self.env = dict(env)
-        self.secrets = [s for s in secrets if s]
+        # git can echo a forge-controlled URL (or a server message) holding the token in any encoding a
+        # request uses: redact the raw token, its base64 Basic-auth forms and its URL-encoded form.
+        forms = {form for secret in secrets if secret for form in secret_forms(secret)}
+        self.secrets = sorted(forms, key=len, reverse=True)
         self.git = git
 
     async def run(

@@ -95,6 +95,7 @@ class Pipeline:
         self._include = re.compile(settings.include) if settings.include else None
         self._exclude = re.compile(settings.exclude) if settings.exclude else None
         self._db = anyio.CapacityLimiter(1)
+        self._state_before_wait = RunState.LISTING
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property
@@ -346,8 +347,6 @@ class Pipeline:
             page_number += 1
             self.stats.lister_state = ListerState.FETCHING
             self.stats.lister_page = page_number
-            if self.stats.run_state == RunState.WAITING:
-                self.stats.run_state = RunState.LISTING
             etag, stored_next = await self._db_call(store.page_cache, url)
             if page_number == 1 and not cursor:
                 url, response = await self._first_page(client, candidates, etag)
@@ -361,9 +360,6 @@ class Pipeline:
                 page.next_url = rebase_onto(page.next_url, self.settings.api_base)
             if page.total is not None:
                 self.stats.set_total(page.total)
-            elif not total_task_started and not self.stats.counts.total:
-                total_task_started = True
-                await self._fetch_total(client, provider)
             if page.not_modified:
                 page.next_url = page.next_url or stored_next
                 fresh = await self._db_call(store.reuse_page, self._run_id, page)
@@ -373,6 +369,9 @@ class Pipeline:
             self._emit("page", number=page_number, repos=len(fresh), cached=page.not_modified)
             for item in fresh:
                 await self._offer(send, item)
+            if page.next_url and not total_task_started and self.stats.counts.total is None:
+                total_task_started = True  # after the first page's repos are queued: never delays the first clone
+                await self._fetch_total(client, provider)
             url = page.next_url
         self.stats.lister_state = ListerState.DONE
         if self.stats.run_state == RunState.LISTING:
@@ -452,6 +451,9 @@ class Pipeline:
                     self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
                     return
                 await self._hold(index)
+                if self.stats.run_state == RunState.LISTING:
+                    self.stats.run_state = RunState.RUNNING
+                self._state_before_wait = RunState.RUNNING
                 self.stats.count(active=1)
                 try:
                     await self._sync_one(index, item, syncer, governor)
@@ -582,13 +584,14 @@ class Pipeline:
         if not kind:
             self.stats.set_rate(wait_kind=None, wait_until=None)
             if self.stats.run_state == RunState.WAITING:
-                self.stats.run_state = RunState.LISTING
+                self.stats.run_state = self._state_before_wait
             if self.stats.lister_state == ListerState.WAITING:
                 self.stats.lister_state = ListerState.FETCHING
             return
         self.stats.set_rate(wait_kind=kind, wait_until=until)
         self.stats.lister_state = ListerState.WAITING
-        if kind != "pacing":
+        if kind != "pacing" and self.stats.run_state != RunState.WAITING:
+            self._state_before_wait = self.stats.run_state
             self.stats.run_state = RunState.WAITING
         self._emit("rate_limit_wait", kind=kind, seconds=round(seconds, 3), until=until)
 

@@ -104,6 +104,8 @@ class Counts:
     failed: int = 0
     resumed_done: int = 0
     """Repos finished by an earlier, interrupted run of the same pass (not redone)."""
+    received_bytes: int = 0
+    """Bytes git reported receiving in this run (for the average speed in the summary)."""
 
     @property
     def done(self) -> int:
@@ -145,7 +147,8 @@ class Snapshot:
     @property
     def eta_seconds(self) -> float | None:
         """Remaining repos over current speed; None while it cannot be estimated."""
-        goal = self.counts.total if self.counts.total is not None else self.counts.listed
+        # GitHub's public_repos omits private repos, so the listing can outgrow the forge's total.
+        goal = max(self.counts.total or 0, self.counts.listed)
         remaining = max(0, goal - self.counts.done)
         if remaining == 0:
             return 0.0 if goal else None
@@ -237,6 +240,7 @@ class Stats:
 
     def received(self, nbytes: int) -> None:
         if nbytes > 0:
+            self.counts = replace(self.counts, received_bytes=self.counts.received_bytes + nbytes)
             self._window.roll(self.clock.now())
             self._window.bytes[-1] += nbytes
 
