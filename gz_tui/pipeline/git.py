@@ -113,8 +113,13 @@ def git_environment(
     return env
 
 
+_QUOTED = re.compile(r"'[^'\n]*'")
+
+
 def classify(stderr: str) -> str:
-    text = stderr.lower()
+    # git quotes URLs and paths ('https://host:4290/org/repo-429.git/', the clone's directory): they hold
+    # forge- and user-chosen text, so a repo name or port must not make an auth failure look like a 429.
+    text = _QUOTED.sub("''", stderr.lower())
     if any(s in text for s in ("no space left", "disk quota", "read-only file system", "file name too long")):
         return "disk"
     if any(s in text for s in ("429", "503", "too many requests", "rate limit", "service unavailable")):
@@ -163,8 +168,12 @@ def classify(stderr: str) -> str:
     return "other"
 
 
+_QUOTED_URL = re.compile(r" '[a-z][a-z0-9+.-]*://[^']*'")
+
+
 def clean_line(line: str, secrets: Sequence[str]) -> str:
-    line = _CONTROL.sub("", line).strip()
+    """One line of git's stderr made safe and short: no escapes, no secrets, no quoted URL."""
+    line = _QUOTED_URL.sub("", _CONTROL.sub("", line)).strip()
     for secret in secrets:
         if secret:
             line = line.replace(secret, "***")

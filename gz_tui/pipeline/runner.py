@@ -126,6 +126,8 @@ class Pipeline:
     # -- the run ------------------------------------------------------------------------------
     async def run(self) -> int:
         code = await self._run()
+        self._send = None  # what the buffer still held is in the state, queued first next time
+        self.stats.buffer_used = 0
         self.stats.exit_code = code
         if self.stats.run_state not in (RunState.CANCELLED, RunState.FAILED):
             self.stats.run_state = RunState.FINISHED
@@ -494,13 +496,16 @@ class Pipeline:
                 index,
                 state=WorkerState.UPDATING if exists else WorkerState.CLONING,
                 repo=repo.full_name,
-                phase="starting",
+                phase="queued",
                 percent=None,
                 received_bytes=0,
                 started_at=started,
             )
             progress = self._progress_listener(index)
+            if governor.active >= governor.allowed:
+                self.stats.set_worker(index, phase=f"throttled, {governor.allowed} at a time")
             await governor.acquire()
+            self.stats.set_worker(index, phase="connecting")
             try:
                 if exists:
                     outcome = await syncer.update(repo, url, final, progress)
