@@ -1,25 +1,40 @@
-"""Number, size and time formatting shared by the dashboard and headless output."""
+"""Size and time formatting shared by the dashboard and headless output (no Textual here)."""
 
 from __future__ import annotations
 
 import math
 
+_BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
-def binary_size(nbytes: float) -> str:
-    """1536 → '1.5 KiB'; sizes in binary units as users of git expect."""
-    value = float(max(0.0, nbytes))
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+
+def binary_size(nbytes: int | float | None) -> str:
+    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``212 MiB``, ``3.25 GiB``-style, at most 3 digits."""
+    if nbytes is None:
+        return "—"
+    value = float(max(0, nbytes))
+    if value < 1024:
+        return f"{int(value)} B"
+    for unit in _BINARY_UNITS:
         value /= 1024
-    return f"{value:.1f} TiB"
+        if value < 1024 or unit == _BINARY_UNITS[-1]:
+            if value < 9.995:
+                return f"{value:.2f} {unit}"
+            if value < 99.95:
+                return f"{value:.1f} {unit}"
+            return f"{value:,.0f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def duration(seconds: float | None) -> str:
-    """mm:ss under an hour, else h:mm:ss; '--:--' when unknown."""
-    if seconds is None or math.isnan(seconds) or math.isinf(seconds):
-        return "--:--"
-    total = max(0, int(math.ceil(seconds - 1e-9)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+def countdown(seconds: float | None) -> str:
+    """A short duration or countdown: ``0:58``, ``41:09``, ``1:02:03``; None → ``—``.
+
+    Countdowns round up, so "retry in 0:00" is only shown once the deadline has actually passed.
+    """
+    if seconds is None:
+        return "—"
+    whole = math.ceil(seconds) if seconds > 0 else 0
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02}:{secs:02}"
+    return f"{minutes}:{secs:02}"

@@ -13,21 +13,31 @@ import anyio
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
-from gz_tui.format import binary_size, duration
+from gz_tui.format import binary_size, countdown
+from gz_tui.logs import redact
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.stats import ListerState, Snapshot
 
 PROGRESS_SECONDS = 2.0
-_UNSAFE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_UNSAFE = re.compile(
+    r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]",
+    re.DOTALL,
+)
+"""Escape sequences, every C0/C1 control (newline and tab included: a forge must not be able to start a
+forged output line), and the invisible/bidi format characters that can reorder what a terminal shows."""
 
 
 def inert(text: object) -> str:
-    """Forge strings with escapes or control characters printed as harmless text."""
-    return _UNSAFE.sub(lambda m: repr(m.group(0))[1:-1], str(text))
+    """Forge strings with escapes or control characters printed as harmless text, always on one line."""
+    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
 
 
 class HeadlessReporter:
-    """Turns pipeline events into output. JSON mode: every event, verbatim, one per line."""
+    """Turns pipeline events into output. JSON mode: every event, verbatim, one per line.
+
+    Whatever is written passes :func:`gz_tui.logs.redact` last, so a secret registered for the log
+    (the CLI registers the token) cannot reach stdout or stderr either, even if a forge echoes it.
+    """
 
     def __init__(self, *, json_mode: bool, out: TextIO, err: TextIO, color: bool) -> None:
         self.json_mode = json_mode
@@ -37,7 +47,7 @@ class HeadlessReporter:
 
     def event(self, event: dict[str, Any]) -> None:
         if self.json_mode:
-            self.out.write(json.dumps(event, ensure_ascii=True) + "\n")
+            self.out.write(redact(json.dumps(event, ensure_ascii=True)) + "\n")
             self.out.flush()
             return
         kind = event["event"]
@@ -47,7 +57,7 @@ class HeadlessReporter:
                 f"(after {event['attempts']} attempt{'s' if event['attempts'] != 1 else ''})"
             )
         elif kind == "rate_limit_wait" and event["kind"] != "pacing":
-            self._line(f"waiting {duration(event['seconds'])} ({event['kind']} rate limit); cloning continues")
+            self._line(f"waiting {countdown(event['seconds'])} ({event['kind']} rate limit); cloning continues")
         elif kind == "listing_failed":
             self._line(f"gz-tui: {inert(event['message'])}")
         elif kind == "error":
@@ -83,9 +93,9 @@ class HeadlessReporter:
             buffer += " FULL (backpressure)"
         wait = ""
         if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != "pacing":
-            wait = f" · waiting {duration(snap.rate.wait_until - snap.now)} ({snap.rate.wait_kind} limit)"
+            wait = f" · waiting {countdown(snap.rate.wait_until - snap.now)} ({snap.rate.wait_kind} limit)"
         self._line(
-            f"[{duration(snap.elapsed)}] {c.done:,}/{c.listed:,} done{total} · {snap.repos_per_second:.1f} repos/s · "
+            f"[{countdown(snap.elapsed)}] {c.done:,}/{c.listed:,} done{total} · {snap.repos_per_second:.1f} repos/s · "
             f"{binary_size(snap.bytes_per_second)}/s · {buffer} · failed {c.failed:,}{wait}"
         )
 
@@ -93,20 +103,20 @@ class HeadlessReporter:
         if "would_clone" in e:
             text = (
                 f"dry run: {e['listed']:,} listed · would clone {e['would_clone']:,} · would update {e['would_update']:,} · "
-                f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {duration(e['seconds'])}"
+                f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {countdown(e['seconds'])}"
             )
         else:
             text = (
                 f"cloned {e['cloned']:,} · updated {e['updated']:,} · unchanged {e['unchanged']:,} · "
                 f"skipped {e['skipped']:,} · failed {e['failed']:,}"
                 + (f" · already done {e['resumed_done']:,}" if e["resumed_done"] else "")
-                + f" · {duration(e['seconds'])} · state {e['state']}"
+                + f" · {countdown(e['seconds'])} · state {e['state']}"
             )
-        self.out.write(text + "\n")
+        self.out.write(redact(text) + "\n")
         self.out.flush()
 
     def _line(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(redact(text) + "\n")
         self.err.flush()
 
     def _red(self, word: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -13,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from gz_tui.forge_sim import ForgeSim, Scenario
 from gz_tui.pipeline.state import StateStore

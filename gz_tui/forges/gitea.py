@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import httpx
 
-from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
+from gz_tui.forges.base import Page, ProviderInfo, RateInfo
 from gz_tui.forges.github import parse_repo
 from gz_tui.forges.gitlab import api_root
-from gz_tui.forges.http import error_message, int_header, parse_link_header, retry_after_seconds
+from gz_tui.forges.http import error_message, int_header, parse_link_header, rate_from_headers
 
 LIMIT = 50
 
@@ -53,12 +53,7 @@ class Gitea:
         return Page(url=url, repos=repos, next_url=links.get("next"), etag=etag, total=total)
 
     def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
-        return RateInfo(
-            limit=int_header(response, "x-ratelimit-limit"),
-            remaining=int_header(response, "x-ratelimit-remaining"),
-            reset_at=float(reset) if (reset := int_header(response, "x-ratelimit-reset")) is not None else None,
-            retry_after=retry_after_seconds(response, now),
-        )
+        return rate_from_headers(response, now)
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         return False

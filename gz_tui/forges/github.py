@@ -7,7 +7,7 @@ from urllib.parse import quote
 import httpx
 
 from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
-from gz_tui.forges.http import error_message, int_header, parse_link_header, retry_after_seconds
+from gz_tui.forges.http import error_message, parse_link_header, rate_from_headers
 
 PER_PAGE = 100
 _SECONDARY_MARKERS = (
@@ -63,15 +63,7 @@ class GitHub:
         return Page(url=url, repos=repos, next_url=links.get("next"), etag=etag)
 
     def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
-        reset = int_header(response, "x-ratelimit-reset")
-        if reset is not None and reset > 10_000_000_000:
-            reset //= 1000  # tolerate millisecond-sized values
-        return RateInfo(
-            limit=int_header(response, "x-ratelimit-limit"),
-            remaining=int_header(response, "x-ratelimit-remaining"),
-            reset_at=float(reset) if reset is not None else None,
-            retry_after=retry_after_seconds(response, now),
-        )
+        return rate_from_headers(response, now)
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         message = error_message(response).lower()

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import httpx
 
 from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
-from gz_tui.forges.http import error_message, int_header, parse_link_header, retry_after_seconds
+from gz_tui.forges.http import error_message, int_header, parse_link_header, rate_from_headers
 
 PER_PAGE = 100
 
@@ -96,12 +96,7 @@ class GitLab:
         )
 
     def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
-        return RateInfo(
-            limit=int_header(response, "ratelimit-limit"),
-            remaining=int_header(response, "ratelimit-remaining"),
-            reset_at=float(reset) if (reset := int_header(response, "ratelimit-reset")) is not None else None,
-            retry_after=retry_after_seconds(response, now),
-        )
+        return rate_from_headers(response, now, "ratelimit-")
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         return False

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.logs import secret_forms
 from gz_tui.forges.base import (
     AuthError,
     ForbiddenError,
@@ -102,6 +103,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._origin = origin_of(self.base_url)
         self._auth = provider.auth_headers(token) if token else {}
+        self._secrets = sorted(secret_forms(token), key=len, reverse=True) if token else []
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self._on_wait = on_wait
@@ -134,7 +136,26 @@ class ApiClient:
         return origin_of(url) == self._origin
 
     async def get(self, url: str, *, etag: str | None = None, quiet_404: bool = False) -> httpx.Response:
-        """GET with waiting and retrying; returns a 2xx or 304 response, else raises a ForgeError."""
+        """GET with waiting and retrying; returns a 2xx or 304 response, else raises a ForgeError.
+
+        An error's text comes partly from the forge (its message, a URL it linked to); a server that
+        echoes the credentials it received must not get them printed, so the token is redacted from it.
+        """
+        try:
+            return await self._get(url, etag=etag, quiet_404=quiet_404)
+        except ForgeError as exc:
+            text = str(exc)
+            clean = self._redact(text)
+            if clean == text:
+                raise
+            raise type(exc)(clean) from None
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    async def _get(self, url: str, *, etag: str | None, quiet_404: bool) -> httpx.Response:
         transient = 0
         secondary = 0
         redirects = 0
@@ -286,6 +307,19 @@ def int_header(response: httpx.Response, name: str) -> int | None:
         return int(float(value.strip()))
     except ValueError:
         return None
+
+
+def rate_from_headers(response: httpx.Response, now: float, prefix: str = "x-ratelimit-") -> RateInfo:
+    """Quota headers: GitHub and Gitea send ``x-ratelimit-*``, GitLab ``ratelimit-*`` (reset in epoch seconds)."""
+    reset = int_header(response, prefix + "reset")
+    if reset is not None and reset > 10_000_000_000:
+        reset //= 1000  # tolerate millisecond-sized values
+    return RateInfo(
+        limit=int_header(response, prefix + "limit"),
+        remaining=int_header(response, prefix + "remaining"),
+        reset_at=float(reset) if reset is not None else None,
+        retry_after=retry_after_seconds(response, now),
+    )
 
 
 def retry_after_seconds(response: httpx.Response, now: float) -> float | None:

@@ -21,7 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.forges import make_provider
-from gz_tui.forges.base import ForgeError, NotFoundError, Page, RateInfo, RemoteRepo
+from gz_tui.forges.base import ForgeError, NotFoundError, RateInfo, RemoteRepo
 from gz_tui.forges.http import ApiClient, RetryPolicy
 from gz_tui.pipeline.gates import Gate, Governor
 from gz_tui.pipeline.git import (

@@ -6,7 +6,6 @@ so the rules of the dashboard (thousands separators, binary units, mm:ss / hh:mm
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -16,7 +15,10 @@ from rich.text import Text
 
 from textual.markup import escape as _escape_markup
 
-_BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+from gz_tui.format import binary_size, countdown
+
+__all__ = ["binary_size", "countdown"]
+
 
 
 def thousands(value: int | float | None) -> str:
@@ -24,24 +26,6 @@ def thousands(value: int | float | None) -> str:
     if value is None:
         return "—"
     return f"{round(value):,}"
-
-
-def binary_size(nbytes: int | float | None) -> str:
-    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``212 MiB``, ``3.25 GiB``-style, at most 3 digits."""
-    if nbytes is None:
-        return "—"
-    value = float(max(0, nbytes))
-    if value < 1024:
-        return f"{int(value)} B"
-    for unit in _BINARY_UNITS:
-        value /= 1024
-        if value < 1024 or unit == _BINARY_UNITS[-1]:
-            if value < 9.995:
-                return f"{value:.2f} {unit}"
-            if value < 99.95:
-                return f"{value:.1f} {unit}"
-            return f"{value:,.0f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def binary_rate(bytes_per_second: float) -> str:
@@ -63,21 +47,6 @@ def clock_duration(seconds: float | None) -> str:
     minutes, secs = divmod(max(0, int(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours:02}:{minutes:02}:{secs:02}"
-
-
-def countdown(seconds: float | None) -> str:
-    """A short duration or countdown: ``0:58``, ``41:09``, ``1:02:03``; None → ``—``.
-
-    Countdowns round up, so "retry in 0:00" is only shown once the deadline has actually passed.
-    """
-    if seconds is None:
-        return "—"
-    whole = math.ceil(seconds) if seconds > 0 else 0
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}:{minutes:02}:{secs:02}"
-    return f"{minutes}:{secs:02}"
 
 
 def wall_time(epoch: float | None) -> str:
