@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,12 @@ def test_default_dest_is_the_owner_under_the_current_directory(forge_factory: An
 
 
 def test_demo_runs_headless_against_the_builtin_forge(tmp_path: Path) -> None:
-    env = {"GH_TOKEN": "must-not-be-used"}
-    result = run_cli("--demo", "--demo-repos", "6", "--json", "--dest", str(tmp_path / "demo"), env=env)
-    assert result.returncode == 0, result.stderr
-    assert '"cloned": 6' in result.stdout.splitlines()[-1]
-    assert len(repo_dirs(tmp_path / "demo")) == 6
+    result = run_cli("--demo", "--demo-repos", "6", "--json", "--dest", str(tmp_path / "demo"), env={"GH_TOKEN": "unused"})
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    failed = [e for e in events if e["event"] == "repo_failed"]
+    # The demo forge lists a few hostile entries on purpose: each is refused, the rest is cloned.
+    assert result.returncode == 1, result.stderr
+    assert failed and {e["error_class"] for e in failed} == {"unsafe"}
+    cloned = repo_dirs(tmp_path / "demo")
+    assert {f"repo-{i:05d}" for i in range(1, 7)} <= cloned
+    assert ".github" in cloned

@@ -96,6 +96,8 @@ class ProviderInfo:
     name: str
     git_username: str
     """User name paired with the token in git's Basic auth (GitHub ``x-access-token``, GitLab ``oauth2``)."""
+    nested: bool = False
+    """Whether repo paths may hold ``/`` (GitLab subgroups); elsewhere a ``/`` in a name is refused."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -22,7 +22,7 @@ def api_root(base_url: str, suffix: str) -> str:
 
 
 class GitLab:
-    info = ProviderInfo(name="gitlab", git_username="oauth2")
+    info = ProviderInfo(name="gitlab", git_username="oauth2", nested=True)
 
     def __init__(self, base_url: str, *, skip_archived: bool = False) -> None:
         self.api = api_root(base_url, "/api/v4")

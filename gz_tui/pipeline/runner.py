@@ -96,6 +96,7 @@ class Pipeline:
         self._exclude = re.compile(settings.exclude) if settings.exclude else None
         self._db = anyio.CapacityLimiter(1)
         self._state_before_wait = RunState.LISTING
+        self._nested = False
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property
@@ -207,6 +208,7 @@ class Pipeline:
             await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
         provider = make_provider(settings.provider, settings.api_base, skip_archived=settings.skip_archived)
+        self._nested = provider.info.nested
         token = settings.token
         client = ApiClient(
             provider,
@@ -473,6 +475,8 @@ class Pipeline:
         repo = item.repo
         settings = self.settings
         try:
+            if "/" in repo.rel_path and not self._nested:
+                raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
             final = destination(self.dest, repo.rel_path)
             url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
             self._check_owner(repo)
