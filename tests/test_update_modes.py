@@ -1,0 +1,109 @@
+"""Repos already on disk: fetch, pull, reset and skip; dirty checkouts and foreign folders are left alone."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gz_tui.clock import FakeClock
+from gz_tui.pipeline.gates import Governor
+from tests.conftest import git_head
+from tests.helpers import run_pipeline, settings_for
+
+
+@pytest.fixture
+def cloned(forge_factory: Any, tmp_path: Path) -> tuple[Any, Path]:
+    sim = forge_factory(org="acme", repos=3)
+    dest = tmp_path / "acme"
+    assert run_pipeline(settings_for(sim, dest))[0] == 0
+    return sim, dest
+
+
+def outcomes(events: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["repo"].split("/")[-1]: e.get("outcome", e["event"]) for e in events if e["event"] in ("repo_done", "repo_failed")}
+
+
+def test_pull_fast_forwards_the_checkout(cloned: tuple[Any, Path]) -> None:
+    sim, dest = cloned
+    new = sim.push_commit("repo-00001")
+    code, _, events = run_pipeline(settings_for(sim, dest, update="pull"))
+    assert code == 0
+    assert outcomes(events)["repo-00001"] == "updated"
+    assert git_head(dest / "repo-00001") == new
+
+
+def test_reset_moves_the_checkout_to_upstream(cloned: tuple[Any, Path]) -> None:
+    sim, dest = cloned
+    new = sim.push_commit("repo-00002")
+    code, _, _ = run_pipeline(settings_for(sim, dest, update="reset"))
+    assert code == 0
+    assert git_head(dest / "repo-00002") == new
+
+
+def test_a_dirty_checkout_is_never_merged_or_reset(cloned: tuple[Any, Path]) -> None:
+    sim, dest = cloned
+    before = git_head(dest / "repo-00001")
+    (dest / "repo-00001" / "README.md").write_text("my local work\n")
+    sim.push_commit("repo-00001")
+    code, pipeline, events = run_pipeline(settings_for(sim, dest, update="reset"))
+    assert code == 0
+    assert (dest / "repo-00001" / "README.md").read_text() == "my local work\n"
+    assert git_head(dest / "repo-00001") == before
+    assert any(e.error_class == "dirty" and "repo-00001" in e.repo for e in pipeline.snapshot().errors)
+
+
+def test_skip_leaves_existing_clones_untouched(cloned: tuple[Any, Path]) -> None:
+    sim, dest = cloned
+    sim.push_commit("repo-00003")
+    sim.clear_log()
+    code, _, events = run_pipeline(settings_for(sim, dest, update="skip"))
+    assert code == 0
+    assert set(outcomes(events).values()) == {"skipped"}
+    assert not [r for r in sim.requests() if r.kind == "git"]
+
+
+def test_foreign_folder_and_other_remote_are_reported_not_touched(cloned: tuple[Any, Path]) -> None:
+    sim, dest = cloned
+    sim.push_commit("repo-00001")
+    sim.push_commit("repo-00002")
+    subprocess.run(["git", "-C", str(dest / "repo-00001"), "remote", "set-url", "origin", "https://example.com/other.git"], check=True)
+    (dest / "repo-00002").rename(dest / "moved")
+    (dest / "repo-00002").mkdir()
+    (dest / "repo-00002" / "notes.txt").write_text("not a clone\n")
+    code, _, events = run_pipeline(settings_for(sim, dest))
+    assert code == 1
+    failed = {e["repo"].split("/")[-1]: e for e in events if e["event"] == "repo_failed"}
+    assert failed["repo-00001"]["error_class"] == "conflict" and "another repository" in failed["repo-00001"]["message"]
+    assert failed["repo-00002"]["error_class"] == "conflict" and "not a git clone" in failed["repo-00002"]["message"]
+    assert (dest / "repo-00002" / "notes.txt").read_text() == "not a clone\n"
+
+
+def test_shallow_clones_honour_depth(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=1)
+    sim.push_commit("repo-00001")
+    dest = tmp_path / "acme"
+    assert run_pipeline(settings_for(sim, dest, depth=1))[0] == 0
+    count = subprocess.run(["git", "-C", str(dest / "repo-00001"), "rev-list", "--count", "HEAD"], capture_output=True, text=True)
+    assert count.stdout.strip() == "1"
+
+
+def test_git_throttling_halves_concurrency_and_restores_it_when_quiet() -> None:
+    clock = FakeClock()
+    governor = Governor(8, clock, quiet_seconds=30)
+    governor.throttled()
+    assert governor.allowed == 4
+    governor.throttled()
+    assert governor.allowed == 2
+    clock.advance(29)
+    governor._restore()
+    assert governor.allowed == 2
+    clock.advance(1)
+    governor._restore()
+    assert governor.allowed == 3
+    for _ in range(10):
+        clock.advance(30)
+        governor._restore()
+    assert governor.allowed == 8
