@@ -7,6 +7,7 @@ written in batches; nothing about the whole org is held in memory.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -40,6 +41,8 @@ from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, St
 from gz_tui.pipeline.sync import TMP_DIR_NAME, Outcome, RepoSyncer
 
 T = TypeVar("T")
+log = logging.getLogger("gz_tui.pipeline")
+_LOGGED_EVENTS = ("resume", "repo_failed", "rate_limit_wait", "listing_failed", "error", "summary", "paused", "resumed")
 EventSink = Callable[[dict[str, Any]], None]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -614,6 +617,8 @@ class Pipeline:
         self.stats.set_rate(**changes)
 
     def _emit(self, event: str, **fields: Any) -> None:
+        if event in _LOGGED_EVENTS and not (event == "rate_limit_wait" and fields.get("kind") == "pacing"):
+            log.info("%s %s", event, " ".join(f"{k}={v!r}" for k, v in fields.items()))
         if self._events is not None:
             self._events({"event": event, "time": round(self.clock.now(), 3), **fields})
 
