@@ -53,7 +53,13 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
     api_host = (urlsplit(api_base).hostname or "").lower()
     if protocol == "ssh":
         url = repo.ssh_url or ""
-        if url.startswith("-") or "::" in url.split("@", 1)[0]:
+        user = url.removeprefix("ssh://").split("@", 1)[0] if "@" in url else ""
+        if (
+            url.startswith("-")
+            or user.startswith("-")
+            or "::" in url.split("@", 1)[0]
+            or any(ord(c) <= 0x20 or c == "\x7f" for c in url)
+        ):
             raise UnsafeRepo(f"refusing ssh URL {url!r}")
         match = re.match(r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/]", url)
         if not match or not _same_host(match.group(1).lower(), api_host):

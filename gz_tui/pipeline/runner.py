@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -22,9 +21,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.forges import make_provider
-from gz_tui.forges.base import ForgeError, NotFoundError, RateInfo, RemoteRepo
+from gz_tui.forges.base import RateInfo, RemoteRepo
 from gz_tui.forges.http import ApiClient, RetryPolicy
 from gz_tui.pipeline.gates import Gate, Governor
+from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.git import (
     MIN_GIT_VERSION,
     GitRunner,
@@ -92,11 +92,8 @@ class Pipeline:
         self._acks: list[Ack] = []
         self._store: StateStore | None = None
         self._run_id = 0
-        self._listing_error: ForgeError | None = None
-        self._fatal = False
-        self._planned = {"clone": 0, "update": 0}
-        self._include = re.compile(settings.include) if settings.include else None
-        self._exclude = re.compile(settings.exclude) if settings.exclude else None
+        self._lister: Lister | None = None
+        self._workers_scope: anyio.CancelScope | None = None
         self._db = anyio.CapacityLimiter(1)
         self._state_before_wait = RunState.LISTING
         self._nested = False
@@ -239,6 +236,17 @@ class Pipeline:
             inspect_limiter=anyio.CapacityLimiter(2),
         )
         governor = Governor(settings.workers, self.clock)
+        self._lister = Lister(
+            settings=settings,
+            stats=self.stats,
+            store=store,
+            run_id=self._run_id,
+            dest=self.dest,
+            db_call=self._db_call,
+            emit=self._emit,
+            ack=self._ack,
+            on_fatal=self._stop_workers,
+        )
         send, receive = anyio.create_memory_object_stream[StoredRepo](max(1, settings.buffer))
         self._send = send
         self.stats.run_state = RunState.LISTING if not listing_done else RunState.RUNNING
@@ -251,13 +259,12 @@ class Pipeline:
                     async with anyio.create_task_group() as journal:
                         journal.start_soon(self._flush_loop)
                         async with anyio.create_task_group() as group:
+                            self._workers_scope = group.cancel_scope
                             if not settings.dry_run:
                                 for index in range(1, settings.workers + 1):
                                     group.start_soon(self._worker, index, receive.clone(), syncer, governor)
                             receive.close()
-                            group.start_soon(
-                                self._feed, client, provider, send, cursor, listing_done, resume_failed, group.cancel_scope
-                            )
+                            group.start_soon(self._lister.feed, client, provider, send, cursor, listing_done, resume_failed)
                         journal.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -283,167 +290,31 @@ class Pipeline:
             forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run
         )
 
+    def _stop_workers(self) -> None:
+        """The listing failed before anything was listed: nothing for the workers to do."""
+        if self._workers_scope is not None:
+            self._workers_scope.cancel()
+
     def _finish(self, store: StateStore) -> int:
         counts = self.stats.counts
+        error = self._lister.error if self._lister else None
         if self._cancelled:
             store.finish_run(self._run_id, "cancelled")
             self.stats.run_state = RunState.CANCELLED
             return EXIT_INTERRUPTED
-        if self._fatal and self._listing_error is not None:
+        if error is not None:
             store.finish_run(self._run_id, "failed")
-            self.stats.run_state = RunState.FAILED
-            return self._listing_error.exit_code
-        if self._listing_error is not None:
-            store.finish_run(self._run_id, "failed")
-            return max(EXIT_FAILED, self._listing_error.exit_code)
+            if self._lister and self._lister.fatal:
+                self.stats.run_state = RunState.FAILED
+                return error.exit_code
+            return max(EXIT_FAILED, error.exit_code)
         store.finish_run(self._run_id, "finished")
         return EXIT_FAILED if counts.failed else EXIT_OK
-
-    # -- lister ---------------------------------------------------------------------------------
-    async def _feed(
-        self,
-        client: ApiClient,
-        provider: Any,
-        send: MemoryObjectSendStream[StoredRepo],
-        cursor: str | None,
-        listing_done: bool,
-        resume_failed: bool,
-        scope: anyio.CancelScope,
-    ) -> None:
-        store = self._store
-        assert store is not None
-        async with send:
-            # Work an interrupted run had listed but not finished goes first.
-            if resume_failed:
-                await self._requeue(send, store.pending(self._run_id, failed_only=True))
-            await self._requeue(send, store.pending(self._run_id))
-            if listing_done:
-                self.stats.lister_state = ListerState.DONE
-                return
-            try:
-                await self._list(client, provider, send, cursor, scope)
-            except ForgeError as exc:
-                self._listing_error = exc
-                self.stats.lister_state = ListerState.FAILED
-                self.stats.message = str(exc)
-                self._emit("listing_failed", message=str(exc), exit_code=exc.exit_code)
-                if self.stats.lister_page <= 1 and self.stats.counts.listed == 0:
-                    self._fatal = True
-                    scope.cancel()
-
-    async def _requeue(self, send: MemoryObjectSendStream[StoredRepo], batches: Iterator[list[StoredRepo]]) -> None:
-        while batch := await self._db_call(next, batches, None):
-            for item in batch:
-                await self._offer(send, item)
 
     async def _db_call(self, function: Callable[..., T], *args: Any) -> T:
         """State calls run one at a time on a worker thread, off the event loop."""
         async with self._db:
             return await anyio.to_thread.run_sync(function, *args)
-
-    async def _list(
-        self, client: ApiClient, provider: Any, send: MemoryObjectSendStream[StoredRepo], cursor: str | None, scope: anyio.CancelScope
-    ) -> None:
-        store = self._store
-        assert store is not None
-        candidates = [cursor] if cursor else provider.first_urls(self.settings.owner)
-        url: str | None = candidates[0]
-        total_task_started = False
-        page_number = 0
-        while url is not None:
-            page_number += 1
-            self.stats.lister_state = ListerState.FETCHING
-            self.stats.lister_page = page_number
-            etag, stored_next = await self._db_call(store.page_cache, url)
-            if page_number == 1 and not cursor:
-                url, response = await self._first_page(client, candidates, etag)
-                etag, stored_next = await self._db_call(store.page_cache, url)
-            else:
-                response = await client.get(url, etag=etag)
-            page = provider.parse_page(url, response)
-            if page.next_url and not client.same_origin(page.next_url):
-                from gz_tui.forges.http import rebase_onto
-
-                page.next_url = rebase_onto(page.next_url, self.settings.api_base)
-            if page.total is not None:
-                self.stats.set_total(page.total)
-            if page.not_modified:
-                page.next_url = page.next_url or stored_next
-                fresh = await self._db_call(store.reuse_page, self._run_id, page)
-            else:
-                fresh = await self._db_call(store.record_page, self._run_id, page, page.repos)
-            self.stats.count(listed=len(fresh))
-            self._emit("page", number=page_number, repos=len(fresh), cached=page.not_modified)
-            for item in fresh:
-                await self._offer(send, item)
-            if page.next_url and not total_task_started and self.stats.counts.total is None:
-                total_task_started = True  # after the first page's repos are queued: never delays the first clone
-                await self._fetch_total(client, provider)
-            url = page.next_url
-        self.stats.lister_state = ListerState.DONE
-        if self.stats.run_state == RunState.LISTING:
-            self.stats.run_state = RunState.RUNNING
-
-    async def _first_page(self, client: ApiClient, urls: list[str], etag: str | None) -> tuple[str, Any]:
-        """The org listing, or the user listing when the owner is a user; a clear error when neither exists."""
-        assert self._store is not None
-        for index, url in enumerate(urls):
-            if index:
-                etag, _ = await self._db_call(self._store.page_cache, url)
-            try:
-                return url, await client.get(url, etag=etag, quiet_404=True)
-            except NotFoundError:
-                continue
-        hint = "" if self.settings.token else " (if it is private, pass a token that can see it)"
-        raise NotFoundError(
-            f"{self.settings.provider} owner {self.settings.owner!r} not found at "
-            f"{urlsplit(self.settings.api_base).netloc}{hint}; check the spelling"
-        )
-
-    async def _fetch_total(self, client: ApiClient, provider: Any) -> None:
-        url = provider.total_url(self.settings.owner)
-        if not url:
-            return
-        try:
-            response = await client.get(url, quiet_404=True)
-            total = provider.parse_total(response)
-        except (ForgeError, ValueError):
-            return
-        if total:
-            self.stats.set_total(total)
-
-    async def _offer(self, send: MemoryObjectSendStream[StoredRepo], item: StoredRepo) -> None:
-        """Filter, then put into the buffer — blocking while it is full (backpressure)."""
-        repo = item.repo
-        skip = self._filtered_out(repo)
-        if skip:
-            self._ack(Ack(repo.key, "skipped", error_message=skip))
-            self.stats.count(skipped=1)
-            self._emit("repo_skipped", repo=repo.full_name, reason=skip)
-            return
-        if self.settings.dry_run:
-            action = "update" if (self.dest / repo.rel_path).exists() else "clone"
-            self._planned[action] += 1
-            self._emit("repo_planned", repo=repo.full_name, action=action)
-            return
-        stats = send.statistics()
-        if stats.current_buffer_used >= stats.max_buffer_size:
-            self.stats.lister_state = ListerState.BLOCKED
-        await send.send(item)
-        if self.stats.lister_state == ListerState.BLOCKED:
-            self.stats.lister_state = ListerState.FETCHING
-
-    def _filtered_out(self, repo: RemoteRepo) -> str:
-        s = self.settings
-        if s.skip_archived and repo.archived:
-            return "archived (--skip-archived)"
-        if s.skip_forks and repo.fork:
-            return "fork (--skip-forks)"
-        if self._include and not self._include.search(repo.rel_path):
-            return "not matched by --include"
-        if self._exclude and self._exclude.search(repo.rel_path):
-            return "matched by --exclude"
-        return ""
 
     # -- workers --------------------------------------------------------------------------------
     async def _worker(
@@ -638,9 +509,8 @@ class Pipeline:
             "not_modified": self.stats.rate.not_modified,
             "state": self.stats.state_path,
         }
-        if self.settings.dry_run:
-            fields["would_clone"] = self._planned["clone"]
-            fields["would_update"] = self._planned["update"]
+        if self.settings.dry_run and self._lister is not None:
+            fields.update({f"would_{action}": n for action, n in self._lister.planned.items()})
         if self.stats.message:
             fields["message"] = self.stats.message
         self._emit("summary", **fields)
