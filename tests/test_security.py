@@ -35,7 +35,7 @@ from gz_tui.forge_sim import Scenario
 from gz_tui.forge_sim.api_common import Response
 from gz_tui.forge_sim.dispatch import Dispatcher, GitAnswer
 from gz_tui.forges.base import RemoteRepo
-from gz_tui.pipeline.git import GitRunner, classify
+from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
 from tests.helpers import repo_dirs, run_pipeline, settings_for
@@ -100,6 +100,19 @@ def pwned_state() -> tuple[int, int] | None:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def user_git_config(monkeypatch: pytest.MonkeyPatch, home: Path, text: str) -> None:
+    """Install ``text`` as the user's global git config where gz-tui's git children will read it.
+
+    gz-tui drops inherited ``GIT_CONFIG_*`` variables (GIT_CONFIG_GLOBAL included) from the git environment, so
+    the conftest's GIT_CONFIG_GLOBAL does not reach them: they read ``$HOME/.gitconfig``. Write both.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(text)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(text)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -522,7 +535,7 @@ def test_secret_audit_during_and_after_a_cli_run(
         monkeypatch.setattr(Dispatcher, "serve_git", slow_serve_git)
     marker = tmp_path / "credential-helper-ran"
     # The user's own git config asks for a credential helper: gz-tui must reset it (or a 401 would run it).
-    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(f"[credential]\n\thelper = \"!f() {{ touch '{marker}'; }}; f\"\n")
+    user_git_config(monkeypatch, tmp_path / "home", f"[credential]\n\thelper = \"!f() {{ touch '{marker}'; }}; f\"\n")
     sim = forge_factory(org="acme", repos=10, token=TOKEN, scenario=Scenario(hostile=True, repo_size_kb=0 if git_rejects else 256))
     sim.add_repo("too-many-requests-429")  # a name (like a port) must not turn an auth failure into a "throttled" retry
     dest = tmp_path / "dest"
@@ -680,7 +693,9 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(forge_factory: Any, tmp_path: Path) -> None:
+def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(
+    forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sim = forge_factory(org="acme", repos=3)
     # A repo with two submodules, planted where the forge serves repo-00001 from (bare repos are made lazily):
     # one on the forge itself (a fetch would show in its request log), one over the local file transport.
@@ -712,12 +727,15 @@ def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(forge_fac
         for name in ("post-checkout", "post-merge", "post-rewrite", "reference-transaction", "pre-auto-gc", "post-index-change"):
             (directory / name).write_text(hook)
             (directory / name).chmod(0o755)
-    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+    (template / "description").write_text("from the user's template dir\n")  # proves gz-tui's git read this config
+    user_git_config(
+        monkeypatch,
+        tmp_path / "home",
         "[submodule]\n\trecurse = true\n\tactive = .\n"
         "[fetch]\n\trecurseSubmodules = true\n"
         "[protocol]\n\tallow = always\n"
         f"[init]\n\ttemplateDir = {template}\n"
-        f"[core]\n\thooksPath = {hooks}\n"
+        f"[core]\n\thooksPath = {hooks}\n",
     )
     # Control: plain git with this config does run the hooks (so the assertions below mean something).
     subprocess.run(["git", "clone", "-q", "--", sim.git_url("repo-00002"), str(tmp_path / "control")], check=True, capture_output=True)
@@ -730,6 +748,7 @@ def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(forge_fac
     assert code == 0, [e for e in events if e["event"] == "repo_failed"]
     clone = dest / "repo-00001"
     assert (clone / ".gitmodules").exists()
+    assert (clone / ".git" / "description").read_text() == "from the user's template dir\n", "config not in effect"
 
     # An update that moves both gitlinks, in the mode that merges (submodule.recurse would apply there).
     (work / "README.md").write_text("moved\n")
@@ -748,4 +767,10 @@ def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(forge_fac
     for name in ("sub", "local"):
         assert not (clone / name).exists() or list((clone / name).iterdir()) == [], f"submodule {name} was checked out"
     assert not (clone / ".git" / "modules").exists(), "a submodule was cloned"
+    # The contract behind it (clone/fetch also pass --no-recurse-submodules): it outranks the user's config
+    # for every git gz-tui runs, and a .gitmodules URL cannot use the file or ext transports.
+    env = git_environment(base={"PATH": os.environ["PATH"]}, protocol="https", allow_http=False)
+    config = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert config["submodule.recurse"] == "false" and config["core.hooksPath"] == os.devnull
+    assert env["GIT_PROTOCOL_FROM_USER"] == "0" and env["GIT_ALLOW_PROTOCOL"] == "https"
     assert not [r.path for r in sim.requests() if "submodule-target" in r.path], "a submodule was fetched from the forge"
