@@ -516,12 +516,12 @@ def hostile_git_side(self: Dispatcher, repo_path: str, rest: str, query: str, re
 
 
 @pytest.mark.parametrize(
-    "provider, git_rejects",
-    [("github", True), ("gitlab", False)],
-    ids=["github-git-rejects-token-and-echoes-it", "gitlab-clones-fine"],
+    "provider, git_rejects, output",
+    [("github", True, "--json"), ("gitlab", False, "--no-tui")],
+    ids=["github-git-rejects-token-and-echoes-it-json", "gitlab-clones-fine-plain-headless"],
 )
 def test_secret_audit_during_and_after_a_cli_run(
-    forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, git_rejects: bool
+    forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, git_rejects: bool, output: str
 ) -> None:
     if git_rejects:
         monkeypatch.setattr(Dispatcher, "serve_git", hostile_git_side)
@@ -542,7 +542,7 @@ def test_secret_audit_during_and_after_a_cli_run(
     log_file = tmp_path / "logs" / "audit.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "gz_tui", "acme", "--provider", provider, "--base-url", sim.api_url(provider),
-         "--dest", str(dest), "--json", "--workers", "2", "--attempts", "1", "--log-file", str(log_file)],
+         "--dest", str(dest), output, "--workers", "2", "--attempts", "1", "--log-file", str(log_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -591,27 +591,30 @@ def test_secret_audit_during_and_after_a_cli_run(
     assert cmdline_leaks == [], "the token reached a git child's command line"
     assert dest_leaks == {}, f"token found under DEST during the run: {dest_leaks}"
     assert files_leaking(dest) == {}, "token found under DEST after the run (.git/config, state DB, WAL...)"
-    assert not leaks(out) and not leaks(err), "token in --json stdout or in stderr"
+    assert not leaks(out) and not leaks(err), f"token in {output} stdout or in stderr"
     assert b"\x1b" not in out and b"\x1b" not in err
     assert log_file.exists() and not leaks(log_file.read_bytes())
     assert not marker.exists(), "the user's credential helper ran"
     if loose_environ:  # the kernel makes /proc/PID/environ owner-only; document rather than fail if not
         warnings.warn(f"/proc/PID/environ of git children readable by others: {loose_environ}", stacklevel=1)
 
-    events = [json.loads(line) for line in out.decode().splitlines()]
-    failures = [e for e in events if e["event"] == "repo_failed"]
+    if output == "--json":
+        events = [json.loads(line) for line in out.decode().splitlines()]
+        assert not [e for e in events if e["event"] == "repo_failed" and leaks(e["message"].encode())]
+    else:
+        assert b"failed " in err and b"cloned " in out  # plain headless: per-repo lines on stderr, summary on stdout
     with sqlite3.connect(f"file:{dest / '.gz-tui' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        messages = [r[0] for r in db.execute("SELECT error_message FROM repos WHERE error_message IS NOT NULL")]
+        failures = {r[0]: r[1:] for r in db.execute("SELECT full_name, error_class, error_message FROM repos WHERE status = 'failed'")}
         runs = [str(r) for r in db.execute("SELECT * FROM runs")]
-    for text in [*messages, *runs, *(e["message"] for e in failures)]:
+    for text in [*(message for _, message in failures.values()), *runs]:
         assert not leaks(text.encode()), text
     if git_rejects:
         legit = {f"acme/{name}" for name in sim.repo_names()}
-        classes = {e["repo"]: e["error_class"] for e in failures if e["repo"] in legit}
+        classes = {name: error_class for name, (error_class, _) in failures.items() if name in legit}
         assert set(classes) == legit and set(classes.values()) == {"auth", "not_found"}, classes
         assert classes["acme/too-many-requests-429"] == "auth"
         # The message is git's own fatal line: not the forge's echo (remote: lines, escapes, a forged "fatal:").
-        echoed = [e["message"] for e in failures if e["repo"] in legit]
+        echoed = [message for name, (_, message) in failures.items() if name in legit]
         assert all(m.startswith("fatal:") for m in echoed), echoed
         assert not [m for m in echoed if "remote:" in m or "\x1b" in m or "owned" in m or "Basic" in m], echoed
         assert repo_dirs(dest) == set()
