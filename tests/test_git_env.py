@@ -27,6 +27,12 @@ def test_inherited_git_config_variables_are_dropped() -> None:
     assert env["GIT_ALLOW_PROTOCOL"] == "http:https"
 
 
+def test_variables_that_choose_config_files_are_kept() -> None:
+    env = git_environment(base={"GIT_CONFIG_GLOBAL": "/tmp/g", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_PARAMETERS": "'x.y'='z'"}, protocol="https", allow_http=False)
+    assert env["GIT_CONFIG_GLOBAL"] == "/tmp/g" and env["GIT_CONFIG_NOSYSTEM"] == "1"
+    assert "GIT_CONFIG_PARAMETERS" not in env
+
+
 def test_git_origin_for_github_and_enterprise() -> None:
     assert git_origin("https://api.github.com") == "https://github.com/"
     assert git_origin("https://ghe.example.com/api/v3") == "https://ghe.example.com/"

@@ -105,8 +105,8 @@ def mode(path: Path) -> int:
 def user_git_config(monkeypatch: pytest.MonkeyPatch, home: Path, text: str) -> None:
     """Install ``text`` as the user's global git config where gz-tui's git children will read it.
 
-    gz-tui drops inherited ``GIT_CONFIG_*`` variables (GIT_CONFIG_GLOBAL included) from the git environment, so
-    the conftest's GIT_CONFIG_GLOBAL does not reach them: they read ``$HOME/.gitconfig``. Write both.
+    gz-tui keeps GIT_CONFIG_GLOBAL (it only chooses a file) but drops inherited config values; write both the
+    conftest's GIT_CONFIG_GLOBAL file and ``$HOME/.gitconfig`` so the test holds either way.
     """
     home.mkdir(parents=True, exist_ok=True)
     (home / ".gitconfig").write_text(text)
@@ -465,20 +465,15 @@ def test_a_forge_reflecting_the_token_into_listing_data_gets_nothing_written_to_
 
     _, _, events = run_pipeline(plain_settings(forge.origin, dest, token=TOKEN))
 
-    outcome = {e["repo"].replace(TOKEN, "TOKEN"): e for e in events if e["event"] in ("repo_failed", "repo_done")}
+    outcome = {e["repo"].replace("***", "TOKEN"): e for e in events if e["event"] in ("repo_failed", "repo_done")}
     for name in ("acme/url", "acme/n-TOKEN"):
         assert outcome[name]["event"] == "repo_failed" and outcome[name]["error_class"] == "unsafe", outcome[name]
         assert "token" in outcome[name]["message"]
     assert outcome["acme/ok"]["event"] == "repo_done"  # the forge's dumb answer still clones: the test is live
     assert not [git for _, path, git in forge.requests if TOKEN in path], "git fetched a URL carrying the token"
-    on_disk = {path: hits for path, hits in files_leaking(dest).items() if "/.gz-tui/state.sqlite3" not in path}
-    assert on_disk == {} and not [p for p in dest.rglob("*") if TOKEN in p.name]
+    assert not [p for p in dest.rglob("*") if TOKEN in p.name]
     residue = [p for p in files_leaking(dest)] + [e["message"] for e in outcome.values() if leaks(e.get("message", "").encode())]
-    if residue:
-        pytest.xfail(
-            "HOLE (runner/state, not owned here): listing fields are journaled verbatim (repos.clone_url/full_name/rel_path "
-            f"in the state DB) and UnsafeRepo messages quote the URL unredacted: {residue}"
-        )
+    assert residue == [], "the echoed token reached the state DB or a message"
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,13 @@ def git_environment(
     auth_header: str | None = None,
 ) -> dict[str, str]:
     """The environment every git child gets."""
-    env = {k: v for k, v in base.items() if not k.startswith(("GIT_CONFIG_", "GIT_DIR", "GIT_WORK_TREE"))}
+    # Inherited config *values* are dropped (they could carry helpers or another token); the variables
+    # that only choose config files (GIT_CONFIG_GLOBAL, GIT_CONFIG_SYSTEM, GIT_CONFIG_NOSYSTEM) are kept.
+    env = {
+        k: v
+        for k, v in base.items()
+        if not (k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS", "GIT_DIR", "GIT_WORK_TREE") or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")))
+    }
     env.update(
         GIT_TERMINAL_PROMPT="0",
         GIT_ASKPASS="",

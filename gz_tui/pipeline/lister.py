@@ -8,6 +8,7 @@ asking the API as soon as the buffer is full.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit
@@ -17,9 +18,25 @@ from anyio.streams.memory import MemoryObjectSendStream
 from gz_tui.config import Settings
 from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
 from gz_tui.forges.http import ApiClient, rebase_onto
+from gz_tui.logs import redact
 from gz_tui.pipeline.paths import UnsafeRepo, destination
 from gz_tui.pipeline.state import Ack, StateStore, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState, Stats
+
+
+def scrub(repo: RemoteRepo) -> RemoteRepo:
+    """A token a forge echoed into a listing entry is replaced before the entry is journaled or shown."""
+    fields = (repo.full_name, repo.rel_path, repo.clone_url, repo.ssh_url or "", repo.owner)
+    if all(redact(text) == text for text in fields):
+        return repo
+    return replace(
+        repo,
+        full_name=redact(repo.full_name),
+        rel_path=redact(repo.rel_path),
+        clone_url=redact(repo.clone_url),
+        ssh_url=redact(repo.ssh_url) if repo.ssh_url else None,
+        owner=redact(repo.owner),
+    )
 
 
 class Lister:
@@ -108,6 +125,7 @@ class Lister:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
                 raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
+            page.repos = [scrub(repo) for repo in page.repos]
             if page.next_url and not client.same_origin(page.next_url):
                 page.next_url = rebase_onto(page.next_url, self.settings.api_base)
             if page.total is not None:

@@ -23,6 +23,7 @@ from gz_tui.config import Settings
 from gz_tui.forges import make_provider
 from gz_tui.forges.base import RateInfo, RemoteRepo
 from gz_tui.forges.http import ApiClient, RetryPolicy
+from gz_tui.logs import REDACTED, add_secret, redact
 from gz_tui.pipeline.gates import Gate, Governor
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.git import (
@@ -69,6 +70,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        add_secret(settings.token)  # every message this run shows or journals is redacted of it
         self._events = events
         self._policy = policy
         self._environ = dict(os.environ if environ is None else environ)
@@ -349,6 +351,8 @@ class Pipeline:
         repo = item.repo
         settings = self.settings
         try:
+            if any(REDACTED in text for text in (repo.full_name, repo.rel_path, repo.clone_url, repo.ssh_url or "")):
+                raise UnsafeRepo("the forge put your token into this repository's name or URL; refused")
             if "/" in repo.rel_path and not self._nested:
                 raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
             final = destination(self.dest, repo.rel_path)
@@ -423,6 +427,7 @@ class Pipeline:
 
     def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
         status = outcome.status
+        outcome = replace(outcome, message=redact(outcome.message))
         self._ack(
             Ack(
                 repo.key,

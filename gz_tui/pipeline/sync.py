@@ -104,16 +104,7 @@ class RepoSyncer:
         self.depth = depth
         self.limiter = inspect_limiter
 
-    def _reflects_secret(self, repo: RemoteRepo, url: str) -> Outcome | None:
-        """A forge that echoes the token into a clone URL or name would have git write it to .git/config or DEST."""
-        if any(secret in text for secret in self.runner.secrets for text in (url, repo.rel_path)):
-            return Outcome("failed", "unsafe", "the forge put the API token into this repository's clone URL or name; not cloning it")
-        return None
-
     async def clone(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener) -> Outcome:
-        refused = self._reflects_secret(repo, url)
-        if refused is not None:
-            return refused
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", repo.rel_path)[-60:]
         tmp = self.tmp_root / f"{slug}.{_secrets.token_hex(4)}"
@@ -137,9 +128,6 @@ class RepoSyncer:
                     await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
     async def update(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener) -> Outcome:
-        refused = self._reflects_secret(repo, url)
-        if refused is not None:
-            return refused
         if self.update_mode == "skip":
             return Outcome("skipped", message="already on disk (--update skip)")
         origin, _ = await anyio.to_thread.run_sync(_inspect, final, limiter=self.limiter)
