@@ -122,7 +122,7 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
         snap = board.snap
         assert snap is not None and snap.run_state == RunState.FINISHED
         assert snap.counts.cloned == REPOS and snap.counts.failed == 0
-        assert "every repo is in place" in screen_text(app)
+        await wait_until(pilot, lambda: "every repo is in place" in screen_text(app), 5, "the end-of-run summary")
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 0
