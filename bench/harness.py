@@ -59,6 +59,11 @@ def median(values: Iterable[float]) -> float:
     return float(statistics.median(list(values)))
 
 
+def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """Median of run-by-run ratios: each pair ran back to back, so a burst of load skews both alike."""
+    return median(a / b for a, b in zip(ours, theirs, strict=True))
+
+
 def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     """``min–max`` of the samples, for the notes."""
     return f"{fmt.format(min(values))}–{fmt.format(max(values))}" if values else "?"

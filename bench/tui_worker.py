@@ -1,7 +1,8 @@
 """P6's child: one run of the pipeline in this process, either under the dashboard or headless.
 
 ``python bench/tui_worker.py tui|headless BASE_URL DEST WORKERS`` prints one JSON line:
-``{"mode", "seconds", "cloned", "failed", "exit_code", "frames"}``. ``seconds`` is ``Pipeline.run()``
+``{"mode", "seconds", "cloned", "failed", "exit_code", "self_cpu"}`` (``self_cpu``: this
+process's CPU seconds during the run, git children excluded). ``seconds`` is ``Pipeline.run()``
 alone (start to return), so the interpreter's and Textual's import time are not in it; the run is
 the same object either way, only what drives it differs.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -27,23 +29,32 @@ class TimedPipeline(Pipeline):
 
     started: float | None = None
     seconds: float | None = None
+    cpu: float | None = None
+    """CPU seconds of this process (all its threads, git children excluded) while ``run()`` ran."""
     done: asyncio.Event | None = None
 
     async def run(self) -> int:
         self.started = time.perf_counter()
+        cpu_start = _cpu()
         try:
             return await super().run()
         finally:
             self.seconds = time.perf_counter() - self.started
+            self.cpu = _cpu() - cpu_start
             if self.done is not None:
                 self.done.set()
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def settings_for(url: str, dest: Path, workers: int, headless: bool) -> Settings:
     return Settings(owner=ORG, base_url=url, dest=dest, workers=workers, headless=headless)
 
 
-async def run_tui(settings: Settings) -> tuple[TimedPipeline, int]:
+async def run_tui(settings: Settings) -> TimedPipeline:
     from gz_tui.tui.app import make_app
 
     done = asyncio.Event()
@@ -56,17 +67,10 @@ async def run_tui(settings: Settings) -> tuple[TimedPipeline, int]:
         return pipeline
 
     app = make_app(settings, factory)
-    frames = 0
     async with app.run_test(headless=True, size=(120, 40)) as pilot:
         await done.wait()
         await pilot.pause()
-        frames = _frames(app)
-    return made[0], frames
-
-
-def _frames(app: Any) -> int:
-    """How many screen updates the app made, when Textual exposes it (diagnostic only)."""
-    return int(getattr(app, "_update_count", 0) or 0)
+    return made[0]
 
 
 async def run_headless(settings: Settings) -> TimedPipeline:
@@ -91,9 +95,8 @@ async def run_headless(settings: Settings) -> TimedPipeline:
 
 def main(argv: list[str]) -> int:
     mode, url, dest, workers = argv[0], argv[1], Path(argv[2]), int(argv[3])
-    frames = 0
     if mode == "tui":
-        pipeline, frames = asyncio.run(run_tui(settings_for(url, dest, workers, headless=False)))
+        pipeline = asyncio.run(run_tui(settings_for(url, dest, workers, headless=False)))
     elif mode == "headless":
         pipeline = asyncio.run(run_headless(settings_for(url, dest, workers, headless=True)))
     else:
@@ -107,7 +110,7 @@ def main(argv: list[str]) -> int:
                 "cloned": counts.cloned,
                 "failed": counts.failed,
                 "exit_code": pipeline.stats.exit_code,
-                "frames": frames,
+                "self_cpu": pipeline.cpu,
             }
         )
     )
