@@ -113,9 +113,9 @@ def p1_clone(ctx: Context) -> list[Row]:
             "≤ 1.10",
             ratio <= 1.10,
             [
-                f"P1: {runs} runs each, alternated; ratio = median of the {runs} paired ratios (neighbours' load hits "
-                f"a pair alike); gz-tui {spread(ours)} s, xargs {spread(theirs)} s; "
-                f"CPU (process + git children) gz-tui {median(cpu['gz']):.1f} s vs xargs {median(cpu['ref']):.1f} s"
+                (f"P1: {runs} runs each, alternated; ratio = median of the {runs} paired ratios (neighbours' load hits "
+                    f"a pair alike); gz-tui {spread(ours)} s, xargs {spread(theirs)} s; "
+                    f"CPU (process + git children) gz-tui {median(cpu['gz']):.1f} s vs xargs {median(cpu['ref']):.1f} s")
             ],
         )
     ]
@@ -163,8 +163,8 @@ def p2_dry_run(ctx: Context) -> list[Row]:
             "≥ 3,000/s",
             ours_rate >= 3000,
             [
-                f"P2: process wall time, start to exit: gz-tui {spread(ours)} s, httpx loop {spread(theirs)} s; "
-                f"inside the pipeline (summary 'seconds') {median(inner):.2f} s = {n / median(inner):,.0f} repos/s"
+                (f"P2: process wall time, start to exit: gz-tui {spread(ours)} s, httpx loop {spread(theirs)} s; "
+                    f"inside the pipeline (summary 'seconds') {median(inner):.2f} s = {n / median(inner):,.0f} repos/s")
             ],
         )
     ]
@@ -223,8 +223,8 @@ def p3_first_clone(ctx: Context) -> list[Row]:
             "< 1 s",
             first < 1.0,
             [
-                f"P3: {runs} runs, {spread(firsts, '{:.3f}')} s to the first repo_done event; first git request at the "
-                f"forge after {median(gits):.3f} s ({spread(gits, '{:.3f}')}), preceded by {median(api_before):.0f} API requests"
+                (f"P3: {runs} runs, {spread(firsts, '{:.3f}')} s to the first repo_done event; first git request at the "
+                    f"forge after {median(gits):.3f} s ({spread(gits, '{:.3f}')}), preceded by {median(api_before):.0f} API requests")
             ],
         ),
         Row(
@@ -283,9 +283,9 @@ def p4_memory(ctx: Context) -> list[Row]:
             "≤ 1.15 and < 120 MB",
             ratio <= 1.15 and hi < 120,
             [
-                f"P4: ru_maxrss of the gz-tui process, worst of {len(peaks[big])} run(s) per size "
-                f"(all runs: {', '.join(f'{v:.1f}' for v in peaks[small])} / {', '.join(f'{v:.1f}' for v in peaks[big])} MB); "
-                f"reference column = the {small:,}-repo org"
+                (f"P4: ru_maxrss of the gz-tui process, worst of {len(peaks[big])} run(s) per size "
+                    f"(all runs: {', '.join(f'{v:.1f}' for v in peaks[small])} / {', '.join(f'{v:.1f}' for v in peaks[big])} MB); "
+                    f"reference column = the {small:,}-repo org")
             ],
         )
     ]
@@ -449,10 +449,10 @@ def p6_dashboard(ctx: Context) -> list[Row]:
             "≥ 0.95",
             ratio >= 0.95,
             [
-                f"P6: reference column = headless; {runs} runs each, alternated, ratio = median of paired ratios; dashboard {spread(tui, '{:.1f}')}, "
-                f"headless {spread(headless, '{:.1f}')} repos/s; the gz-tui process alone (git excluded) used "
-                f"{median(own['tui']):.0%} of a core with the dashboard vs {median(own['headless']):.0%} headless; "
-                f"CPU including git {median(cpu['tui']):.1f} s vs {median(cpu['headless']):.1f} s"
+                (f"P6: reference column = headless; {runs} runs each, alternated, ratio = median of paired ratios; dashboard {spread(tui, '{:.1f}')}, "
+                    f"headless {spread(headless, '{:.1f}')} repos/s; the gz-tui process alone (git excluded) used "
+                    f"{median(own['tui']):.0%} of a core with the dashboard vs {median(own['headless']):.0%} headless; "
+                    f"CPU including git {median(cpu['tui']):.1f} s vs {median(cpu['headless']):.1f} s")
             ],
         )
     ]
@@ -500,8 +500,8 @@ def p7_resync(ctx: Context) -> list[Row]:
             f"≤ {RESYNC_GOAL:.2f}",
             ratio <= RESYNC_GOAL,
             [
-                f"P7: reference column = the first clone of the same repos into the same dest; {runs} runs; "
-                f"{no_pushed_at} of the {n:,} repos have no pushed_at, so they cannot be skipped and get a git fetch"
+                (f"P7: reference column = the first clone of the same repos into the same dest; {runs} runs; "
+                    f"{no_pushed_at} of the {n:,} repos have no pushed_at, so they cannot be skipped and get a git fetch")
             ],
         )
     ]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -206,7 +206,7 @@ class ForgeProcess:
             if stream is not None:
                 stream.close()
 
-    def __enter__(self) -> ForgeProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -380,12 +380,12 @@ def machine() -> dict[str, str]:
     except OSError:
         cpu = platform.processor() or "?"
     try:
-        git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+        git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
         git = "git not found"
     try:
         commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
         ).stdout.strip()
     except OSError:
         commit = "?"

@@ -21,8 +21,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))  # gz_tui from this checkout, installed or not
 
-from benchmarks import BENCHMARKS, Context  # noqa: E402
-from harness import PYTHON, Row, Workspace, machine  # noqa: E402
+from benchmarks import BENCHMARKS, Context
+from harness import PYTHON, Row, Workspace, machine
 
 TITLES = {
     "P1": "clone tiny repos vs xargs git clone",
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             try:
                 rows += BENCHMARKS[name](ctx)
-            except Exception as exc:  # one broken benchmark must not hide the others
+            except Exception as exc:  # noqa: BLE001 -- one broken benchmark must not hide the others
                 crashed.append(name)
                 log(traceback.format_exc())
                 rows.append(Row(f"{name} {TITLES[name]}", "CRASHED", "—", "—", "—", None, [f"{name} crashed: {exc}"]))

@@ -10,8 +10,8 @@ the same object either way, only what drives it differs.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-import os
 import resource
 import sys
 import time
@@ -78,18 +78,15 @@ async def run_headless(settings: Settings) -> TimedPipeline:
     from gz_tui.headless import HeadlessReporter, run_headless_async
 
     made: list[TimedPipeline] = []
-    devnull = open(os.devnull, "w")
-    reporter = HeadlessReporter(json_mode=False, out=devnull, err=devnull, color=False)
+    sink = io.StringIO()  # what the CLI would print; discarded
+    reporter = HeadlessReporter(json_mode=False, out=sink, err=sink, color=False)
 
-    def factory(sink: Any) -> TimedPipeline:
-        pipeline = TimedPipeline(settings, events=sink)
+    def factory(events: Any) -> TimedPipeline:
+        pipeline = TimedPipeline(settings, events=events)
         made.append(pipeline)
         return pipeline
 
-    try:
-        await run_headless_async(factory, reporter, SYSTEM_CLOCK)
-    finally:
-        devnull.close()
+    await run_headless_async(factory, reporter, SYSTEM_CLOCK)
     return made[0]
 
 
