@@ -71,6 +71,10 @@ def _ok_run(finished: Finished, **expect: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- P1
 
 
+def _ratios(ours: list[float], theirs: list[float]) -> str:
+    return ", ".join(f"{a / b:.2f}" for a, b in zip(ours, theirs, strict=True))
+
+
 def p1_clone(ctx: Context) -> list[Row]:
     """Clone N tiny repos: gz-tui headless CLI vs ``xargs -P 8 git clone`` of the same URLs."""
     n = ctx.size(100, 1000)
@@ -113,8 +117,8 @@ def p1_clone(ctx: Context) -> list[Row]:
             "≤ 1.10",
             ratio <= 1.10,
             [
-                (f"P1: {runs} runs each, alternated; ratio = median of the {runs} paired ratios (neighbours' load hits "
-                    f"a pair alike); gz-tui {spread(ours)} s, xargs {spread(theirs)} s; "
+                (f"P1: {runs} runs each, alternated; ratio = median of the paired ratios ({_ratios(ours, theirs)}; "
+                    f"ratio of medians {median(ours) / median(theirs):.2f}); gz-tui {spread(ours)} s, xargs {spread(theirs)} s; "
                     f"CPU (process + git children) gz-tui {median(cpu['gz']):.1f} s vs xargs {median(cpu['ref']):.1f} s")
             ],
         )
@@ -449,7 +453,8 @@ def p6_dashboard(ctx: Context) -> list[Row]:
             "≥ 0.95",
             ratio >= 0.95,
             [
-                (f"P6: reference column = headless; {runs} runs each, alternated, ratio = median of paired ratios; dashboard {spread(tui, '{:.1f}')}, "
+                (f"P6: reference column = headless; {runs} runs each, alternated; ratio = median of the paired ratios "
+                    f"({_ratios(tui, headless)}; ratio of medians {median(tui) / median(headless):.2f}); dashboard {spread(tui, '{:.1f}')}, "
                     f"headless {spread(headless, '{:.1f}')} repos/s; the gz-tui process alone (git excluded) used "
                     f"{median(own['tui']):.0%} of a core with the dashboard vs {median(own['headless']):.0%} headless; "
                     f"CPU including git {median(cpu['tui']):.1f} s vs {median(cpu['headless']):.1f} s")
