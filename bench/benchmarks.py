@@ -113,7 +113,7 @@ def p1_clone(ctx: Context) -> list[Row]:
             f"P1 clone {n:,} tiny repos, wall s (W={WORKERS})",
             f"{median(ours):.2f}",
             f"{median(theirs):.2f}",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             "≤ 1.10",
             ratio <= 1.10,
             [
@@ -163,7 +163,7 @@ def p2_dry_run(ctx: Context) -> list[Row]:
             f"P2 dry run {n:,} repos, repos/s",
             f"{ours_rate:,.0f}",
             f"{ref_rate:,.0f}",
-            f"{ours_rate / ref_rate:.2f}",
+            f"{ours_rate / ref_rate:.3f}",
             "≥ 3,000/s",
             ours_rate >= 3000,
             [
@@ -283,7 +283,7 @@ def p4_memory(ctx: Context) -> list[Row]:
             f"P4 peak RSS, dry run of {big:,} (vs {small:,}) repos, MB",
             f"{hi:.1f}",
             f"{lo:.1f}",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             "≤ 1.15 and < 120 MB",
             ratio <= 1.15 and hi < 120,
             [
@@ -449,7 +449,7 @@ def p6_dashboard(ctx: Context) -> list[Row]:
             f"P6 throughput with dashboard, {n:,} repos, repos/s",
             f"{median(tui):.1f}",
             f"{median(headless):.1f}",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             "≥ 0.95",
             ratio >= 0.95,
             [
@@ -501,7 +501,7 @@ def p7_resync(ctx: Context) -> list[Row]:
             f"P7 re-sync of {n:,} unchanged repos, wall s",
             f"{median(seconds):.2f}",
             f"{median(firsts):.2f}",
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             f"≤ {RESYNC_GOAL:.2f}",
             ratio <= RESYNC_GOAL,
             [
