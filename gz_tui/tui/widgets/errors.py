@@ -189,10 +189,8 @@ class ErrorLog(DataTable[object]):
         self._update_attempts(snap.now)
         shown = len(self._errors)
         self.show_header = shown > 0
-        if not snap.error_count:
-            self.border_title = "Errors — none so far"
-            return
-        title = f"Errors ({thousands(snap.error_count)})"
+        title = f"Errors ({thousands(snap.error_count)})" if snap.error_count else "Errors — none so far"
         if snap.error_count > shown:
             title += f" · newest {thousands(shown)} shown"
-        self.border_title = title
+        if title != self.border_title:  # assigning repaints, even when unchanged
+            self.border_title = title

@@ -66,6 +66,8 @@ class WorkerTable(DataTable[Text]):
         self._shown: dict[int, Cells] = {}
         self._last: Snapshot | None = None
         self._widths: dict[str, int] = dict(FIXED_WIDTHS, repo=20, phase=12)
+        self._refit = True
+        """Column widths only change after a resize; otherwise cells are padded to fixed widths."""
         for key, label, justify in COLUMNS:
             self.add_column(Text(label, justify=justify), key=key)  # type: ignore[arg-type]
 
@@ -82,6 +84,7 @@ class WorkerTable(DataTable[Text]):
 
     def on_resize(self, event: events.Resize) -> None:
         if self._fit(event.size.width):
+            self._refit = True
             self._shown = {key: ("",) * len(COLUMNS) for key in self._shown}  # type: ignore[misc]
             if self._last is not None:
                 self.update_snapshot(self._last)
@@ -128,7 +131,10 @@ class WorkerTable(DataTable[Text]):
                 before = self._shown[worker.index]
                 for (key, _, _), old, new in zip(COLUMNS, before, cells):
                     if old != new:
-                        self.update_cell(str(worker.index), key, self._cell(key, new, worker), update_width=True)
+                        self.update_cell(str(worker.index), key, self._cell(key, new, worker), update_width=self._refit)
             self._shown[worker.index] = cells
+        self._refit = False
         busy = sum(1 for w in snap.workers if w.state not in (WorkerState.IDLE, WorkerState.DONE, WorkerState.PAUSED))
-        self.border_title = f"Workers  {busy}/{len(snap.workers)} busy"
+        title = f"Workers  {busy}/{len(snap.workers)} busy"
+        if title != self.border_title:
+            self.border_title = title
