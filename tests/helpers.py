@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+import subprocess
+from typing import Any, Callable
 
 import anyio
 
@@ -64,6 +65,18 @@ def repo_dirs(dest: Path) -> set[str]:
             found.add(Path(folder).relative_to(dest).as_posix())
         subdirs[:] = [d for d in subdirs if d not in (".git", ".gz-tui")]
     return found
+
+
+def interrupt_when(process: "subprocess.Popen[str]", condition: "Callable[[], bool]", timeout: float = 30) -> tuple[str, str]:
+    """Send Ctrl+C (SIGINT) to a running CLI once ``condition`` holds; return its output."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=10)
 
 
 def github_listing(base_url: str, org: str, token: str | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 from gz_tui.forge_sim import ForgeSim, Scenario
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import git_head, run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import interrupt_when, repo_dirs, run_pipeline, settings_for
 
 
 def start_cli(sim: ForgeSim, dest: Path, *extra: str) -> subprocess.Popen[str]:
@@ -93,11 +93,7 @@ def test_ctrl_c_exits_130_after_saving_and_the_next_run_resumes(forge_factory: A
     sim = forge_factory(org="acme", repos=60, scenario=Scenario(repo_size_kb=512))
     dest = tmp_path / "acme"
     process = start_cli(sim, dest)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(done_in_state(dest)) < 5:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=10)
+    out, err = interrupt_when(process, lambda: len(done_in_state(dest)) >= 5)
     assert process.returncode == 130, err
     saved = done_in_state(dest)
     assert 5 <= len(saved) < 60

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import pytest
 from gz_tui.clock import FakeClock
 from gz_tui.forge_sim import Scenario
 from tests.conftest import git_head, run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import interrupt_when, repo_dirs, run_pipeline, settings_for
 
 
 def provider_settings(sim: Any, dest: Path, provider: str, **changes: Any) -> Any:
@@ -62,11 +60,7 @@ def test_gitlab_resume_after_ctrl_c(forge_factory: Any, tmp_path: Path) -> None:
     dest = tmp_path / "acme"
     args = [sys.executable, "-m", "gz_tui", "acme", "--provider", "gitlab", "--base-url", sim.api_url("gitlab"), "--dest", str(dest), "--json"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(repo_dirs(dest)) < 4:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=10)
+    out, err = interrupt_when(process, lambda: len(repo_dirs(dest)) >= 4)
     assert process.returncode == 130, err
     result = run_cli("acme", "--provider", "gitlab", "--base-url", sim.api_url("gitlab"), "--dest", str(dest), "--json")
     assert result.returncode == 0, result.stderr
