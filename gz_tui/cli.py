@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from gz_tui import __version__
 from gz_tui.config import PROTOCOLS, PROVIDERS, UPDATE_MODES, Settings, resolve_with_sources
+from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.paths import is_loopback
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EXAMPLES = """\
 examples:

@@ -99,10 +99,6 @@ class Settings:
     def api_base(self) -> str:
         return (self.base_url or DEFAULT_BASE_URLS[self.provider]).rstrip("/")
 
-    @property
-    def resolved_state_path(self) -> Path:
-        return self.state_path or (self.dest / ".gz-tui" / "state.sqlite3")
-
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
 _BUILTIN = {f.name: f.default for f in fields(Settings) if f.name != "owner"}

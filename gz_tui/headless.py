@@ -127,11 +127,11 @@ def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> b
     return stream.isatty() and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
-async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter, clock: Clock) -> int:
+async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter) -> int:
     pipeline = pipeline_for(reporter.event)
     result = 130
 
-    async def watch_signals(scope: anyio.CancelScope) -> None:
+    async def watch_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
                 pipeline.cancel()
@@ -143,7 +143,7 @@ async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], 
             reporter.progress(pipeline.snapshot())
 
     async with anyio.create_task_group() as group:
-        group.start_soon(watch_signals, group.cancel_scope)
+        group.start_soon(watch_signals)
         group.start_soon(report_progress)
         result = await pipeline.run()
         group.cancel_scope.cancel()
@@ -152,4 +152,4 @@ async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], 
 
 def run_headless(settings: Settings, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK) -> int:
     reporter = HeadlessReporter(json_mode=settings.json, out=out, err=err, color=wants_color(err, os.environ))
-    return anyio.run(run_headless_async, lambda sink: Pipeline(settings, clock=clock, events=sink), reporter, clock)
+    return anyio.run(run_headless_async, lambda sink: Pipeline(settings, clock=clock, events=sink), reporter)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from gz_tui.headless import inert
-from gz_tui.pipeline.state import StateError, StateStore
+from gz_tui.pipeline.state import StateError, StateStore, default_state_path
 
 
 def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -20,7 +20,7 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
-    path = args.state or args.dest / ".gz-tui" / "state.sqlite3"
+    path = args.state or default_state_path(args.dest)
     if not path.is_file():
         err.write(f"gz-tui: no gz-tui state at {path}; run gz-tui there first (or pass --state)\n")
         return 2

@@ -45,18 +45,6 @@ def git_processes_touching(path: Path) -> list[int]:
     return found
 
 
-def files_containing(root: Path, needle: bytes) -> list[Path]:
-    hits = []
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            try:
-                if needle in path.read_bytes():
-                    hits.append(path)
-            except OSError:
-                pass
-    return hits
-
-
 def repo_dirs(dest: Path) -> set[str]:
     """Relative paths of git clones under dest (top level, and nested for GitLab); temp clones excluded."""
     found = set()

@@ -79,10 +79,18 @@ def test_github_enterprise_layout_and_user_owner(forge_factory: Any, tmp_path: P
     assert any("/users/octocat/repos" in p for p in paths)
 
 
-def test_no_color_keeps_headless_output_plain(forge_factory: Any, tmp_path: Path) -> None:
-    sim = forge_factory(org="acme", repos=3)
-    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"NO_COLOR": "1"})
-    assert "\x1b" not in result.stdout + result.stderr
+def test_no_color_turns_colour_off_even_on_a_terminal() -> None:
+    import io
+
+    from gz_tui.headless import wants_color
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert wants_color(Terminal(), {"TERM": "xterm"}) is True
+    assert wants_color(Terminal(), {"TERM": "xterm", "NO_COLOR": "1"}) is False
+    assert wants_color(io.StringIO(), {"TERM": "xterm"}) is False  # a pipe (cron, CI) never gets colour
 
 
 def test_default_dest_is_the_owner_under_the_current_directory(forge_factory: Any, tmp_path: Path) -> None:

@@ -8,6 +8,10 @@ from gz_tui.config import Settings
 from gz_tui.pipeline.stats import Snapshot
 
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""0 every repo done · 1 some failed · 2 usage/auth/not found · 130 interrupted (headless and dashboard alike)."""
+
+
 class RunControl(Protocol):
     """One run of the pipeline. ``run()`` returns the exit code (0, 1, 2 or 130)."""
 

@@ -60,12 +60,6 @@ def basic_auth_header(username: str, token: str) -> str:
     return f"Authorization: Basic {raw}"
 
 
-def origin_prefix(url: str) -> str:
-    """``scheme://host[:port]/`` — the scope for ``http.<url>.extraHeader``."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
-
-
 def git_origin(api_base: str) -> str:
     """Where git traffic goes for this API: github.com for api.github.com, else the API's own origin."""
     parts = urlsplit(api_base)

@@ -24,6 +24,7 @@ from gz_tui.forges import make_provider
 from gz_tui.forges.base import RateInfo, RemoteRepo
 from gz_tui.forges.http import ApiClient, RetryPolicy
 from gz_tui.logs import REDACTED, add_secret, redact
+from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.gates import Gate, Governor
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.git import (
@@ -37,7 +38,7 @@ from gz_tui.pipeline.git import (
 )
 from gz_tui.pipeline.lock import DestLock, LockedError
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
-from gz_tui.pipeline.state import Ack, StateError, StateStore, StoredRepo
+from gz_tui.pipeline.state import Ack, default_state_path, StateError, StateStore, StoredRepo
 from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, Stats, WorkerState
 from gz_tui.pipeline.sync import TMP_DIR_NAME, Outcome, RepoSyncer
 
@@ -46,7 +47,6 @@ log = logging.getLogger("gz_tui.pipeline")
 _LOGGED_EVENTS = ("resume", "repo_failed", "rate_limit_wait", "listing_failed", "error", "summary", "paused", "resumed")
 EventSink = Callable[[dict[str, Any]], None]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ACK_FLUSH_SECONDS = 0.25
 ACK_FLUSH_COUNT = 200
 
@@ -84,7 +84,7 @@ class Pipeline:
             workers=settings.workers,
             buffer_capacity=settings.buffer,
             clock=clock,
-            state_path=str(settings.state_path or self.dest / ".gz-tui" / "state.sqlite3"),
+            state_path=str(settings.state_path or default_state_path(self.dest)),
             dry_run=settings.dry_run,
         )
         self._gate = Gate()

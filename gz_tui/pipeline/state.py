@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS pages (
 """
 
 
+def default_state_path(dest: Path) -> Path:
+    """Where a destination's state lives unless ``--state`` says otherwise."""
+    return dest / ".gz-tui" / "state.sqlite3"
+
+
 class StateError(Exception):
     """The state cannot be used as asked; ``str()`` is one line for the user (exit 2)."""
 
@@ -326,9 +331,6 @@ class StateStore:
         ).fetchone()
         return str(row[0]) if row else None
 
-    def mark_attempt(self, key: str, attempts: int) -> None:
-        self.db.execute("UPDATE repos SET attempts = ? WHERE key = ?", (attempts, key))
-
     def done_counts(self, run_id: int) -> dict[str, int]:
         return dict(
             self.db.execute("SELECT status, COUNT(*) FROM repos WHERE done_run = ? GROUP BY status", (run_id,)).fetchall()
@@ -336,10 +338,6 @@ class StateStore:
 
     def listed_count(self, run_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM repos WHERE listed_run = ?", (run_id,)).fetchone()[0])
-
-    def done_keys(self, run_id: int) -> set[str]:
-        """For tests and audits only: loads keys into memory."""
-        return {row[0] for row in self.db.execute("SELECT key FROM repos WHERE done_run = ? AND status != 'failed'", (run_id,))}
 
     def report(self) -> StatusReport:
         run = self.last_run(include_dry=False)

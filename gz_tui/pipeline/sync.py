@@ -8,7 +8,6 @@ import secrets as _secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import anyio
 
@@ -59,18 +58,18 @@ def _normalise_url(url: str) -> str:
     return url.lower()
 
 
-def _inspect(final: Path) -> tuple[str | None, bool | None]:
-    """(origin URL, dirty) of an existing checkout via GitPython; run in a worker thread."""
+def _origin_url(final: Path) -> str | None:
+    """The origin URL of an existing checkout (None if it is not a git clone); run in a worker thread."""
     import git
 
     try:
         repo = git.Repo(final)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None, None
+        return None
     try:
         with repo.config_reader() as config:
             url = config.get_value('remote "origin"', "url", default=None)
-        return (str(url) if url is not None else None), None
+        return str(url) if url is not None else None
     finally:
         repo.close()
 
@@ -130,7 +129,7 @@ class RepoSyncer:
     async def update(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener) -> Outcome:
         if self.update_mode == "skip":
             return Outcome("skipped", message="already on disk (--update skip)")
-        origin, _ = await anyio.to_thread.run_sync(_inspect, final, limiter=self.limiter)
+        origin = await anyio.to_thread.run_sync(_origin_url, final, limiter=self.limiter)
         if origin is None:
             return Outcome("failed", "conflict", f"{final.name} exists but is not a git clone; move it away or use another --dest")
         if _normalise_url(origin) != _normalise_url(url):
@@ -165,5 +164,3 @@ def _failed(result: GitResult) -> Outcome:
         "failed", result.error_class or "other", result.message or f"git exited with {result.returncode}", transient=result.transient
     )
 
-
-ProgressFactory = Callable[[int], ProgressListener]

@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
-from gz_tui.pipeline.control import PipelineFactory, RunControl
+from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_USAGE, PipelineFactory, RunControl
 from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot
 from gz_tui.tui.format import thousands
 from gz_tui.tui.screens.confirm import ConfirmScreen
@@ -40,8 +40,7 @@ TICK_SECONDS = 0.25
 QUIT_GRACE_SECONDS = 5.0
 """After a confirmed quit, how long the pipeline gets to stop cleanly before its worker is cancelled."""
 
-EXIT_INTERRUPTED = 130
-EXIT_CRASHED = 2
+EXIT_CRASHED = EXIT_USAGE
 
 TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 
