@@ -67,12 +67,12 @@ def interrupt_when(process: "subprocess.Popen[str]", condition: "Callable[[], bo
     return process.communicate(timeout=10)
 
 
-def github_listing(base_url: str, org: str, token: str | None = None) -> list[dict[str, Any]]:
-    """Every repo object of an org, following Link next (a plain client, independent of gz-tui's)."""
+def github_listing(base_url: str, org: str, token: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+    """Every repo object of an org (or of ``path``), following Link next (a plain client, independent of gz-tui's)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    url: str | None = f"{base_url}/orgs/{org}/repos?per_page=100"
+    url: str | None = f"{base_url}{path or f'/orgs/{org}/repos'}?per_page=100"
     items: list[dict[str, Any]] = []
     with httpx.Client(headers=headers) as client:
         while url:

@@ -12,8 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import pytest
 
 from gz_tui.forge_sim import ForgeSim, Scenario
+from gz_tui.pipeline import runner
+from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import git_head, run_cli
 from tests.helpers import interrupt_when, repo_dirs, run_pipeline, settings_for
@@ -54,24 +58,30 @@ def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_pat
     with ForgeSim(root=tmp_path / "forge", org="acme", repos=300, scenario=Scenario(latency=0.005)) as sim:
         dest = tmp_path / "acme"
         kills = 0
-        while kills < 10:
+        while True:
             recorded_done = done_in_state(dest)
             sim.clear_log()
             process = start_cli(sim, dest)
-            time.sleep(rng.uniform(0.25, 1.2))
-            if process.poll() is not None:
-                break
-            process.send_signal(signal.SIGKILL)
-            process.communicate(timeout=30)
-            kills += 1
-            again = set(cloned_names(sim)) & recorded_done
-            assert again == set(), f"repos recorded done were cloned again after kill {kills}: {sorted(again)[:5]}"
-        recorded_done = done_in_state(dest)
-        sim.clear_log()
-        final = start_cli(sim, dest)
-        out, err = final.communicate(timeout=120)
-        assert final.returncode == 0, err
-        assert set(cloned_names(sim)) & recorded_done == set()
+            if kills < 10:
+                # Kill at a random moment, or as soon as the state grows by a random few repos,
+                # whichever comes first: a fast machine still gets its kills mid-run.
+                deadline = time.monotonic() + rng.uniform(0.25, 1.2)
+                growth = rng.randint(1, 25)
+                while time.monotonic() < deadline and process.poll() is None:
+                    if len(done_in_state(dest) - recorded_done) >= growth:
+                        break
+                    time.sleep(0.02)
+            if kills < 10 and process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.communicate(timeout=30)
+                kills += 1
+                again = set(cloned_names(sim)) & recorded_done
+                assert again == set(), f"repos recorded done were cloned again after kill {kills}: {sorted(again)[:5]}"
+                continue
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+            assert set(cloned_names(sim)) & recorded_done == set()
+            break
         summary = json.loads(out.splitlines()[-1])
         assert summary["event"] == "summary"
         assert kills >= 5, "the run finished before enough kills: make the org slower"
@@ -161,3 +171,31 @@ def test_state_file_is_private(forge_factory: Any, tmp_path: Path) -> None:
     run_pipeline(settings_for(sim, dest))
     assert (dest / ".gz-tui" / "state.sqlite3").stat().st_mode & 0o777 == 0o600
     assert (dest / ".gz-tui").stat().st_mode & 0o077 == 0
+
+
+def test_cancel_at_any_moment_records_every_clone_already_on_disk(
+    forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A graceful stop (Ctrl+C, `c`, `q`) saves every finished repo: none is fetched again as 'unknown'."""
+    monkeypatch.setattr(runner, "ACK_FLUSH_SECONDS", 0.001)  # a flush is nearly always in flight when the cancel lands
+    sim = forge_factory(org="acme", repos=400, scenario=Scenario(latency=0.002))
+    dest = tmp_path / "acme"
+    rng = random.Random(7)
+    for _ in range(12):
+        pipeline = Pipeline(settings_for(sim, dest, workers=6))
+
+        async def run_then_cancel(pipeline: Pipeline = pipeline) -> int:
+            result: list[int] = []
+            async with anyio.create_task_group() as group:
+
+                async def run() -> None:
+                    result.append(await pipeline.run())
+
+                group.start_soon(run)
+                await anyio.sleep(rng.uniform(0.3, 0.9))
+                pipeline.cancel()
+            return result[0]
+
+        assert anyio.run(run_then_cancel) == 130
+        missing = repo_dirs(dest) - done_in_state(dest)
+        assert missing == set(), f"on disk but not recorded after a cancel: {sorted(missing)[:5]}"

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs
+from tests.helpers import github_listing, repo_dirs
+
+TOKEN = "ghp_FirstRunUserToken0000000000000000000"
 
 
 def one_line(stderr: str) -> str:
@@ -73,10 +75,24 @@ def test_github_enterprise_layout_and_user_owner(forge_factory: Any, tmp_path: P
     dest = tmp_path / "octocat"
     result = run_cli("octocat", "--base-url", f"{sim.base_url}/api/v3", "--dest", str(dest))
     assert result.returncode == 0, result.stderr
-    assert len(repo_dirs(dest)) == 4
     paths = [r.path for r in sim.api_requests()]
+    public = {item["name"] for item in github_listing(sim.base_url, "octocat", path="/users/octocat/repos")}
+    assert len(public) == 3 and repo_dirs(dest) == public  # without the user's token, GitHub shows public repos only
     assert all(p.startswith("/api/v3/") for p in paths)
     assert any("/users/octocat/repos" in p for p in paths)
+
+
+def test_a_user_owner_with_their_own_token_gets_their_private_repos_too(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="octocat", repos=12, owner_kind="user", token=TOKEN)
+    private = {item["name"] for item in github_listing(sim.base_url, "octocat", TOKEN, path="/user/repos")} - {
+        item["name"] for item in github_listing(sim.base_url, "octocat", TOKEN, path="/users/octocat/repos")
+    }
+    assert private, "the forge should hide some private repos from the public user listing"
+    dest = tmp_path / "octocat"
+    result = run_cli("octocat", "--base-url", sim.base_url, "--dest", str(dest), env={"GH_TOKEN": TOKEN})
+    assert result.returncode == 0, result.stderr
+    assert repo_dirs(dest) == set(sim.repo_names())
+    assert private <= repo_dirs(dest)
 
 
 def test_no_color_turns_colour_off_even_on_a_terminal() -> None:

@@ -34,13 +34,13 @@ def link_url(link: str, rel: str) -> str | None:
     return next((url for url, r in LINK.findall(link) if r == rel), None)
 
 
-def walk(client: httpx.Client, url: str) -> tuple[list[dict], list[httpx.Response]]:
+def walk(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> tuple[list[dict], list[httpx.Response]]:
     """Follow ``rel="next"`` verbatim until there is none."""
     items: list[dict] = []
     pages: list[httpx.Response] = []
     next_url: str | None = url
     while next_url:
-        response = client.get(next_url)
+        response = client.get(next_url, headers=headers)
         assert response.status_code == 200, response.text
         pages.append(response)
         items += response.json()
@@ -184,7 +184,15 @@ def test_owner_kind_user_lists_under_users_and_hides_orgs(tmp_path: Path, client
         first = client.get(f"{user.base_url}/users/octocat/repos")
         assert f"/user/{profile['id']}/repos?page=2" in first.headers["link"]
         items, _ = walk(client, f"{user.base_url}/users/octocat/repos")
-        assert sorted(i["name"] for i in items) == sorted(user.repo_names())
+        public = sorted(i["name"] for i in items)
+        assert public and not any(i["private"] for i in items)
+        assert client.get(f"{user.base_url}/user").status_code == 401
+        assert client.get(f"{user.base_url}/user/repos").status_code == 401
+        as_owner = {"Authorization": "Bearer any"}
+        assert client.get(f"{user.base_url}/user", headers=as_owner).json()["login"] == "octocat"
+        own, _ = walk(client, f"{user.base_url}/user/repos?per_page=10", headers=as_owner)
+        assert sorted(i["name"] for i in own) == sorted(user.repo_names())
+        assert set(public) < {i["name"] for i in own}
 
 
 def test_if_none_match_gives_304_without_spending_quota(sim: ForgeSim, client: httpx.Client) -> None:

@@ -100,6 +100,11 @@ def _node_id(kind: str, number: int) -> str:
     return base64.b64encode(f"0{len(kind)}:{kind}{number}".encode()).decode()
 
 
+def _authenticated(request: ApiRequest) -> bool:
+    """The dispatcher already refused a wrong token; here any credential counts as the owner's own."""
+    return bool(request.header("authorization"))
+
+
 def _error(status: int, message: str, docs: str = DOCS) -> bytes:
     return json_bytes({"message": message, "documentation_url": docs, "status": str(status)})
 
@@ -179,11 +184,22 @@ class GitHubApi:
             case ["users", name] if self._is_owner(name):
                 return self._json(self._owner_object(detailed=True))
             case ["users", name, "repos"] if self._is_owner(name):
-                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True)
+                # Public repos only, even for the user's own token: GitHub lists private ones under /user/repos.
+                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True, public_only=not is_org)
             case ["user", number, "repos"] if number == str(self._org_id):
-                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True)
+                return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True, public_only=not is_org)
             case ["user"]:
-                return self._json(self._user_object("forge-sim-user", 1))
+                if not _authenticated(request):
+                    return Response(401, _error(401, "Requires authentication"))
+                if is_org:
+                    return self._json(self._user_object("forge-sim-user", 1))
+                return self._json(self._owner_object(detailed=True))
+            case ["user", "repos"]:
+                if not _authenticated(request):
+                    return Response(401, _error(401, "Requires authentication"))
+                if is_org:  # the viewer (forge-sim-user) owns nothing here
+                    return Response(200, b"[]", cacheable=True)
+                return self._listing(request, "/user/repos", user_endpoint=True, public_only=False)
             case ["repos", owner, name] if self._is_owner(owner):
                 meta = self._catalog.find(name)
                 if meta is not None and meta.owner is None and "/" not in name:
@@ -210,7 +226,7 @@ class GitHubApi:
 
         return self._catalog.view(("github", sort, direction, kind), build)
 
-    def _listing(self, request: ApiRequest, link_path: str, user_endpoint: bool) -> Response:
+    def _listing(self, request: ApiRequest, link_path: str, user_endpoint: bool, public_only: bool = False) -> Response:
         default_sort = "full_name" if user_endpoint else "created"
         sort = request.param("sort") or default_sort
         if sort not in _SORT_KEYS:
@@ -219,6 +235,10 @@ class GitHubApi:
         if direction not in ("asc", "desc"):
             direction = "asc" if sort == "full_name" else "desc"
         kind = request.param("type") or "all"
+        if public_only and kind != "private":
+            kind = "public"
+        elif public_only:
+            return Response(200, b"[]", cacheable=True)
         per_page = min(100, max(1, request.int_param("per_page", 30)))
         page = max(1, request.int_param("page", 1))
         view = self._view(sort, direction, kind)

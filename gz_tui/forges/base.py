@@ -113,6 +113,9 @@ class Provider(Protocol):
     def first_urls(self, owner: str) -> list[str]:
         """Listing URLs to try in order (e.g. the org, then the user of that name)."""
 
+    def own_listing(self, owner: str) -> tuple[str, str] | None:
+        """(who-am-I URL, listing URL) for a forge whose user listing hides the token owner's private repos."""
+
     def parse_page(self, url: str, response: httpx.Response) -> Page: ...
 
     def rate_info(self, response: httpx.Response, now: float) -> RateInfo: ...

@@ -34,6 +34,10 @@ class Gitea:
         name = quote(owner, safe="")
         return [f"{self.api}/orgs/{name}/repos?limit={LIMIT}&page=1", f"{self.api}/users/{name}/repos?limit={LIMIT}&page=1"]
 
+    def own_listing(self, owner: str) -> tuple[str, str] | None:
+        """``/users/X/repos`` already includes X's private repos for X's own token."""
+        return None
+
     def total_url(self, owner: str) -> str | None:
         return None
 

@@ -1,4 +1,5 @@
-"""GitHub and GitHub Enterprise: ``/orgs/{owner}/repos``, falling back to ``/users/{owner}/repos``."""
+"""GitHub and GitHub Enterprise: ``/orgs/{owner}/repos``, falling back to ``/users/{owner}/repos``
+(or ``/user/repos`` when the token belongs to that user, so private repos are included)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ class GitHub:
         query = f"per_page={PER_PAGE}&sort=created&direction=asc"
         name = quote(owner, safe="")
         return [f"{self.base_url}/orgs/{name}/repos?type=all&{query}", f"{self.base_url}/users/{name}/repos?type=owner&{query}"]
+
+    def own_listing(self, owner: str) -> tuple[str, str] | None:
+        """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``."""
+        query = f"affiliation=owner&per_page={PER_PAGE}&sort=created&direction=asc"
+        return f"{self.base_url}/user", f"{self.base_url}/user/repos?{query}"
 
     def total_url(self, owner: str) -> str | None:
         return f"{self.base_url}/orgs/{quote(owner, safe='')}"

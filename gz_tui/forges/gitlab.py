@@ -48,6 +48,10 @@ class GitLab:
             params["archived"] = "false"
         return [f"{self.api}/groups/{quote(self.group, safe='')}/projects?{urlencode(params)}"]
 
+    def own_listing(self, owner: str) -> tuple[str, str] | None:
+        """Group listings already include private projects the token can see."""
+        return None
+
     def total_url(self, owner: str) -> str | None:
         return None
 

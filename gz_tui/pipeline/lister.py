@@ -117,7 +117,7 @@ class Lister:
             self.stats.lister_page = page_number
             etag, stored_next = await self._db(store.page_cache, url)
             if page_number == 1 and not cursor:
-                url, response = await self._first_page(client, candidates, etag)
+                url, response = await self._first_page(client, provider, candidates, etag)
                 etag, stored_next = await self._db(store.page_cache, url)
             else:
                 response = await client.get(url, etag=etag)
@@ -147,10 +147,11 @@ class Lister:
         if self.stats.run_state == RunState.LISTING:
             self.stats.run_state = RunState.RUNNING
 
-    async def _first_page(self, client: ApiClient, urls: list[str], etag: str | None) -> tuple[str, Any]:
+    async def _first_page(self, client: ApiClient, provider: Any, urls: list[str], etag: str | None) -> tuple[str, Any]:
         """The org listing, or the user listing when the owner is a user; a clear error when neither exists."""
         for index, url in enumerate(urls):
             if index:
+                url = await self._own_listing(client, provider) or url
                 etag, _ = await self._db(self.store.page_cache, url)
             try:
                 return url, await client.get(url, etag=etag, quiet_404=True)
@@ -161,6 +162,20 @@ class Lister:
             f"{self.settings.provider} owner {self.settings.owner!r} not found at "
             f"{urlsplit(self.settings.api_base).netloc}{hint}; check the spelling"
         )
+
+    async def _own_listing(self, client: ApiClient, provider: Any) -> str | None:
+        """The listing that includes private repos, when the owner is the token's own user (one extra request)."""
+        own = provider.own_listing(self.settings.owner)
+        if own is None or not self.settings.token:
+            return None
+        viewer_url, listing_url = own
+        try:
+            login = (await client.get(viewer_url, quiet_404=True)).json().get("login")
+        except (ForgeError, ValueError, AttributeError):
+            return None
+        if isinstance(login, str) and login.lower() == self.settings.owner.lower():
+            return listing_url
+        return None
 
     async def _fetch_total(self, client: ApiClient, provider: Any) -> None:
         url = provider.total_url(self.settings.owner)

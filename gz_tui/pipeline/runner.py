@@ -465,7 +465,9 @@ class Pipeline:
         if not self._acks or self._store is None:
             return
         batch, self._acks = self._acks, []
-        await self._db_call(self._store.ack_many, self._run_id, batch)
+        # Shielded: a cancel that lands while this batch waits for the state lock would drop it.
+        with anyio.CancelScope(shield=True):
+            await self._db_call(self._store.ack_many, self._run_id, batch)
 
     # -- observers ------------------------------------------------------------------------------
     def _on_wait(self, kind: str, seconds: float, until: float) -> None:
