@@ -74,7 +74,6 @@ async def run_tui(settings: Settings) -> TimedPipeline:
 
 
 async def run_headless(settings: Settings) -> TimedPipeline:
-    from gz_tui.clock import SYSTEM_CLOCK
     from gz_tui.headless import HeadlessReporter, run_headless_async
 
     made: list[TimedPipeline] = []
@@ -86,7 +85,7 @@ async def run_headless(settings: Settings) -> TimedPipeline:
         made.append(pipeline)
         return pipeline
 
-    await run_headless_async(factory, reporter, SYSTEM_CLOCK)
+    await run_headless_async(factory, reporter)
     return made[0]
 
 
