@@ -58,6 +58,8 @@ class HeadlessReporter:
             )
         elif kind == "rate_limit_wait" and event["kind"] != "pacing":
             self._line(f"waiting {countdown(event['seconds'])} ({event['kind']} rate limit); cloning continues")
+        elif kind == "notice":
+            self._line(f"note: {inert(event['message'])}")
         elif kind == "listing_failed":
             self._line(f"gz-tui: {inert(event['message'])}")
         elif kind == "error":

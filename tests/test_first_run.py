@@ -78,6 +78,7 @@ def test_github_enterprise_layout_and_user_owner(forge_factory: Any, tmp_path: P
     paths = [r.path for r in sim.api_requests()]
     public = {item["name"] for item in github_listing(sim.base_url, "octocat", path="/users/octocat/repos")}
     assert len(public) == 3 and repo_dirs(dest) == public  # without the user's token, GitHub shows public repos only
+    assert "octocat is a user, not an organisation: only their public repos are listed" in result.stderr
     assert all(p.startswith("/api/v3/") for p in paths)
     assert any("/users/octocat/repos" in p for p in paths)
 
@@ -93,6 +94,7 @@ def test_a_user_owner_with_their_own_token_gets_their_private_repos_too(forge_fa
     assert result.returncode == 0, result.stderr
     assert repo_dirs(dest) == set(sim.repo_names())
     assert private <= repo_dirs(dest)
+    assert "only their public repos" not in result.stderr
 
 
 def test_no_color_turns_colour_off_even_on_a_terminal() -> None:

@@ -383,6 +383,18 @@ async def test_forge_strings_are_shown_literally() -> None:
         assert "fatal: [red]bad[/red] object" in screen_text(app)
 
 
+async def test_a_notice_pops_up_once_as_a_literal_note() -> None:
+    snap = demo_data.mid_run()
+    notice = "octo[b]cat[/b] is a user, not an organisation: only their public repos are listed"
+    app, factory = app_for(replace(snap, notices=(notice,)))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        dashboard(app).refresh_snapshot()
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [notice]
+        assert "octo[b]cat[/b]" in screen_text(app)
+
+
 async def test_e_enlarges_the_error_log_and_escape_goes_back() -> None:
     app, _ = app_for(demo_data.mid_run())
     async with app.run_test(size=(80, 24)) as pilot:

@@ -150,18 +150,30 @@ class Lister:
     async def _first_page(self, client: ApiClient, provider: Any, urls: list[str], etag: str | None) -> tuple[str, Any]:
         """The org listing, or the user listing when the owner is a user; a clear error when neither exists."""
         for index, url in enumerate(urls):
+            own = None
             if index:
-                url = await self._own_listing(client, provider) or url
+                own = await self._own_listing(client, provider)
+                url = own or url
                 etag, _ = await self._db(self.store.page_cache, url)
             try:
-                return url, await client.get(url, etag=etag, quiet_404=True)
+                response = await client.get(url, etag=etag, quiet_404=True)
             except NotFoundError:
                 continue
+            if index and own is None and provider.own_listing(self.settings.owner) is not None:
+                self._notice(
+                    f"{self.settings.owner} is a user, not an organisation: only their public repos are listed "
+                    "(their own token would list their private ones too)"
+                )
+            return url, response
         hint = "" if self.settings.token else " (if it is private, pass a token that can see it)"
         raise NotFoundError(
             f"{self.settings.provider} owner {self.settings.owner!r} not found at "
             f"{urlsplit(self.settings.api_base).netloc}{hint}; check the spelling"
         )
+
+    def _notice(self, message: str) -> None:
+        self.stats.notices.append(message)
+        self.emit("notice", message=message)
 
     async def _own_listing(self, client: ApiClient, provider: Any) -> str | None:
         """The listing that includes private repos, when the owner is the token's own user (one extra request)."""

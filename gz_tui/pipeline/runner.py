@@ -44,7 +44,7 @@ from gz_tui.pipeline.sync import TMP_DIR_NAME, Outcome, RepoSyncer
 
 T = TypeVar("T")
 log = logging.getLogger("gz_tui.pipeline")
-_LOGGED_EVENTS = ("resume", "repo_failed", "rate_limit_wait", "listing_failed", "error", "summary", "paused", "resumed")
+_LOGGED_EVENTS = ("resume", "notice", "repo_failed", "rate_limit_wait", "listing_failed", "error", "summary", "paused", "resumed")
 EventSink = Callable[[dict[str, Any]], None]
 
 ACK_FLUSH_SECONDS = 0.25

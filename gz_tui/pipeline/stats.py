@@ -139,6 +139,8 @@ class Snapshot:
     exit_code: int | None = None
     message: str | None = None
     """A run-level message: why the run failed or stopped (already a plain one-line string)."""
+    notices: tuple[str, ...] = ()
+    """Things the user should know that are not errors (e.g. "only public repos are visible"), oldest first."""
 
     @property
     def elapsed(self) -> float:
@@ -219,6 +221,7 @@ class Stats:
         self.error_count = 0
         self.exit_code: int | None = None
         self.message: str | None = None
+        self.notices: list[str] = []
         self.paused = False
         self._window = _Window()
         self._window.roll(self.started_at)
@@ -284,6 +287,7 @@ class Stats:
             dry_run=self.dry_run,
             exit_code=self.exit_code,
             message=self.message,
+            notices=tuple(self.notices),
         )
 
 

@@ -78,6 +78,7 @@ class DashboardScreen(Screen[None]):
         self._stopping = False
         self._quitting = False
         self._keys_state: tuple[object, ...] = ()
+        self._notices_shown = 0
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -106,6 +107,7 @@ class DashboardScreen(Screen[None]):
         self.exit_code = None
         self.crash = None
         self._stopping = False
+        self._notices_shown = 0
         self.query_one(WorkerTable).reset()
         self.query_one(ErrorLog).reset()
         try:
@@ -211,6 +213,9 @@ class DashboardScreen(Screen[None]):
             self.query_one(ErrorLog).update_snapshot(snap)
             self.set_class(ended, "-ended")
             self.set_class(snap.error_count == 0, "-no-errors")
+        for notice in snap.notices[self._notices_shown :]:
+            self.notify(notice, title="Note", severity="warning", timeout=15, markup=False)
+        self._notices_shown = len(snap.notices)
         self._refresh_keys()
 
     def _hint(self, snap: Snapshot) -> Text:
