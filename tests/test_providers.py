@@ -70,6 +70,26 @@ def test_gitlab_resume_after_ctrl_c(forge_factory: Any, tmp_path: Path) -> None:
     assert repo_dirs(dest) == set(sim.repo_names("gitlab"))
 
 
+def test_gitlab_user_namespace_is_cloned_flat(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="alice", repos=25, owner_kind="user")
+    dest = tmp_path / "alice"
+    code, _, events = run_pipeline(provider_settings(sim, dest, "gitlab"))
+    assert code == 0, [e for e in events if e["event"].endswith("failed")][:3]
+    assert repo_dirs(dest) == set(sim.repo_names("gitlab"))
+    assert all("/" not in name for name in repo_dirs(dest))
+    paths = [r.path for r in sim.api_requests()]
+    assert any(p.startswith("/api/v4/users/alice/projects") for p in paths)
+    for name in sorted(repo_dirs(dest))[::8]:
+        assert git_head(dest / name) == sim.head_of(name)
+
+
+def test_gitlab_missing_group_or_user_is_one_clear_line(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=3)
+    result = run_cli("nobody", "--provider", "gitlab", "--base-url", sim.api_url("gitlab"), "--dest", str(tmp_path / "n"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"gz-tui: gitlab owner 'nobody' not found at {sim.base_url.split('//')[1]} (if it is private, pass a token that can see it); check the spelling"
+
+
 def test_gitea_org_with_clamped_limit_is_cloned_completely(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=130)
     dest = tmp_path / "acme"

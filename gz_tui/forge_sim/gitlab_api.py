@@ -99,12 +99,18 @@ class GitLabApi:
                 return self._json({"version": "17.5.0", "revision": "forgesim"})
             case ["user"]:
                 return self._json({"id": 1, "username": "forge-sim-user", "name": "Forge Sim User", "state": "active"})
+            case ["groups", *_] if self._user_site:
+                return self._group_not_found()  # the owner is a user: their namespace is no group
             case ["groups", ref]:
                 group = self._catalog.group_by_ref(unquote(ref))
                 return self._json(self._group_object(group)) if group else self._group_not_found()
             case ["groups", ref, "projects"]:
                 group = self._catalog.group_by_ref(unquote(ref))
                 return self._projects(request, group) if group else self._group_not_found()
+            case ["users", ref, "projects"] if self._user_site and unquote(ref).lower() == self._site.org.lower():
+                return self._projects(request, self._catalog.groups[""], user_namespace=True)
+            case ["users", _, "projects"]:
+                return Response(404, json_bytes({"message": "404 User Not Found"}))
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
                 group = self._catalog.group_by_ref(unquote(ref))
                 return (
@@ -120,8 +126,13 @@ class GitLabApi:
 
     # -- listings --
 
-    def _projects(self, request: ApiRequest, group: GroupMeta) -> Response:
-        subgroups = bool(request.bool_param("include_subgroups", False))
+    @property
+    def _user_site(self) -> bool:
+        return self._site.owner_kind == "user"
+
+    def _projects(self, request: ApiRequest, group: GroupMeta, user_namespace: bool = False) -> Response:
+        """A group's projects, or (``user_namespace``) every project of the user: a user has no subgroups."""
+        subgroups = user_namespace or bool(request.bool_param("include_subgroups", False))
         shared = bool(request.bool_param("with_shared", True))
         archived = request.bool_param("archived", None)
         visibility = request.param("visibility")
@@ -139,7 +150,7 @@ class GitLabApi:
                 return meta.group == group.rel or (subgroups and (group.rel == "" or meta.group.startswith(prefix)))
 
             chosen = [m for m in repos if inside(m)]
-            if shared and group.rel == "":
+            if shared and group.rel == "" and not user_namespace:
                 chosen += self._catalog.shared
             if archived is not None:
                 chosen = [m for m in chosen if m.archived == archived]
@@ -148,7 +159,7 @@ class GitLabApi:
             chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
             return chosen
 
-        key = ("gitlab", group.rel, subgroups, shared, archived, visibility, order_by, sort)
+        key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, visibility, order_by, sort)
         view = self._catalog.view(key, build)
         response = self._paged(request, view, lambda m: self._project_json(m))
         if self._scenario.churn and response.body != b"[]":
@@ -251,6 +262,17 @@ class GitLabApi:
                 "parent_id": None,
                 "avatar_url": None,
                 "web_url": f"{self._site.base_url}/groups/{meta.owner}",
+            }
+        if self._user_site:  # every project sits directly in the user's namespace
+            return {
+                "id": 1,
+                "name": self._site.org.capitalize(),
+                "path": self._site.org,
+                "kind": "user",
+                "full_path": self._site.org,
+                "parent_id": None,
+                "avatar_url": None,
+                "web_url": f"{self._site.base_url}/{self._site.org}",
             }
         group = self._catalog.groups[meta.group]
         full_path = group.full_path(self._site.org)

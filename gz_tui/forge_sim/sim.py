@@ -147,10 +147,10 @@ class ForgeSim:
     def repo_names(self, provider: str = "github") -> list[str]:
         """Listed, clonable repos in creation order (hostile entries excluded, ``.github`` kept).
 
-        GitHub/Gitea: the repo name; ``provider="gitlab"``: the path below the top group.
+        GitHub/Gitea (and a GitLab user's namespace): the repo name; ``provider="gitlab"``: the path below the top group.
         """
         repos = [m for m in self._catalog.repos() if not m.hostile and m.owner is None]
-        if provider == "gitlab":
+        if provider == "gitlab" and self.owner_kind == "org":
             return [m.gitlab_rel_path for m in repos]
         return [m.name for m in repos]
 

@@ -1,4 +1,5 @@
-"""GitLab (gitlab.com or self-hosted): every project of a group tree, subgroup folders kept.
+"""GitLab (gitlab.com or self-hosted): every project of a group tree, subgroup folders kept, or of a
+user's personal namespace (``/users/:username/projects``) when the name is a user's.
 
 ``/groups/:id/projects`` only has offset pagination; above 10,000 results GitLab drops ``X-Total``,
 ``X-Total-Pages`` and ``rel="last"``, so the walk follows ``rel="next"`` (or ``X-Next-Page``) only.
@@ -46,7 +47,11 @@ class GitLab:
         }
         if self.skip_archived:
             params["archived"] = "false"
-        return [f"{self.api}/groups/{quote(self.group, safe='')}/projects?{urlencode(params)}"]
+        urls = [f"{self.api}/groups/{quote(self.group, safe='')}/projects?{urlencode(params)}"]
+        if "/" not in self.group:  # a top-level name may be a user's personal namespace instead
+            personal = {key: value for key, value in params.items() if key not in ("include_subgroups", "with_shared")}
+            urls.append(f"{self.api}/users/{quote(self.group, safe='')}/projects?{urlencode({'owned': 'true', **personal})}")
+        return urls
 
     def own_listing(self, owner: str) -> tuple[str, str] | None:
         """Group listings already include private projects the token can see."""
