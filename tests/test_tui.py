@@ -234,6 +234,19 @@ async def test_worker_rows_are_keyed_and_updated_in_place() -> None:
         assert "new-one" in screen_text(app) and "2.00 KiB" in screen_text(app)
 
 
+async def test_many_workers_scroll_without_clipping_a_column() -> None:
+    snap = demo_data.mid_run()
+    workers = tuple(replace(w, index=i + 1) for i, w in enumerate(snap.workers * 2))
+    app, _ = app_for(replace(snap, workers=workers))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(WorkerTable)
+        assert table.row_keys == list(range(1, 17))
+        lines = [line for line in screen_text(app).splitlines() if "kafka-connect" in line]
+        assert lines and all(line.rstrip(" ▁▂▃▄▅▆▇█▔").endswith("00:01:12") for line in lines), lines
+        assert "elapsed" in screen_text(app)
+
+
 async def test_p_pauses_and_p_again_resumes() -> None:
     app, factory = app_for(demo_data.mid_run())
     async with app.run_test(size=SIZE) as pilot:

@@ -89,6 +89,7 @@ class WorkerTable(ScrollView, can_focus=False):
     WorkerTable {
         height: auto;
         overflow-x: hidden;
+        scrollbar-size-vertical: 1;
     }
     WorkerTable > .worker-table--header {
         color: $text-muted;
@@ -156,12 +157,15 @@ class WorkerTable(ScrollView, can_focus=False):
         self.virtual_size = Size(self.size.width, len(self._order) + 1)
 
     def on_resize(self, event: events.Resize) -> None:
-        widths = column_widths(event.size.width)
+        self._resize_virtual()
+
+    def _fit(self, width: int) -> None:
+        """Recompute column widths for the width rows can use (less the scrollbar, when one shows)."""
+        widths = column_widths(width)
         if widths != self._widths:
             self._widths = widths
             self._header = None
             self._strips.clear()
-        self._resize_virtual()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -171,7 +175,8 @@ class WorkerTable(ScrollView, can_focus=False):
 
     # -- rendering --------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
+        self._fit(width)
         base = self._base_style()
         if y == 0:  # the header stays put when the rows scroll
             if self._header is None:
