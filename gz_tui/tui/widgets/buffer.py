@@ -55,4 +55,4 @@ class BufferGauge(Horizontal):
         capacity = max(snap.buffer_capacity, 1)
         self.query_one(ProgressBar).update(total=capacity, progress=min(snap.buffer_used, capacity))
         self.set_class(snap.buffer_capacity > 0 and snap.buffer_used >= snap.buffer_capacity, "-full")
-        self.query_one("#buffer-text", Static).update(buffer_text(snap))
+        self.query_one("#buffer-text", Static).update(buffer_text(snap), layout=False)  # one line, always

@@ -68,4 +68,4 @@ class StatusHeader(Static):
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
         grid.add_row(where, status)
-        self.update(grid)
+        self.update(grid, layout=False)  # one line, always: no re-layout of the screen each tick

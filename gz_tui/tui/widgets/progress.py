@@ -78,4 +78,4 @@ class ProgressPanel(Horizontal):
     def update_snapshot(self, snap: Snapshot) -> None:
         done = snap.counts.done
         self.query_one(ProgressBar).update(total=max(goal(snap), done, 1), progress=done)
-        self.query_one("#progress-text", Static).update(progress_text(snap))
+        self.query_one("#progress-text", Static).update(progress_text(snap), layout=False)  # one line, always

@@ -82,4 +82,4 @@ class RateLimitPanel(Horizontal):
         else:
             bar.update(total=1, progress=0)
         self.set_class(is_waiting(snap), "-waiting")
-        self.query_one("#rate-text", Static).update(rate_limit_text(snap))
+        self.query_one("#rate-text", Static).update(rate_limit_text(snap), layout=False)  # one line, always

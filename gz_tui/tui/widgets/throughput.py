@@ -57,4 +57,4 @@ class ThroughputPanel(Horizontal):
         sparkline = self.query_one(Sparkline)
         if tuple(sparkline.data or ()) != samples:
             sparkline.data = samples
-        self.query_one("#throughput-text", Static).update(throughput_text(snap))
+        self.query_one("#throughput-text", Static).update(throughput_text(snap), layout=False)  # one line, always
