@@ -112,6 +112,7 @@ class HeadlessReporter:
                 f"cloned {e['cloned']:,} · updated {e['updated']:,} · unchanged {e['unchanged']:,} · "
                 f"skipped {e['skipped']:,} · failed {e['failed']:,}"
                 + (f" · already done {e['resumed_done']:,}" if e["resumed_done"] else "")
+                + (f" · no longer on the forge {e['gone']:,} (kept)" if e.get("gone") else "")
                 + f" · {countdown(e['seconds'])} · state {e['state']}"
             )
         self.out.write(redact(text) + "\n")

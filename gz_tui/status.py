@@ -31,6 +31,8 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         return 2
     try:
         report = store.report()
+        run = report.run
+        gone = store.gone_from_forge(run.id, Path(run.dest or args.dest)) if run and run.listing_done else []
     finally:
         store.close()
     if report.run is None:
@@ -51,6 +53,12 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         out.write("top errors:\n")
         for error_class, message, count in report.top_errors:
             out.write(f"  {count:>6,}  {error_class}: {inert(message)}\n")
+    if gone:
+        out.write(f"no longer listed by the forge, left on disk ({len(gone):,}):\n")
+        for rel_path in gone[:50]:
+            out.write(f"  {inert(rel_path)}\n")
+        if len(gone) > 50:
+            out.write(f"  … and {len(gone) - 50:,} more\n")
     if run.status != "finished":
         out.write("run gz-tui again on this destination to resume\n")
     return 0

@@ -309,6 +309,16 @@ async def test_finished_with_failures_offers_retry_and_q_leaves_with_the_run_exi
     assert app.return_value == 1
 
 
+async def test_the_summary_counts_clones_the_forge_no_longer_lists() -> None:
+    snap = demo_data.finished_with_errors()
+    app, _ = app_for(replace(snap, counts=replace(snap.counts, gone=3)))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        line = next(line for line in screen_text(app).splitlines() if "not on forge" in line)
+        assert "3 (kept)" in line
+
+
 async def test_quit_mid_run_confirms_stops_the_run_and_exits_130() -> None:
     app, factory = app_for(demo_data.mid_run())
     async with app.run_test(size=SIZE) as pilot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from gz_tui.clock import FakeClock
 from gz_tui.pipeline.gates import Governor
-from tests.conftest import git_head
+from tests.conftest import git_head, run_cli
 from tests.helpers import run_pipeline, settings_for
 
 
@@ -107,3 +108,37 @@ def test_git_throttling_halves_concurrency_and_restores_it_when_quiet() -> None:
         clock.advance(30)
         governor._restore()
     assert governor.allowed == 8
+
+
+def test_repos_gone_from_the_forge_are_reported_and_kept(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=12)
+    dest = tmp_path / "acme"
+    assert run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest)).returncode == 0
+    for name in ("repo-00003", "repo-00007"):
+        sim.remove_repo(name)
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest), "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-1]["gone"] == 2
+    notices = [e["message"] for e in events if e["event"] == "notice"]
+    assert len(notices) == 1 and "repo-00003, repo-00007" in notices[0] and "2 clones" in notices[0]
+    assert (dest / "repo-00003" / ".git").is_dir() and (dest / "repo-00007" / ".git").is_dir()
+
+    status = run_cli("status", str(dest))
+    assert "no longer listed by the forge, left on disk (2):" in status.stdout
+    assert "  repo-00003\n  repo-00007\n" in status.stdout
+
+    headless = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest))
+    assert "unchanged 10 " in headless.stdout  # the 304 of page 1 does not bring the deleted two back
+    assert "no longer on the forge 2 (kept)" in headless.stdout
+    assert "note: 2 clones in" in headless.stderr
+
+
+def test_an_unfinished_listing_reports_nothing_gone(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=10)
+    dest = tmp_path / "acme"
+    assert run_pipeline(settings_for(sim, dest))[0] == 0
+    sim.scenario.fault_rate = 1.0  # every API request fails: the listing stops on page 1, nothing was re-listed
+    code, _, events = run_pipeline(settings_for(sim, dest), clock=FakeClock())
+    assert code != 0
+    assert events[-1]["gone"] == 0 and not [e for e in events if e["event"] == "notice"]

@@ -53,6 +53,7 @@ class Lister:
         db_call: Callable[..., Awaitable[Any]],
         emit: Callable[..., None],
         ack: Callable[[Ack], None],
+        notice: Callable[[str], None],
         on_fatal: Callable[[], None],
     ) -> None:
         self.settings = settings
@@ -63,6 +64,7 @@ class Lister:
         self._db = db_call
         self.emit = emit
         self.ack = ack
+        self.notice = notice
         self.on_fatal = on_fatal
         self.include = re.compile(settings.include) if settings.include else None
         self.exclude = re.compile(settings.exclude) if settings.exclude else None
@@ -160,7 +162,7 @@ class Lister:
             except NotFoundError:
                 continue
             if index and own is None and provider.own_listing(self.settings.owner) is not None:
-                self._notice(
+                self.notice(
                     f"{self.settings.owner} is a user, not an organisation: only their public repos are listed "
                     "(their own token would list their private ones too)"
                 )
@@ -170,10 +172,6 @@ class Lister:
             f"{self.settings.provider} owner {self.settings.owner!r} not found at "
             f"{urlsplit(self.settings.api_base).netloc}{hint}; check the spelling"
         )
-
-    def _notice(self, message: str) -> None:
-        self.stats.notices.append(message)
-        self.emit("notice", message=message)
 
     async def _own_listing(self, client: ApiClient, provider: Any) -> str | None:
         """The listing that includes private repos, when the owner is the token's own user (one extra request)."""

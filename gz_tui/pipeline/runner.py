@@ -247,6 +247,7 @@ class Pipeline:
             db_call=self._db_call,
             emit=self._emit,
             ack=self._ack,
+            notice=self._notice,
             on_fatal=self._stop_workers,
         )
         send, receive = anyio.create_memory_object_stream[StoredRepo](max(1, settings.buffer))
@@ -310,8 +311,28 @@ class Pipeline:
                 self.stats.run_state = RunState.FAILED
                 return error.exit_code
             return max(EXIT_FAILED, error.exit_code)
+        if not self.settings.dry_run:
+            self._report_gone(store)
         store.finish_run(self._run_id, "finished")
         return EXIT_FAILED if counts.failed else EXIT_OK
+
+    def _report_gone(self, store: StateStore) -> None:
+        """After a complete listing: say which clones the forge no longer lists (never delete them)."""
+        gone = store.gone_from_forge(self._run_id, self.dest)
+        if not gone:
+            return
+        self.stats.count(gone=len(gone))
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5:,} more" if len(gone) > 5 else "")
+        self._notice(
+            f"{len(gone):,} clone{'s' if len(gone) != 1 else ''} in {self.dest} {'are' if len(gone) != 1 else 'is'} no longer "
+            f"listed by the forge (deleted, renamed, or not visible to this token) and left as they are: {shown}; "
+            "`gz-tui status` lists them"
+        )
+
+    def _notice(self, message: str) -> None:
+        """Worth telling the user, not an error: a JSON/headless event, a dashboard toast, the log."""
+        self.stats.notices.append(message)
+        self._emit("notice", message=message)
 
     async def _db_call(self, function: Callable[..., T], *args: Any) -> T:
         """State calls run one at a time on a worker thread, off the event loop."""
@@ -511,6 +532,7 @@ class Pipeline:
             "skipped": c.skipped,
             "failed": c.failed,
             "resumed_done": c.resumed_done,
+            "gone": c.gone,
             "seconds": round(self.stats.snapshot().elapsed, 3),
             "api_requests": self.stats.rate.requests,
             "not_modified": self.stats.rate.not_modified,

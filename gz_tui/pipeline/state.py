@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 
 SCHEMA_VERSION = 1
 DONE_STATUSES = ("cloned", "updated", "unchanged", "skipped", "failed")
@@ -96,6 +97,7 @@ class Run:
     started_at: float
     finished_at: float | None
     dry_run: bool
+    dest: str = ""
 
     @property
     def finished(self) -> bool:
@@ -179,10 +181,12 @@ class StateStore:
     def last_run(self, *, include_dry: bool = False) -> Run | None:
         where = "" if include_dry else "WHERE dry_run = 0"
         row = self.db.execute(
-            "SELECT id, forge, base_url, owner, status, cursor, listing_done, started_at, finished_at, dry_run "
+            "SELECT id, forge, base_url, owner, status, cursor, listing_done, started_at, finished_at, dry_run, dest "
             f"FROM runs {where} ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return Run(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], bool(row[9])) if row else None
+        if row is None:
+            return None
+        return Run(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], bool(row[9]), row[10])
 
     def check_identity(self, forge: str, owner: str) -> None:
         """Refuse to mix two orgs (or forges) in one state: their repos would be confused."""
@@ -225,6 +229,9 @@ class StateStore:
                 if previous is not None and previous[0] == run_id:
                     continue  # listed twice in one run (offsets shifted): de-duplicated by id
                 fresh.append(StoredRepo(repo, previous[1] if previous else None, 0))
+            # The page is what it holds now: a repo it no longer holds (deleted, moved to another page) must not
+            # come back when a later 304 re-lists this page from the state.
+            self.db.execute("UPDATE repos SET page_url = NULL WHERE page_url = ?", (page.url,))
             self.db.executemany(
                 f"INSERT INTO repos ({_REPO_COLUMNS}, page_url, listed_run, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
@@ -355,6 +362,24 @@ class StateStore:
             (run.id,),
         ).fetchall()
         return StatusReport(run, counts, pending, [(str(c), str(m), int(n)) for c, m, n in errors])
+
+    def gone_from_forge(self, run_id: int, dest: Path, limit: int = 10_000) -> list[str]:
+        """Clones on disk that an earlier run listed and run ``run_id``'s complete listing did not.
+
+        Deleted, renamed, transferred, or no longer visible to this token: gz-tui never deletes them, it
+        says so. Only paths that pass the same validation as a clone are looked at on disk.
+        """
+        gone: list[str] = []
+        for (rel_path,) in self.db.execute("SELECT rel_path FROM repos WHERE listed_run < ? ORDER BY rel_path", (run_id,)):
+            try:
+                folder = dest / safe_relative_path(rel_path)
+            except UnsafeRepo:
+                continue
+            if (folder / ".git").is_dir():
+                gone.append(rel_path)
+                if len(gone) >= limit:
+                    break
+        return gone
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

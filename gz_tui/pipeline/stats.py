@@ -106,6 +106,8 @@ class Counts:
     """Repos finished by an earlier, interrupted run of the same pass (not redone)."""
     received_bytes: int = 0
     """Bytes git reported receiving in this run (for the average speed in the summary)."""
+    gone: int = 0
+    """Clones on disk whose repos the forge no longer lists (known once the listing is complete; kept on disk)."""
 
     @property
     def done(self) -> int:

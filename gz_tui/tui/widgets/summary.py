@@ -47,6 +47,8 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     )
     if counts.resumed_done:
         left.add_row("done earlier", thousands(counts.resumed_done))
+    if counts.gone:
+        left.add_row(Text("not on forge", style="bold yellow"), Text(f"{thousands(counts.gone)} (kept)", style="yellow"))
 
     right = Table.grid(padding=(0, 2))
     right.add_column(style="bold", no_wrap=True)
