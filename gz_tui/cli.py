@@ -184,7 +184,15 @@ def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int) -> dict[str
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gz-tui status | head`: the reader has what it wanted
+        from gz_tui.headless import silence
+
+        silence(sys.stdout)
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -700,6 +700,8 @@ def config_command(
     except ConfigError as exc:
         stderr.write(f"gz-tui config: error: {exc}\n")
         return 2
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): not a config problem
     except OSError as exc:
         stderr.write(f"gz-tui config: error: {exc.filename or path}: {exc.strerror or exc}\n")
         return 2

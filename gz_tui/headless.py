@@ -44,11 +44,14 @@ class HeadlessReporter:
         self.out = out
         self.err = err
         self.color = color
+        self.on_output_closed: Callable[[], None] | None = None
+        """Called once when whoever reads stdout has gone (``gz-tui --json | head``): the run stops, saved."""
+        self.output_closed = False
+        self._err_closed = False
 
     def event(self, event: dict[str, Any]) -> None:
         if self.json_mode:
-            self.out.write(redact(json.dumps(event, ensure_ascii=True)) + "\n")
-            self.out.flush()
+            self._write_out(redact(json.dumps(event, ensure_ascii=True)))
             return
         kind = event["event"]
         if kind == "repo_failed":
@@ -115,12 +118,39 @@ class HeadlessReporter:
                 + (f" · no longer on the forge {e['gone']:,} (kept)" if e.get("gone") else "")
                 + f" · {countdown(e['seconds'])} · state {e['state']}"
             )
-        self.out.write(redact(text) + "\n")
-        self.out.flush()
+        self._write_out(redact(text))
 
     def _line(self, text: str) -> None:
-        self.err.write(redact(text) + "\n")
-        self.err.flush()
+        if self._err_closed:
+            return
+        try:
+            self.err.write(redact(text) + "\n")
+            self.err.flush()
+        except (BrokenPipeError, ValueError):
+            self._err_closed = True  # nobody reads stderr any more: progress lines are dropped, the run goes on
+
+    def _write_out(self, line: str) -> None:
+        if self.output_closed:
+            return
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self.output_closed = True
+            silence(self.out)
+            self._line("gz-tui: the output pipe was closed; stopping (state saved: run again to resume)")
+            if self.on_output_closed is not None:
+                self.on_output_closed()
+
+
+def silence(stream: TextIO) -> None:
+    """Point a closed pipe's descriptor at /dev/null, so the interpreter's final flush cannot fail on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
     def _red(self, word: str) -> str:
         return f"\x1b[31m{word}\x1b[0m" if self.color else word
@@ -132,6 +162,7 @@ def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> b
 
 async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter) -> int:
     pipeline = pipeline_for(reporter.event)
+    reporter.on_output_closed = pipeline.cancel
     result = 130
 
     async def watch_signals() -> None:

@@ -113,3 +113,39 @@ def test_a_second_gz_tui_on_the_same_dest_is_refused_naming_the_pid(forge_factor
     finally:
         first.terminate()
         first.wait(timeout=20)
+
+
+def run_with_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
+    """``gz-tui ARGS | head -0``: the reader of stdout is gone before gz-tui writes a byte."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "gz_tui", *args], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+
+
+def test_json_into_a_closed_pipe_stops_the_run_saved_with_one_line(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=40)
+    dest = tmp_path / "acme"
+    result = run_with_closed_stdout("acme", "--base-url", sim.base_url, "--dest", str(dest), "--json")
+    assert result.returncode == 130
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr
+    assert "gz-tui: the output pipe was closed; stopping (state saved: run again to resume)" in result.stderr
+    again = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest), "--json")
+    assert again.returncode == 0
+    assert json.loads(again.stdout.splitlines()[0])["event"] == "resume"
+    assert repo_dirs(dest) == set(sim.repo_names())
+
+
+@pytest.mark.parametrize("args", [["config", "show"], ["--help"], ["status", "."]])
+def test_small_commands_into_a_closed_pipe_exit_quietly(args: list[str], forge_factory: Any, tmp_path: Path) -> None:
+    if args[0] == "status":
+        sim = forge_factory(org="acme", repos=2)
+        assert run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path)).returncode == 0
+        args = ["status", str(tmp_path)]
+    result = run_with_closed_stdout(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
