@@ -81,15 +81,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+LIMITS = {"workers": 64, "buffer": 100_000, "attempts": 20}
+"""Upper bounds: more parallel clones than this only earn throttling from a forge; a bigger buffer only memory."""
+
+
 def validate(settings: Settings) -> str | None:
     """One-line reason the settings cannot run, or None."""
     if not settings.owner or not settings.owner.strip("/"):
         return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
     if settings.provider != "gitlab" and "/" in settings.owner:
         return f"{settings.provider} owners have no '/': {settings.owner!r}"
-    for name in ("workers", "buffer", "attempts"):
-        if getattr(settings, name) < 1:
+    for name, most in LIMITS.items():
+        value = getattr(settings, name)
+        if value < 1:
             return f"--{name} must be at least 1"
+        if value > most:
+            return f"--{name} must be at most {most:,}"
     if settings.depth is not None and settings.depth < 1:
         return "--depth must be at least 1"
     for flag, pattern in (("--include", settings.include), ("--exclude", settings.exclude)):

@@ -142,6 +142,9 @@ class HeadlessReporter:
             if self.on_output_closed is not None:
                 self.on_output_closed()
 
+    def _red(self, word: str) -> str:
+        return f"\x1b[31m{word}\x1b[0m" if self.color else word
+
 
 def silence(stream: TextIO) -> None:
     """Point a closed pipe's descriptor at /dev/null, so the interpreter's final flush cannot fail on it."""
@@ -151,9 +154,6 @@ def silence(stream: TextIO) -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
-
-    def _red(self, word: str) -> str:
-        return f"\x1b[31m{word}\x1b[0m" if self.color else word
 
 
 def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:

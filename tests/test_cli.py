@@ -51,6 +51,8 @@ def test_unreachable_host_is_one_line_exit_2(tmp_path: Path) -> None:
     [
         (["acme", "--include", "("], ["--include", "regular expression"]),
         (["acme", "--workers", "0"], ["--workers"]),
+        (["acme", "--workers", "100000"], ["--workers must be at most 64"]),
+        (["acme", "--buffer", "10000000"], ["--buffer must be at most 100,000"]),
         (["acme", "--base-url", "http://example.com"], ["plain http"]),
         (["acme", "--base-url", "https://user:pw@example.com"], ["credentials"]),
         (["acme", "--provider", "bitbucket"], ["invalid choice"]),
@@ -149,3 +151,15 @@ def test_small_commands_into_a_closed_pipe_exit_quietly(args: list[str], forge_f
     result = run_with_closed_stdout(*args)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_headless_names_each_failure_on_stderr_and_exits_1(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=6, scenario=Scenario(hostile=True))
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "acme"), "--no-tui", env={"NO_COLOR": "1"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    failures = [line for line in result.stderr.splitlines() if line.startswith("failed ")]
+    assert failures and all(": unsafe: " in line and line.endswith("(after 1 attempt)") for line in failures)
+    assert "acme/userinfo: unsafe: refusing clone URL with embedded credentials" in result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("cloned ") and f"failed {len(failures)}" in summary
