@@ -108,7 +108,8 @@ class HeadlessReporter:
         if "would_clone" in e:
             text = (
                 f"dry run: {e['listed']:,} listed · would clone {e['would_clone']:,} · would update {e['would_update']:,} · "
-                f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {countdown(e['seconds'])}"
+                + (f"would refuse {e['would_refuse']:,} (unsafe names) · " if e.get("would_refuse") else "")
+                + f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {countdown(e['seconds'])}"
             )
         else:
             text = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -85,6 +86,17 @@ def test_dry_run_json_lists_filters_and_clones_nothing(forge_factory: Any, tmp_p
     assert {e["event"] for e in events} >= {"page", "repo_planned", "repo_skipped", "summary"}
     assert repo_dirs(dest) == set()
     assert not [e for e in sim.requests() if e.kind == "git"]
+
+
+def test_dry_run_summary_adds_up_including_refusals(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=10, scenario=Scenario(hostile=True))
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "acme"), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    numbers = {word: int(n.replace(",", "")) for word, n in re.findall(r"would (clone|update|refuse) ([\d,]+)", summary)}
+    numbers["listed"] = int(re.search(r"([\d,]+) listed", summary).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert numbers["refuse"] >= 1, summary
+    assert numbers["listed"] == numbers["clone"] + numbers["update"] + numbers["refuse"], summary
 
 
 def test_json_mode_reports_each_repo_and_exit_code(forge_factory: Any, tmp_path: Path) -> None:
