@@ -26,6 +26,7 @@ from gz_tui.tui.format import (
     countdown,
     escape,
     forge_text,
+    fit_path,
     home_path,
     percent,
     repo_rate,
@@ -148,6 +149,10 @@ def test_paths_and_names_are_shortened() -> None:
     assert short_repo("other/tools", "acme") == "other/tools"
     assert short_repo("group/sub/tools", "group") == "sub/tools"
     assert home_path("/nowhere/x") == "/nowhere/x"
+    assert fit_path("platform/core/libs/repo-00068", 16) == "plat…/repo-00068"
+    assert fit_path("platform/repo-1", 16) == "platform/repo-1"
+    assert fit_path("a-very-long-plain-repository-name", 10) == "a-very-lo…"
+    assert fit_path("x/a-very-long-leaf-name-here", 10) == "x/a-very-…"
 
 
 def test_fit_picks_the_longest_wording_that_fits() -> None:

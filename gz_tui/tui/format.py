@@ -82,6 +82,18 @@ def short_repo(repo: str, owner: str) -> str:
     return repo[len(prefix) :] if owner and repo.startswith(prefix) else repo
 
 
+def fit_path(path: str, width: int) -> str:
+    """Shorten a ``/`` path to ``width`` keeping its last segment whole, which names the repo:
+    ``platform/core/libs/repo-00068`` → ``plat…/repo-00068``. Plain names are cut at the end as usual."""
+    if len(path) <= width:
+        return path
+    head, slash, leaf = path.rpartition("/")
+    room = width - len(leaf) - 2
+    if not slash or room < 1:
+        return path[: max(0, width - 1)] + "…"
+    return f"{head[:room]}…/{leaf}"
+
+
 def home_path(path: str) -> str:
     """``/home/me/src/acme`` → ``~/src/acme`` when under the home directory."""
     home = os.path.expanduser("~")

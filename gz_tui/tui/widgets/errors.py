@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from gz_tui.pipeline.stats import ErrorView, Snapshot
-from gz_tui.tui.format import countdown, forge_text, short_repo, thousands, wall_time
+from gz_tui.tui.format import countdown, fit_path, forge_text, short_repo, thousands, wall_time
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("time", "time"),
@@ -118,7 +118,7 @@ class ErrorLog(DataTable[object]):
 
     def _cells(self, error: ErrorView, now: float | None) -> dict[str, object]:
         cells: dict[str, object] = {
-            "repo": self._fixed("repo", forge_text(short_repo(error.repo, self._owner), "bold")),
+            "repo": self._fixed("repo", forge_text(fit_path(short_repo(error.repo, self._owner), self._widths["repo"]), "bold")),
             "class": self._fixed("class", forge_text(error.error_class)),
             "message": self._fixed("message", forge_text(error.message)),
         }

@@ -16,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gz_tui.pipeline.stats import Snapshot, WorkerState, WorkerView
-from gz_tui.tui.format import binary_size, clock_duration, forge_text, percent, short_repo
+from gz_tui.tui.format import binary_size, clock_duration, fit_path, forge_text, percent, short_repo
 
 STATE_STYLES: dict[WorkerState, str] = {
     WorkerState.IDLE: "dim",
@@ -207,7 +207,7 @@ class WorkerTable(ScrollView, can_focus=False):
             elif key == "phase":
                 texts.append(forge_text(fit_phase(value, self._widths["phase"])))
             elif key == "repo":
-                texts.append(forge_text(value, "dim" if value == "—" else ""))
+                texts.append(forge_text(fit_path(value, self._widths["repo"]), "dim" if value == "—" else ""))
             else:
                 texts.append(Text(value))
         return self._strip(texts, base)
