@@ -92,7 +92,8 @@ class HeadlessReporter:
                 }
             )
             return
-        total = f" ({c.total:,} total)" if c.total is not None else ""
+        # GitHub's org total counts public repos only for non-members: once the listing outgrows it, it says nothing.
+        total = f" ({c.total:,} total)" if c.total is not None and c.total > c.listed else ""
         buffer = f"buffer {snap.buffer_used:,}/{snap.buffer_capacity:,}"
         if snap.lister_state == ListerState.BLOCKED:
             buffer += " FULL (backpressure)"

@@ -175,3 +175,23 @@ def test_headless_names_each_failure_on_stderr_and_exits_1(forge_factory: Any, t
     assert "acme/userinfo: unsafe: refusing clone URL with embedded credentials" in result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("cloned ") and f"failed {len(failures)}" in summary
+
+
+def test_headless_progress_shows_the_forge_total_only_while_it_is_ahead() -> None:
+    import io
+    from dataclasses import replace
+
+    from gz_tui.headless import HeadlessReporter
+    from gz_tui.tui import demo_data
+
+    snap = demo_data.mid_run()
+
+    def line(listed: int, total: int) -> str:
+        err = io.StringIO()
+        reporter = HeadlessReporter(json_mode=False, out=io.StringIO(), err=err, color=False)
+        reporter.progress(replace(snap, counts=replace(snap.counts, listed=listed, total=total)))
+        return err.getvalue()
+
+    assert "(2,104 total)" in line(1_500, 2_104)
+    # GitHub's org total leaves out private repos for non-members: 300 listed of "240" would be nonsense.
+    assert "total" not in line(300, 240) and "/300 done" in line(300, 240)
