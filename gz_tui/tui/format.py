@@ -130,6 +130,11 @@ class Fit:
         shortest = min(v.cell_len for v in self.variants)
         return Measurement(min(shortest, options.max_width), max(v.cell_len for v in self.variants))
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fit) and self.variants == other.variants
+
+    __hash__ = None  # type: ignore[assignment]
+
     @property
     def plain(self) -> str:
         """The longest wording (for tests and logs)."""

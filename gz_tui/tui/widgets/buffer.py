@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar
 
 from gz_tui.pipeline.stats import ListerState, Snapshot
 from gz_tui.tui.format import Fit, thousands
+from gz_tui.tui.widgets.panel_text import PanelText
 
 
 def buffer_text(snap: Snapshot) -> Fit:
@@ -49,10 +50,10 @@ class BufferGauge(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("Buffer", classes="panel-label")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="buffer-bar")
-        yield Static(id="buffer-text", classes="panel-text")
+        yield PanelText(id="buffer-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
         capacity = max(snap.buffer_capacity, 1)
         self.query_one(ProgressBar).update(total=capacity, progress=min(snap.buffer_used, capacity))
         self.set_class(snap.buffer_capacity > 0 and snap.buffer_used >= snap.buffer_capacity, "-full")
-        self.query_one("#buffer-text", Static).update(buffer_text(snap), layout=False)  # one line, always
+        self.query_one("#buffer-text", PanelText).show(buffer_text(snap))

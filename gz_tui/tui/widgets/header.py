@@ -47,6 +47,8 @@ class StatusHeader(Static):
     }
     """
 
+    _shown: tuple[Text, Text] | None = None
+
     def update_snapshot(self, snap: Snapshot, *, stopping: bool = False) -> None:
         host = _host(snap.api_host)
         # Name the forge when its host does not (a GitHub Enterprise, a self-hosted GitLab, the demo forge).
@@ -64,6 +66,9 @@ class StatusHeader(Static):
         where.no_wrap = True
         where.overflow = "ellipsis"
         status = Text.assemble("  ", state_word(snap, stopping=stopping), "  ", clock_duration(snap.elapsed))
+        if (where, status) == self._shown:
+            return  # 4 ticks a second, one new elapsed second: most ticks change nothing here
+        self._shown = (where, status)
         grid = Table.grid(expand=True, padding=0)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar
 
 from gz_tui.pipeline.stats import ListerState, RunState, Snapshot
 from gz_tui.tui.format import Fit, countdown, percent, thousands
+from gz_tui.tui.widgets.panel_text import PanelText
 
 
 def goal(snap: Snapshot) -> int:
@@ -73,9 +74,9 @@ class ProgressPanel(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("Progress", classes="panel-label")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="progress-bar")
-        yield Static(id="progress-text", classes="panel-text")
+        yield PanelText(id="progress-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
         done = snap.counts.done
         self.query_one(ProgressBar).update(total=max(goal(snap), done, 1), progress=done)
-        self.query_one("#progress-text", Static).update(progress_text(snap), layout=False)  # one line, always
+        self.query_one("#progress-text", PanelText).show(progress_text(snap))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar
 
 from gz_tui.pipeline.stats import Snapshot
 from gz_tui.tui.format import Fit, countdown, thousands, wall_time
+from gz_tui.tui.widgets.panel_text import PanelText
 
 WAIT_WORDS = {
     "primary": "primary limit",
@@ -72,7 +73,7 @@ class RateLimitPanel(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("API", classes="panel-label")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="rate-bar")
-        yield Static(id="rate-text", classes="panel-text")
+        yield PanelText(id="rate-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
         rate = snap.rate
@@ -82,4 +83,4 @@ class RateLimitPanel(Horizontal):
         else:
             bar.update(total=1, progress=0)
         self.set_class(is_waiting(snap), "-waiting")
-        self.query_one("#rate-text", Static).update(rate_limit_text(snap), layout=False)  # one line, always
+        self.query_one("#rate-text", PanelText).show(rate_limit_text(snap))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, Sparkline, Static
+from textual.widgets import Label, Sparkline
 
 from gz_tui.pipeline.stats import RunState, Snapshot
 from gz_tui.tui.format import Fit, binary_rate, repo_rate, thousands
+from gz_tui.tui.widgets.panel_text import PanelText
 
 HISTORY_SECONDS = 120
 """How much throughput history the sparkline shows."""
@@ -48,7 +49,7 @@ class ThroughputPanel(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("Speed", classes="panel-label")
         yield Sparkline((), id="throughput-sparkline")
-        yield Static(id="throughput-text", classes="panel-text")
+        yield PanelText(id="throughput-text", classes="panel-text")
 
     def update_snapshot(self, snap: Snapshot) -> None:
         recent = snap.throughput[-HISTORY_SECONDS:]
@@ -57,4 +58,4 @@ class ThroughputPanel(Horizontal):
         sparkline = self.query_one(Sparkline)
         if tuple(sparkline.data or ()) != samples:
             sparkline.data = samples
-        self.query_one("#throughput-text", Static).update(throughput_text(snap), layout=False)  # one line, always
+        self.query_one("#throughput-text", PanelText).show(throughput_text(snap))
