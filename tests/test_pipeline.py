@@ -134,3 +134,17 @@ def test_filters_skip_archived_forks_and_regexes(forge_factory: Any, tmp_path: P
     assert any("fork" in r for r in skipped.values())
     assert any("--exclude" in r for r in skipped.values())
     assert len(cloned) + len(skipped) == 40
+
+
+def test_a_finished_runs_clock_stops(forge_factory: Any, tmp_path: Path) -> None:
+    """The dashboard keeps showing a finished run: its elapsed time must not keep counting."""
+    from gz_tui.clock import FakeClock
+
+    sim = forge_factory(org="acme", repos=3)
+    clock = FakeClock()
+    code, pipeline, _ = run_pipeline(settings_for(sim, tmp_path / "acme"), clock=clock)
+    assert code == 0
+    ended = pipeline.snapshot()
+    clock.advance(3600)
+    later = pipeline.snapshot()
+    assert later.elapsed == ended.elapsed and later.now == ended.now

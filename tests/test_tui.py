@@ -355,6 +355,21 @@ async def test_ctrl_c_twice_quits_mid_run() -> None:
     assert app.return_value == 130
 
 
+@pytest.mark.parametrize(("exit_code", "offers_resume"), [(2, False), (1, True)])
+async def test_r_is_offered_only_when_running_again_can_help(exit_code: int, offers_resume: bool) -> None:
+    snap = demo_data.mid_run()
+    message = "github owner 'nosuchorg' not found" if exit_code == 2 else "the listing stopped after 5 attempts"
+    failed = replace(snap, run_state=RunState.FAILED, exit_code=exit_code, message=message, errors=(), error_count=0)
+    app, _ = app_for(failed)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert message in text
+        assert ("r" in footer_keys(app)) is offers_resume
+        assert ("resume from the checkpoint" in text) is offers_resume
+
+
 class CrashingControl(demo_data.StaticControl):
     async def run(self) -> int:
         raise RuntimeError("database is locked")

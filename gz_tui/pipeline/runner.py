@@ -136,6 +136,7 @@ class Pipeline:
             self.stats.run_state = RunState.FINISHED
         for index in range(1, len(self.stats.workers) + 1):
             self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
+        self.stats.end()
         self._emit_summary(code)
         return code
 

@@ -204,6 +204,8 @@ class Stats:
         dry_run: bool = False,
     ) -> None:
         self.clock = clock
+        self.ended_at: float | None = None
+        """When the run returned: a finished run's clock stops there (elapsed, rates, countdowns)."""
         self.forge = forge
         self.owner = owner
         self.dest = dest
@@ -260,8 +262,13 @@ class Stats:
         self.error_count += 1
 
     # -- readers -----------------------------------------------------------------------------
+    def end(self) -> None:
+        """The run has returned: freeze the snapshot's clock."""
+        if self.ended_at is None:
+            self.ended_at = self.clock.now()
+
     def snapshot(self) -> Snapshot:
-        now = self.clock.now()
+        now = self.ended_at if self.ended_at is not None else self.clock.now()
         self._window.roll(now)
         repos = tuple(self._window.repos)
         byte_samples = tuple(self._window.bytes)

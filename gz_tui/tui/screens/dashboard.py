@@ -252,6 +252,8 @@ class DashboardScreen(Screen[None]):
         """What ``r`` would do now: resume an interrupted run, retry failures, or nothing."""
         if self.run_active or self.snap is None or self.snap.dry_run or self._quitting:
             return None
+        if self.crash is None and self.snap.run_state == RunState.FAILED and self.exit_code == EXIT_USAGE:
+            return None  # owner not found, token refused, setup impossible: the same run would fail the same way
         if self.crash is not None or self.snap.run_state in (RunState.CANCELLED, RunState.FAILED):
             return "resume"
         if self.snap.counts.failed:
