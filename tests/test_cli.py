@@ -32,6 +32,10 @@ def test_unknown_org_is_one_line_exit_2(forge_factory: Any, tmp_path: Path) -> N
     sim = forge_factory(org="acme", repos=3)
     result = run_cli("no-such-org", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"))
     assert_one_line_error(result, 2, "not found", "no-such-org")
+    assert not (tmp_path / "d").exists(), "a typo'd owner must not leave an empty destination behind"
+    (tmp_path / "mine").mkdir()
+    assert run_cli("no-such-org", "--base-url", sim.base_url, "--dest", str(tmp_path / "mine")).returncode == 2
+    assert (tmp_path / "mine").is_dir(), "a folder that existed before is never removed"
 
 
 def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path) -> None:

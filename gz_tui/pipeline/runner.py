@@ -141,6 +141,25 @@ class Pipeline:
         return code
 
     async def _run(self) -> int:
+        created = not self.dest.exists()
+        code = await self._run_in_dest()
+        if created and code == EXIT_USAGE and self.stats.counts.listed == 0:
+            self._remove_unused_dest()
+        return code
+
+    def _remove_unused_dest(self) -> None:
+        """A typo'd owner or a refused token must not leave an empty ``./apahce/.gz-tui`` behind."""
+        state_dir = self.dest / ".gz-tui"
+        try:
+            if [p.name for p in self.dest.iterdir()] != [".gz-tui"] or not Path(self.stats.state_path).is_relative_to(state_dir):
+                return
+            shutil.rmtree(state_dir)
+            self.dest.rmdir()
+        except OSError:
+            return
+        self.stats.state_path = ""
+
+    async def _run_in_dest(self) -> int:
         try:
             self._preflight()
         except SetupError as exc:
