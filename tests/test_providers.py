@@ -118,3 +118,13 @@ def test_token_protected_forges_accept_the_provider_token_variable(forge_factory
     assert result.returncode == 0, result.stderr
     assert len(repo_dirs(dest)) == len(sim.repo_names(provider))
     assert token not in result.stdout + result.stderr
+
+
+def test_gitlab_skip_archived_does_not_call_archived_clones_gone(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=30)
+    dest = tmp_path / "acme"
+    assert run_pipeline(provider_settings(sim, dest, "gitlab"))[0] == 0
+    code, _, events = run_pipeline(provider_settings(sim, dest, "gitlab", skip_archived=True))
+    assert code == 0
+    assert events[-1]["listed"] < 30, "the server should have left the archived projects out"
+    assert events[-1]["gone"] == 0 and not [e for e in events if e["event"] == "notice"]

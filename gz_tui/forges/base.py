@@ -98,6 +98,8 @@ class ProviderInfo:
     """User name paired with the token in git's Basic auth (GitHub ``x-access-token``, GitLab ``oauth2``)."""
     nested: bool = False
     """Whether repo paths may hold ``/`` (GitLab subgroups); elsewhere a ``/`` in a name is refused."""
+    archived_filtered_by_server: bool = False
+    """Whether ``--skip-archived`` is asked of the server, so archived repos are then absent from the listing."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

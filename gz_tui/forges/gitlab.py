@@ -23,7 +23,7 @@ def api_root(base_url: str, suffix: str) -> str:
 
 
 class GitLab:
-    info = ProviderInfo(name="gitlab", git_username="oauth2", nested=True)
+    info = ProviderInfo(name="gitlab", git_username="oauth2", nested=True, archived_filtered_by_server=True)
 
     def __init__(self, base_url: str, *, skip_archived: bool = False) -> None:
         self.api = api_root(base_url, "/api/v4")

@@ -99,6 +99,8 @@ class Pipeline:
         self._db = anyio.CapacityLimiter(1)
         self._state_before_wait = RunState.LISTING
         self._nested = False
+        self._complete_listing = True
+        """False when the forge filters the listing itself (GitLab ``archived=false``): absent ≠ gone."""
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property
@@ -231,6 +233,7 @@ class Pipeline:
 
         provider = make_provider(settings.provider, settings.api_base, skip_archived=settings.skip_archived)
         self._nested = provider.info.nested
+        self._complete_listing = not (settings.skip_archived and provider.info.archived_filtered_by_server)
         token = settings.token
         client = ApiClient(
             provider,
@@ -331,7 +334,7 @@ class Pipeline:
                 self.stats.run_state = RunState.FAILED
                 return error.exit_code
             return max(EXIT_FAILED, error.exit_code)
-        if not self.settings.dry_run:
+        if not self.settings.dry_run and self._complete_listing:
             self._report_gone(store)
         store.finish_run(self._run_id, "finished")
         return EXIT_FAILED if counts.failed else EXIT_OK
