@@ -110,7 +110,8 @@ class HeadlessReporter:
             text = (
                 f"dry run: {e['listed']:,} listed · would clone {e['would_clone']:,} · would update {e['would_update']:,} · "
                 + (f"would refuse {e['would_refuse']:,} (unsafe names) · " if e.get("would_refuse") else "")
-                + f"filtered out {e['skipped']:,} · {e['api_requests']:,} API requests in {countdown(e['seconds'])}"
+                + f"filtered out {e['skipped']:,} · {e['api_requests']:,} API request{'' if e['api_requests'] == 1 else 's'} "
+                + f"in {countdown(e['seconds'])}"
             )
         else:
             text = (

@@ -181,6 +181,8 @@ def test_rate_limit_line_counts_down() -> None:
     assert rate_limit_text(secondary).plain.startswith("WAITING secondary limit: retry in 0:58")
     over = replace(snap, now=snap.rate.wait_until + 1)  # type: ignore[operator]
     assert "WAITING" not in rate_limit_text(over).plain
+    assert " · 1 request · " in rate_limit_text(replace(over, rate=replace(over.rate, requests=1))).plain
+    assert " · 2 requests · " in rate_limit_text(replace(over, rate=replace(over.rate, requests=2))).plain
 
 
 def test_progress_counts_what_was_listed_and_waits_for_the_rate_limit() -> None:

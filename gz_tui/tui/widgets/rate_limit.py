@@ -52,7 +52,8 @@ def rate_limit_text(snap: Snapshot) -> Fit:
         short = core.copy()
         if rate.reset_at is not None and rate.reset_at > now and rate.limit is not None:
             core.append(f" · resets in {countdown(rate.reset_at - now)}")
-    counters = Text(f" · {thousands(rate.requests)} requests · 304s: {thousands(rate.not_modified)}")
+    noun = "request" if rate.requests == 1 else "requests"
+    counters = Text(f" · {thousands(rate.requests)} {noun} · 304s: {thousands(rate.not_modified)}")
     git = Text()
     if rate.git_throttled_until is not None and rate.git_throttled_until > now:
         git.append(" · ")
