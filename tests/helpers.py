@@ -81,3 +81,8 @@ def github_listing(base_url: str, org: str, token: str | None = None, path: str 
             items.extend(response.json())
             url = response.links.get("next", {}).get("url")
     return items
+
+
+def screen_text(app: Any) -> str:
+    """What a Textual app's terminal shows right now, as plain lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -39,6 +39,7 @@ from gz_tui.tui.widgets import ErrorLog, RunSummary, WorkerTable
 from gz_tui.tui.widgets.errors import attempt_text
 from gz_tui.tui.widgets.progress import progress_text
 from gz_tui.tui.widgets.rate_limit import rate_limit_text
+from tests.helpers import screen_text
 
 SIZE = (100, 32)
 
@@ -61,11 +62,6 @@ def app_for(snapshot: Snapshot) -> tuple[GzTuiApp, Any]:
     app = make_app(demo_data.SETTINGS, factory, FakeClock(snapshot.now))
     app.animation_level = "none"
     return app, factory
-
-
-def screen_text(app: GzTuiApp) -> str:
-    """What the terminal shows right now, as plain lines."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def dashboard(app: GzTuiApp) -> DashboardScreen:

@@ -19,8 +19,9 @@ from gz_tui.config import Settings
 from gz_tui.forge_sim import Scenario
 from gz_tui.pipeline.runner import make_pipeline
 from gz_tui.pipeline.stats import RunState, WorkerState
-from gz_tui.tui.app import GzTuiApp, make_app
+from gz_tui.tui.app import make_app
 from gz_tui.tui.screens import ConfirmScreen
+from tests.helpers import repo_dirs, screen_text, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -31,14 +32,6 @@ REPOS = 40
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def settings_for(sim: Any, dest: Path) -> Settings:
-    return Settings(owner="acme", base_url=sim.base_url, dest=dest, workers=2, buffer=10, headless=False)
-
-
-def screen_text(app: GzTuiApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -95,14 +88,10 @@ def child_git_processes() -> list[int]:
     return found
 
 
-def clones(dest: Path) -> set[str]:
-    return {git.parent.name for git in dest.glob("*/.git")}
-
-
 async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=32))
     dest = tmp_path / "acme"
-    app = make_app(settings_for(sim, dest), make_pipeline)
+    app = make_app(settings_for(sim, dest, workers=2, buffer=10, headless=False), make_pipeline)
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         board = app.dashboard
@@ -126,7 +115,7 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 0
-    assert clones(dest) == set(sim.repo_names())
+    assert repo_dirs(dest) == set(sim.repo_names())
 
 
 async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoint(forge_factory: Any, tmp_path: Path) -> None:
@@ -138,7 +127,7 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         factory_calls.append(settings)
         return make_pipeline(settings)
 
-    app = make_app(settings_for(sim, dest), factory)
+    app = make_app(settings_for(sim, dest, workers=2, buffer=10, headless=False), factory)
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         board = app.dashboard
@@ -157,7 +146,7 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         assert board.snap is not None and board.snap.run_state == RunState.CANCELLED
         assert child_git_processes() == []
         assert not any((dest / ".gz-tui" / "tmp").glob("*")), "partial clones are removed"
-        done_before = clones(dest)
+        done_before = repo_dirs(dest)
         assert 2 <= len(done_before) < REPOS
         text = screen_text(app)
         assert "CANCELLED" in text and "resume from the checkpoint" in text
@@ -173,14 +162,14 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value == 0
-    assert clones(dest) == set(sim.repo_names())
+    assert repo_dirs(dest) == set(sim.repo_names())
     assert child_git_processes() == []
 
 
 async def test_quitting_mid_run_stops_the_pipeline_and_exits_130(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=768))
     dest = tmp_path / "acme"
-    app = make_app(settings_for(sim, dest), make_pipeline)
+    app = make_app(settings_for(sim, dest, workers=2, buffer=10, headless=False), make_pipeline)
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         board = app.dashboard
