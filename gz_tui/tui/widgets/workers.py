@@ -100,7 +100,6 @@ class WorkerTable(ScrollView, can_focus=False):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._cells: dict[int, Cells] = {}
-        self._workers: dict[int, WorkerView] = {}
         self._strips: dict[int, Strip] = {}
         self._order: list[int] = []
         self._header: Strip | None = None
@@ -122,7 +121,6 @@ class WorkerTable(ScrollView, can_focus=False):
     def reset(self) -> None:
         """Forget every row (a new run starts with its own workers)."""
         self._cells.clear()
-        self._workers.clear()
         self._strips.clear()
         self._order.clear()
         self._resize_virtual()
@@ -135,11 +133,10 @@ class WorkerTable(ScrollView, can_focus=False):
             cells = worker_cells(worker, snap)
             if self._cells.get(worker.index) != cells:
                 self._cells[worker.index] = cells
-                self._workers[worker.index] = worker
                 self._strips.pop(worker.index, None)
                 changed_rows.append(worker.index)
         for gone in set(self._cells) - set(order):
-            del self._cells[gone], self._workers[gone]
+            del self._cells[gone]
             self._strips.pop(gone, None)
         if order != self._order:
             self._order = order
@@ -198,12 +195,11 @@ class WorkerTable(ScrollView, can_focus=False):
         return self._style
 
     def _row_strip(self, index: int, base: Style) -> Strip:
-        worker = self._workers[index]
         cells = self._cells[index]
         texts = []
         for key, value in zip(COLUMN_KEYS, cells):
             if key == "state":
-                texts.append(Text(value, style=STATE_STYLES.get(worker.state, "")))
+                texts.append(Text(value, style=STATE_STYLES.get(WorkerState(value), "")))
             elif key == "phase":
                 texts.append(forge_text(fit_phase(value, self._widths["phase"])))
             elif key == "repo":
