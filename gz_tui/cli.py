@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
-from urllib.parse import urlsplit
+from typing import Any, NoReturn
 
 from gz_tui import __version__
-from gz_tui.config import PROTOCOLS, PROVIDERS, UPDATE_MODES, Settings, resolve_with_sources
+from gz_tui.config import (
+    PROTOCOLS,
+    PROVIDERS,
+    RULES,
+    UPDATE_MODES,
+    resolve_with_sources,
+    validate,
+)
+from gz_tui.kinds import ProviderName
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from gz_tui.pipeline.paths import is_loopback
 
+COMMANDS = ("status", "config", "sync")
+"""Words that name a command, never an owner, as the first argument (``sync`` is reserved for a later one).
+An owner spelled like one is named with ``--owner NAME`` or after ``--``."""
+_WORDS = ", ".join(COMMANDS)
 
-EXAMPLES = """\
+EXAMPLES = f"""\
 examples:
   gz-tui --demo                          try it: a local demo forge, no token, no network
   gz-tui apache                          clone or update every repo of github.com/apache into ./apache
@@ -28,6 +38,8 @@ examples:
   gz-tui my-org --no-tui --json >> sync.jsonl   headless, for cron
   gz-tui status ./apache                 what the last run did
   gz-tui config init                     write a commented config file
+  gz-tui --owner status                  an owner named like a command ({_WORDS})
+  gz-tui -- status                       the same: the word after -- is always the owner
 
 exit codes: 0 all done · 1 some repos failed · 2 usage, auth or not found · 130 interrupted
 """
@@ -46,15 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=None,
     )
-    p.add_argument("owner", nargs="?", help="org or user (GitHub, Gitea), or group path a/b/c (GitLab)")
+    owner_help = f"org or user (GitHub, Gitea), or group path a/b/c (GitLab); one named {_WORDS}: --owner NAME or -- NAME"
+    p.add_argument("owner", nargs="?", help=owner_help)
+    p.add_argument("--owner", dest="owner_flag", metavar="NAME", help="the owner, whatever its name (also: -- NAME)")
     p.add_argument("--version", action="version", version=f"gz-tui {__version__}")
     p.add_argument("--provider", choices=PROVIDERS, help="forge type (default github)")
     p.add_argument("--base-url", dest="base_url", metavar="URL", help="API root (default https://api.github.com; GHES: https://HOST/api/v3)")
     p.add_argument("--token", help="API token (else GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN, or `gh auth token`)")
     p.add_argument("--profile", help="use a [profiles.NAME] section of the config file")
     p.add_argument("--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER)")
-    p.add_argument("--workers", type=int, metavar="N", help="parallel git processes (default 8, at most 64)")
-    p.add_argument("--buffer", type=int, metavar="N", help="listed repos held ahead of the workers (default 1000, at most 100000)")
+    p.add_argument("--workers", type=int, metavar="N", help=f"parallel git processes (default 8, at most {RULES['workers'].most})")
+    p.add_argument("--buffer", type=int, metavar="N", help=f"listed repos held ahead of the workers (default 1000, at most {RULES['buffer'].most:,})")
     p.add_argument("--protocol", choices=PROTOCOLS, help="clone over https (default) or ssh")
     p.add_argument("--update", choices=UPDATE_MODES, help="for repos already on disk (default fetch)")
     p.add_argument("--depth", type=int, metavar="N", help="shallow clones of N commits")
@@ -68,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", dest="state_path", type=Path, metavar="PATH", help="state database (default DEST/.gz-tui/state.sqlite3)")
     p.add_argument("--fresh", action="store_true", default=None, help="forget the saved state (clones on disk become updates)")
     p.add_argument("--retry-failed", dest="retry_failed", action="store_true", default=None, help="re-run only the last run's failures")
-    p.add_argument("--attempts", type=int, metavar="N", help="attempts per repo for transient failures (default 3)")
+    p.add_argument("--attempts", type=int, metavar="N", help=f"attempts per repo for transient failures (default 3, at most {RULES['attempts'].most})")
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
     p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
@@ -81,51 +95,34 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
-LIMITS = {"workers": 64, "buffer": 100_000, "attempts": 20}
-"""Upper bounds: more parallel clones than this only earn throttling from a forge; a bigger buffer only memory."""
+def parse(args: list[str]) -> argparse.Namespace:
+    """The options and the owner, named as ``OWNER``, ``--owner OWNER`` or ``-- OWNER`` (exit 2 if ambiguous).
 
-
-def validate(settings: Settings) -> str | None:
-    """One-line reason the settings cannot run, or None."""
-    if not settings.owner or not settings.owner.strip("/"):
-        return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
-    if settings.provider != "gitlab" and "/" in settings.owner:
-        return f"{settings.provider} owners have no '/': {settings.owner!r}"
-    for name, most in LIMITS.items():
-        value = getattr(settings, name)
-        if value < 1:
-            return f"--{name} must be at least 1"
-        if value > most:
-            return f"--{name} must be at most {most:,}"
-    if settings.depth is not None and settings.depth < 1:
-        return "--depth must be at least 1"
-    for flag, pattern in (("--include", settings.include), ("--exclude", settings.exclude)):
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                return f"{flag} is not a valid regular expression: {exc}"
-    url = urlsplit(settings.api_base)
-    if url.scheme not in ("https", "http") or not url.hostname:
-        return f"--base-url must be an http(s) URL, got {settings.api_base!r}"
-    if url.username or url.password:
-        return "--base-url must not contain credentials; use --token or an environment variable"
-    if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
-        return f"refusing plain http to {url.hostname} (the token would travel in clear); use https or --insecure-http"
-    return None
+    The word after ``--`` is the owner whatever it looks like; options may follow it.
+    """
+    parser = build_parser()
+    after_dashes: str | None = None
+    if "--" in args:
+        at = args.index("--")
+        if at + 1 == len(args):
+            parser.error("-- must be followed by the owner")
+        after_dashes, args = args[at + 1], args[:at] + args[at + 2 :]
+    ns = parser.parse_args(args)
+    if ns.owner in COMMANDS:
+        parser.error(f"{ns.owner!r} is a gz-tui command word; to sync an owner named {ns.owner}: gz-tui --owner {ns.owner} ...")
+    named = [owner for owner in (ns.owner, ns.owner_flag, after_dashes) if owner is not None]
+    if len(named) > 1:
+        parser.error(f"one owner at a time (got {', '.join(map(repr, named))})")
+    ns.owner = named[0] if named else None
+    del ns.owner_flag
+    return ns
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "status":
-        from gz_tui.status import status_command
-
-        return status_command(args[1:])
-    if args and args[0] == "config":
-        from gz_tui.config import config_command
-
-        return config_command(args[1:], stdout=sys.stdout, stderr=sys.stderr)
-    ns = build_parser().parse_args(args)
+    if args and args[0] in COMMANDS:
+        return command(args[0], args[1:])
+    ns = parse(args)
     flags: dict[str, Any] = {k: v for k, v in vars(ns).items() if k not in ("demo", "demo_repos")}
     with ExitStack() as stack:
         if ns.demo:
@@ -145,10 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("start %s %s at %s (token from %s)", settings.provider, settings.owner, settings.api_base, settings.token_source or "nowhere")
         if settings.json or settings.dry_run or not sys.stdout.isatty():
             settings = replace(settings, headless=True)
-        problem = validate(settings)
+        problem = validate(settings, resolved.origins)
         if problem:
             return fail(problem)
-        if settings.provider == "github" and not settings.token and not ns.demo and not settings.json:
+        if settings.provider == ProviderName.GITHUB and not settings.token and not ns.demo and not settings.json:
             sys.stderr.write(
                 "gz-tui: no token: GitHub allows 60 API requests an hour without one (about 6,000 repos); "
                 "set GH_TOKEN or pass --token\n"
@@ -158,14 +155,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from gz_tui.headless import run_headless
 
                 return run_headless(settings)
-            from gz_tui.tui.app import make_app
             from gz_tui.pipeline.runner import make_pipeline
+            from gz_tui.tui.app import make_app
 
             result = make_app(settings, make_pipeline).run()
             return int(result) if isinstance(result, int) else EXIT_INTERRUPTED
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def command(word: str, argv: list[str]) -> int:
+    """``gz-tui status ...``, ``gz-tui config ...``; ``sync`` is reserved."""
+    if word == "status":
+        from gz_tui.status import status_command
+
+        return status_command(argv)
+    if word == "config":
+        from gz_tui.config import config_command
+
+        return config_command(argv, stdout=sys.stdout, stderr=sys.stderr)
+    return fail(f"'{word}' is reserved for a gz-tui command to come; to sync an owner named {word}: gz-tui --owner {word} ...")
 
 
 def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int) -> dict[str, Any]:

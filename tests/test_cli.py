@@ -76,6 +76,43 @@ def test_version_and_help() -> None:
     assert "examples:" in help_text and "exit codes" in help_text
 
 
+def test_help_says_how_to_name_an_owner_called_like_a_command() -> None:
+    help_text = run_cli("--help").stdout
+    assert "--owner NAME" in help_text and "gz-tui -- status" in help_text
+
+
+def test_an_owner_named_status_is_synced_with_the_owner_flag(tmp_path: Path) -> None:
+    result = run_cli("--owner", "status", "--base-url", "http://127.0.0.1:1", "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, 2, "cannot reach")  # the sync path, not the status command
+
+
+def test_the_word_after_double_dash_is_the_owner_and_options_may_follow(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="config", repos=4)
+    result = run_cli("--", "config", "--dry-run", "--json", "--base-url", sim.base_url, "--dest", str(tmp_path / "config"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["event"] == "summary" and summary["listed"] == 4 and summary["would_clone"] == 4
+
+
+@pytest.mark.parametrize("args", [["sync"], ["--json", "status"], ["--dry-run", "config"]])
+def test_a_command_word_is_never_taken_as_an_owner(args: list[str], tmp_path: Path) -> None:
+    result = run_cli(*args, "--base-url", "http://127.0.0.1:1", "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, 2, "--owner")
+    assert "cannot reach" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["acme", "--owner", "other", "--base-url", "http://127.0.0.1:1"], ["one owner", "'acme'", "'other'"]),
+        (["acme", "--base-url", "http://127.0.0.1:1", "--", "other"], ["one owner", "'acme'", "'other'"]),
+        (["--dry-run", "--"], ["-- must be followed by the owner"]),
+    ],
+)
+def test_the_owner_is_named_exactly_once(args: list[str], words: list[str]) -> None:
+    assert_one_line_error(run_cli(*args), 2, *words)
+
+
 def test_dry_run_json_lists_filters_and_clones_nothing(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=25)
     dest = tmp_path / "acme"
@@ -140,7 +177,7 @@ def run_with_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        return subprocess.run([sys.executable, "-m", "gz_tui", *args], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+        return subprocess.run([sys.executable, "-m", "gz_tui", *args], check=False, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
 

@@ -369,7 +369,7 @@ def test_gh_failing_or_hanging_falls_through_to_the_config_token(
     env["PATH"] = str(fake_gh(tmp_path, "echo 'not logged in' >&2\nexit 1"))
     assert resolve({"owner": "o"}, env).token == "from-file"
 
-    monkeypatch.setattr(config_module, "GH_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(config_module.tokens, "GH_TIMEOUT_SECONDS", 0.3)
     env["PATH"] = str(fake_gh(tmp_path, f"exec {shutil.which('sleep')} 30"))
     started = time.monotonic()
     s = resolve_with_sources({"owner": "o"}, env)

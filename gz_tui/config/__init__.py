@@ -1,0 +1,63 @@
+"""Settings for one run, and the single seam that resolves them.
+
+- :mod:`~gz_tui.config.settings`: the :class:`Settings` dataclass and the one table of checks (``RULES``)
+  that every value meets, from a flag or the config file alike;
+- :mod:`~gz_tui.config.schema`: the TOML file: where it is, reading and checking it;
+- :mod:`~gz_tui.config.resolve`: precedence flags > environment > file > defaults;
+- :mod:`~gz_tui.config.tokens`: the token, from a flag, the environment, ``gh auth token`` or the file;
+- :mod:`~gz_tui.config.command`: ``gz-tui config init|show|path``.
+"""
+
+from gz_tui.config.command import (
+    config_command,
+    default_config_document,
+    default_config_text,
+    write_default_config,
+)
+from gz_tui.config.resolve import Resolved, resolve, resolve_with_sources
+from gz_tui.config.schema import (
+    APP_NAME,
+    CONFIG_ENV_VAR,
+    ConfigFile,
+    config_path,
+    load_config,
+)
+from gz_tui.config.settings import (
+    DEFAULT_BASE_URLS,
+    PROTOCOLS,
+    PROVIDERS,
+    RULES,
+    SETTING_NAMES,
+    UPDATE_MODES,
+    ConfigError,
+    Settings,
+    validate,
+)
+from gz_tui.config.tokens import TOKEN_ENV_VARS, token_from_environment, token_from_gh
+
+__all__ = [
+    "APP_NAME",
+    "CONFIG_ENV_VAR",
+    "DEFAULT_BASE_URLS",
+    "PROTOCOLS",
+    "PROVIDERS",
+    "RULES",
+    "SETTING_NAMES",
+    "TOKEN_ENV_VARS",
+    "UPDATE_MODES",
+    "ConfigError",
+    "ConfigFile",
+    "Resolved",
+    "Settings",
+    "config_command",
+    "config_path",
+    "default_config_document",
+    "default_config_text",
+    "load_config",
+    "resolve",
+    "resolve_with_sources",
+    "token_from_environment",
+    "token_from_gh",
+    "validate",
+    "write_default_config",
+]

@@ -1,0 +1,322 @@
+"""The settings of one run, and the one table that checks every value, wherever it came from.
+
+A value reaches :class:`Settings` from a flag, the config file's ``[defaults]`` or a
+``[profiles.NAME]`` table (the environment only carries tokens, which are free text). Each setting's
+check — its type, its bounds, what it must look like — is declared once in :data:`RULES`, and
+:func:`check` applies it to a value from any of those places. The error names the place:
+
+    --workers must be at most 64
+    /home/me/.config/gz-tui/config.toml: [defaults] workers = 1000: must be at most 64
+
+:func:`validate` holds the checks that involve more than one setting (an owner is named, ``/`` only
+in GitLab group paths, plain http only to a loopback host unless ``insecure_http``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Flag, StrEnum, auto
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from gz_tui.kinds import CloneProtocol, ProviderName, UpdateMode
+
+PROVIDERS = tuple(ProviderName)
+PROTOCOLS = tuple(CloneProtocol)
+UPDATE_MODES = tuple(UpdateMode)
+
+DEFAULT_BASE_URLS = {
+    ProviderName.GITHUB: "https://api.github.com",
+    ProviderName.GITLAB: "https://gitlab.com",
+    ProviderName.GITEA: "https://codeberg.org",
+}
+
+
+class ConfigError(ValueError):
+    """A config file or option the user must fix. ``str()`` is one line naming where the value came from."""
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything a run needs; built by ``resolve`` and never mutated by the pipeline."""
+
+    owner: str
+    """Org or user (GitHub, Gitea), or a group's full path (GitLab)."""
+    provider: ProviderName = ProviderName.GITHUB
+    base_url: str = ""
+    """API root; empty means the provider's default."""
+    token: str | None = field(default=None, repr=False)
+    token_source: str = ""
+    """Where the token came from (flag, environment variable name, gh, config): shown, never the token."""
+    dest: Path = Path(".")
+    workers: int = 8
+    buffer: int = 1000
+    protocol: CloneProtocol = CloneProtocol.HTTPS
+    update: UpdateMode = UpdateMode.FETCH
+    depth: int | None = None
+    include: str | None = None
+    exclude: str | None = None
+    skip_archived: bool = False
+    skip_forks: bool = False
+    dry_run: bool = False
+    headless: bool = False
+    json: bool = False
+    insecure_http: bool = False
+    state_path: Path | None = None
+    fresh: bool = False
+    retry_failed: bool = False
+    attempts: int = 3
+    """Attempts per repo for transient git failures."""
+    log_file: Path | None = None
+
+    @property
+    def api_base(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URLS[self.provider]).rstrip("/")
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))
+BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name != "owner"}
+"""The built-in default of every setting but ``owner``."""
+
+
+# --------------------------------------------------------------------------- value kinds
+
+
+class Invalid(Exception):
+    """A value a check refused.
+
+    ``must`` reads after the setting's flag (``--workers must be at most 64``); ``expected`` is set when
+    the value is not even of the right kind, and a config file reports it as ``expected ...``, the way
+    TOML type errors read.
+    """
+
+    def __init__(self, must: str, expected: str | None = None) -> None:
+        super().__init__(must)
+        self.must = must
+        self.expected = expected
+
+    @classmethod
+    def expecting(cls, what: str) -> Invalid:
+        return cls(f"must be {what}", what)
+
+    def after_value(self) -> str:
+        """The phrase that follows ``key = value:`` in a config file error."""
+        return f"expected {self.expected}" if self.expected else self.must
+
+
+Kind = Callable[[Any], Any]
+"""Reads one value: returns it normalised, or raises :class:`Invalid`."""
+
+
+def whole_number(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise Invalid.expecting("a whole number of at least 1")
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise Invalid.expecting("true or false")
+
+
+def choice(options: type[StrEnum]) -> Kind:
+    def check(value: Any) -> StrEnum:
+        if isinstance(value, str) and value in tuple(options):
+            return options(value)
+        raise Invalid.expecting("one of " + ", ".join(f'"{o}"' for o in options))
+
+    return check
+
+
+def text(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise Invalid.expecting("a non-empty string")
+
+
+def secret(value: Any) -> str:
+    """A token: any string; an empty one means "no token" (``--token ''`` skips the environment and gh)."""
+    if isinstance(value, str):
+        return value.strip()
+    raise Invalid.expecting("a string")
+
+
+def env_name(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return value
+    raise Invalid.expecting('the name of an environment variable, such as "WORK_GITLAB_TOKEN"')
+
+
+def http_url(value: Any) -> str:
+    url = urlsplit(value) if isinstance(value, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.hostname:
+        raise Invalid.expecting('an http(s) URL, such as "https://gitlab.example.com"')
+    if url.username or url.password:
+        raise Invalid.expecting("a URL without credentials (give the token with --token, a variable or token_env)")
+    return str(value).rstrip("/")
+
+
+def absolute_path(value: Any) -> Path:
+    """A path that means the same from any directory. A flag's relative path is made absolute before
+    it is checked (see :func:`check`): on the command line, relative means the current directory."""
+    if isinstance(value, (str, Path)) and str(value).strip():
+        path = Path(str(value).strip()).expanduser()
+        if path.is_absolute():
+            return path
+    raise Invalid.expecting('an absolute path or one starting with "~"')
+
+
+def any_path(value: Any) -> Path:
+    if isinstance(value, (str, Path)) and str(value).strip():
+        return Path(str(value).strip()).expanduser()
+    raise Invalid.expecting("a path")
+
+
+def regex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid.expecting("a regular expression")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise Invalid(f"is not a valid regular expression: {exc}") from None
+    return value
+
+
+# --------------------------------------------------------------------------- the table
+
+
+class InFile(Flag):
+    """Which tables of the config file may hold a setting."""
+
+    NO = 0
+    DEFAULTS = auto()
+    PROFILES = auto()
+    BOTH = DEFAULTS | PROFILES
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one setting is checked, and where it may be written."""
+
+    kind: Kind
+    most: int | None = None
+    """Upper bound of a whole number (the lower bound, 1, is part of :func:`whole_number`)."""
+    in_file: InFile = InFile.NO
+    flag: str = ""
+    """The option that sets it; empty for a setting that only the config file holds."""
+
+    def apply(self, value: Any) -> Any:
+        value = self.kind(value)
+        if self.most is not None and value > self.most:
+            raise Invalid(f"must be at most {self.most:,}")
+        return value
+
+
+RULES: dict[str, Rule] = {
+    "provider": Rule(choice(ProviderName), in_file=InFile.BOTH, flag="--provider"),
+    "base_url": Rule(http_url, in_file=InFile.PROFILES, flag="--base-url"),
+    "token": Rule(secret, in_file=InFile.PROFILES, flag="--token"),
+    "token_env": Rule(env_name, in_file=InFile.PROFILES),
+    "profile": Rule(text, in_file=InFile.DEFAULTS, flag="--profile"),
+    "dest": Rule(any_path, flag="--dest"),
+    "dest_root": Rule(absolute_path, in_file=InFile.BOTH),
+    # More parallel clones only earn throttling from a forge; a bigger buffer only costs memory.
+    "workers": Rule(whole_number, most=64, in_file=InFile.BOTH, flag="--workers"),
+    "buffer": Rule(whole_number, most=100_000, in_file=InFile.BOTH, flag="--buffer"),
+    "protocol": Rule(choice(CloneProtocol), in_file=InFile.BOTH, flag="--protocol"),
+    "update": Rule(choice(UpdateMode), in_file=InFile.BOTH, flag="--update"),
+    "depth": Rule(whole_number, in_file=InFile.BOTH, flag="--depth"),
+    "include": Rule(regex, flag="--include"),
+    "exclude": Rule(regex, flag="--exclude"),
+    "skip_archived": Rule(boolean, in_file=InFile.BOTH, flag="--skip-archived"),
+    "skip_forks": Rule(boolean, in_file=InFile.BOTH, flag="--skip-forks"),
+    "dry_run": Rule(boolean, flag="--dry-run"),
+    "headless": Rule(boolean, flag="--no-tui"),
+    "json": Rule(boolean, flag="--json"),
+    "insecure_http": Rule(boolean, flag="--insecure-http"),
+    "state_path": Rule(any_path, flag="--state"),
+    "fresh": Rule(boolean, flag="--fresh"),
+    "retry_failed": Rule(boolean, flag="--retry-failed"),
+    "attempts": Rule(whole_number, most=20, in_file=InFile.BOTH, flag="--attempts"),
+    "log_file": Rule(absolute_path, in_file=InFile.BOTH, flag="--log-file"),
+}
+"""Every value a user can give, flag or file: its check, its bound, where the file may hold it, its flag.
+Not here: ``owner`` (a flag only, checked by :func:`validate`) and ``token_source`` (gz-tui sets it)."""
+
+_HIDDEN = frozenset({"token"})
+"""Never echoed in an error, whatever its value."""
+
+
+# --------------------------------------------------------------------------- origins
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value came from: a flag (no file), or a table of the config file."""
+
+    file: Path | None = None
+    table: str = ""
+    """``[defaults]`` or ``[profiles.NAME]``."""
+
+    def problem(self, name: str, value: Any, bad: Invalid) -> str:
+        """The one-line error for ``value`` of setting ``name`` refused by ``bad``."""
+        if self.file is None:
+            return f"{RULES[name].flag} {bad.must}"
+        return f"{self.file}: {self.table} {name} = {shown(name, value)}: {bad.after_value()}"
+
+    def __str__(self) -> str:
+        return "flag" if self.file is None else f"config {self.file} {self.table}"
+
+
+FLAG = Origin()
+
+
+def shown(name: str, value: Any) -> str:
+    """``value`` as it would be written in TOML, or ``(hidden)`` for anything that may be a credential."""
+    if name in _HIDDEN or (name == "base_url" and "@" in str(value)):
+        return "(hidden)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, Path):
+        value = str(value)
+    return tomli_w.dumps({"v": value}).strip()[4:]
+
+
+def check(name: str, value: Any, origin: Origin = FLAG) -> Any:
+    """``value`` normalised by the rule of setting ``name``; :class:`ConfigError` naming ``origin`` if refused."""
+    rule = RULES[name]
+    if origin.file is None and rule.kind is absolute_path and isinstance(value, (str, Path)) and str(value).strip():
+        value = Path(str(value).strip()).expanduser().absolute()
+    try:
+        return rule.apply(value)
+    except Invalid as bad:
+        raise ConfigError(origin.problem(name, value, bad)) from None
+
+
+# --------------------------------------------------------------------------- across settings
+
+
+def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) -> str | None:
+    """One-line reason these settings cannot run, or None: the checks that involve two settings.
+
+    ``origins`` says where a value came from, when not from a flag (``Resolved.origins``).
+    """
+    # The one definition of "loopback"; imported here because gz_tui.pipeline pulls in the forges.
+    from gz_tui.pipeline.paths import is_loopback
+
+    origins = origins or {}
+    if not settings.owner or not settings.owner.strip("/"):
+        return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
+    if settings.provider != ProviderName.GITLAB and "/" in settings.owner:
+        return f"{settings.provider} owners have no '/': {settings.owner!r}"
+    url = urlsplit(settings.api_base)
+    if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
+        bad = Invalid(f"must use https: plain http to {url.hostname} would carry the token in clear (or pass --insecure-http)")
+        return origins.get("base_url", FLAG).problem("base_url", settings.base_url, bad)
+    return None

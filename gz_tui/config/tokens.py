@@ -1,0 +1,92 @@
+"""Finding the API token: ``--token``, a profile's ``token_env``, the provider's variables, ``gh auth token``
+(GitHub), then a ``token`` written in the config file. A token is returned, never logged or shown."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from gz_tui.config.settings import Settings
+from gz_tui.kinds import ProviderName
+
+TOKEN_ENV_VARS = {
+    ProviderName.GITHUB: ("GH_TOKEN", "GITHUB_TOKEN"),
+    ProviderName.GITLAB: ("GITLAB_TOKEN",),
+    ProviderName.GITEA: ("GITEA_TOKEN",),
+}
+GH_TIMEOUT_SECONDS = 3.0
+
+
+def token_from_environment(provider: str, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """The first non-empty token variable for this provider, with its name."""
+    for name in TOKEN_ENV_VARS[ProviderName(provider)]:
+        value = environ.get(name, "").strip()
+        if value:
+            return value, name
+    return None, ""
+
+
+def token_from_gh(api_base: str, environ: Mapping[str, str]) -> str | None:
+    """``gh auth token`` for the host behind ``api_base``, if ``gh`` is on PATH and answers within 3 s.
+
+    Any failure means "no token".
+    """
+    gh = shutil.which("gh", path=environ.get("PATH", ""))
+    if gh is None:
+        return None
+    host = urlsplit(api_base).hostname or "github.com"
+    if host == "api.github.com":
+        host = "github.com"
+    try:
+        done = subprocess.run(
+            [gh, "auth", "token", "--hostname", host],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=GH_TIMEOUT_SECONDS,
+            env=dict(environ),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines() if done.returncode == 0 else []
+    if not lines or not lines[0].strip():
+        return None
+    return lines[0].strip()
+
+
+def find_token(
+    given: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    label: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    source_of_profile: str,
+    warnings: list[str],
+) -> tuple[str | None, str, str]:
+    """(token, source for ``config show``, ``Settings.token_source``); the first source that has one wins.
+
+    ``profile`` is the selected profile only when its forge is the one in use (else empty): a profile's
+    token is never sent anywhere else. ``source_of_profile`` is how ``config show`` names it.
+    """
+    if "token" in given:
+        return given["token"], "flag", "--token"
+    if "token_env" in profile:
+        var = profile["token_env"]
+        value = environ.get(var, "").strip()
+        if value:
+            return value, f"env {var} ({label} token_env)", var
+        warnings.append(f'{label} token_env = "{var}", but {var} is not set')
+    from_env, var = token_from_environment(settings.provider, environ)
+    if from_env:
+        return from_env, f"env {var}", var
+    if settings.provider == ProviderName.GITHUB:
+        from_gh = token_from_gh(settings.api_base, environ)
+        if from_gh:
+            return from_gh, "gh auth token", "gh auth token"
+    if "token" in profile:
+        return profile["token"], source_of_profile, f"config file {label}"
+    return None, "default", ""
