@@ -1,0 +1,80 @@
+"""The closed vocabularies of gz-tui, declared once.
+
+Each is a ``StrEnum``: its members compare equal to their string values, so they serialise into JSON
+events, the state database and the config file as plain strings, and a typo in code is a NameError.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProviderName(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    GITEA = "gitea"
+
+
+class CloneProtocol(StrEnum):
+    HTTPS = "https"
+    SSH = "ssh"
+
+
+class UpdateMode(StrEnum):
+    """What happens to a clone already on disk."""
+
+    FETCH = "fetch"
+    PULL = "pull"
+    RESET = "reset"
+    SKIP = "skip"
+
+
+class RepoStatus(StrEnum):
+    """How one repo ended in one run (the state's ``status`` and the ``repo_done`` outcome)."""
+
+    CLONED = "cloned"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class ErrorClass(StrEnum):
+    """Why a repo failed (``repo_failed.error_class``)."""
+
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    NETWORK = "network"
+    THROTTLED = "throttled"
+    DISK = "disk"
+    UNSAFE = "unsafe"
+    CONFLICT = "conflict"
+    REFUSED = "refused"
+    DIRTY = "dirty"
+    OTHER = "other"
+
+
+TRANSIENT_ERRORS = frozenset({ErrorClass.NETWORK, ErrorClass.THROTTLED})
+"""Failures a later attempt of the same run may cure: they are retried with backoff."""
+
+PERMANENT_ERRORS = frozenset({ErrorClass.UNSAFE, ErrorClass.NOT_FOUND, ErrorClass.AUTH, ErrorClass.REFUSED})
+"""Failures a retry run with the same settings cannot cure (a name gz-tui refuses, a repo that is gone,
+credentials the forge rejects): the dashboard does not offer to retry them."""
+
+
+class WaitKind(StrEnum):
+    """Why the lister is not sending API requests (``rate_limit_wait.kind``)."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    THROTTLED = "throttled"
+    BACKOFF = "backoff"
+    PACING = "pacing"
+
+
+class PlannedAction(StrEnum):
+    """What a dry run would do with a repo (``repo_planned.action``)."""
+
+    CLONE = "clone"
+    UPDATE = "update"
+    REFUSE = "refuse"
