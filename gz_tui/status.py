@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from gz_tui.headless import inert
 from gz_tui.pipeline.state import StateError, StateStore, default_state_path
@@ -25,16 +26,16 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         err.write(f"gz-tui: no gz-tui state at {path}; run gz-tui there first (or pass --state)\n")
         return 2
     try:
-        store = StateStore(path)
-    except StateError as exc:
+        store = StateStore.open(path)
+        try:
+            report = store.report()
+            run = report.run
+            gone = store.gone_from_forge(run.id, Path(run.dest or args.dest)) if run and run.listing_done else []
+        finally:
+            store.close()
+    except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it
         err.write(f"gz-tui: {exc}\n")
         return 2
-    try:
-        report = store.report()
-        run = report.run
-        gone = store.gone_from_forge(run.id, Path(run.dest or args.dest)) if run and run.listing_done else []
-    finally:
-        store.close()
     if report.run is None:
         out.write(f"{path}: no runs recorded yet\n")
         return 0
@@ -51,12 +52,10 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
     )
     if report.top_errors:
         out.write("top errors:\n")
-        for error_class, message, count in report.top_errors:
-            out.write(f"  {count:>6,}  {error_class}: {inert(message)}\n")
+        out.writelines(f"  {count:>6,}  {error_class}: {inert(message)}\n" for error_class, message, count in report.top_errors)
     if gone:
         out.write(f"no longer listed by the forge, left on disk ({len(gone):,}):\n")
-        for rel_path in gone[:50]:
-            out.write(f"  {inert(rel_path)}\n")
+        out.writelines(f"  {inert(rel_path)}\n" for rel_path in gone[:50])
         if len(gone) > 50:
             out.write(f"  … and {len(gone) - 50:,} more\n")
     if run.status != "finished":

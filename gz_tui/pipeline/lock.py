@@ -1,6 +1,8 @@
-"""One writer per destination: an advisory ``flock`` that the kernel releases when its holder dies.
+"""One gz-tui per destination and per state: advisory ``flock`` locks the kernel releases when their holder dies.
 
-A lock left by a dead process is therefore taken over silently; a live holder is named by PID.
+A lock left by a dead process is therefore taken over silently; a live holder is named by PID. A run takes
+two: ``DEST/.gz-tui/lock`` for the destination, then ``<state>.lock`` beside the state database, because
+``--state`` can point two runs with different destinations at one state.
 """
 
 from __future__ import annotations
@@ -8,16 +10,28 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import Self
 
 
 class LockedError(Exception):
-    """Another gz-tui is working on this destination."""
+    """Another gz-tui holds the lock; ``str()`` is one line for the user (exit 2)."""
 
 
-class DestLock:
-    def __init__(self, path: Path) -> None:
+class ProcessLock:
+    """An exclusive lock on ``path`` naming its holder's PID; ``what`` completes "another gz-tui is already …"."""
+
+    def __init__(self, path: Path, what: str) -> None:
         self.path = path
+        self.what = what
         self._fd: int | None = None
+
+    @classmethod
+    def for_dest(cls, dest: Path) -> ProcessLock:
+        return cls(dest / ".gz-tui" / "lock", f"working on {dest}")
+
+    @classmethod
+    def for_state(cls, state: Path) -> ProcessLock:
+        return cls(state_lock_path(state), f"using the state {state}")
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -28,23 +42,41 @@ class DestLock:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
             raise LockedError(
-                f"another gz-tui (PID {holder}) is already working on {self.path.parent.parent}; "
-                "wait for it to finish or stop it first"
+                f"another gz-tui (PID {holder}) is already {self.what}; wait for it to finish or stop it first"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            os.close(fd)  # also releases the flock
+            raise
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "DestLock":
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def state_lock_path(state: Path) -> Path:
+    """``state.sqlite3`` → ``state.sqlite3.lock``, beside it."""
+    return state.with_name(f"{state.name}.lock")
+
+
+class DestLock(ProcessLock):
+    """The destination's lock, ``DEST/.gz-tui/lock`` (kept for callers that name it so)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, f"working on {path.parent.parent}")

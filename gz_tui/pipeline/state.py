@@ -8,22 +8,41 @@ and are updated, not cloned again. That is why FULL's fsync per batch is not wor
 
 A repo is "done in run R" when ``done_run = R``; a new sync pass is a new run, so earlier passes'
 results never hide work from it. No query loads every repo: pending work is paged by rowid.
+
+Every call turns what SQLite raises into a one-line :class:`StateError`: a full, read-only or failing file
+system is a :class:`StateWriteError` naming it and its free space; a damaged file is a
+:class:`StateCorruptError` and a layout this gz-tui cannot read a :class:`StateVersionError`, both of which
+``StateStore.open(..., fresh=True)`` answers by moving the file aside and starting a new state.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
+import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.format import binary_size
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 
 SCHEMA_VERSION = 1
+_MIGRATIONS: dict[int, str] = {}
+"""SQL taking a state from version N to N + 1, keyed by N; a state older than every entry cannot be read."""
+
+QUICK_CHECK_MAX_BYTES = 8 * 2**20
+"""Up to this size (database + WAL, about 20,000 repos) every open runs ``PRAGMA quick_check`` on the whole
+file. Measured with ``bench/state_open.py``: 100,000 repos (37 MiB) take 56 ms with the file in the OS cache
+and 700 ms from disk, too much for a resume that must start in under a second; 20,000 repos take about
+15 ms / 150 ms. Bigger states check every table but ``repos`` (under 1 ms); damage in ``repos`` is then met
+by the query that reads it, which ends the run with the same one line. ``--fresh`` always checks the whole file."""
 DONE_STATUSES = ("cloned", "updated", "unchanged", "skipped", "failed")
 
 _SCHEMA = """
@@ -83,6 +102,159 @@ def default_state_path(dest: Path) -> Path:
 
 class StateError(Exception):
     """The state cannot be used as asked; ``str()`` is one line for the user (exit 2)."""
+
+
+class StateCorruptError(StateError):
+    """The database file is damaged; ``--fresh`` moves it aside."""
+
+
+class StateVersionError(StateError):
+    """The file is not a state this gz-tui can read (a newer or unknown layout); ``--fresh`` moves it aside."""
+
+    def __init__(self, message: str, *, version: int | None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class StateWriteError(StateError):
+    """The file system under the state refuses it (full, read-only, I/O error): what was not written is not saved.
+
+    Nothing is wrong with the state itself: once the cause is fixed, the next run resumes.
+    """
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 8, 10, 11, 13, 26
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system that holds ``path`` (which need not exist yet)."""
+    current = Path(os.path.abspath(path))
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def _free_bytes(mount: Path) -> int | None:
+    try:
+        return shutil.disk_usage(mount).free
+    except OSError:
+        return None
+
+
+def _free_space(mount: Path) -> str:
+    free = _free_bytes(mount)
+    return "free space unknown" if free is None else f"{binary_size(free)} free"
+
+
+def _is_read_only_mount(mount: Path) -> bool:
+    try:
+        return bool(os.statvfs(mount).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+_NEARLY_FULL = 64 * 2**20
+
+
+def _full(path: Path) -> StateWriteError:
+    mount = mount_point(path)
+    free = _free_bytes(mount)
+    if free is None or free < _NEARLY_FULL:
+        cause = f"{mount} is full ({_free_space(mount)})"
+    else:  # a quota, a file-size limit: the file system itself has room
+        cause = f"the disk is full for it (a quota or size limit? {mount} has {_free_space(mount)})"
+    return StateWriteError(f"the state database {path} cannot be written: {cause}; free some space and run again to resume")
+
+
+def _read_only(path: Path) -> StateWriteError:
+    mount = mount_point(path)
+    if _is_read_only_mount(mount):
+        cause, fix = f"{mount} is mounted read-only", "remount it read-write (or pass another --state)"
+    else:
+        cause, fix = "the file or its folder is read-only for this user", "fix the permissions"
+    return StateWriteError(f"the state database {path} cannot be written: {cause}; {fix} and run again to resume")
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _corrupt(path: Path, reason: str) -> StateCorruptError:
+    return StateCorruptError(
+        f"the state database {path} is damaged ({_first_line(reason)}); run again with --fresh to move it aside "
+        "and start a new state (clones already on disk are then updated, not cloned again)"
+    )
+
+
+def _translate(path: Path, exc: sqlite3.Error) -> StateError:
+    """One line for any SQLite failure on the state at ``path``."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = str(exc)
+    if primary == _SQLITE_FULL or "database or disk is full" in message:
+        return _full(path)
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in message or "not a database" in message:
+        return _corrupt(path, message)
+    if primary == _SQLITE_READONLY or "readonly database" in message:
+        return _read_only(path)
+    if primary == _SQLITE_IOERR or "disk I/O error" in message:
+        mount = mount_point(path)
+        if _free_bytes(mount) == 0:  # a WAL or shared-memory file that cannot grow is an I/O error to SQLite
+            return _full(path)
+        return StateWriteError(
+            f"the state database {path} cannot be used: disk I/O error on {mount} ({_free_space(mount)}); "
+            "check the disk and run again to resume"
+        )
+    return StateError(f"cannot use the state database {path}: {_first_line(message)}")
+
+
+def _translate_os(path: Path, exc: OSError) -> StateError:
+    if exc.errno in _FULL_ERRNOS:
+        return _full(path)
+    if exc.errno == errno.EROFS:
+        return _read_only(path)
+    return StateError(f"cannot create the state database {path}: {exc.strerror}; choose a writable --state or --dest")
+
+
+def move_aside(path: Path, label: str, now: float) -> Path:
+    """Rename ``path`` (and its ``-wal``/``-shm``) to ``<name>.<label>-<time>``, never over another file."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    target = path.with_name(f"{path.name}.{label}-{stamp}")
+    number = 1
+    while any(Path(f"{target}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+        number += 1
+        target = path.with_name(f"{path.name}.{label}-{stamp}-{number}")
+    try:
+        os.rename(path, target)
+        for suffix in ("-wal", "-shm"):
+            sidecar = Path(f"{path}{suffix}")
+            if sidecar.exists():
+                os.rename(sidecar, f"{target}{suffix}")
+    except OSError as exc:
+        raise StateError(f"cannot move the state database {path} aside: {exc.strerror}; move or delete it yourself") from None
+    return target
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[Concatenate[StateStore, _P], _R]) -> Callable[Concatenate[StateStore, _P], _R]:
+    """Run a StateStore method with SQLite's exceptions turned into one-line StateErrors."""
+
+    @functools.wraps(method)
+    def guarded(self: StateStore, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from exc
+
+    return guarded
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,33 +323,160 @@ def _repo_from_row(row: Sequence[object]) -> RemoteRepo:
 
 
 class StateStore:
-    """One SQLite file per destination. Not thread-safe: the pipeline serialises calls on one thread."""
+    """One SQLite file per destination. Not thread-safe: the pipeline serialises calls on one thread.
 
-    def __init__(self, path: Path, *, clock: "callable[[], float]" = time.time) -> None:  # type: ignore[valid-type]
+    ``StateStore(path)`` opens (or creates) a state and refuses a damaged or unreadable one with a
+    :class:`StateError`; :meth:`open` is the same with ``--fresh`` handled.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, full_check: bool = False) -> None:
         self.path = path
         self._now = clock
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
+        self.notice: str | None = None
+        """One line for the user about what opening did (a damaged file moved aside), or None."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+            with open(path, "rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise _translate_os(path, exc) from None
+        if header and header != _SQLITE_HEADER:
+            # Refused before SQLite opens it: a failed open would also discard its WAL, which --fresh moves aside.
+            raise _corrupt(path, "file is not a database")
         try:
             self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA temp_store=MEMORY")
-            self.db.executescript(_SCHEMA)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"cannot use the state database {path}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise _translate(path, exc) from None
+        try:
+            self._prepare(full_check)
+        except sqlite3.Error as exc:
+            self.close()
+            raise _translate(path, exc) from None
+        except BaseException:
+            self.close()
+            raise
         for suffix in ("-wal", "-shm"):
             sidecar = Path(f"{path}{suffix}")
             if sidecar.exists():
                 os.chmod(sidecar, 0o600)
 
+    @classmethod
+    def open(cls, path: Path, *, fresh: bool = False, clock: Callable[[], float] = time.time) -> StateStore:
+        """Open the state at ``path``; with ``fresh`` (``--fresh``) forget everything it holds.
+
+        A fresh start on a damaged file, or on a layout this gz-tui cannot read, moves the file (and its
+        WAL and shared-memory files) aside as ``<name>.corrupt-<time>`` / ``<name>.v<N>-<time>`` and
+        creates a new state; ``notice`` then says so. Clones on disk become updates either way.
+        """
+        try:
+            store = cls(path, clock=clock, full_check=fresh)
+        except (StateCorruptError, StateVersionError) as exc:
+            if not fresh:
+                raise
+            return cls._replace(path, exc, clock)
+        if fresh:
+            try:
+                store.forget()
+            except StateCorruptError as exc:  # damage even the full quick_check did not see
+                store.close()
+                return cls._replace(path, exc, clock)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @classmethod
+    def _replace(cls, path: Path, why: StateError, clock: Callable[[], float]) -> StateStore:
+        label = f"v{why.version}" if isinstance(why, StateVersionError) and why.version is not None else "corrupt"
+        moved = move_aside(path, label, clock())
+        store = cls(path, clock=clock)
+        what = "damaged" if isinstance(why, StateCorruptError) else "unreadable"
+        store.notice = f"the {what} state database {path} was moved aside to {moved.name}; starting a new state"
+        return store
+
+    def _prepare(self, full_check: bool) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")  # the first read of the file: "file is not a database" here
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA temp_store=MEMORY")
+        self._check_integrity(full_check)
+        self._check_version()
+
+    def _tables(self) -> set[str]:
+        return {str(name) for (name,) in self.db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+
+    def _check_integrity(self, full: bool) -> None:
+        """``PRAGMA quick_check``: of the whole file when it is small (or ``full``), else of every table but ``repos``."""
+        files = [Path(f"{self.path}{suffix}") for suffix in ("", "-wal")]
+        size = sum(file.stat().st_size for file in files if file.exists())
+        if full or size <= QUICK_CHECK_MAX_BYTES:
+            checks = ["PRAGMA quick_check"]
+        else:
+            checks = [f"PRAGMA quick_check({table})" for table in sorted(self._tables() - {"repos"})]
+        for check in checks:
+            rows = self.db.execute(check).fetchall()
+            if rows != [("ok",)]:
+                found = str(rows[0][0]).replace("*** in database main ***", "") if rows else "no result"
+                raise _corrupt(self.path, f"quick_check: {found}")
+
+    def _check_version(self) -> None:
+        tables = self._tables()
+        if not tables:
+            self._create()
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in tables else None
+        if row is None:
+            raise StateVersionError(
+                f"{self.path} is not a gz-tui state database (it has no schema version); pass another --state, "
+                "or run with --fresh to move it aside and start a new state",
+                version=None,
+            )
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise _corrupt(self.path, f"schema version {row[0]!r}") from None
+        if version > SCHEMA_VERSION:
+            raise StateVersionError(
+                f"the state database {self.path} was written by a newer gz-tui (state version {version}; this one "
+                f"reads version {SCHEMA_VERSION}); upgrade gz-tui, or run with --fresh to move it aside and start a new state",
+                version=version,
+            )
+        while version < SCHEMA_VERSION:
+            if version not in _MIGRATIONS:
+                raise StateVersionError(
+                    f"the state database {self.path} has state version {version}, which this gz-tui cannot read "
+                    f"(it reads version {SCHEMA_VERSION}); run with --fresh to move it aside and start a new state",
+                    version=version,
+                )
+            with self.transaction():
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                version += 1
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+        self._create()  # indexes added since the file was made
+
+    def _create(self) -> None:
+        """The schema and its version, in one transaction: a file is either a complete state or empty."""
+        try:
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+            )
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
-        self.db.close()
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass  # what was committed is in the file or its WAL; the next open recovers it
 
     # -- runs ---------------------------------------------------------------------------------
+    @_guarded
     def last_run(self, *, include_dry: bool = False) -> Run | None:
         where = "" if include_dry else "WHERE dry_run = 0"
         row = self.db.execute(
@@ -188,6 +487,7 @@ class StateStore:
             return None
         return Run(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], bool(row[9]), row[10])
 
+    @_guarded
     def check_identity(self, forge: str, owner: str) -> None:
         """Refuse to mix two orgs (or forges) in one state: their repos would be confused."""
         row = self.db.execute("SELECT forge, owner, base_url FROM runs ORDER BY id DESC LIMIT 1").fetchone()
@@ -197,6 +497,7 @@ class StateStore:
                 f"use another --dest for {forge} {owner!r}, or --fresh to forget it"
             )
 
+    @_guarded
     def begin_run(self, *, forge: str, base_url: str, owner: str, dest: str, options: dict[str, object], dry_run: bool) -> int:
         with self.transaction():
             cursor = self.db.execute(
@@ -206,12 +507,15 @@ class StateStore:
             )
         return int(cursor.lastrowid or 0)
 
+    @_guarded
     def reopen_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
 
+    @_guarded
     def finish_run(self, run_id: int, status: str) -> None:
         self.db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, self._now(), run_id))
 
+    @_guarded
     def forget(self) -> None:
         """``--fresh``: drop every run and repo; clones on disk become updates."""
         with self.transaction():
@@ -219,6 +523,7 @@ class StateStore:
                 self.db.execute(f"DELETE FROM {table}")
 
     # -- listing ------------------------------------------------------------------------------
+    @_guarded
     def record_page(self, run_id: int, page: Page, repos: Sequence[RemoteRepo]) -> list[StoredRepo]:
         """Journal a page and the cursor after it; return the repos this run has not seen yet."""
         fresh: list[StoredRepo] = []
@@ -249,6 +554,7 @@ class StateStore:
             self._save_cursor(run_id, page)
         return fresh
 
+    @_guarded
     def reuse_page(self, run_id: int, page: Page) -> list[StoredRepo]:
         """A 304: the page is what we stored; re-list its repos for this run without re-parsing anything."""
         with self.transaction():
@@ -263,6 +569,7 @@ class StateStore:
             self._save_cursor(run_id, page)
         return fresh
 
+    @_guarded
     def page_cache(self, url: str) -> tuple[str | None, str | None]:
         row = self.db.execute("SELECT etag, next_url FROM pages WHERE url = ?", (url,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
@@ -302,16 +609,17 @@ class StateStore:
             where = "listed_run = ? AND (done_run IS NULL OR done_run != ?)"
             params = (run_id, run_id)
         while True:
-            rows = self.db.execute(
+            rows = self._rows(
                 f"SELECT rowid, {_REPO_COLUMNS}, synced_pushed_at, attempts FROM repos "
                 f"WHERE {where} AND rowid > ? ORDER BY rowid LIMIT ?",
                 (*params, last, batch),
-            ).fetchall()
+            )
             if not rows:
                 return
             last = rows[-1][0]
             yield [StoredRepo(_repo_from_row(row[1:11]), row[11], 0 if failed_only else int(row[12])) for row in rows]
 
+    @_guarded
     def ack_many(self, run_id: int, acks: Iterable[Ack]) -> None:
         now = self._now()
         rows = [
@@ -329,6 +637,7 @@ class StateStore:
                 rows,
             )
 
+    @_guarded
     def case_twin(self, run_id: int, key: str, rel_path: str) -> str | None:
         """An earlier-listed repo of this run whose path differs only in case (they collide on macOS/Windows)."""
         row = self.db.execute(
@@ -338,14 +647,17 @@ class StateStore:
         ).fetchone()
         return str(row[0]) if row else None
 
+    @_guarded
     def done_counts(self, run_id: int) -> dict[str, int]:
         return dict(
             self.db.execute("SELECT status, COUNT(*) FROM repos WHERE done_run = ? GROUP BY status", (run_id,)).fetchall()
         )
 
+    @_guarded
     def listed_count(self, run_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM repos WHERE listed_run = ?", (run_id,)).fetchone()[0])
 
+    @_guarded
     def report(self) -> StatusReport:
         run = self.last_run(include_dry=False)
         if run is None:
@@ -363,6 +675,7 @@ class StateStore:
         ).fetchall()
         return StatusReport(run, counts, pending, [(str(c), str(m), int(n)) for c, m, n in errors])
 
+    @_guarded
     def gone_from_forge(self, run_id: int, dest: Path, limit: int = 10_000) -> list[str]:
         """Clones on disk that an earlier run listed and run ``run_id``'s complete listing did not.
 
@@ -381,11 +694,16 @@ class StateStore:
                     break
         return gone
 
+    @_guarded
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # -- plumbing -----------------------------------------------------------------------------
-    def transaction(self) -> "_Transaction":
+    @_guarded
+    def _rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, params).fetchall()
+
+    def transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
 
@@ -398,4 +716,20 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()  # a COMMIT that failed (a full disk) may leave the transaction open
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR): a second ROLLBACK would fail and
+        # hide the error that matters.
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
