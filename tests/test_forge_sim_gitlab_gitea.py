@@ -214,6 +214,23 @@ def test_gitea_limit_is_clamped_to_50_and_links_are_comma_joined(sim: ForgeSim, 
         assert key in repo
 
 
+def test_gitea_repo_objects_have_no_pushed_at_and_updated_at_moves_on_push(sim: ForgeSim, client: httpx.Client) -> None:
+    def listed() -> dict[str, dict[str, object]]:
+        items, _ = walk(client, f"{sim.base_url}/api/v1/orgs/acme/repos?limit=50")
+        return {str(item["name"]): item for item in items}
+
+    before = listed()
+    assert all("pushed_at" not in item for item in before.values())  # as a real Gitea: the key is absent, not null
+    assert all(isinstance(item["updated_at"], str) for item in before.values())
+    sim.push_commit("repo-00007")
+    after = listed()
+    assert "pushed_at" not in after["repo-00007"]
+    assert str(after["repo-00007"]["updated_at"]) > str(before["repo-00007"]["updated_at"])
+    assert {n: i["updated_at"] for n, i in after.items() if n != "repo-00007"} == {
+        n: i["updated_at"] for n, i in before.items() if n != "repo-00007"
+    }
+
+
 def test_gitea_users_endpoint_auth_and_errors(tmp_path: Path, client: httpx.Client) -> None:
     with ForgeSim(tmp_path, org="alice", repos=5, token=TOKEN, owner_kind="user") as sim:
         api = f"{sim.base_url}/api/v1"
