@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 from typing import Any, Callable, TextIO
@@ -14,28 +13,17 @@ import anyio
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.format import binary_size, countdown
-from gz_tui.logs import redact
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.stats import ListerState, Snapshot
+from gz_tui.untrusted import inert, redact, redact_values
 
 PROGRESS_SECONDS = 2.0
-_UNSAFE = re.compile(
-    r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]",
-    re.DOTALL,
-)
-"""Escape sequences, every C0/C1 control (newline and tab included: a forge must not be able to start a
-forged output line), and the invisible/bidi format characters that can reorder what a terminal shows."""
-
-
-def inert(text: object) -> str:
-    """Forge strings with escapes or control characters printed as harmless text, always on one line."""
-    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
 
 
 class HeadlessReporter:
     """Turns pipeline events into output. JSON mode: every event, verbatim, one per line.
 
-    Whatever is written passes :func:`gz_tui.logs.redact` last, so a secret registered for the log
+    Whatever is written is redacted last (:mod:`gz_tui.untrusted`), so a secret registered for the log
     (the CLI registers the token) cannot reach stdout or stderr either, even if a forge echoes it.
     """
 
@@ -51,7 +39,7 @@ class HeadlessReporter:
 
     def event(self, event: dict[str, Any]) -> None:
         if self.json_mode:
-            self._write_out(redact(json.dumps(event, ensure_ascii=True)))
+            self._write_out(json.dumps(redact_values(event), ensure_ascii=True))  # values only: keys stay parseable
             return
         kind = event["event"]
         if kind == "repo_failed":

@@ -1,10 +1,11 @@
 """The log file: rotating, private (mode 0600), one line per record, and free of secrets.
 
 Every handler :func:`setup_logging` installs carries a :class:`SecretFilter` and a formatter that
-redacts again after formatting (so tracebacks are covered too). Secrets are registered once with
-:func:`add_secret` (``setup_logging`` does it for the ones it is given) and replaced by ``***``
-together with their base64 forms (bare, ``x-access-token:SECRET`` and ``oauth2:SECRET``, as sent in
-HTTP basic auth) and their URL-encoded form.
+redacts again after formatting (so tracebacks are covered too). Redaction is :mod:`gz_tui.untrusted`'s:
+secrets are registered once with :func:`add_secret` (``setup_logging`` does it for the ones it is
+given) and replaced by ``***`` in every form they travel in (raw, URL-encoded, base64 and base64 of
+the HTTP basic-auth pairs). Messages are made inert (escapes and control characters shown literally),
+so a log read with ``cat`` or ``tail -f`` cannot drive the terminal either.
 
 The ``gz_tui`` logger stops propagating to the root logger once set up, so no handler without the
 filter ever sees its records.
@@ -12,17 +13,30 @@ filter ever sees its records.
 
 from __future__ import annotations
 
-import base64
 import logging
 import logging.handlers
 import os
-import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-from urllib.parse import quote
+from typing import Any
 
 import platformdirs
+
+from gz_tui.untrusted import REDACTED, add_secret, inert, redact, secret_forms
+
+__all__ = [
+    "REDACTED",
+    "OneLineFormatter",
+    "PrivateRotatingFileHandler",
+    "SecretFilter",
+    "add_secret",
+    "default_log_path",
+    "log_file_of",
+    "redact",
+    "secret_forms",
+    "setup_logging",
+]
 
 APP_NAME = "gz-tui"
 LOGGER_NAME = "gz_tui"
@@ -31,42 +45,6 @@ LOG_DIR_ENV_VAR = "GZ_TUI_LOG_DIR"
 LOG_FILE_NAME = "gz-tui.log"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 3
-REDACTED = "***"
-_BASIC_AUTH_USERS = ("x-access-token", "oauth2")
-
-_lock = threading.Lock()
-_patterns: tuple[str, ...] = ()
-"""Every registered secret form, longest first so a longer form is never half-replaced."""
-
-
-def secret_forms(secret: str) -> set[str]:
-    """The secret and the encodings in which it can show up in a request or URL."""
-    forms = {secret, quote(secret, safe="")}
-    for raw in (secret, *(f"{user}:{secret}" for user in _BASIC_AUTH_USERS)):
-        data = raw.encode("utf-8")
-        for encoded in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
-            text = encoded.decode("ascii")
-            forms.add(text)
-            forms.add(text.rstrip("="))
-    return {f for f in forms if f}
-
-
-def add_secret(secret: str | None) -> None:
-    """Register a secret (a token, a password) to be replaced by ``***`` in every log record."""
-    global _patterns
-    if secret is None or not secret.strip():
-        return
-    with _lock:
-        merged = set(_patterns) | secret_forms(secret.strip()) | secret_forms(secret)
-        _patterns = tuple(sorted(merged, key=len, reverse=True))
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret form replaced by ``***``."""
-    for pattern in _patterns:
-        if pattern in text:
-            text = text.replace(pattern, REDACTED)
-    return text
 
 
 class SecretFilter(logging.Filter):
@@ -75,7 +53,7 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: keep what we can, redacted
+        except Exception:  # noqa: BLE001 -- a bad format string: keep what we can, redacted
             message = f"{record.msg!r} % {record.args!r}"
         record.msg = redact(message)
         record.args = None
@@ -83,25 +61,24 @@ class SecretFilter(logging.Filter):
 
 
 class OneLineFormatter(logging.Formatter):
-    """``2026-11-28T13:45:00Z LEVEL message``: UTC, message newlines escaped, output redacted.
+    """``2026-11-28T13:45:00Z LEVEL message``: UTC, the message inert (newlines, escapes shown literally), redacted.
 
     A traceback, when there is one, follows on lines indented by two spaces.
     """
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # a builtin: never bound as a method
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        text = super().formatMessage(record)
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        return inert(super().formatMessage(record))
 
     def formatException(self, ei: Any) -> str:
-        return "\n".join("  " + line for line in super().formatException(ei).splitlines())
+        return "\n".join("  " + inert(line) for line in super().formatException(ei).splitlines())
 
     def formatStack(self, stack_info: str) -> str:
-        return "\n".join("  " + line for line in stack_info.splitlines())
+        return "\n".join("  " + inert(line) for line in stack_info.splitlines())
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

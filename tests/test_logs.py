@@ -7,13 +7,14 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from gz_tui import logs
 from gz_tui.logs import add_secret, default_log_path, log_file_of, setup_logging
+from gz_tui.untrusted import SECRETS
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S.*$")
@@ -23,12 +24,13 @@ LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (DEBUG|INFO|WARNING|ERROR|C
 def fresh_logger() -> Iterator[None]:
     """Each test starts and ends with an unconfigured `gz_tui` logger and no registered secrets."""
     logger = logging.getLogger("gz_tui")
-    saved = (logger.level, logger.propagate, logs._patterns)
+    saved = (logger.level, logger.propagate, SECRETS.forms)
     yield
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    logger.level, logger.propagate, logs._patterns = saved
+    logger.level, logger.propagate = saved[:2]
+    SECRETS.reset(saved[2])
 
 
 def b64(text: str) -> str:
@@ -98,7 +100,7 @@ def test_no_secret_in_any_form_reaches_the_file(tmp_path: Path) -> None:
 def test_records_that_fail_to_format_are_still_redacted(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     logger = setup_logging(log, ["tok-abcdef-123"])
-    logger.info("two placeholders %s %s", "tok-abcdef-123")
+    logger.info("two placeholders %s %s", "tok-abcdef-123")  # noqa: PLE1206 -- the point of the test
     text = log.read_text()
     assert "tok-abcdef-123" not in text and "***" in text
 

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
-from gz_tui.logs import secret_forms
 from gz_tui.forges.base import (
     AuthError,
     ForbiddenError,
@@ -32,6 +31,7 @@ from gz_tui.forges.base import (
     RateInfo,
     UnreachableError,
 )
+from gz_tui.untrusted import SECRETS, Redactor, inert
 
 USER_AGENT = "gz-tui (+https://github.com/gz-tui/gz-tui)"
 
@@ -69,17 +69,17 @@ def rebase_onto(url: str, base: str) -> str:
 
 
 def error_message(response: httpx.Response) -> str:
-    """The forge's own error text, flattened to one line (still untrusted: callers escape it)."""
+    """The forge's own error text as one inert line, redacted of every registered secret, at most 300 characters."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return " ".join(response.text.split())[:200]
+        return inert(response.text, flatten=True, limit=200, redactor=SECRETS)
     message = body.get("message") if isinstance(body, dict) else None
     if isinstance(message, dict):
         message = message.get("error") or json.dumps(message)
     if not isinstance(message, str):
-        message = json.dumps(body)[:200]
-    return " ".join(message.split())[:300]
+        return inert(json.dumps(body), flatten=True, limit=200, redactor=SECRETS)
+    return inert(message, flatten=True, limit=300, redactor=SECRETS)
 
 
 class ApiClient:
@@ -103,7 +103,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._origin = origin_of(self.base_url)
         self._auth = provider.auth_headers(token) if token else {}
-        self._secrets = sorted(secret_forms(token), key=len, reverse=True) if token else []
+        self._secrets = Redactor([token])
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self._on_wait = on_wait
@@ -151,9 +151,7 @@ class ApiClient:
             raise type(exc)(clean) from None
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return SECRETS.redact(self._secrets.redact(text))
 
     async def _get(self, url: str, *, etag: str | None, quiet_404: bool) -> httpx.Response:
         transient = 0
@@ -277,8 +275,7 @@ class ApiClient:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:200]
+    return inert(str(exc) or type(exc).__name__, flatten=True, limit=200, redactor=SECRETS)
 
 
 def _redact_query(url: str) -> str:

@@ -18,25 +18,22 @@ from anyio.streams.memory import MemoryObjectSendStream
 from gz_tui.config import Settings
 from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
 from gz_tui.forges.http import ApiClient, rebase_onto
-from gz_tui.logs import redact
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 from gz_tui.pipeline.state import Ack, StateStore, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState, Stats
+from gz_tui.untrusted import redact
 
 
 def scrub(repo: RemoteRepo) -> RemoteRepo:
-    """A token a forge echoed into a listing entry is replaced before the entry is journaled or shown."""
+    """A token a forge echoed into a listing entry is replaced before the entry is journaled or shown.
+
+    The run refuses an entry holding ``***`` afterwards: its name or URL carried the token.
+    """
     fields = (repo.full_name, repo.rel_path, repo.clone_url, repo.ssh_url or "", repo.owner)
-    if all(redact(text) == text for text in fields):
+    full_name, rel_path, clone_url, ssh_url, owner = (redact(text) for text in fields)
+    if (full_name, rel_path, clone_url, ssh_url, owner) == fields:
         return repo
-    return replace(
-        repo,
-        full_name=redact(repo.full_name),
-        rel_path=redact(repo.rel_path),
-        clone_url=redact(repo.clone_url),
-        ssh_url=redact(repo.ssh_url) if repo.ssh_url else None,
-        owner=redact(repo.owner),
-    )
+    return replace(repo, full_name=full_name, rel_path=rel_path, clone_url=clone_url, ssh_url=ssh_url or None, owner=owner)
 
 
 class Lister:
