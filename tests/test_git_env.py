@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import base64
+import os
+from pathlib import Path
 
-from gz_tui.pipeline.git import basic_auth_header, classify, git_environment, git_origin, summarize
+import anyio
+
+from gz_tui.config import TOKEN_ENV_VARS
+from gz_tui.pipeline.git import (
+    GitRunner,
+    basic_auth_header,
+    classify,
+    git_environment,
+    git_origin,
+    summarize,
+)
+
+TOKEN = "ghp_RawTokenInTheEnvironment0123"
 
 
 def test_token_goes_only_into_a_scoped_extra_header() -> None:
@@ -49,3 +63,41 @@ def test_classification_of_common_git_failures() -> None:
 def test_summary_prefers_fatal_line_strips_escapes_and_redacts() -> None:
     lines = ["Cloning into 'x'...", "fatal: \x1b[31mauth failed for tok123\x1b[0m", "trailing"]
     assert summarize(lines, ["tok123"]) == "fatal: auth failed for ***"
+
+
+def test_summary_drops_c1_escapes_and_shows_other_controls_literally_on_one_line() -> None:
+    assert summarize(["remote: \x9b2J\u202eevil\tline\x00"], []) == "remote: \\u202eevil line\\x00"
+
+
+def test_token_variables_never_reach_git() -> None:
+    known = [name for names in TOKEN_ENV_VARS.values() for name in names]
+    assert {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"} <= set(known)
+    base = {"PATH": "/usr/bin", "HOME": "/home/me", "WORK_FORGE_TOKEN": TOKEN, **{name: TOKEN for name in known}}
+    header = basic_auth_header("x-access-token", TOKEN)
+
+    env = git_environment(
+        base=base, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header,
+        strip_vars=["WORK_FORGE_TOKEN"],
+    )
+
+    assert env["PATH"] == "/usr/bin" and env["HOME"] == "/home/me"
+    assert not set(known) & set(env) and "WORK_FORGE_TOKEN" not in env
+    assert not [name for name, value in env.items() if TOKEN in value]  # only its base64, in the scoped header
+    assert header in env.values()
+
+
+def test_git_runner_drops_any_variable_holding_the_token_raw(tmp_path: Path) -> None:
+    """A profile's token_env is a name gz-tui cannot list in advance: the runner drops variables by value."""
+    dump = tmp_path / "env"
+    fake_git = tmp_path / "git"
+    fake_git.write_text(f"#!/bin/sh\ncat /proc/$$/environ > '{dump}'\n")
+    fake_git.chmod(0o755)
+    env = {**os.environ, "WORK_FORGE_TOKEN": TOKEN, "PADDED_TOKEN": f" {TOKEN}\n", "KEPT": "value"}
+    runner = GitRunner(env, secrets=[TOKEN], git=str(fake_git))
+
+    result = anyio.run(lambda: runner.run(["--version"]))
+
+    assert result.ok
+    seen = dict(item.split("=", 1) for item in dump.read_text().split("\0") if "=" in item)
+    assert "WORK_FORGE_TOKEN" not in seen and "PADDED_TOKEN" not in seen and seen["KEPT"] == "value"
+    assert TOKEN not in dump.read_text()

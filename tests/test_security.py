@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import stat
@@ -38,6 +39,7 @@ from gz_tui.forges.base import RemoteRepo
 from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
+from tests.conftest import run_cli
 from tests.helpers import repo_dirs, run_pipeline, settings_for
 
 TOKEN = "glpat-S3cretAuditTok3n_0123456789"
@@ -772,3 +774,106 @@ def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(
     assert config["submodule.recurse"] == "false" and config["core.hooksPath"] == os.devnull
     assert env["GIT_PROTOCOL_FROM_USER"] == "0" and env["GIT_ALLOW_PROTOCOL"] == "https"
     assert not [r.path for r in sim.requests() if "submodule-target" in r.path], "a submodule was fetched from the forge"
+
+
+# ------------------------------------------------------------------------------------------------
+# A short token must not corrupt the output; token variables must not reach git
+
+JSON_EVENT_FIELDS = {  # the README's table of JSON events
+    "resume": {"run", "listing_done"},
+    "page": {"number", "repos", "cached"},
+    "repo_done": {"repo", "outcome", "commit", "bytes"},
+    "repo_failed": {"repo", "error_class", "message", "attempts"},
+    "repo_retry": {"repo", "error_class", "message", "attempt", "delay"},
+    "repo_skipped": {"repo", "reason"},
+    "repo_planned": {"repo", "action"},
+    "rate_limit_wait": {"kind", "seconds", "until"},
+    "listing_failed": {"message", "exit_code"},
+    "progress": {"done", "listed", "total", "failed", "repos_per_second", "bytes_per_second", "buffer_used",
+                 "buffer_capacity", "api_requests", "state"},
+    "paused": set(),
+    "resumed": set(),
+    "notice": {"message"},
+    "error": {"message"},
+    "summary": {"exit_code", "listed", "cloned", "updated", "unchanged", "skipped", "failed", "resumed_done", "gone",
+                "seconds", "api_requests", "not_modified", "state"},
+}
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def test_json_output_stays_parseable_with_a_one_letter_token(forge_factory: Any, tmp_path: Path) -> None:
+    """``--token x``: every "x" used to become ``***`` in the serialised line ("e***it_code"). Redaction now
+    touches values only, and a short token only as a whole word: the repo literally named "x" is the one place
+    the token shows up, and that repo is refused."""
+    sim = forge_factory(org="acme", repos=2, token="x")
+    for name in ("x", "xerox", "tax-index", "fix_box"):
+        sim.add_repo(name)
+    dest = tmp_path / "dest"
+
+    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest), "--json", "--token", "x", "--attempts", "1")
+
+    assert result.returncode == 1, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    for event in events:
+        assert event["event"] in JSON_EVENT_FIELDS, event
+        assert set(event) == {"event", "time"} | JSON_EVENT_FIELDS[event["event"]], event
+    done = {e["repo"] for e in events if e["event"] == "repo_done"}
+    assert {"acme/xerox", "acme/tax-index", "acme/fix_box"} | {f"acme/{n}" for n in sim.repo_names()[:2]} <= done
+    failed = [e for e in events if e["event"] == "repo_failed"]
+    assert [(e["repo"], e["error_class"]) for e in failed] == [("acme/***", "unsafe")]
+    redacted = [text for event in events if event is not failed[0] for text in strings_in(event) if "***" in text]
+    assert redacted == [], "a value without the token as a word was redacted"
+    assert events[-1]["event"] == "summary" and events[-1]["exit_code"] == 1 and events[-1]["failed"] == 1
+
+
+def git_wrapper(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A ``git`` early on PATH that records its environment, then runs the real git."""
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir, dumps = tmp_path / "bin", tmp_path / "git-environ"
+    bin_dir.mkdir()
+    dumps.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f"#!/bin/sh\ncat /proc/$$/environ > '{dumps}'/$$.env\nexec '{real}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, dumps
+
+
+@pytest.mark.parametrize("source", ["GH_TOKEN", "profile token_env"])
+def test_token_variables_never_reach_a_git_child(forge_factory: Any, tmp_path: Path, source: str) -> None:
+    """git gets the token only as the origin-scoped header: neither GH_TOKEN (and its siblings) nor a profile's
+    own variable is left in the environment of git (nor, therefore, of git-remote-http and the rest)."""
+    sim = forge_factory(org="acme", repos=3, token=TOKEN)
+    dest = tmp_path / "dest"
+    env, dumps = git_wrapper(tmp_path)
+    others = {name: f"{TOKEN}-{name}" for name in ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")}
+    args = ["acme", "--dest", str(dest), "--no-tui"]
+    if source == "GH_TOKEN":
+        env |= {"GH_TOKEN": TOKEN, **others}
+        args += ["--base-url", sim.base_url]
+    else:
+        profile = f'[profiles.work]\nprovider = "github"\nbase_url = "{sim.base_url}"\ntoken_env = "WORK_FORGE_TOKEN"\n'
+        Path(os.environ["GZ_TUI_CONFIG"]).write_text(profile)
+        env |= {"WORK_FORGE_TOKEN": TOKEN, **others}
+        args += ["--profile", "work"]
+
+    result = run_cli(*args, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert repo_dirs(dest) == set(sim.repo_names())  # the token did reach git, as the header
+    environments = [path.read_bytes() for path in dumps.iterdir()]
+    assert len(environments) >= 3
+    for raw in environments:
+        names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
+        assert not names & {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN", "WORK_FORGE_TOKEN"}, names
+        assert TOKEN.encode() not in raw

@@ -1,26 +1,38 @@
 """Running git safely: locked-down environment, token only via GIT_CONFIG_*, progress parsed, errors classified.
 
 A token reaches git exclusively as ``http.<origin>/.extraHeader`` in the ``GIT_CONFIG_COUNT`` environment:
-never in a URL, an argument list or ``.git/config``.
+never in a URL, an argument list, ``.git/config`` or a token variable inherited from gz-tui's environment.
+
+A git child never outlives gz-tui, however gz-tui dies (``kill -9`` of it or of its process group included). Each
+git leads its own session and process group, so one ``killpg`` takes git and its helpers (``git-remote-https``,
+``index-pack``): a cancel sends it, and so does the :class:`_Reaper`, a tiny process that outlives gz-tui by the
+milliseconds it takes to kill the groups of the git children still running. On Linux the kernel also kills git
+itself when gz-tui dies (a parent-death signal), should the reaper be gone too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import base64
+import ctypes
 import os
 import re
 import signal
+import subprocess
+import sys
+import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import anyio
-from anyio.abc import Process
 
-from gz_tui.logs import secret_forms
+from gz_tui.config import TOKEN_ENV_VARS
 from gz_tui.pipeline.paths import is_loopback
+from gz_tui.untrusted import Redactor, inert
 
 MIN_GIT_VERSION = (2, 31)
 """GIT_CONFIG_COUNT arrived in git 2.31."""
@@ -28,7 +40,8 @@ MIN_GIT_VERSION = (2, 31)
 _PROGRESS = re.compile(r"^(?:remote:\s*)?([A-Za-z][A-Za-z ]+?):\s+(\d{1,3})%")
 _BYTES = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB)")
 _UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+KNOWN_TOKEN_VARS = frozenset(name for names in TOKEN_ENV_VARS.values() for name in names)
+"""Every variable gz-tui reads a token from; none of them reaches a git child."""
 
 ProgressListener = Callable[[str, float | None, int], None]
 """Called with (phase, percent, received bytes so far)."""
@@ -75,15 +88,18 @@ def git_environment(
     allow_http: bool,
     auth_origin: str | None = None,
     auth_header: str | None = None,
+    strip_vars: Iterable[str] = (),
 ) -> dict[str, str]:
-    """The environment every git child gets."""
+    """The environment every git child gets.
+
+    The token variables gz-tui knows (:data:`KNOWN_TOKEN_VARS`) and ``strip_vars`` (a profile's ``token_env``)
+    are removed: git has the token only as the origin-scoped header, and git, its remote helpers and whatever
+    they run never see it raw.
+    """
     # Inherited config *values* are dropped (they could carry helpers or another token); the variables
     # that only choose config files (GIT_CONFIG_GLOBAL, GIT_CONFIG_SYSTEM, GIT_CONFIG_NOSYSTEM) are kept.
-    env = {
-        k: v
-        for k, v in base.items()
-        if not (k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS", "GIT_DIR", "GIT_WORK_TREE") or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")))
-    }
+    dropped = KNOWN_TOKEN_VARS | set(strip_vars) | {"GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS", "GIT_DIR", "GIT_WORK_TREE"}
+    env = {k: v for k, v in base.items() if not (k in dropped or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")))}
     env.update(
         GIT_TERMINAL_PROMPT="0",
         GIT_ASKPASS="",
@@ -116,11 +132,26 @@ def git_environment(
 _QUOTED = re.compile(r"'[^'\n]*'")
 
 
+_DISK_MARKERS = (
+    "no space left",
+    "disk quota",
+    "read-only file system",
+    "file name too long",
+    # What git says when a write fails on a full disk without naming the cause (quoted parts already blanked):
+    "could not set ''",  # could not set 'core.filemode' / 'core.logallrefupdates' to ...
+    "unable to checkout working tree",
+    "unable to update ref",
+    "unable to write",
+    "unable to create temporary",
+    "failed to write",
+)
+
+
 def classify(stderr: str) -> str:
     # git quotes URLs and paths ('https://host:4290/org/repo-429.git/', the clone's directory): they hold
     # forge- and user-chosen text, so a repo name or port must not make an auth failure look like a 429.
     text = _QUOTED.sub("''", stderr.lower())
-    if any(s in text for s in ("no space left", "disk quota", "read-only file system", "file name too long")):
+    if any(s in text for s in _DISK_MARKERS):
         return "disk"
     if any(s in text for s in ("429", "503", "too many requests", "rate limit", "service unavailable")):
         return "throttled"
@@ -171,18 +202,16 @@ def classify(stderr: str) -> str:
 _QUOTED_URL = re.compile(r" '[a-z][a-z0-9+.-]*://[^']*'")
 
 
-def clean_line(line: str, secrets: Sequence[str]) -> str:
-    """One line of git's stderr made safe and short: no escapes, no secrets, no quoted URL."""
-    line = _QUOTED_URL.sub("", _CONTROL.sub("", line)).strip()
-    for secret in secrets:
-        if secret:
-            line = line.replace(secret, "***")
-    return line[:300]
+def clean_line(line: str, secrets: Redactor | Iterable[str] = ()) -> str:
+    """One line of git's stderr made safe and short: no escapes or controls, no secrets, no quoted URL."""
+    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+    return inert(_QUOTED_URL.sub("", line), flatten=True, limit=300, redactor=redactor)
 
 
-def summarize(lines: Sequence[str], secrets: Sequence[str]) -> str:
+def summarize(lines: Sequence[str], secrets: Redactor | Iterable[str] = ()) -> str:
     """The line a user needs: git's ``fatal:``/``error:`` line if any, else the last line."""
-    cleaned = [clean_line(line, secrets) for line in lines if line.strip()]
+    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+    cleaned = [clean_line(line, redactor) for line in lines if line.strip()]
     for prefix in ("fatal:", "error:"):
         picked = [line for line in cleaned if line.lower().startswith(prefix)]
         if picked:
@@ -191,14 +220,15 @@ def summarize(lines: Sequence[str], secrets: Sequence[str]) -> str:
 
 
 class GitRunner:
-    """Runs git children in their own process group so a cancel kills git and its helpers at once."""
+    """Runs git children that die with gz-tui, each leading its own process group (a cancel kills its helpers too)."""
 
     def __init__(self, env: Mapping[str, str], *, secrets: Sequence[str] = (), git: str = "git") -> None:
-        self.env = dict(env)
+        # A variable holding the token raw (whatever its name: a profile's token_env) does not reach git.
+        raw = {secret.strip() for secret in secrets if secret and secret.strip()}
+        self.env = {key: value for key, value in env.items() if value.strip() not in raw}
         # git can echo a forge-controlled URL (or a server message) holding the token in any encoding a
         # request uses: redact the raw token, its base64 Basic-auth forms and its URL-encoded form.
-        forms = {form for secret in secrets if secret for form in secret_forms(secret)}
-        self.secrets = sorted(forms, key=len, reverse=True)
+        self.redactor = Redactor(secrets)
         self.git = git
 
     async def run(
@@ -210,20 +240,28 @@ class GitRunner:
     ) -> GitResult:
         tail: deque[str] = deque(maxlen=40)
         received = 0
-        process: Process | None = None
+        process: asyncio.subprocess.Process | None = None
         stdout = bytearray()
         try:
-            process = await anyio.open_process(
-                [self.git, *args],
+            # asyncio's own call: anyio.open_process cannot pass a preexec_fn. A session of its own makes git the
+            # leader of its process group (one killpg takes its helpers) with no controlling terminal: a prompt
+            # from a helper or a custom GIT_SSH_COMMAND fails at once instead of stopping on the user's terminal.
+            process = await asyncio.create_subprocess_exec(
+                self.git,
+                *args,
                 cwd=str(cwd) if cwd else None,
                 env=self.env,
-                stdin=None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
+            _REAPER.watch(process.pid)
 
             async def read_stdout() -> None:
                 assert process is not None and process.stdout is not None
-                async for chunk in process.stdout:
+                while chunk := await process.stdout.read(65536):
                     if len(stdout) < 1_000_000:
                         stdout.extend(chunk)
 
@@ -231,7 +269,7 @@ class GitRunner:
                 nonlocal received
                 assert process is not None and process.stderr is not None
                 pending = ""
-                async for chunk in process.stderr:
+                while chunk := await process.stderr.read(65536):
                     pending += chunk.decode("utf-8", "replace")
                     *lines, pending = re.split(r"[\r\n]", pending)
                     for line in lines:
@@ -249,10 +287,9 @@ class GitRunner:
                     _kill_group(process.pid)
                     with anyio.move_on_after(2):
                         await process.wait()
-            if process is not None:
-                with anyio.CancelScope(shield=True):
-                    await process.aclose()
-        message = summarize(list(tail), self.secrets) if returncode else ""
+            if process is not None and process.returncode is not None:
+                _REAPER.forget(process.pid)
+        message = summarize(list(tail), self.redactor) if returncode else ""
         return GitResult(
             changed_refs=sum(1 for line in tail if " -> " in line),
             returncode=returncode,
@@ -278,6 +315,109 @@ class GitRunner:
         return received
 
 
+_PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]  # type: ignore[union-attr]
+        _prctl.restype = ctypes.c_int  # type: ignore[union-attr]
+    except (OSError, AttributeError):
+        _prctl = None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGKILL the child when gz-tui dies, however it dies (Linux).
+
+    It runs in the forked child before ``exec``; the parent-death signal survives the ``exec`` of git. If gz-tui
+    died between the fork and the ``prctl``, the child kills itself: the signal would never come.
+    """
+    prctl = _prctl
+    if prctl is None:
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), kill)
+
+    return arm
+
+
+_REAPER_SCRIPT = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin.buffer:
+    pgid = int(line[1:])
+    groups.add(pgid) if line[:1] == b"+" else groups.discard(pgid)
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Reaper:
+    """Kills the process groups of the git children still running once gz-tui is gone, however it went.
+
+    A child Python (``-I -S``: a few milliseconds to start, once per gz-tui process) in its own session, so a kill
+    of gz-tui's process group spares it. It reads ``+PGID`` / ``-PGID`` lines from a pipe only gz-tui holds
+    (git never inherits it); end of file means gz-tui died or exited, and every group still listed gets
+    ``SIGKILL``. Git's helpers need this: the parent-death signal reaches git alone, and a helper waiting on a
+    stalled server would otherwise live on until the server answers.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+
+    def watch(self, pgid: int) -> None:
+        self._send(f"+{pgid}\n")
+
+    def forget(self, pgid: int) -> None:
+        self._send(f"-{pgid}\n")
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._broken:
+                return  # the kernel's parent-death signal still takes git itself
+            try:
+                if self._process is None:
+                    self._process = subprocess.Popen(
+                        [sys.executable, "-I", "-S", "-c", _REAPER_SCRIPT],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                    atexit.register(self.close)
+                assert self._process.stdin is not None
+                self._process.stdin.write(line.encode("ascii"))
+                self._process.stdin.flush()
+            except (OSError, ValueError):
+                self._broken = True
+
+    def close(self) -> None:
+        """On a normal exit: end of file for the reaper (nothing left to kill), then reap it."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            if process.stdin is not None:
+                process.stdin.close()
+            process.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+_REAPER = _Reaper()
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -297,7 +437,9 @@ def git_version(git: str = "git") -> tuple[int, int] | None:
     if path is None:
         return None
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+        # Only PATH: no token variable reaches this git child either.
+        env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
+        out = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=10, env=env).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r"(\d+)\.(\d+)", out)
