@@ -183,10 +183,10 @@ def _warm_api(base_url: str) -> None:
 
     from gz_tui.forges.github import GitHub
 
-    provider = GitHub(base_url)
+    provider = GitHub(base_url, ORG)
     with httpx.Client(timeout=60) as client:
-        client.get(provider.first_urls(ORG)[0]).raise_for_status()
-        client.get(provider.total_url(ORG) or base_url).raise_for_status()
+        client.get(provider.first_urls()[0]).raise_for_status()
+        client.get(provider.total_url() or base_url).raise_for_status()
 
 
 def p3_first_clone(ctx: Context) -> list[Row]:
@@ -329,8 +329,8 @@ def build_resume_state(dest: Path, sim: Any, n: int) -> list[str]:
     from gz_tui.forges.github import GitHub
     from gz_tui.pipeline.state import Ack, StateStore
 
-    provider = GitHub(sim.base_url)
-    first_url = provider.first_urls(ORG)[0]
+    provider = GitHub(sim.base_url, ORG)
+    first_url = provider.first_urls()[0]
     with httpx.Client(timeout=60) as client:
         last_url = client.get(first_url).links["last"]["url"]
         tail = provider.parse_page(last_url, client.get(last_url)).repos

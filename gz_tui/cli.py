@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
     p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
-    p.add_argument("--demo-repos", dest="demo_repos", type=int, default=240, help=argparse.SUPPRESS)
+    p.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
 
@@ -178,17 +178,15 @@ def command(word: str, argv: list[str]) -> int:
     return fail(f"'{word}' is reserved for a gz-tui command to come; to sync an owner named {word}: gz-tui --owner {word} ...")
 
 
-def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int) -> dict[str, Any]:
+def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int | None) -> dict[str, Any]:
     """Start the embedded forge in-process; clones land in a temporary folder unless --dest is given."""
-    from gz_tui.forge_sim import ForgeSim, Scenario
+    from gz_tui.forge_sim import DEMO_REPOS, ForgeSim, demo_scenario
 
     provider = flags.get("provider") or "github"
     root = Path(tempfile.mkdtemp(prefix="gz-tui-forge-"))
     stack.callback(shutil.rmtree, root, True)
     owner = flags.get("owner") or "gz-demo"
-    # Heavy enough to watch (and pause), with a few hostile entries and throttled clones to show the error log.
-    scenario = Scenario(latency=0.15, repo_size_kb=6144, hostile=True, git_throttle_rate=0.04, seed=1)
-    sim = ForgeSim(root=root, org=owner, repos=repos, scenario=scenario)
+    sim = ForgeSim(root=root, org=owner, repos=repos or DEMO_REPOS, scenario=demo_scenario())
     sim.start()
     stack.callback(sim.stop)
     # An empty token is "given": no environment variable or `gh` is consulted for the demo.

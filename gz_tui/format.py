@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 _BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -38,3 +39,20 @@ def countdown(seconds: float | None) -> str:
     if hours:
         return f"{hours}:{minutes:02}:{secs:02}"
     return f"{minutes}:{secs:02}"
+
+
+def wall_time(epoch: float | None) -> str:
+    """Local wall-clock time of an epoch timestamp, ``13:52:10``."""
+    if epoch is None:
+        return "--:--:--"
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+WAIT_WORDS = {
+    "primary": "primary limit",
+    "secondary": "secondary limit",
+    "throttled": "throttled",
+    "backoff": "server error, backing off",
+    "pacing": "pacing",
+}
+"""A few words for each kind of API wait, the same on the dashboard and in headless progress lines."""

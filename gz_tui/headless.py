@@ -12,7 +12,8 @@ import anyio
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
-from gz_tui.format import binary_size, countdown
+from gz_tui.format import WAIT_WORDS, binary_size, countdown, wall_time
+from gz_tui.pipeline.events import Progress
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.stats import ListerState, Snapshot
 from gz_tui.untrusted import inert, redact, redact_values
@@ -36,6 +37,8 @@ class HeadlessReporter:
         """Called once when whoever reads stdout has gone (``gz-tui --json | head``): the run stops, saved."""
         self.output_closed = False
         self._err_closed = False
+        self.snapshot: Callable[[], Snapshot] | None = None
+        """The run's current snapshot, for lines that depend on it (is anything queued while the API waits?)."""
 
     def event(self, event: dict[str, Any]) -> None:
         if self.json_mode:
@@ -48,7 +51,14 @@ class HeadlessReporter:
                 f"(after {event['attempts']} attempt{'s' if event['attempts'] != 1 else ''})"
             )
         elif kind == "rate_limit_wait" and event["kind"] != "pacing":
-            self._line(f"waiting {countdown(event['seconds'])} ({event['kind']} rate limit); cloning continues")
+            self._line(wait_line(event, self.snapshot() if self.snapshot else None))
+        elif kind == "forge_unreachable":
+            self._line(
+                f"the forge at {inert(event['host'])} is unreachable: no repo spends an attempt while it is probed with "
+                f"backoff; the run stops at {wall_time(event['stops_at'])} if it is still down (repos stay pending)"
+            )
+        elif kind == "forge_reachable":
+            self._line(f"the forge at {inert(event['host'])} answers again after {countdown(event['seconds'])}; carrying on")
         elif kind == "notice":
             self._line(f"note: {inert(event['message'])}")
         elif kind == "listing_failed":
@@ -64,20 +74,18 @@ class HeadlessReporter:
         c = snap.counts
         if self.json_mode:
             self.event(
-                {
-                    "event": "progress",
-                    "time": round(snap.now, 3),
-                    "done": c.done,
-                    "listed": c.listed,
-                    "total": c.total,
-                    "failed": c.failed,
-                    "repos_per_second": round(snap.repos_per_second, 2),
-                    "bytes_per_second": round(snap.bytes_per_second),
-                    "buffer_used": snap.buffer_used,
-                    "buffer_capacity": snap.buffer_capacity,
-                    "api_requests": snap.rate.requests,
-                    "state": snap.run_state.value,
-                }
+                Progress(
+                    done=c.done,
+                    listed=c.listed,
+                    total=c.total,
+                    failed=c.failed,
+                    repos_per_second=round(snap.repos_per_second, 2),
+                    bytes_per_second=round(snap.bytes_per_second),
+                    buffer_used=snap.buffer_used,
+                    buffer_capacity=snap.buffer_capacity,
+                    api_requests=snap.rate.requests,
+                    state=snap.run_state.value,
+                ).as_dict(snap.now)
             )
             return
         # GitHub's org total counts public repos only for non-members: once the listing outgrows it, it says nothing.
@@ -87,7 +95,10 @@ class HeadlessReporter:
             buffer += " FULL (backpressure)"
         wait = ""
         if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != "pacing":
-            wait = f" · waiting {countdown(snap.rate.wait_until - snap.now)} ({snap.rate.wait_kind} limit)"
+            wait = f" · API waits {countdown(snap.rate.wait_until - snap.now)} ({WAIT_WORDS[snap.rate.wait_kind]})"
+        if snap.outage is not None:
+            retry = f", retrying in {countdown(snap.outage.retry_at - snap.now)}" if snap.outage.retry_at else ""
+            wait += f" · forge unreachable{retry}"
         self._line(
             f"[{countdown(snap.elapsed)}] {c.done:,}/{c.listed:,} done{total} · {snap.repos_per_second:.1f} repos/s · "
             f"{binary_size(snap.bytes_per_second)}/s · {buffer} · failed {c.failed:,}{wait}"
@@ -137,6 +148,30 @@ class HeadlessReporter:
         return f"\x1b[31m{word}\x1b[0m" if self.color else word
 
 
+WAIT_REASONS = {
+    "primary": "the API's rate limit is used up",
+    "secondary": "the API asked to slow down (secondary rate limit)",
+    "throttled": "the API is throttling requests",
+    "backoff": "the API failed (server error or connection); retrying",
+}
+
+
+def wait_line(event: dict[str, Any], snap: Snapshot | None) -> str:
+    """``waiting 41:09, until 13:52:10: the API's rate limit is used up; 212 queued repos are cloned meanwhile``."""
+    seconds = float(event["seconds"])
+    until = f", until {wall_time(event['until'])}" if seconds >= 60 else ""
+    text = f"waiting {countdown(seconds)}{until}: {WAIT_REASONS.get(event['kind'], event['kind'])}"
+    if snap is not None:
+        busy = snap.counts.queued + snap.counts.active
+        if busy:
+            text += f"; {busy:,} listed repo{'s are' if busy != 1 else ' is'} cloned meanwhile"
+        else:
+            text += "; nothing is queued meanwhile"
+    if seconds >= 3600:
+        text += " — gz-tui keeps the destination locked until then (Ctrl+C stops it; the next run resumes)"
+    return text
+
+
 def silence(stream: TextIO) -> None:
     """Point a closed pipe's descriptor at /dev/null, so the interpreter's final flush cannot fail on it."""
     try:
@@ -154,6 +189,7 @@ def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> b
 async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter) -> int:
     pipeline = pipeline_for(reporter.event)
     reporter.on_output_closed = pipeline.cancel
+    reporter.snapshot = pipeline.snapshot
     result = 130
 
     async def watch_signals() -> None:

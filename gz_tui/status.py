@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gz_tui.headless import inert
+from gz_tui.untrusted import inert
 from gz_tui.pipeline.state import StateError, StateStore, default_state_path
 
 
@@ -45,8 +45,10 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
     done = sum(report.counts.values())
     out.write(f"{run.forge} {inert(run.owner)} ({run.base_url})\n")
     out.write(f"last run #{run.id}: {run.status}, started {started}, {finished}\n")
+    breakdown = ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items()))
     out.write(
-        f"done {done:,} (" + ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())) + f") · pending {report.pending:,}"
+        (f"done {done:,} ({breakdown})" if done else "nothing done yet")
+        + f" · pending {report.pending:,}"
         + ("" if run.listing_done else " · listing not finished")
         + "\n"
     )

@@ -11,7 +11,9 @@ import pytest
 from gz_tui.clock import FakeClock
 from gz_tui.forges.base import AuthError, ForbiddenError, PageError
 from gz_tui.forges.github import GitHub, parse_repo
-from gz_tui.forges.http import ApiClient, RetryPolicy, parse_link_header
+from gz_tui.forges.gitea import Gitea
+from gz_tui.forges.gitlab import GitLab
+from gz_tui.forges.http import ApiClient, RetryPolicy
 
 BASE = "https://api.example.test"
 
@@ -30,7 +32,7 @@ def respond(*responses: httpx.Response) -> tuple[httpx.MockTransport, list[httpx
 def get(transport: httpx.MockTransport, clock: FakeClock, token: str | None = "tok", waits: list | None = None) -> httpx.Response:
     async def main() -> httpx.Response:
         client = ApiClient(
-            GitHub(BASE), BASE, token, clock=clock, transport=transport,
+            GitHub(BASE, "acme"), BASE, token, clock=clock, transport=transport,
             on_wait=(lambda k, s, u: waits.append((k, round(s, 3)))) if waits is not None else None,
             policy=RetryPolicy(backoff_base=1.0),
         )
@@ -76,7 +78,7 @@ def test_a_200_with_remaining_zero_makes_the_next_request_wait() -> None:
 
     async def main() -> list[float]:
         times = []
-        async with ApiClient(GitHub(BASE), BASE, None, clock=clock, transport=transport) as client:
+        async with ApiClient(GitHub(BASE, "acme"), BASE, None, clock=clock, transport=transport) as client:
             for _ in range(2):
                 await client.get(f"{BASE}/x")
                 times.append(clock.now())
@@ -114,17 +116,30 @@ def test_token_is_not_sent_to_another_origin() -> None:
     transport, seen = respond(httpx.Response(200, json=[]))
 
     async def main() -> None:
-        async with ApiClient(GitHub(BASE), BASE, "tok", clock=clock, transport=transport) as client:
+        async with ApiClient(GitHub(BASE, "acme"), BASE, "tok", clock=clock, transport=transport) as client:
             await client.get("https://elsewhere.test/orgs/acme/repos")
 
     anyio.run(main)
     assert "authorization" not in seen[0].headers
 
 
-def test_link_header_parsing_and_tolerant_repo_parsing() -> None:
-    links = parse_link_header('<https://a/organizations/1/repos?page=2>; rel="next", <https://a/x?page=9>; rel="last"')
-    assert links == {"next": "https://a/organizations/1/repos?page=2", "last": "https://a/x?page=9"}
-    assert parse_link_header('<a?page=2>; rel="next",<a?page=5>; rel="last"')["last"] == "a?page=5"
+def test_next_links_as_each_forge_sends_them_and_tolerant_repo_parsing() -> None:
+    github = GitHub(BASE, "acme")
+    page = github.parse_page(
+        f"{BASE}/orgs/acme/repos",
+        httpx.Response(200, json=[], headers={"link": '<https://a/organizations/1/repos?page=2>; rel="next", <https://a/x?page=9>; rel="last"'}),
+    )
+    assert page.next_url == "https://a/organizations/1/repos?page=2"
+    gitea = Gitea(BASE, "acme").parse_page(  # Gitea joins links with "," and no space
+        f"{BASE}/api/v1/orgs/acme/repos?page=1",
+        httpx.Response(200, json=[], headers={"link": '<a?page=2>; rel="next",<a?page=5>; rel="last"', "x-total-count": "120"}),
+    )
+    assert gitea.next_url == "a?page=2" and gitea.total == 120
+    gitlab = GitLab(BASE, "acme").parse_page(  # no Link (above 10,000 projects some versions send only X-Next-Page)
+        f"{BASE}/api/v4/groups/acme/projects?per_page=100&page=3",
+        httpx.Response(200, json=[], headers={"x-next-page": "4"}),
+    )
+    assert gitlab.next_url == f"{BASE}/api/v4/groups/acme/projects?per_page=100&page=4"
     repo = parse_repo({"id": 7, "name": "x", "full_name": "acme/x", "pushed_at": None, "archived": None})
     assert repo is not None and repo.pushed_at is None and repo.archived is False and repo.clone_url == ""
     assert parse_repo({"name": "no id"}) is None

@@ -77,7 +77,7 @@ def test_pause_fills_the_buffer_and_stops_api_requests_then_resume_finishes(forg
             observed["requests_before"] = requests
             observed["requests_after"] = len(sim.api_requests())
             observed["cloned_while_paused"] = pipeline.snapshot().counts.cloned
-            pipeline.resume()
+            pipeline.unpause()
         return result[0]
 
     code = anyio.run(main)
@@ -148,3 +148,14 @@ def test_a_finished_runs_clock_stops(forge_factory: Any, tmp_path: Path) -> None
     clock.advance(3600)
     later = pipeline.snapshot()
     assert later.elapsed == ended.elapsed and later.now == ended.now
+
+
+def test_git_throttling_is_shown_until_the_reduced_concurrency_is_reconsidered(forge_factory: Any, tmp_path: Path) -> None:
+    from gz_tui.tui.widgets.rate_limit import rate_limit_text
+
+    sim = forge_factory(org="acme", repos=30, scenario=Scenario(git_throttle_rate=0.3, seed=3))
+    code, pipeline, events = run_pipeline(settings_for(sim, tmp_path / "acme", attempts=5), git_backoff=0.01)
+    assert any(e["event"] == "repo_retry" and e["error_class"] == "throttled" for e in events)
+    snap = pipeline.snapshot()
+    assert snap.rate.git_throttled_until is not None and snap.rate.git_throttled_until > snap.now
+    assert "git throttled for" in rate_limit_text(snap).variants[0].plain

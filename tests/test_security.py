@@ -352,7 +352,7 @@ def test_forge_strings_render_inert_in_headless_output_and_status(forge_factory:
     lines = run.stderr.decode().splitlines()
     # One line per event: a name with a newline cannot start a forged line of its own.
     assert all(re.match(r"(failed |gz-tui: |\[\d|waiting |resuming )", line) for line in lines if line.strip()), lines
-    assert sum(line.startswith("failed ") for line in lines) == 16
+    assert sum(line.startswith("failed ") for line in lines) == 17
     assert "failed acme/bad\\nname: unsafe:" in run.stderr.decode()
     assert "failed acme/\\x1b[31mred: unsafe:" in run.stderr.decode()
     assert "failed acme/[bold]markup[/bold]: unsafe:" in run.stderr.decode()  # plain text: markup stays literal

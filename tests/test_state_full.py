@@ -7,6 +7,7 @@ to the last page (root only; skipped elsewhere, always unmounted).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import subprocess
@@ -17,9 +18,11 @@ from typing import Any
 import anyio
 import pytest
 
+from gz_tui.forge_sim import Scenario
 from gz_tui.forges.base import Page, RemoteRepo
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
+from tests.conftest import run_cli
 from tests.helpers import repo_dirs, run_pipeline, settings_for
 
 
@@ -175,7 +178,7 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
     pipeline = Pipeline(settings_for(sim, dest, state_path=state, workers=2), events=on_event)
     code = anyio.run(pipeline.run)
     assert refused, "the disk never filled up under the state"
-    assert code != 0
+    assert code == 1
     assert f"{small_fs} is full" in refused[0]
     summary = events[-1]
     assert summary["event"] == "summary"
@@ -190,5 +193,42 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
     assert code == 0
     fetched = {r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git" and "info/refs" in r.path}
     assert fetched and not fetched & on_disk
-    assert repo_dirs(dest) == set(sim.repo_names())
+    assert repo_dirs(dest) == set(sim.repo_names()), (result.stdout[-3000:], first[-3000:])
 
+
+
+def test_a_full_destination_stops_the_run_in_one_line_and_the_next_run_with_room_finds_the_clones(
+    forge_factory: Any, small_fs: Path
+) -> None:
+    """The whole battery shape: DEST (and with it the state) on a full tmpfs, through the CLI, then room again."""
+    sim = forge_factory(org="acme", repos=40, scenario=Scenario(repo_size_kb=200))
+    dest = small_fs / "acme"
+    args = ("acme", "--base-url", sim.base_url, "--dest", str(dest), "--json", "--workers", "2")
+    result = run_cli(*args)
+    first = result.stdout
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["exit_code"] == 1
+    failures = [e for e in events if e["event"] == "repo_failed"]
+    assert all(e["error_class"] == "disk" for e in failures), {e["message"] for e in failures if e["error_class"] != "disk"}
+    stopped = [e for e in events if e["event"] == "error"]
+    if stopped:  # the state hit the full disk before the listing ran out of repos
+        assert len(stopped) == 1 and f"{small_fs} is full" in stopped[0]["message"]
+    on_disk = repo_dirs(dest)
+    assert on_disk, "some clones fitted before the disk filled up"
+
+    subprocess.run(["mount", "-o", "remount,size=64M", str(small_fs)], check=True)
+    recloned: set[str] = set()
+    for _ in range(2):  # resume the stopped run (its disk failures stay failures: exit 1), then a new pass
+        result = run_cli(*args)
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        assert result.returncode == (1 if events[-1]["failed"] else 0), result.stderr
+        recloned |= {e["repo"].split("/", 1)[1] for e in events if e["event"] == "repo_done" and e["outcome"] == "cloned"}
+        if result.returncode == 0:
+            break
+    assert result.returncode == 0, first[-3000:]
+    assert repo_dirs(dest) == set(sim.repo_names())
+    assert not recloned & on_disk, "a clone already on disk is found there, never cloned again"

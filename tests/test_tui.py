@@ -136,7 +136,7 @@ def test_forge_strings_are_never_markup() -> None:
     assert escape("[bold]x[/bold]") == r"\[bold]x\[/bold]"
     text = forge_text("[red]boom[/red]\x1b[31m")
     assert isinstance(text, Text)
-    assert text.plain == "[red]boom[/red] [31m"
+    assert text.plain == "[red]boom[/red]\\x1b[31m"
     assert not text.spans
 
 
@@ -250,7 +250,7 @@ async def test_many_workers_scroll_without_clipping_a_column() -> None:
         assert "elapsed" in screen_text(app)
 
 
-async def test_p_pauses_and_p_again_resumes() -> None:
+async def test_p_pauses_and_p_again_unpauses() -> None:
     app, factory = app_for(demo_data.mid_run())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -262,7 +262,7 @@ async def test_p_pauses_and_p_again_resumes() -> None:
         assert footer_keys(app)["p"] == "Unpause"
         await pilot.press("p")
         await pilot.pause()
-        assert control.calls == ["pause", "resume"]
+        assert control.calls == ["pause", "unpause"]
         assert footer_keys(app)["p"] == "Pause"
 
 
@@ -366,6 +366,22 @@ async def test_r_is_offered_only_when_running_again_can_help(exit_code: int, off
         assert message in text
         assert ("r" in footer_keys(app)) is offers_resume
         assert ("resume from the checkpoint" in text) is offers_resume
+
+
+@pytest.mark.parametrize(("permanent", "retry_text"), [(13, None), (4, "r retry 9 failed (4 more would fail again)")])
+async def test_r_offers_to_retry_only_what_a_retry_could_change(permanent: int, retry_text: str | None) -> None:
+    snap = demo_data.finished_with_errors()  # 13 failed
+    snap = replace(snap, counts=replace(snap.counts, failed_permanent=permanent))
+    app, _ = app_for(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert ("r" in footer_keys(app)) is (retry_text is not None)
+        if retry_text is None:
+            assert "13 failed for good" in text and "a retry would not change them" in text and "r retry" not in text
+        else:
+            assert retry_text in text
 
 
 class CrashingControl(demo_data.StaticControl):

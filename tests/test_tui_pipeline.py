@@ -16,7 +16,7 @@ import pytest
 from textual import events
 
 from gz_tui.config import Settings
-from gz_tui.forge_sim import Scenario
+from gz_tui.forge_sim import DEMO_REPOS, Scenario, demo_scenario
 from gz_tui.pipeline.runner import make_pipeline
 from gz_tui.pipeline.stats import RunState, WorkerState
 from gz_tui.tui.app import make_app
@@ -186,3 +186,29 @@ async def test_quitting_mid_run_stops_the_pipeline_and_exits_130(forge_factory: 
     assert app.return_value == 130
     assert child_git_processes() == []
     assert not any((dest / ".gz-tui" / "tmp").glob("*"))
+
+
+async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_during_it(
+    forge_factory: Any, tmp_path: Path
+) -> None:
+    sim = forge_factory(org="gz-demo", repos=DEMO_REPOS, scenario=demo_scenario())
+    dest = tmp_path / "gz-demo"
+    app = make_app(settings_for(sim, dest, workers=8, buffer=1000, headless=False), make_pipeline)
+    app.animation_level = "none"
+    started = time.monotonic()
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.dashboard
+        await wait_until(pilot, lambda: "WAITING primary limit: waiting" in screen_text(app), 15, "the rate-limit countdown")
+        assert time.monotonic() - started < 15, "the demo must show a rate-limit wait within its first minute"
+        snap = board.control.snapshot()  # type: ignore[union-attr]
+        assert snap.run_state == RunState.WAITING and snap.rate.wait_until is not None
+        assert 5 < snap.rate.wait_until - snap.now <= 21, "a short window: tens of seconds, not an hour"
+        requests = len(sim.api_requests())
+        await pilot.pause(1.0)
+        assert len(sim.api_requests()) == requests, "no API request while the countdown runs"
+        assert any(w.state == WorkerState.CLONING for w in board.control.snapshot().workers), "git goes on meanwhile"  # type: ignore[union-attr]
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the quit question")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: app._exit, 5, "the app to exit")
+    assert app.return_value == 130

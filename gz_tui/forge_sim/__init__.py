@@ -17,7 +17,7 @@ Module map: ``sim`` (the handle), ``server`` (HTTP/1.1 I/O), ``dispatch`` (order
 """
 
 from gz_tui.forge_sim.records import RequestRecord
-from gz_tui.forge_sim.scenario import Scenario
+from gz_tui.forge_sim.scenario import DEMO_REPOS, Scenario, demo_scenario
 from gz_tui.forge_sim.sim import ForgeSim
 
-__all__ = ["ForgeSim", "RequestRecord", "Scenario"]
+__all__ = ["DEMO_REPOS", "ForgeSim", "RequestRecord", "Scenario", "demo_scenario"]

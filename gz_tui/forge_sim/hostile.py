@@ -30,6 +30,7 @@ HOSTILE_NAMES: tuple[str, ...] = (
     ".",
     "Dup-Case",
     "dup-case",
+    "n" * 256,  # one byte over NAME_MAX on nearly every file system
 )
 
 HOSTILE_URLS: tuple[tuple[str, str], ...] = (

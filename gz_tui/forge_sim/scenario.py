@@ -55,3 +55,21 @@ class Scenario:
 
     error_status: int | None = None
     """Answer every API request with this status (e.g. 500)."""
+
+
+DEMO_REPOS = 240
+
+
+def demo_scenario() -> Scenario:
+    """What ``gz-tui --demo`` shows within its first minute: clones heavy enough to watch (and pause), a
+    short primary rate-limit window (after two requests the lister waits about 20 s with a countdown while
+    the workers keep cloning), a few hostile entries and throttled clones for the error log."""
+    return Scenario(
+        latency=0.15,
+        repo_size_kb=6144,
+        hostile=True,
+        git_throttle_rate=0.01,
+        primary_limit=2,
+        primary_window=20.0,
+        seed=1,
+    )

@@ -69,7 +69,8 @@ class ForgeSim:
         self.root.mkdir(parents=True, exist_ok=True)
         dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store)
         server = ForgeHTTPServer((self._host, self._port), dispatcher, self._log, self.clock.now)
-        hostport = f"{self._host}:{server.server_address[1]}"
+        self._port = int(server.server_address[1])  # a stop() and start() again serves on the same port
+        hostport = f"{self._host}:{self._port}"
         site = Site(base_url=f"http://{hostport}", hostport=hostport, org=self.org, owner_kind=self.owner_kind)
         server.apis = {
             "github": GitHubApi(site, self._catalog, self.scenario),

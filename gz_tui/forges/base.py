@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import httpx
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +20,8 @@ class RemoteRepo:
     archived: bool = False
     fork: bool = False
     pushed_at: str | None = None
+    """The forge's change signal: GitHub ``pushed_at``, GitLab ``last_activity_at``, Gitea ``updated_at``.
+    Unchanged since the last sync means the clone need not be fetched."""
     default_branch: str | None = None
     owner: str = ""
     """The owner/namespace the forge claims this repo belongs to."""
@@ -89,7 +88,7 @@ class RateInfo:
     retry_after: float | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ProviderInfo:
     """Static facts the pipeline and git runner need from a provider."""
 
@@ -100,33 +99,3 @@ class ProviderInfo:
     """Whether repo paths may hold ``/`` (GitLab subgroups); elsewhere a ``/`` in a name is refused."""
     archived_filtered_by_server: bool = False
     """Whether ``--skip-archived`` is asked of the server, so archived repos are then absent from the listing."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Provider(Protocol):
-    """One forge's API dialect. Stateless: the HTTP client does waiting, retrying and auth."""
-
-    info: ProviderInfo
-
-    def auth_headers(self, token: str) -> dict[str, str]: ...
-
-    def default_headers(self) -> dict[str, str]: ...
-
-    def first_urls(self, owner: str) -> list[str]:
-        """Listing URLs to try in order (e.g. the org, then the user of that name)."""
-
-    def own_listing(self, owner: str) -> tuple[str, str] | None:
-        """(who-am-I URL, listing URL) for a forge whose user listing hides the token owner's private repos."""
-
-    def parse_page(self, url: str, response: httpx.Response) -> Page: ...
-
-    def rate_info(self, response: httpx.Response, now: float) -> RateInfo: ...
-
-    def is_secondary_limit(self, response: httpx.Response) -> bool: ...
-
-    def forbidden_message(self, response: httpx.Response) -> str: ...
-
-    def total_url(self, owner: str) -> str | None:
-        """A URL whose JSON tells the owner's repo count, when the listing itself does not."""
-
-    def parse_total(self, response: httpx.Response) -> int | None: ...

@@ -7,8 +7,10 @@ from urllib.parse import quote
 
 import httpx
 
-from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
-from gz_tui.forges.http import error_message, parse_link_header, rate_from_headers
+from gz_tui.forges.base import ProviderInfo, RemoteRepo
+from gz_tui.forges.http import error_message
+from gz_tui.forges.provider import Provider, text_field
+from gz_tui.kinds import ProviderName
 
 PER_PAGE = 100
 _SECONDARY_MARKERS = (
@@ -17,15 +19,14 @@ _SECONDARY_MARKERS = (
     "you have exceeded a secondary rate limit",
     "please retry your request again later",
 )
+_QUERY = f"per_page={PER_PAGE}&sort=created&direction=asc"
+"""created/asc: repos created mid-walk append at the end instead of shifting earlier pages."""
 
 
-class GitHub:
+class GitHub(Provider):
     """The GitHub REST dialect (api.github.com, or ``https://HOST/api/v3`` for Enterprise)."""
 
-    info = ProviderInfo(name="github", git_username="x-access-token")
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
+    info = ProviderInfo(name=ProviderName.GITHUB, git_username="x-access-token")
 
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -33,19 +34,16 @@ class GitHub:
     def auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    def first_urls(self, owner: str) -> list[str]:
-        # created/asc: repos created mid-walk append at the end instead of shifting earlier pages.
-        query = f"per_page={PER_PAGE}&sort=created&direction=asc"
-        name = quote(owner, safe="")
-        return [f"{self.base_url}/orgs/{name}/repos?type=all&{query}", f"{self.base_url}/users/{name}/repos?type=owner&{query}"]
+    def first_urls(self) -> list[str]:
+        name = quote(self.owner, safe="")
+        return [f"{self.base_url}/orgs/{name}/repos?type=all&{_QUERY}", f"{self.base_url}/users/{name}/repos?type=owner&{_QUERY}"]
 
-    def own_listing(self, owner: str) -> tuple[str, str] | None:
+    def own_listing(self) -> tuple[str, str] | None:
         """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``."""
-        query = f"affiliation=owner&per_page={PER_PAGE}&sort=created&direction=asc"
-        return f"{self.base_url}/user", f"{self.base_url}/user/repos?{query}"
+        return f"{self.base_url}/user", f"{self.base_url}/user/repos?affiliation=owner&{_QUERY}"
 
-    def total_url(self, owner: str) -> str | None:
-        return f"{self.base_url}/orgs/{quote(owner, safe='')}"
+    def total_url(self) -> str | None:
+        return f"{self.base_url}/orgs/{quote(self.owner, safe='')}"
 
     def parse_total(self, response: httpx.Response) -> int | None:
         body = response.json()
@@ -57,19 +55,8 @@ class GitHub:
             return None
         return public + (private if isinstance(private, int) else 0)
 
-    def parse_page(self, url: str, response: httpx.Response) -> Page:
-        links = parse_link_header(response.headers.get("link", ""))
-        etag = response.headers.get("etag")
-        if response.status_code == 304:
-            return Page(url=url, repos=[], next_url=links.get("next"), etag=etag, not_modified=True)
-        body = response.json()
-        if not isinstance(body, list):
-            raise ValueError("expected a JSON list of repositories")
-        repos = [repo for item in body if (repo := parse_repo(item)) is not None]
-        return Page(url=url, repos=repos, next_url=links.get("next"), etag=etag)
-
-    def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
-        return rate_from_headers(response, now)
+    def parse_repo(self, item: object) -> RemoteRepo | None:
+        return parse_repo(item)
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         message = error_message(response).lower()
@@ -86,32 +73,29 @@ class GitHub:
         return f"access forbidden: {error_message(response)}{need}"
 
 
-def parse_repo(item: object) -> RemoteRepo | None:
-    """A ``minimal-repository`` object; optional fields may be absent or null."""
+def parse_repo(item: object, *, change_signal: str = "pushed_at") -> RemoteRepo | None:
+    """A GitHub ``minimal-repository`` object (Gitea's repo objects share its shape); optional fields may
+    be absent or null. ``change_signal`` names the field that moves on every push."""
     if not isinstance(item, dict):
         return None
     key = item.get("id")
-    name = item.get("name")
-    if key is None or not isinstance(name, str):
+    name = text_field(item, "name")
+    if key is None or name is None:
         return None
-    full_name = item.get("full_name") if isinstance(item.get("full_name"), str) else name
+    full_name = text_field(item, "full_name") or name
     owner = full_name.split("/", 1)[0] if "/" in full_name else ""
     owner_obj = item.get("owner")
     if not owner and isinstance(owner_obj, dict) and isinstance(owner_obj.get("login"), str):
         owner = owner_obj["login"]
-    clone_url = item.get("clone_url")
-    ssh_url = item.get("ssh_url")
-    pushed = item.get("pushed_at")
-    branch = item.get("default_branch")
     return RemoteRepo(
         key=str(key),
         full_name=full_name,
         rel_path=name,
-        clone_url=clone_url if isinstance(clone_url, str) else "",
-        ssh_url=ssh_url if isinstance(ssh_url, str) else None,
+        clone_url=text_field(item, "clone_url") or "",
+        ssh_url=text_field(item, "ssh_url"),
         archived=item.get("archived") is True,
         fork=item.get("fork") is True,
-        pushed_at=pushed if isinstance(pushed, str) else None,
-        default_branch=branch if isinstance(branch, str) else None,
+        pushed_at=text_field(item, change_signal),
+        default_branch=text_field(item, "default_branch"),
         owner=owner,
     )

@@ -15,10 +15,13 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+if TYPE_CHECKING:
+    from gz_tui.forges.provider import Provider
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forges.base import (
@@ -27,7 +30,6 @@ from gz_tui.forges.base import (
     ForgeError,
     NotFoundError,
     PageError,
-    Provider,
     RateInfo,
     UnreachableError,
 )
@@ -112,7 +114,6 @@ class ApiClient:
         self._rng = rng or random.Random()
         self._not_before = 0.0
         self.requests = 0
-        self.not_modified = 0
         headers = {"User-Agent": USER_AGENT, **provider.default_headers()}
         self._client = httpx.AsyncClient(
             headers=headers,
@@ -185,11 +186,7 @@ class ApiClient:
             if self._on_rate and (rate.limit is not None or rate.remaining is not None):
                 self._on_rate(rate)
             status = response.status_code
-            if status == 304:
-                self.not_modified += 1
-                self._plan_next(rate)
-                return response
-            if 200 <= status < 300:
+            if status == 304 or 200 <= status < 300:
                 self._plan_next(rate)
                 return response
             if status in (301, 302, 307, 308) and redirects < 5:
@@ -281,22 +278,6 @@ def _short(exc: Exception) -> str:
 def _redact_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-
-
-def parse_link_header(value: str) -> dict[str, str]:
-    """RFC 8288 ``Link`` as GitHub, GitLab and Gitea send it (``, `` or ``,`` separated)."""
-    links: dict[str, str] = {}
-    for part in value.split(","):
-        part = part.strip()
-        if not part.startswith("<") or ">" not in part:
-            continue
-        url, _, params = part[1:].partition(">")
-        for param in params.split(";"):
-            key, _, val = param.strip().partition("=")
-            if key.strip().lower() == "rel":
-                for rel in val.strip().strip('"').split():
-                    links.setdefault(rel, url.strip())
-    return links
 
 
 def int_header(response: httpx.Response, name: str) -> int | None:

@@ -23,7 +23,7 @@ class RunControl(Protocol):
     def pause(self) -> None:
         """Close the gate: workers take nothing new, in-flight repos finish, the buffer fills."""
 
-    def resume(self) -> None:
+    def unpause(self) -> None:
         """Open the gate again."""
 
     def cancel(self) -> None:

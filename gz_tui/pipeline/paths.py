@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,8 +22,28 @@ def is_loopback(host: str | None) -> bool:
     return bool(host) and (host in _LOOPBACK or host.startswith("127."))  # type: ignore[union-attr]
 
 
-def safe_relative_path(rel_path: str) -> Path:
-    """Validate each ``/``-separated segment against an allowlist; ``.github`` is fine, ``..`` is not."""
+NAME_MAX = 255
+"""The longest file name (in bytes) of nearly every file system; ``name_max(dest)`` asks the real one."""
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, the file system holding ``folder`` accepts (255 if it will not say)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        found = os.pathconf(probe, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return NAME_MAX
+    return found if found > 0 else NAME_MAX
+
+
+def safe_relative_path(rel_path: str, *, longest_name: int = NAME_MAX) -> Path:
+    """Validate each ``/``-separated segment against an allowlist; ``.github`` is fine, ``..`` is not.
+
+    A segment longer than the file system allows (``longest_name`` bytes, leaving room for the suffix a
+    temporary clone gets) is refused here, so it is that repo's failure and not an ``OSError`` later.
+    """
     if not rel_path or len(rel_path) > 1024:
         raise UnsafeRepo("empty or overlong repository path")
     segments = rel_path.split("/")
@@ -31,12 +52,17 @@ def safe_relative_path(rel_path: str) -> Path:
             raise UnsafeRepo(f"unsafe path segment {segment!r}")
         if segment.lower() == ".git" or segment.lower() == STATE_DIR:
             raise UnsafeRepo(f"reserved path segment {segment!r}")
+        size = len(segment.encode("utf-8"))
+        if size > longest_name:
+            raise UnsafeRepo(
+                f"path segment {segment[:40]!r}… is {size} bytes, longer than this file system allows ({longest_name})"
+            )
     return Path(*segments)
 
 
-def destination(dest: Path, rel_path: str) -> Path:
+def destination(dest: Path, rel_path: str, *, longest_name: int = NAME_MAX) -> Path:
     """The final directory of a repo, proven to resolve inside DEST."""
-    relative = safe_relative_path(rel_path)
+    relative = safe_relative_path(rel_path, longest_name=longest_name)
     root = dest.resolve()
     target = (root / relative).resolve()
     if target == root or root not in target.parents:

@@ -2,12 +2,12 @@
 
 The lister pages through the forge into a bounded anyio memory stream; when the stream is full the
 lister blocks (backpressure), so pausing the workers soon stops API traffic too. Acknowledgements are
-written in batches; nothing about the whole org is held in memory.
+written in batches; nothing about the whole org is held in memory. The per-repo work lives in
+``repo_work``, the listing in ``lister``; this module opens the state, wires the parts and ends the run.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from dataclasses import replace
@@ -16,17 +16,30 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.forges import make_provider
-from gz_tui.forges.base import RateInfo, RemoteRepo
-from gz_tui.forges.http import ApiClient, RetryPolicy
-from gz_tui.logs import REDACTED, add_secret, redact
+from gz_tui.forges.base import RateInfo
+from gz_tui.forges.http import ApiClient, RetryPolicy, origin_of
+from gz_tui.kinds import PERMANENT_ERRORS, RepoStatus, WaitKind
+from gz_tui.untrusted import add_secret
+from gz_tui.pipeline.context import EventSink, Events, RunContext
 from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gz_tui.format import countdown
+from gz_tui.pipeline.events import (
+    ForgeReachable,
+    ForgeUnreachable,
+    Notice,
+    Paused,
+    RateLimitWait,
+    Resume,
+    RunError,
+    Summary,
+    Unpaused,
+)
 from gz_tui.pipeline.gates import Gate, Governor
-from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.git import (
     MIN_GIT_VERSION,
     GitRunner,
@@ -36,16 +49,16 @@ from gz_tui.pipeline.git import (
     git_origin,
     git_version,
 )
-from gz_tui.pipeline.lock import DestLock, LockedError
-from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
-from gz_tui.pipeline.state import Ack, default_state_path, StateError, StateStore, StoredRepo
-from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, Stats, WorkerState
-from gz_tui.pipeline.sync import TMP_DIR_NAME, Outcome, RepoSyncer
+from gz_tui.pipeline.lister import Lister
+from gz_tui.pipeline.lock import LockedError, ProcessLock
+from gz_tui.pipeline.paths import name_max
+from gz_tui.pipeline.repo_work import RepoWork
+from gz_tui.pipeline.state import Ack, StateError, StateStore, StateWriteError, StoredRepo, default_state_path
+from gz_tui.pipeline.outage import ForgeBreaker
+from gz_tui.pipeline.stats import ListerState, OutageView, RunState, Snapshot, Stats, WorkerState
+from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
 
 T = TypeVar("T")
-log = logging.getLogger("gz_tui.pipeline")
-_LOGGED_EVENTS = ("resume", "notice", "repo_failed", "rate_limit_wait", "listing_failed", "error", "summary", "paused", "resumed")
-EventSink = Callable[[dict[str, Any]], None]
 
 ACK_FLUSH_SECONDS = 0.25
 ACK_FLUSH_COUNT = 200
@@ -56,7 +69,7 @@ class SetupError(Exception):
 
 
 class Pipeline:
-    """One run. Build it, then ``await run()``; pause/resume/cancel may be called from the UI meanwhile."""
+    """One run. Build it, then ``await run()``; pause/unpause/cancel may be called from the UI meanwhile."""
 
     def __init__(
         self,
@@ -67,14 +80,20 @@ class Pipeline:
         policy: RetryPolicy | None = None,
         environ: dict[str, str] | None = None,
         git_backoff: float = 2.0,
+        outage_limit: float = 600.0,
     ) -> None:
         self.settings = settings
         self.clock = clock
         add_secret(settings.token)  # every message this run shows or journals is redacted of it
-        self._events = events
+        self._events = Events(events, clock)
         self._policy = policy
         self._environ = dict(os.environ if environ is None else environ)
         self._git_backoff = git_backoff
+        self._outage_limit = outage_limit
+        self._state_unwritable: str | None = None
+        """Why the state could not be written (a full disk), if it could not."""
+        self._gave_up: str | None = None
+        """Why the run stopped itself (the forge stayed unreachable), if it did."""
         self.dest = settings.dest.expanduser().resolve()
         self.stats = Stats(
             forge=settings.provider,
@@ -97,10 +116,6 @@ class Pipeline:
         self._lister: Lister | None = None
         self._workers_scope: anyio.CancelScope | None = None
         self._db = anyio.CapacityLimiter(1)
-        self._state_before_wait = RunState.LISTING
-        self._nested = False
-        self._complete_listing = True
-        """False when the forge filters the listing itself (GitLab ``archived=false``): absent ≠ gone."""
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property
@@ -110,12 +125,12 @@ class Pipeline:
     def pause(self) -> None:
         self._gate.close()
         self.stats.paused = True
-        self._emit("paused")
+        self._events.emit(Paused())
 
-    def resume(self) -> None:
+    def unpause(self) -> None:
         self._gate.open()
         self.stats.paused = False
-        self._emit("resumed")
+        self._events.emit(Unpaused())
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -134,8 +149,7 @@ class Pipeline:
         self._send = None  # what the buffer still held is in the state, queued first next time
         self.stats.buffer_used = 0
         self.stats.exit_code = code
-        if self.stats.run_state not in (RunState.CANCELLED, RunState.FAILED):
-            self.stats.run_state = RunState.FINISHED
+        self.stats.advance(RunState.FINISHED)
         for index in range(1, len(self.stats.workers) + 1):
             self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
         self.stats.end()
@@ -166,21 +180,43 @@ class Pipeline:
             self._preflight()
         except SetupError as exc:
             return self._fail_setup(str(exc))
-        lock = DestLock(self.dest / ".gz-tui" / "lock")
+        state_path = Path(self.stats.state_path)
+        # The destination, then the state: --state can point two runs with different --dest at one state.
+        locks = [(ProcessLock.for_dest(self.dest), str(self.dest)), (ProcessLock.for_state(state_path), f"the state {state_path}")]
+        held: list[ProcessLock] = []
         try:
-            lock.acquire()
-        except (LockedError, OSError) as exc:
-            return self._fail_setup(str(exc) if isinstance(exc, LockedError) else f"cannot lock {self.dest}: {exc.strerror}")
-        try:
+            for lock, what in locks:
+                try:
+                    lock.acquire()
+                except (LockedError, OSError) as exc:
+                    return self._fail_setup(str(exc) if isinstance(exc, LockedError) else f"cannot lock {what}: {exc.strerror}")
+                held.append(lock)
             try:
-                self._store = StateStore(Path(self.stats.state_path), clock=self.clock.now)
+                # --fresh on a damaged or unreadable state moves it aside (under the locks) and starts a new one.
+                self._store = StateStore.open(state_path, fresh=self.settings.fresh, clock=self.clock.now)
+                if self._store.notice:
+                    self.stats.notices.append(self._store.notice)
+                    self._events.emit(Notice(message=self._store.notice))
                 return await self._run_locked(self._store)
+            except StateWriteError as exc:  # a full disk at the start or the end of the run
+                self._stop_for_state(exc)
+                self.stats.advance(RunState.FAILED)
+                return EXIT_FAILED
             except StateError as exc:
                 return self._fail_setup(str(exc))
+            except BaseExceptionGroup as group:  # a state call that failed inside the run's task groups
+                state_errors, others = group.split(StateError)
+                if state_errors is None or others is not None:
+                    raise
+                first: BaseException = state_errors
+                while isinstance(first, BaseExceptionGroup):
+                    first = first.exceptions[0]
+                return self._fail_setup(str(first))
         finally:
             if self._store is not None:
                 self._store.close()
-            lock.release()
+            for lock in reversed(held):
+                lock.release()
 
     def _preflight(self) -> None:
         version = git_version()
@@ -199,17 +235,19 @@ class Pipeline:
 
     def _fail_setup(self, message: str) -> int:
         self.stats.message = message
-        self.stats.run_state = RunState.FAILED
-        self._emit("error", message=message)
+        self.stats.advance(RunState.FAILED)
+        self._events.emit(RunError(message=message))
         return EXIT_USAGE
 
     async def _run_locked(self, store: StateStore) -> int:
         settings = self.settings
-        if settings.fresh:
-            store.forget()
         store.check_identity(settings.provider, settings.owner)
         last = store.last_run()
-        resume_failed = False
+        moved_from = None
+        if last is not None and origin_of(last.base_url) != origin_of(settings.api_base):
+            moved_from = last.base_url
+            last = None  # a cursor (or a failed URL) of another origin is never reused: list from the start
+        retry_failed = False
         if settings.dry_run:
             self._run_id = self._begin(store, dry_run=True)
             cursor, listing_done = None, False
@@ -217,23 +255,24 @@ class Pipeline:
             self._run_id = last.id
             store.reopen_run(last.id)
             cursor, listing_done = last.cursor, last.listing_done
-            resume_failed = settings.retry_failed
-            self._emit("resume", run=last.id, listing_done=listing_done)
+            retry_failed = settings.retry_failed
+            self._events.emit(Resume(run=last.id, listing_done=listing_done))
+            done = store.done_counts(self._run_id)
+            finished_before = sum(n for status, n in done.items() if status != RepoStatus.FAILED)
+            self.stats.count(resumed_done=finished_before, listed=store.listed_count(self._run_id))
+            if not retry_failed:  # failures of the interrupted part stay failures of this run (and its exit code)
+                classes = store.failure_classes(self._run_id)
+                permanent = sum(n for error_class, n in classes.items() if error_class in PERMANENT_ERRORS)
+                self.stats.count(failed=sum(classes.values()), failed_permanent=permanent)
         else:
             self._run_id = self._begin(store, dry_run=False)
             cursor, listing_done = None, False
-        resumed = self._run_id == (last.id if last else -1)
-        if resumed:
-            done = store.done_counts(self._run_id)
-            finished_before = sum(n for status, n in done.items() if not (resume_failed and status == "failed"))
-            self.stats.count(resumed_done=finished_before, listed=store.listed_count(self._run_id))
         tmp = self.dest / ".gz-tui" / TMP_DIR_NAME
         if tmp.exists():
             await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
-        provider = make_provider(settings.provider, settings.api_base, skip_archived=settings.skip_archived)
-        self._nested = provider.info.nested
-        self._complete_listing = not (settings.skip_archived and provider.info.archived_filtered_by_server)
+        provider = make_provider(settings.provider, settings.api_base, settings.owner, skip_archived=settings.skip_archived)
+        complete_listing = not (settings.skip_archived and provider.info.archived_filtered_by_server)
         token = settings.token
         client = ApiClient(
             provider,
@@ -245,11 +284,22 @@ class Pipeline:
             on_rate=self._on_rate,
             on_request=self._on_request,
         )
-        allow_http = allow_http_for(settings.api_base, settings.insecure_http)
+        ctx = RunContext(
+            settings=settings,
+            stats=self.stats,
+            clock=self.clock,
+            dest=self.dest,
+            longest_name=name_max(self.dest),
+            store=store,
+            run_id=self._run_id,
+            db=self._db_call,
+            ack=self._ack,
+            events=self._events,
+        )
         env = git_environment(
             base=self._environ,
             protocol=settings.protocol,
-            allow_http=allow_http,
+            allow_http=allow_http_for(settings.api_base, settings.insecure_http),
             auth_origin=git_origin(settings.api_base) if token else None,
             auth_header=basic_auth_header(provider.info.git_username, token) if token else None,
         )
@@ -258,24 +308,26 @@ class Pipeline:
             dest=self.dest,
             update_mode=settings.update,
             depth=settings.depth,
-            inspect_limiter=anyio.CapacityLimiter(2),
         )
-        governor = Governor(settings.workers, self.clock)
-        self._lister = Lister(
-            settings=settings,
-            stats=self.stats,
-            store=store,
-            run_id=self._run_id,
-            dest=self.dest,
-            db_call=self._db_call,
-            emit=self._emit,
-            ack=self._ack,
-            notice=self._notice,
-            on_fatal=self._stop_workers,
+        work = RepoWork(
+            ctx,
+            syncer=syncer,
+            governor=Governor(settings.workers, self.clock),
+            gate=self._gate,
+            breaker=self._breaker(git_origin(settings.api_base)),
+            nested=provider.info.nested,
+            git_backoff=self._git_backoff,
+            forge_moved=moved_from is not None,
         )
+        if moved_from is not None:
+            ctx.notice(
+                f"the forge moved: the last run used {moved_from}, this one {settings.api_base}; listing starts over there, "
+                "and clones of the same repos (same forge id) have their origin moved to it"
+            )
+        self._lister = Lister(ctx, client, provider, on_fatal=self._stop_workers)
         send, receive = anyio.create_memory_object_stream[StoredRepo](max(1, settings.buffer))
         self._send = send
-        self.stats.run_state = RunState.LISTING if not listing_done else RunState.RUNNING
+        self.stats.advance(RunState.RUNNING if listing_done else RunState.LISTING)
         try:
             async with client:
                 with anyio.CancelScope() as scope:
@@ -288,16 +340,49 @@ class Pipeline:
                             self._workers_scope = group.cancel_scope
                             if not settings.dry_run:
                                 for index in range(1, settings.workers + 1):
-                                    group.start_soon(self._worker, index, receive.clone(), syncer, governor)
+                                    group.start_soon(work.worker, index, receive.clone())
                             receive.close()
-                            group.start_soon(self._lister.feed, client, provider, send, cursor, listing_done, resume_failed)
+                            group.start_soon(self._lister.feed, send, cursor, listing_done, retry_failed)
                         journal.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._flush()
                 if tmp.exists():
                     await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
-        return self._finish(store)
+        if work.moved_origins:
+            ctx.notice(
+                f"{work.moved_origins:,} clone{'s' if work.moved_origins != 1 else ''} had {'their' if work.moved_origins != 1 else 'its'} "
+                f"origin moved to {settings.api_base} (the same repos by forge id)"
+            )
+        return self._finish(ctx, complete_listing)
+
+    def _breaker(self, origin: str) -> ForgeBreaker:
+        def opened(where: str, since: float, stops_at: float) -> None:
+            self.stats.outage = OutageView(where, since, stops_at)
+            self._events.emit(ForgeUnreachable(host=where, stops_at=round(stops_at, 3)))
+
+        def retrying(at: float) -> None:
+            if self.stats.outage is not None:
+                self.stats.outage = replace(self.stats.outage, retry_at=at)
+
+        def closed(seconds: float) -> None:
+            where = self.stats.outage.where if self.stats.outage else origin
+            self.stats.outage = None
+            self._events.emit(ForgeReachable(host=where, seconds=round(seconds, 3)))
+
+        def give_up(seconds: float) -> None:
+            where = self.stats.outage.where if self.stats.outage else origin
+            self._gave_up = (
+                f"the forge at {where} has been unreachable for {countdown(seconds)}; stopped with the unfinished repos "
+                "still pending (no attempt spent on them): run again to resume"
+            )
+            self.stats.message = self._gave_up
+            if self._cancel_scope is not None:
+                self._cancel_scope.cancel()
+
+        return ForgeBreaker(
+            origin, self.clock, limit=self._outage_limit, on_open=opened, on_retry=retrying, on_close=closed, on_give_up=give_up
+        )
 
     def _begin(self, store: StateStore, *, dry_run: bool) -> int:
         s = self.settings
@@ -321,180 +406,71 @@ class Pipeline:
         if self._workers_scope is not None:
             self._workers_scope.cancel()
 
-    def _finish(self, store: StateStore) -> int:
-        counts = self.stats.counts
+    def _finish(self, ctx: RunContext, complete_listing: bool) -> int:
+        store = ctx.store
         error = self._lister.error if self._lister else None
+        if self._state_unwritable is not None:
+            self.stats.advance(RunState.FAILED)
+            return EXIT_FAILED  # the run stays "running" in the state: the next run resumes it
+        if self._gave_up is not None:
+            store.finish_run(self._run_id, "failed")
+            self.stats.advance(RunState.FAILED)
+            return EXIT_FAILED
         if self._cancelled:
             store.finish_run(self._run_id, "cancelled")
-            self.stats.run_state = RunState.CANCELLED
+            self.stats.advance(RunState.CANCELLED)
             return EXIT_INTERRUPTED
         if error is not None:
             store.finish_run(self._run_id, "failed")
             if self._lister and self._lister.fatal:
-                self.stats.run_state = RunState.FAILED
+                self.stats.advance(RunState.FAILED)
                 return error.exit_code
             return max(EXIT_FAILED, error.exit_code)
-        if not self.settings.dry_run and self._complete_listing:
-            self._report_gone(store)
+        if not self.settings.dry_run and complete_listing:
+            self._report_gone(ctx)
         store.finish_run(self._run_id, "finished")
-        return EXIT_FAILED if counts.failed else EXIT_OK
+        return EXIT_FAILED if self.stats.counts.failed else EXIT_OK
 
-    def _report_gone(self, store: StateStore) -> None:
+    def _report_gone(self, ctx: RunContext) -> None:
         """After a complete listing: say which clones the forge no longer lists (never delete them)."""
-        gone = store.gone_from_forge(self._run_id, self.dest)
+        gone = ctx.store.gone_from_forge(self._run_id, self.dest)
         if not gone:
             return
         self.stats.count(gone=len(gone))
         shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5:,} more" if len(gone) > 5 else "")
-        self._notice(
+        ctx.notice(
             f"{len(gone):,} clone{'s' if len(gone) != 1 else ''} in {self.dest} {'are' if len(gone) != 1 else 'is'} no longer "
             f"listed by the forge (deleted, renamed, or not visible to this token) and left as they are: {shown}; "
             "`gz-tui status` lists them"
         )
 
-    def _notice(self, message: str) -> None:
-        """Worth telling the user, not an error: a JSON/headless event, a dashboard toast, the log."""
-        self.stats.notices.append(message)
-        self._emit("notice", message=message)
-
     async def _db_call(self, function: Callable[..., T], *args: Any) -> T:
-        """State calls run one at a time on a worker thread, off the event loop."""
+        """State calls run one at a time on a worker thread, off the event loop.
+
+        A write the disk refuses stops the whole run cleanly (``_stop_for_state``): the calling task is then
+        cancelled with the rest, never left holding an exception that would tear the task groups down.
+        """
+        try:
+            return await self._db_raw(function, *args)
+        except StateWriteError as exc:
+            if self._cancel_scope is None:
+                raise
+            self._stop_for_state(exc)
+            await anyio.sleep_forever()  # the run's scope was just cancelled: this raises at once
+            raise  # pragma: no cover
+
+    async def _db_raw(self, function: Callable[..., T], *args: Any) -> T:
         async with self._db:
             return await anyio.to_thread.run_sync(function, *args)
 
-    # -- workers --------------------------------------------------------------------------------
-    async def _worker(
-        self, index: int, receive: MemoryObjectReceiveStream[StoredRepo], syncer: RepoSyncer, governor: Governor
-    ) -> None:
-        async with receive:
-            while True:
-                await self._hold(index)
-                try:
-                    item = await receive.receive()
-                except anyio.EndOfStream:
-                    self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
-                    return
-                await self._hold(index)
-                if self.stats.run_state == RunState.LISTING:
-                    self.stats.run_state = RunState.RUNNING
-                self._state_before_wait = RunState.RUNNING
-                self.stats.count(active=1)
-                try:
-                    await self._sync_one(index, item, syncer, governor)
-                finally:
-                    self.stats.count(active=-1)
-                    self.stats.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
-
-    async def _hold(self, index: int) -> None:
-        if not self._gate.is_open:
-            self.stats.set_worker(index, state=WorkerState.PAUSED, repo=None, phase="", percent=None)
-            await self._gate.wait()
-            self.stats.set_worker(index, state=WorkerState.IDLE)
-
-    async def _sync_one(self, index: int, item: StoredRepo, syncer: RepoSyncer, governor: Governor) -> None:
-        repo = item.repo
-        settings = self.settings
-        try:
-            if any(REDACTED in text for text in (repo.full_name, repo.rel_path, repo.clone_url, repo.ssh_url or "")):
-                raise UnsafeRepo("the forge put your token into this repository's name or URL; refused")
-            if "/" in repo.rel_path and not self._nested:
-                raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
-            final = destination(self.dest, repo.rel_path)
-            url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
-            self._check_owner(repo)
-            assert self._store is not None
-            twin = await self._db_call(self._store.case_twin, self._run_id, repo.key, repo.rel_path)
-            if twin:
-                raise UnsafeRepo(f"path differs only in case from {twin!r}; the two would collide on case-insensitive disks")
-        except UnsafeRepo as exc:
-            self._record(repo, Outcome("failed", "unsafe", str(exc)), attempts=1, max_attempts=1)
-            return
-        exists = final.exists()
-        if exists and settings.update != "skip" and repo.pushed_at and item.synced_pushed_at == repo.pushed_at:
-            self._record(repo, Outcome("unchanged", message="not pushed since the last sync"), attempts=1, max_attempts=1)
-            return
-        started = self.clock.now()
-        attempt = item.attempts
-        max_attempts = max(1, settings.attempts)
-        while True:
-            attempt += 1
-            self.stats.set_worker(
-                index,
-                state=WorkerState.UPDATING if exists else WorkerState.CLONING,
-                repo=repo.full_name,
-                phase="queued",
-                percent=None,
-                received_bytes=0,
-                started_at=started,
-            )
-            progress = self._progress_listener(index)
-            if governor.active >= governor.allowed:
-                self.stats.set_worker(index, phase=f"throttled, {governor.allowed} at a time")
-            await governor.acquire()
-            self.stats.set_worker(index, phase="connecting")
-            try:
-                if exists:
-                    outcome = await syncer.update(repo, url, final, progress)
-                else:
-                    outcome = await syncer.clone(repo, url, final, progress)
-            finally:
-                governor.release()
-            if outcome.error_class == "throttled":
-                governor.throttled()
-            if outcome.status != "failed" or not outcome.transient or attempt >= max_attempts:
-                self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
-                return
-            delay = self._git_backoff * 2 ** (attempt - 1)
-            self.stats.add_error(
-                ErrorView(self.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempt, max_attempts, self.clock.now() + delay)
-            )
-            self._emit("repo_retry", repo=repo.full_name, error_class=outcome.error_class, message=outcome.message, attempt=attempt, delay=delay)
-            self.stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
-            await self.clock.sleep(delay)
-            exists = final.exists()
-
-    def _check_owner(self, repo: RemoteRepo) -> None:
-        if repo.owner and repo.owner.lower() != self.settings.owner.strip("/").lower():
-            raise UnsafeRepo(f"listed under {self.settings.owner!r} but owned by {repo.owner!r}")
-
-    def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
-        last = 0
-
-        def listener(phase: str, percent: float | None, received: int) -> None:
-            nonlocal last
-            if received > last:
-                self.stats.received(received - last)
-                last = received
-            self.stats.set_worker(index, phase=phase, percent=percent, received_bytes=received)
-
-        return listener
-
-    def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
-        status = outcome.status
-        outcome = replace(outcome, message=redact(outcome.message))
-        self._ack(
-            Ack(
-                repo.key,
-                status,
-                attempts=attempts,
-                error_class=outcome.error_class or None,
-                error_message=outcome.message or None,
-                last_commit=outcome.last_commit,
-                pushed_at=repo.pushed_at,
-            )
-        )
-        self.stats.count(**{status: 1})
-        self.stats.completed(0)
-        if status == "failed" or outcome.error_class == "dirty":
-            self.stats.add_error(
-                ErrorView(self.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts)
-            )
-        if status == "failed":
-            self._emit(
-                "repo_failed", repo=repo.full_name, error_class=outcome.error_class, message=outcome.message, attempts=attempts
-            )
-        else:
-            self._emit("repo_done", repo=repo.full_name, outcome=status, commit=outcome.last_commit, bytes=outcome.received_bytes)
+    def _stop_for_state(self, exc: StateWriteError) -> None:
+        """The state cannot be written (full disk): stop cleanly; what is on disk is found by the next run."""
+        if self._state_unwritable is None:
+            self._state_unwritable = str(exc)
+            self.stats.message = str(exc)
+            self._events.emit(RunError(message=str(exc)))
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
 
     # -- journal --------------------------------------------------------------------------------
     def _ack(self, ack: Ack) -> None:
@@ -511,23 +487,26 @@ class Pipeline:
         batch, self._acks = self._acks, []
         # Shielded: a cancel that lands while this batch waits for the state lock would drop it.
         with anyio.CancelScope(shield=True):
-            await self._db_call(self._store.ack_many, self._run_id, batch)
+            try:
+                await self._db_raw(self._store.ack_many, self._run_id, batch)
+            except BaseException as exc:
+                # Not written (a full disk: StateWriteError): the batch goes back in front, in order, for the next
+                # flush; the run stops. Those repos are on disk, so the next run finds them and clones none again.
+                self._acks[:0] = batch
+                if not isinstance(exc, StateWriteError):
+                    raise
+                self._stop_for_state(exc)
 
     # -- observers ------------------------------------------------------------------------------
     def _on_wait(self, kind: str, seconds: float, until: float) -> None:
         if not kind:
             self.stats.set_rate(wait_kind=None, wait_until=None)
-            if self.stats.run_state == RunState.WAITING:
-                self.stats.run_state = self._state_before_wait
             if self.stats.lister_state == ListerState.WAITING:
                 self.stats.lister_state = ListerState.FETCHING
             return
-        self.stats.set_rate(wait_kind=kind, wait_until=until)
+        self.stats.set_rate(wait_kind=WaitKind(kind), wait_until=until)
         self.stats.lister_state = ListerState.WAITING
-        if kind != "pacing" and self.stats.run_state != RunState.WAITING:
-            self._state_before_wait = self.stats.run_state
-            self.stats.run_state = RunState.WAITING
-        self._emit("rate_limit_wait", kind=kind, seconds=round(seconds, 3), until=until)
+        self._events.emit(RateLimitWait(kind=WaitKind(kind), seconds=round(seconds, 3), until=until))
 
     def _on_rate(self, rate: RateInfo) -> None:
         self.stats.set_rate(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
@@ -538,34 +517,30 @@ class Pipeline:
             changes["not_modified"] = self.stats.rate.not_modified + 1
         self.stats.set_rate(**changes)
 
-    def _emit(self, event: str, **fields: Any) -> None:
-        if event in _LOGGED_EVENTS and not (event == "rate_limit_wait" and fields.get("kind") == "pacing"):
-            log.info("%s %s", event, " ".join(f"{k}={v!r}" for k, v in fields.items()))
-        if self._events is not None:
-            self._events({"event": event, "time": round(self.clock.now(), 3), **fields})
-
     def _emit_summary(self, code: int) -> None:
         c = self.stats.counts
-        fields: dict[str, Any] = {
-            "exit_code": code,
-            "listed": c.listed,
-            "cloned": c.cloned,
-            "updated": c.updated,
-            "unchanged": c.unchanged,
-            "skipped": c.skipped,
-            "failed": c.failed,
-            "resumed_done": c.resumed_done,
-            "gone": c.gone,
-            "seconds": round(self.stats.snapshot().elapsed, 3),
-            "api_requests": self.stats.rate.requests,
-            "not_modified": self.stats.rate.not_modified,
-            "state": self.stats.state_path,
-        }
-        if self.settings.dry_run and self._lister is not None:
-            fields.update({f"would_{action}": n for action, n in self._lister.planned.items()})
-        if self.stats.message:
-            fields["message"] = self.stats.message
-        self._emit("summary", **fields)
+        planned = self._lister.planned if self.settings.dry_run and self._lister is not None else None
+        self._events.emit(
+            Summary(
+                exit_code=code,
+                listed=c.listed,
+                cloned=c.cloned,
+                updated=c.updated,
+                unchanged=c.unchanged,
+                skipped=c.skipped,
+                failed=c.failed,
+                resumed_done=c.resumed_done,
+                gone=c.gone,
+                seconds=round(self.stats.snapshot().elapsed, 3),
+                api_requests=self.stats.rate.requests,
+                not_modified=self.stats.rate.not_modified,
+                state=self.stats.state_path,
+                would_clone=planned["clone"] if planned is not None else None,
+                would_update=planned["update"] if planned is not None else None,
+                would_refuse=planned["refuse"] if planned is not None else None,
+                message=self.stats.message or None,
+            )
+        )
 
 
 def make_pipeline(settings: Settings) -> Pipeline:

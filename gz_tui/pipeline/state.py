@@ -654,6 +654,17 @@ class StateStore:
         )
 
     @_guarded
+    def failure_classes(self, run_id: int) -> dict[str, int]:
+        """How many repos failed in this run, per error class."""
+        return dict(
+            self.db.execute(
+                "SELECT COALESCE(error_class, 'other'), COUNT(*) FROM repos WHERE done_run = ? AND status = 'failed' "
+                "GROUP BY error_class",
+                (run_id,),
+            ).fetchall()
+        )
+
+    @_guarded
     def listed_count(self, run_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM repos WHERE listed_run = ?", (run_id,)).fetchone()[0])
 

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.kinds import WaitKind
 
 THROUGHPUT_SECONDS = 300
 """How many one-second throughput buckets are kept (the sparkline's history)."""
@@ -20,7 +21,10 @@ ERRORS_KEPT = 200
 """How many recent errors the model keeps for display; the state DB keeps them all."""
 
 
-class RunState(str, enum.Enum):
+class RunState(enum.StrEnum):
+    """Where a run is. STARTING → LISTING → RUNNING → one of the three ends; PAUSED and WAITING are shown
+    over an active state while the gate is closed or the lister waits out a limit (``Stats.snapshot``)."""
+
     STARTING = "starting"
     LISTING = "listing"
     RUNNING = "running"
@@ -31,10 +35,12 @@ class RunState(str, enum.Enum):
     FAILED = "failed"
 
 
-_ACTIVE = (RunState.STARTING, RunState.LISTING, RunState.RUNNING, RunState.WAITING)
+_ACTIVE = (RunState.STARTING, RunState.LISTING, RunState.RUNNING)
+TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
+_ORDER = {RunState.STARTING: 0, RunState.LISTING: 1, RunState.RUNNING: 2}
 
 
-class ListerState(str, enum.Enum):
+class ListerState(enum.StrEnum):
     IDLE = "idle"
     FETCHING = "fetching"
     BLOCKED = "blocked"
@@ -43,7 +49,7 @@ class ListerState(str, enum.Enum):
     FAILED = "failed"
 
 
-class WorkerState(str, enum.Enum):
+class WorkerState(enum.StrEnum):
     IDLE = "idle"
     CLONING = "cloning"
     UPDATING = "updating"
@@ -81,13 +87,26 @@ class RateLimitView:
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None
-    wait_kind: str | None = None
-    """"primary", "secondary", "throttled" or "backoff" while the lister waits, else None."""
+    wait_kind: WaitKind | None = None
+    """Why the lister is waiting (``primary``, ``secondary``, ``throttled``, ``backoff``, ``pacing``), else None."""
     wait_until: float | None = None
     requests: int = 0
     not_modified: int = 0
     git_throttled_until: float | None = None
     """While git servers throttle, when the reduced concurrency is next reconsidered."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutageView:
+    """The forge stopped answering git: workers wait while it is probed."""
+
+    where: str
+    """``host:port``."""
+    since: float
+    stops_at: float
+    """When the run gives up if the forge is still down."""
+    retry_at: float | None = None
+    """The next probe."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +121,8 @@ class Counts:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_permanent: int = 0
+    """Of ``failed``, those a retry cannot cure (unsafe names, not found, refused credentials)."""
     resumed_done: int = 0
     """Repos finished by an earlier, interrupted run of the same pass (not redone)."""
     received_bytes: int = 0
@@ -143,26 +164,12 @@ class Snapshot:
     """A run-level message: why the run failed or stopped (already a plain one-line string)."""
     notices: tuple[str, ...] = ()
     """Things the user should know that are not errors (e.g. "only public repos are visible"), oldest first."""
+    outage: OutageView | None = None
+    """Set while the forge is unreachable (see ``pipeline.outage``)."""
 
     @property
     def elapsed(self) -> float:
         return max(0.0, self.now - self.started_at)
-
-    @property
-    def eta_seconds(self) -> float | None:
-        """Remaining repos over current speed; None while it cannot be estimated."""
-        # GitHub's public_repos omits private repos, so the listing can outgrow the forge's total.
-        goal = max(self.counts.total or 0, self.counts.listed)
-        remaining = max(0, goal - self.counts.done)
-        if remaining == 0:
-            return 0.0 if goal else None
-        rate = self.repos_per_second or _average(self.throughput)
-        return remaining / rate if rate > 0 else None
-
-
-def _average(samples: tuple[float, ...]) -> float:
-    recent = samples[-30:]
-    return sum(recent) / len(recent) if recent else 0.0
 
 
 @dataclass(slots=True)
@@ -212,7 +219,7 @@ class Stats:
         self.api_host = api_host
         self.state_path = state_path
         self.dry_run = dry_run
-        self.run_state = RunState.STARTING
+        self._run_state = RunState.STARTING
         self.started_at = clock.now()
         self.counts = Counts()
         self.buffer_used = 0
@@ -227,6 +234,7 @@ class Stats:
         self.message: str | None = None
         self.notices: list[str] = []
         self.paused = False
+        self.outage: OutageView | None = None
         self._window = _Window()
         self._window.roll(self.started_at)
 
@@ -239,11 +247,23 @@ class Stats:
     def set_total(self, total: int | None) -> None:
         self.counts = replace(self.counts, total=total)
 
-    def completed(self, received_bytes: int = 0) -> None:
-        """Record one finished repo in the throughput window."""
+    @property
+    def run_state(self) -> RunState:
+        """The underlying state; ``snapshot()`` shows PAUSED or WAITING over it."""
+        return self._run_state
+
+    def advance(self, state: RunState) -> None:
+        """The one writer of the run state: it only moves forward, and an ended run stays ended."""
+        current = self._run_state
+        if current in TERMINAL:
+            return
+        if state in TERMINAL or _ORDER[state] > _ORDER[current]:
+            self._run_state = state
+
+    def completed(self) -> None:
+        """Record one finished repo in the throughput window (its bytes came in through ``received``)."""
         self._window.roll(self.clock.now())
         self._window.repos[-1] += 1
-        self._window.bytes[-1] += received_bytes
 
     def received(self, nbytes: int) -> None:
         if nbytes > 0:
@@ -267,6 +287,15 @@ class Stats:
         if self.ended_at is None:
             self.ended_at = self.clock.now()
 
+    def _shown_state(self) -> RunState:
+        if self._run_state not in _ACTIVE:
+            return self._run_state
+        if self.paused:
+            return RunState.PAUSED
+        if self.outage is not None or self.rate.wait_kind not in (None, WaitKind.PACING):
+            return RunState.WAITING
+        return self._run_state
+
     def snapshot(self) -> Snapshot:
         now = self.ended_at if self.ended_at is not None else self.clock.now()
         self._window.roll(now)
@@ -277,7 +306,7 @@ class Stats:
             owner=self.owner,
             dest=self.dest,
             api_host=self.api_host,
-            run_state=RunState.PAUSED if self.paused and self.run_state in _ACTIVE else self.run_state,
+            run_state=self._shown_state(),
             started_at=self.started_at,
             now=now,
             counts=self.counts,
@@ -297,6 +326,7 @@ class Stats:
             exit_code=self.exit_code,
             message=self.message,
             notices=tuple(self.notices),
+            outage=self.outage,
         )
 
 

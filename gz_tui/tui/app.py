@@ -69,11 +69,3 @@ def make_app(settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM
     """
     return GzTuiApp(settings, factory, clock)
 
-
-def run_tui(settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Run the dashboard in the terminal until the user quits; returns the process exit code."""
-    app = make_app(settings, factory, clock)
-    result = app.run()
-    if isinstance(result, int):
-        return result
-    return app.return_code if app.return_code is not None else 1

@@ -76,11 +76,11 @@ def _errors(now: float) -> tuple[ErrorView, ...]:
     return (
         ErrorView(now - 3, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 2, 3, now + 4),
         ErrorView(now - 95, "acme/secret-sauce", "auth", "repository not accessible with this token (HTTP 403)", 1, 3, None),
-        ErrorView(now - 141, "acme/monorepo-archive", "timeout", "no data received for 120 s; git killed", 3, 3, None),
-        ErrorView(now - 260, "acme/api-gateway", "git", "fatal: bad object refs/heads/main", 1, 3, None),
+        ErrorView(now - 141, "acme/monorepo-archive", "network", "no data received for 120 s; git killed", 3, 3, None),
+        ErrorView(now - 260, "acme/api-gateway", "other", "fatal: bad object refs/heads/main", 1, 3, None),
         ErrorView(now - 302, "acme/huge-assets", "disk", "No space left on device while writing pack", 1, 3, None),
         ErrorView(now - 377, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 1, 3, now - 371),
-        ErrorView(now - 418, "acme/old-wiki", "not found", "repository was deleted after listing (HTTP 404)", 1, 3, None),
+        ErrorView(now - 418, "acme/old-wiki", "not_found", "repository was deleted after listing (HTTP 404)", 1, 3, None),
     )
 
 
@@ -162,7 +162,7 @@ def finished_with_errors() -> Snapshot:
         snap,
         run_state=RunState.FINISHED,
         now=end + 20,
-        counts=Counts(listed=2_104, total=2_104, cloned=1_980, updated=41, unchanged=60, skipped=10, failed=13),
+        counts=Counts(listed=2_104, total=2_104, cloned=1_980, updated=41, unchanged=60, skipped=10, failed=13, failed_permanent=4),
         throughput=_throughput()[-240:] + (0.0,) * 60,
         repos_per_second=0.0,
         bytes_per_second=0.0,
@@ -212,8 +212,8 @@ class StaticControl:
         self.calls.append("pause")
         self._snapshot = replace(self._snapshot, run_state=RunState.PAUSED)
 
-    def resume(self) -> None:
-        self.calls.append("resume")
+    def unpause(self) -> None:
+        self.calls.append("unpause")
         self._snapshot = replace(self._snapshot, run_state=self._running_state)
 
     def cancel(self) -> None:

@@ -7,7 +7,6 @@ so the rules of the dashboard (thousands separators, binary units, mm:ss / hh:mm
 from __future__ import annotations
 
 import os
-import time
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
@@ -15,9 +14,10 @@ from rich.text import Text
 
 from textual.markup import escape as _escape_markup
 
-from gz_tui.format import binary_size, countdown
+from gz_tui.format import binary_size, countdown, wall_time
+from gz_tui.untrusted import inert
 
-__all__ = ["binary_size", "countdown"]
+__all__ = ["binary_size", "countdown", "wall_time"]
 
 
 
@@ -49,13 +49,6 @@ def clock_duration(seconds: float | None) -> str:
     return f"{hours:02}:{minutes:02}:{secs:02}"
 
 
-def wall_time(epoch: float | None) -> str:
-    """Local wall-clock time of an epoch timestamp, ``13:52:10``."""
-    if epoch is None:
-        return "--:--:--"
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
-
-
 def percent(fraction: float | None) -> str:
     """``0.593`` → ``"59%"``; None → ``"—"``. Never shows 100% before the work is complete."""
     if fraction is None:
@@ -71,9 +64,8 @@ def escape(text: str) -> str:
 
 
 def forge_text(text: str, style: str = "") -> Text:
-    """Forge text as a ``Text`` object: never parsed as markup, control characters removed."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in text)
-    return Text(clean, style=style, no_wrap=True, overflow="ellipsis")
+    """Forge text as a ``Text`` object: never parsed as markup, made inert (``gz_tui.untrusted``) like everywhere."""
+    return Text(inert(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def short_repo(repo: str, owner: str) -> str:

@@ -221,9 +221,19 @@ class DashboardScreen(Screen[None]):
     def _hint(self, snap: Snapshot) -> Text:
         hint = Text()
         nxt = self._next_run()
+        counts = snap.counts
+        retryable = counts.failed - counts.failed_permanent
         if nxt == "retry":
             hint.append("r", style="bold reverse")
-            hint.append(f" retry the {thousands(snap.counts.failed)} failed from the checkpoint   ")
+            hint.append(f" retry {thousands(retryable)} failed")
+            if counts.failed_permanent:
+                hint.append(f" ({thousands(counts.failed_permanent)} more would fail again)")
+            hint.append("   ")
+        elif counts.failed_permanent and nxt is None and snap.run_state == RunState.FINISHED:
+            hint.append(
+                f"{thousands(counts.failed_permanent)} failed for good (unsafe names, not found, refused credentials): "
+                "a retry would not change them   "
+            )
         elif nxt == "resume":
             hint.append("r", style="bold reverse")
             hint.append(" resume from the checkpoint   ")
@@ -256,7 +266,7 @@ class DashboardScreen(Screen[None]):
             return None  # owner not found, token refused, setup impossible: the same run would fail the same way
         if self.crash is not None or self.snap.run_state in (RunState.CANCELLED, RunState.FAILED):
             return "resume"
-        if self.snap.counts.failed:
+        if self.snap.counts.failed > self.snap.counts.failed_permanent:
             return "retry"
         return None
 
@@ -283,7 +293,7 @@ class DashboardScreen(Screen[None]):
 
     def action_unpause(self) -> None:
         if self.control is not None:
-            self.control.resume()
+            self.control.unpause()
         self.refresh_snapshot()
 
     def action_cancel(self) -> None:

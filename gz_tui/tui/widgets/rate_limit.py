@@ -7,16 +7,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
+from gz_tui.format import WAIT_WORDS
 from gz_tui.pipeline.stats import Snapshot
-from gz_tui.tui.format import Fit, countdown, thousands, wall_time
+from gz_tui.tui.format import Fit, countdown, forge_text, thousands, wall_time
 from gz_tui.tui.widgets.panel_text import PanelText
-
-WAIT_WORDS = {
-    "primary": "primary limit",
-    "secondary": "secondary limit",
-    "throttled": "throttled",
-    "backoff": "server error, backing off",
-}
 
 
 def is_waiting(snap: Snapshot) -> bool:
@@ -31,6 +25,16 @@ def rate_limit_text(snap: Snapshot) -> Fit:
     rate = snap.rate
     now = snap.now
     core = Text()
+    if snap.outage is not None:
+        outage = snap.outage
+        core.append("UNREACHABLE", style="bold white on red")
+        core.append(" ")
+        core.append_text(forge_text(outage.where, "bold"))
+        retry = f": retrying in {countdown(outage.retry_at - now)}" if outage.retry_at and outage.retry_at > now else ": probing"
+        core.append(retry, style="bold")
+        short = core.copy()
+        core.append(f" · gives up at {wall_time(outage.stops_at)}, repos stay pending")
+        return Fit(core, short)
     if is_waiting(snap):
         word = WAIT_WORDS.get(rate.wait_kind or "", rate.wait_kind or "waiting")
         left = countdown((rate.wait_until or now) - now)
@@ -83,5 +87,5 @@ class RateLimitPanel(Horizontal):
             bar.update(total=rate.limit, progress=max(0, min(rate.remaining, rate.limit)))
         else:
             bar.update(total=1, progress=0)
-        self.set_class(is_waiting(snap), "-waiting")
+        self.set_class(is_waiting(snap) or snap.outage is not None, "-waiting")
         self.query_one("#rate-text", PanelText).show(rate_limit_text(snap))

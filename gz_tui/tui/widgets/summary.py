@@ -10,6 +10,9 @@ from textual.widgets import Static
 from gz_tui.pipeline.stats import RunState, Snapshot
 from gz_tui.tui.format import clock_duration, forge_text, home_path, repo_rate, thousands
 
+MIN_SECONDS_FOR_A_RATE = 1.0
+"""A run shorter than this has no meaningful average: 1 repo in 0.04 s is not "25 repos/s"."""
+
 
 def headline(snap: Snapshot, exit_code: int | None) -> Text:
     """``Finished in 00:41:07 — 13 repos failed`` and friends."""
@@ -54,9 +57,9 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     right.add_column(style="bold", no_wrap=True)
     right.add_column(overflow="fold")
     worked = counts.done - counts.resumed_done
-    average = worked / snap.elapsed if snap.elapsed > 0 else 0.0
     right.add_row("elapsed", clock_duration(snap.elapsed))
-    right.add_row("average", repo_rate(average))
+    if snap.elapsed >= MIN_SECONDS_FOR_A_RATE and worked:
+        right.add_row("average", repo_rate(worked / snap.elapsed))
     listed = thousands(counts.listed)
     if counts.total is not None and counts.listed < counts.total:
         listed += f" of {thousands(counts.total)}"

@@ -1,0 +1,90 @@
+"""The provider base class: one forge's API dialect for one owner, with the defaults most forges share.
+
+A provider is made for one owner and is stateless from then on: everything it needs to parse a page is
+given to its constructor, so a run that continues from a saved cursor (and never asks for the first
+URLs) parses exactly like one that started from the top.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import httpx
+
+from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
+from gz_tui.forges.http import error_message, int_header, rate_from_headers
+
+
+class Provider:
+    """Subclasses set ``info`` and implement ``auth_headers``, ``first_urls`` and ``parse_repo``."""
+
+    info: ClassVar[ProviderInfo]
+    total_header: ClassVar[str | None] = None
+    """A response header holding the owner's repo count (GitLab ``x-total``, Gitea ``x-total-count``)."""
+    rate_prefix: ClassVar[str] = "x-ratelimit-"
+    """Prefix of the quota headers (GitHub and Gitea ``x-ratelimit-``, GitLab ``ratelimit-``)."""
+
+    def __init__(self, base_url: str, owner: str, *, skip_archived: bool = False) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.owner = owner.strip("/")
+        self.skip_archived = skip_archived
+
+    # -- requests -------------------------------------------------------------------------------
+    def default_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    def auth_headers(self, token: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def first_urls(self) -> list[str]:
+        """Listing URLs to try in order (e.g. the org, then the user of that name)."""
+        raise NotImplementedError
+
+    def own_listing(self) -> tuple[str, str] | None:
+        """(who-am-I URL, listing URL) for a forge whose user listing hides the token owner's private repos."""
+        return None
+
+    def total_url(self) -> str | None:
+        """A URL whose JSON tells the owner's repo count, when the listing itself does not."""
+        return None
+
+    def parse_total(self, response: httpx.Response) -> int | None:
+        return None
+
+    # -- responses ------------------------------------------------------------------------------
+    def parse_page(self, url: str, response: httpx.Response) -> Page:
+        """One listing page; a 304 carries no repos (the state has them). Raises ValueError on a bad body."""
+        etag = response.headers.get("etag")
+        total = int_header(response, self.total_header) if self.total_header else None
+        next_url = self.next_url(url, response)
+        if response.status_code == 304:
+            return Page(url=url, repos=[], next_url=next_url, etag=etag, not_modified=True, total=total)
+        body = response.json()
+        if not isinstance(body, list):
+            raise ValueError("expected a JSON list of repositories")
+        repos = [repo for item in body if (repo := self.parse_repo(item)) is not None]
+        return Page(url=url, repos=repos, next_url=next_url, etag=etag, total=total)
+
+    def next_url(self, url: str, response: httpx.Response) -> str | None:
+        """The ``rel="next"`` link, verbatim."""
+        link = response.links.get("next")
+        return link.get("url") if link else None
+
+    def parse_repo(self, item: object) -> RemoteRepo | None:
+        """One repo object of a listing, or None when it lacks what gz-tui needs."""
+        raise NotImplementedError
+
+    def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
+        return rate_from_headers(response, now, self.rate_prefix)
+
+    def is_secondary_limit(self, response: httpx.Response) -> bool:
+        return False
+
+    def forbidden_message(self, response: httpx.Response) -> str:
+        return f"access forbidden: {error_message(response)}"
+
+
+def text_field(item: dict[str, object], key: str) -> str | None:
+    """A string field of an untrusted JSON object, or None when absent, null or another type."""
+    value = item.get(key)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,65 @@
+"""What the lister and the workers of one run share: settings, stats, the state and its journal, events."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
+
+from gz_tui.clock import Clock
+from gz_tui.config import Settings
+from gz_tui.pipeline.events import LOGGED, Event, Notice, RateLimitWait
+from gz_tui.pipeline.state import Ack, StateStore
+from gz_tui.pipeline.stats import Stats
+
+T = TypeVar("T")
+log = logging.getLogger("gz_tui.pipeline")
+
+EventSink = Callable[[dict[str, Any]], None]
+"""Receives every event as its JSON-ready dict (``{"event": ..., "time": ..., **fields}``)."""
+
+
+class DbCall(Protocol):
+    def __call__(self, function: Callable[..., T], *args: Any) -> Awaitable[T]: ...
+
+
+class Events:
+    """Turns typed events into the sink's dicts, and logs the rare ones."""
+
+    def __init__(self, sink: EventSink | None, clock: Clock) -> None:
+        self.sink = sink
+        self.clock = clock
+
+    def emit(self, event: Event) -> None:
+        if type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing"):
+            data = event.as_dict(self.clock.now())
+            log.info("%s %s", event.name, " ".join(f"{k}={v!r}" for k, v in data.items() if k not in ("event", "time")))
+        if self.sink is not None:
+            self.sink(event.as_dict(self.clock.now()))
+
+
+@dataclass(slots=True)
+class RunContext:
+    """One run's shared parts. The state is only touched through ``db`` (one call at a time, off the loop)
+    and ``ack`` (journaled in batches)."""
+
+    settings: Settings
+    stats: Stats
+    clock: Clock
+    dest: Path
+    longest_name: int
+    """The destination file system's longest file name, in bytes (``paths.name_max``)."""
+    store: StateStore
+    run_id: int
+    db: DbCall
+    ack: Callable[[Ack], None]
+    events: Events
+
+    def emit(self, event: Event) -> None:
+        self.events.emit(event)
+
+    def notice(self, message: str) -> None:
+        """Worth telling the user, not an error: a JSON/headless event, a dashboard toast, the log."""
+        self.stats.notices.append(message)
+        self.emit(Notice(message=message))

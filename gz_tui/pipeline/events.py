@@ -1,0 +1,248 @@
+"""The JSON event stream, declared once: one frozen dataclass per event.
+
+These are a public interface (``gz-tui --json`` writes one per line, cron jobs and dashboards parse them).
+The README's event table is generated from these definitions (``python -m gz_tui.pipeline.events``) and a
+test checks that the README holds exactly that table, so the two cannot drift.
+
+Every event serialises as ``{"event": NAME, "time": EPOCH_SECONDS, **fields}``; a field declared
+``optional`` is left out while it is ``None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from gz_tui.kinds import ErrorClass, PlannedAction, RepoStatus, WaitKind
+
+
+def doc(text: str, *, optional: bool = False, default: Any = dataclasses.MISSING) -> Any:
+    """A field with its README description; ``optional`` fields are omitted from JSON while None."""
+    metadata = {"doc": text, "optional": optional}
+    if optional:
+        return field(default=None, metadata=metadata)
+    if default is not dataclasses.MISSING:
+        return field(default=default, metadata=metadata)
+    return field(metadata=metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: ClassVar[str]
+    about: ClassVar[str] = ""
+    """What the event means, for the README."""
+
+    def as_dict(self, time: float) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": self.name, "time": round(time, 3)}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if value is None and item.metadata.get("optional"):
+                continue
+            data[item.name] = str(value) if isinstance(value, str) else value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Resume(Event):
+    name = "resume"
+    about = "an interrupted run is being continued from its checkpoint"
+    run: int = doc("the run's number in the state")
+    listing_done: bool = doc("whether its listing had finished (then only its queue is left)")
+
+
+@dataclass(frozen=True, slots=True)
+class PageListed(Event):
+    name = "page"
+    about = "a listing page was journaled"
+    number: int = doc("page number in this run")
+    repos: int = doc("repos new in this run")
+    cached: bool = doc("answered by a 304 (no quota spent; the stored page is reused)")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoDone(Event):
+    name = "repo_done"
+    about = "a repo is up to date on disk"
+    repo: str = doc("`owner/name` or the GitLab path")
+    outcome: RepoStatus = doc("`cloned`, `updated`, `unchanged` or `skipped`")
+    commit: str | None = doc("HEAD after the sync, when known")
+    bytes: int = doc("bytes git received")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoFailed(Event):
+    name = "repo_failed"
+    about = "a repo gave up (recorded in the state; the run goes on)"
+    repo: str = doc("`owner/name` or the GitLab path")
+    error_class: ErrorClass = doc(
+        "`auth`, `not_found`, `network`, `throttled`, `disk`, `unsafe`, `conflict`, `refused`, `dirty` or `other`"
+    )
+    message: str = doc("git's or gz-tui's one-line reason")
+    attempts: int = doc("attempts made")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRetry(Event):
+    name = "repo_retry"
+    about = "a transient failure; the repo is tried again after `delay` seconds"
+    repo: str = doc("`owner/name` or the GitLab path")
+    error_class: ErrorClass = doc("`network` or `throttled`")
+    message: str = doc("the failure")
+    attempt: int = doc("the attempt that failed")
+    delay: float = doc("seconds until the next attempt")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoSkipped(Event):
+    name = "repo_skipped"
+    about = "a filter left the repo out"
+    repo: str = doc("`owner/name` or the GitLab path")
+    reason: str = doc("which filter")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoPlanned(Event):
+    name = "repo_planned"
+    about = "dry run only: what a real run would do"
+    repo: str = doc("`owner/name` or the GitLab path")
+    action: PlannedAction = doc("`clone`, `update` or `refuse` (an unsafe name)")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitWait(Event):
+    name = "rate_limit_wait"
+    about = "the lister sends no API request until `until`; git transfers go on"
+    kind: WaitKind = doc("`primary`, `secondary`, `throttled`, `backoff` (server errors) or `pacing`")
+    seconds: float = doc("length of the wait")
+    until: float = doc("epoch seconds when requests resume")
+
+
+@dataclass(frozen=True, slots=True)
+class ForgeUnreachable(Event):
+    name = "forge_unreachable"
+    about = "git transfers keep failing to connect: workers pause (no repo spends an attempt) while the forge is probed"
+    host: str = doc("`host:port` probed")
+    stops_at: float = doc("epoch seconds when the run stops if the forge is still down (repos stay pending)")
+
+
+@dataclass(frozen=True, slots=True)
+class ForgeReachable(Event):
+    name = "forge_reachable"
+    about = "the forge answers again; workers carry on"
+    host: str = doc("`host:port`")
+    seconds: float = doc("how long it was unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class ListingFailed(Event):
+    name = "listing_failed"
+    about = "the listing stopped (state saved; queued repos are still synced)"
+    message: str = doc("why, and what to do")
+    exit_code: int = doc("the exit code it implies")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress(Event):
+    name = "progress"
+    about = "every 2 s in headless mode"
+    done: int = doc("repos finished (any outcome, earlier attempts of this run included)")
+    listed: int = doc("repos listed so far")
+    total: int | None = doc("the forge's own count, when it tells one")
+    failed: int = doc("repos failed")
+    repos_per_second: float = doc("recent throughput")
+    bytes_per_second: float = doc("recent git transfer rate")
+    buffer_used: int = doc("listed repos waiting for a worker")
+    buffer_capacity: int = doc("`--buffer`")
+    api_requests: int = doc("API requests so far")
+    state: str = doc("`starting`, `listing`, `running`, `paused`, `waiting`, `finished`, `cancelled` or `failed`")
+
+
+@dataclass(frozen=True, slots=True)
+class Paused(Event):
+    name = "paused"
+    about = "workers finish their current repo and take nothing new"
+
+
+@dataclass(frozen=True, slots=True)
+class Unpaused(Event):
+    name = "unpaused"
+    about = "workers take repos again"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    name = "notice"
+    about = "worth knowing, not an error (e.g. a user owner listed without their own token: public repos only)"
+    message: str = doc("the notice")
+
+
+@dataclass(frozen=True, slots=True)
+class RunError(Event):
+    name = "error"
+    about = "the run could not start, or had to stop (e.g. its state could not be written: a full disk)"
+    message: str = doc("why, and what to do")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(Event):
+    name = "summary"
+    about = "the last event of every run"
+    exit_code: int = doc("the process exit code")
+    listed: int = doc("repos listed in this run")
+    cloned: int = doc("new clones")
+    updated: int = doc("clones that received commits")
+    unchanged: int = doc("clones already up to date (not fetched when the forge's change signal had not moved)")
+    skipped: int = doc("left out by a filter or `--update skip`")
+    failed: int = doc("repos that failed (those of an interrupted earlier part of this run included)")
+    resumed_done: int = doc("repos an interrupted earlier part of this run finished (not redone)")
+    gone: int = doc("clones the forge no longer lists (kept on disk)")
+    seconds: float = doc("wall time")
+    api_requests: int = doc("API requests")
+    not_modified: int = doc("of which answered 304")
+    state: str = doc("the state database")
+    would_clone: int | None = doc("dry run: repos a run would clone", optional=True)
+    would_update: int | None = doc("dry run: clones a run would update", optional=True)
+    would_refuse: int | None = doc("dry run: repos a run would refuse (unsafe names)", optional=True)
+    message: str | None = doc("why the run stopped, when it did", optional=True)
+
+
+EVENTS: tuple[type[Event], ...] = (
+    Resume,
+    PageListed,
+    RepoDone,
+    RepoFailed,
+    RepoRetry,
+    RepoSkipped,
+    RepoPlanned,
+    RateLimitWait,
+    ForgeUnreachable,
+    ForgeReachable,
+    ListingFailed,
+    Progress,
+    Paused,
+    Unpaused,
+    Notice,
+    RunError,
+    Summary,
+)
+LOGGED = frozenset(
+    {Resume, Notice, RepoFailed, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Paused, Unpaused}
+)
+"""Events also written to the log file (the others are too frequent to be worth it)."""
+
+
+def markdown_table() -> str:
+    """The README's event table, generated from the definitions above."""
+    lines = ["| event | meaning | fields |", "|---|---|---|"]
+    for event in EVENTS:
+        parts = []
+        for item in dataclasses.fields(event):
+            optional = " (optional)" if item.metadata.get("optional") else ""
+            parts.append(f"`{item.name}`{optional}: {item.metadata['doc']}")
+        lines.append(f"| `{event.name}` | {event.about} | {'; '.join(parts) or '—'} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,220 @@
+"""The workers: take a repo from the buffer, check it, clone or update it with retries, record the outcome.
+
+What goes wrong with one repo — an unsafe name, a git failure, an ``OSError`` from the file system — is
+that repo's failure, recorded in the state and shown; it never ends the run.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from gz_tui.forges.base import RemoteRepo
+from gz_tui.kinds import PERMANENT_ERRORS, ErrorClass, RepoStatus
+from gz_tui.pipeline.context import RunContext
+from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
+from gz_tui.pipeline.gates import Gate, Governor
+from gz_tui.pipeline.outage import ForgeBreaker
+from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
+from gz_tui.pipeline.state import Ack, StoredRepo
+from gz_tui.pipeline.stats import ErrorView, RunState, WorkerState
+from gz_tui.pipeline.sync import Outcome, RepoSyncer
+from gz_tui.untrusted import REDACTED, redact
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG, errno.EIO}
+
+
+class RepoWork:
+    """Everything the worker pool of one run does; ``worker(index, receive)`` is one worker's loop."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        *,
+        syncer: RepoSyncer,
+        governor: Governor,
+        gate: Gate,
+        breaker: ForgeBreaker,
+        nested: bool,
+        git_backoff: float,
+        forge_moved: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.breaker = breaker
+        self.syncer = syncer
+        self.governor = governor
+        self.gate = gate
+        self.nested = nested
+        self.git_backoff = git_backoff
+        self.forge_moved = forge_moved
+        """The forge's address changed since the last run: every clone on disk is checked (and re-pointed)."""
+        self.moved_origins = 0
+
+    async def worker(self, index: int, receive: MemoryObjectReceiveStream[StoredRepo]) -> None:
+        stats = self.ctx.stats
+        async with receive:
+            while True:
+                await self._hold(index)
+                try:
+                    item = await receive.receive()
+                except anyio.EndOfStream:
+                    stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
+                    return
+                await self._hold(index)
+                stats.advance(RunState.RUNNING)
+                stats.count(active=1)
+                try:
+                    await self.sync_one(index, item)
+                finally:
+                    stats.count(active=-1)
+                    stats.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
+
+    async def _hold(self, index: int) -> None:
+        if not self.gate.is_open:
+            self.ctx.stats.set_worker(index, state=WorkerState.PAUSED, repo=None, phase="", percent=None)
+            await self.gate.wait()
+            self.ctx.stats.set_worker(index, state=WorkerState.IDLE)
+
+    async def sync_one(self, index: int, item: StoredRepo) -> None:
+        repo = item.repo
+        try:
+            final, url = await self._checked(repo)
+        except UnsafeRepo as exc:
+            self._record(repo, Outcome(RepoStatus.FAILED, ErrorClass.UNSAFE, str(exc)), attempts=1, max_attempts=1)
+            return
+        try:
+            await self._sync_checked(index, item, final, url)
+        except OSError as exc:  # the file system refused something about this one repo
+            error_class = ErrorClass.DISK if exc.errno in _DISK_ERRNOS else ErrorClass.OTHER
+            message = f"{exc.strerror or exc}" + (f": {Path(exc.filename).name}" if exc.filename else "")
+            self._record(repo, Outcome(RepoStatus.FAILED, error_class, message), attempts=item.attempts + 1, max_attempts=1)
+
+    async def _checked(self, repo: RemoteRepo) -> tuple[Path, str]:
+        """The repo's final directory and clone URL, or UnsafeRepo saying why it is refused."""
+        settings = self.ctx.settings
+        if any(REDACTED in text for text in (repo.full_name, repo.rel_path, repo.clone_url, repo.ssh_url or "")):
+            raise UnsafeRepo("the forge put your token into this repository's name or URL; refused")
+        if "/" in repo.rel_path and not self.nested:
+            raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
+        final = destination(self.ctx.dest, repo.rel_path, longest_name=self.ctx.longest_name)
+        url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
+        owner = settings.owner.strip("/").lower()
+        if repo.owner and repo.owner.lower() != owner:
+            raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
+        twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path)
+        if twin:
+            raise UnsafeRepo(f"path differs only in case from {twin!r}; the two would collide on case-insensitive disks")
+        return final, url
+
+    async def _sync_checked(self, index: int, item: StoredRepo, final: Path, url: str) -> None:
+        repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.stats, self.governor
+        exists = final.exists()
+        unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
+        if exists and settings.update != "skip" and unchanged and not self.forge_moved:
+            self._record(repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync"), attempts=1, max_attempts=1)
+            return
+        started = self.ctx.clock.now()
+        attempt = item.attempts
+        max_attempts = max(1, settings.attempts)
+        while True:
+            if self.breaker.is_open:
+                stats.set_worker(index, state=WorkerState.RETRYING, repo=repo.full_name, phase="forge unreachable", percent=None)
+                await self.breaker.wait()
+            attempt += 1
+            stats.set_worker(
+                index,
+                state=WorkerState.UPDATING if exists else WorkerState.CLONING,
+                repo=repo.full_name,
+                phase="queued",
+                percent=None,
+                received_bytes=0,
+                started_at=started,
+            )
+            progress = self._progress_listener(index)
+            if governor.active >= governor.allowed:
+                stats.set_worker(index, phase=f"throttled, {governor.allowed} at a time")
+            await governor.acquire()
+            self._show_git_throttle()
+            stats.set_worker(index, phase="connecting")
+            try:
+                if exists:
+                    outcome = await self.syncer.update(repo, url, final, progress, known=item.synced_pushed_at is not None)
+                else:
+                    outcome = await self.syncer.clone(repo, url, final, progress)
+            finally:
+                governor.release()
+            if outcome.error_class == ErrorClass.THROTTLED:
+                governor.throttled()
+                self._show_git_throttle()
+            if outcome.moved_origin:
+                self.moved_origins += 1
+            if outcome.status != RepoStatus.FAILED:
+                self.breaker.succeeded()
+            elif outcome.error_class == ErrorClass.NETWORK and self.breaker.failed(outcome.message):
+                attempt -= 1  # the forge is gone, not this repo: the attempt does not count
+                continue
+            if outcome.status != RepoStatus.FAILED or not outcome.transient or attempt >= max_attempts:
+                self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
+                return
+            delay = self.git_backoff * 2 ** (attempt - 1)
+            now = self.ctx.clock.now()
+            message = redact(outcome.message)
+            stats.add_error(ErrorView(now, repo.full_name, outcome.error_class, message, attempt, max_attempts, now + delay))
+            self.ctx.emit(RepoRetry(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=message, attempt=attempt, delay=delay))
+            stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
+            await self.ctx.clock.sleep(delay)
+            exists = final.exists()
+
+    def _show_git_throttle(self) -> None:
+        """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
+        governor = self.governor
+        until = governor.quiet_at if governor.allowed < governor.maximum else None
+        if self.ctx.stats.rate.git_throttled_until != until:
+            self.ctx.stats.set_rate(git_throttled_until=until)
+
+    def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
+        last = 0
+        stats = self.ctx.stats
+
+        def listener(phase: str, percent: float | None, received: int) -> None:
+            nonlocal last
+            if received > last:
+                stats.received(received - last)
+                last = received
+            stats.set_worker(index, phase=phase, percent=percent, received_bytes=received)
+
+        return listener
+
+    def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
+        ctx, stats = self.ctx, self.ctx.stats
+        status = outcome.status
+        outcome = replace(outcome, message=redact(outcome.message))
+        ctx.ack(
+            Ack(
+                repo.key,
+                status,
+                attempts=attempts,
+                error_class=outcome.error_class or None,
+                error_message=outcome.message or None,
+                last_commit=outcome.last_commit,
+                pushed_at=repo.pushed_at,
+            )
+        )
+        if status == RepoStatus.FAILED:
+            permanent = int(outcome.error_class in PERMANENT_ERRORS)
+            stats.count(failed=1, failed_permanent=permanent)
+        else:
+            stats.count(**{status: 1})
+        stats.completed()
+        if status == RepoStatus.FAILED or outcome.error_class == ErrorClass.DIRTY:
+            stats.add_error(ErrorView(ctx.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts))
+        if status == RepoStatus.FAILED:
+            ctx.emit(RepoFailed(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
+        else:
+            ctx.emit(RepoDone(repo=repo.full_name, outcome=RepoStatus(status), commit=outcome.last_commit, bytes=outcome.received_bytes))
+

@@ -1,0 +1,59 @@
+"""The JSON event stream is a public interface: declared once, documented from the declaration, and every
+event a real run emits matches its declaration exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from gz_tui.clock import FakeClock
+from gz_tui.forge_sim import Scenario
+from gz_tui.pipeline.events import EVENTS, markdown_table
+from tests.helpers import run_pipeline, settings_for
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def declared_fields() -> dict[str, tuple[set[str], set[str]]]:
+    """Per event name: (required keys, optional keys) of its JSON object."""
+    found = {}
+    for event in EVENTS:
+        fields = dataclasses.fields(event)
+        required = {"event", "time"} | {f.name for f in fields if not f.metadata.get("optional")}
+        optional = {f.name for f in fields if f.metadata.get("optional")}
+        found[event.name] = (required, optional)
+    return found
+
+
+def test_the_readme_event_table_is_generated_from_the_declarations() -> None:
+    table = markdown_table()
+    assert table in README.read_text(encoding="utf-8"), (
+        "README's event table is stale: paste the output of `python -m gz_tui.pipeline.events`"
+    )
+    assert "`would_refuse` (optional)" in table
+
+
+def conforms(events: list[dict[str, Any]]) -> None:
+    declared = declared_fields()
+    for event in events:
+        assert event["event"] in declared, f"undeclared event {event['event']!r}"
+        required, optional = declared[event["event"]]
+        keys = set(event)
+        assert required <= keys, (event["event"], required - keys)
+        assert keys <= required | optional, (event["event"], keys - required - optional)
+
+
+def test_every_event_of_real_runs_matches_its_declaration(forge_factory: Any, tmp_path: Path) -> None:
+    clock = FakeClock()
+    scenario = Scenario(hostile=True, primary_limit=1, primary_window=60)
+    sim = forge_factory(org="acme", repos=120, scenario=scenario, clock=clock)
+    dest = tmp_path / "acme"
+    code, pipeline, dry = run_pipeline(settings_for(sim, dest, dry_run=True), clock=clock)
+    assert code == 0 and dry[-1]["event"] == "summary" and dry[-1]["would_refuse"] > 0
+    code, pipeline, real = run_pipeline(settings_for(sim, dest, skip_forks=True), clock=clock)
+    assert code == 1  # the hostile entries are refused
+    seen = {e["event"] for e in dry + real}
+    assert {"page", "repo_planned", "repo_done", "repo_failed", "rate_limit_wait", "summary"} <= seen
+    conforms(dry + real)
+    assert "would_clone" not in real[-1], "dry-run fields are left out of a real run's summary"
