@@ -21,8 +21,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))  # gz_tui from this checkout, installed or not
 
-from benchmarks import BENCHMARKS, Context
-from harness import PYTHON, Row, Workspace, machine
+from benchmarks import BENCHMARKS, Context  # noqa: E402 (after the sys.path lines above)
+from harness import PYTHON, Row, Workspace, machine  # noqa: E402
 
 TITLES = {
     "P1": "clone tiny repos vs xargs git clone",

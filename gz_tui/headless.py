@@ -6,7 +6,8 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import anyio
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gz_tui.untrusted import inert
 from gz_tui.pipeline.state import StateError, StateStore, default_state_path
+from gz_tui.untrusted import inert
 
 
 def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import subprocess
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -55,7 +56,7 @@ def repo_dirs(dest: Path) -> set[str]:
     return found
 
 
-def interrupt_when(process: "subprocess.Popen[str]", condition: "Callable[[], bool]", timeout: float = 30) -> tuple[str, str]:
+def interrupt_when(process: subprocess.Popen[str], condition: Callable[[], bool], timeout: float = 30) -> tuple[str, str]:
     """Send Ctrl+C (SIGINT) to a running CLI once ``condition`` holds; return its output."""
     import signal
     import time
@@ -86,3 +87,12 @@ def github_listing(base_url: str, org: str, token: str | None = None, path: str 
 def screen_text(app: Any) -> str:
     """What a Textual app's terminal shows right now, as plain lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def run_cancelled_when(
+    settings: Settings, stop: Callable[[list[dict[str, Any]]], bool], **kwargs: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """Run the pipeline in-process and cancel it (as Ctrl+C would) once ``stop(events so far)`` holds."""
+    events: list[dict[str, Any]] = []
+    pipeline = Pipeline(settings, events=lambda event: (events.append(event), stop(events) and pipeline.cancel()), **kwargs)
+    return anyio.run(pipeline.run), events

@@ -10,8 +10,8 @@ import pytest
 
 from gz_tui.clock import FakeClock
 from gz_tui.forges.base import AuthError, ForbiddenError, PageError
-from gz_tui.forges.github import GitHub, parse_repo
 from gz_tui.forges.gitea import Gitea
+from gz_tui.forges.github import GitHub, parse_repo
 from gz_tui.forges.gitlab import GitLab
 from gz_tui.forges.http import ApiClient, RetryPolicy
 

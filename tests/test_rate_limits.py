@@ -94,8 +94,9 @@ def test_persistent_server_errors_stop_listing_cleanly_with_exit_1(forge_factory
     clock = FakeClock()
     sim = forge_factory(org="acme", repos=250, clock=clock)
     settings = settings_for(sim, tmp_path / "acme", buffer=500)
-    from gz_tui.pipeline.runner import Pipeline
     import anyio
+
+    from gz_tui.pipeline.runner import Pipeline
 
     events: list[dict[str, Any]] = []
 

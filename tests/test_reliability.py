@@ -18,7 +18,7 @@ from gz_tui.forge_sim import ForgeSim, Scenario
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import repo_dirs, run_cancelled_when, run_pipeline, settings_for
 
 LONG_NAME = "n" * 256
 
@@ -121,16 +121,8 @@ def test_a_forge_that_moved_is_listed_again_and_its_clones_follow_it(tmp_path: P
     with ForgeSim(root=root, org="acme", repos=repos) as old:
         old_url = old.base_url
         settings = settings_for(old, dest, workers=2, buffer=200)
-        events: list[dict[str, Any]] = []
-        pipeline: Pipeline
-
-        def sink(event: dict[str, Any]) -> None:
-            events.append(event)
-            if sum(1 for e in events if e["event"] == "repo_done") == 6:
-                pipeline.cancel()
-
-        pipeline = Pipeline(settings, events=sink)
-        assert anyio.run(pipeline.run) == 130  # interrupted after page 1: its cursor points at the old origin
+        code, _ = run_cancelled_when(settings, lambda events: sum(e["event"] == "repo_done" for e in events) == 6)
+        assert code == 130  # interrupted after page 1: its cursor points at the old origin
     cloned_before = repo_dirs(dest)
     assert cloned_before
     with ForgeSim(root=root, org="acme", repos=repos) as new:  # the same forge, on another port
@@ -183,16 +175,8 @@ def test_a_resumed_run_counts_the_failures_of_its_first_part_and_exits_1(forge_f
     sim = forge_factory(org="acme", repos=30, scenario=Scenario(hostile=True, repo_size_kb=64))
     dest = tmp_path / "acme"
     settings = settings_for(sim, dest, workers=2, buffer=100)
-    events: list[dict[str, Any]] = []
-    pipeline: Pipeline
-
-    def sink(event: dict[str, Any]) -> None:
-        events.append(event)
-        if sum(1 for e in events if e["event"] == "repo_failed") == 3:
-            pipeline.cancel()
-
-    pipeline = Pipeline(settings, events=sink)
-    assert anyio.run(pipeline.run) == 130
+    code, events = run_cancelled_when(settings, lambda events: sum(e["event"] == "repo_failed" for e in events) == 3)
+    assert code == 130
     failed_before = sum(1 for e in events if e["event"] == "repo_failed")
     code, _, events = run_pipeline(settings)
     assert events[0]["event"] == "resume"

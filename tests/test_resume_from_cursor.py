@@ -15,23 +15,10 @@ import anyio
 import pytest
 
 from gz_tui.pipeline.runner import Pipeline
-from tests.helpers import repo_dirs, settings_for
+from tests.helpers import repo_dirs, run_cancelled_when, settings_for
 
 REPOS = 130
 """Two pages or more on every forge (GitHub and GitLab 100 a page, Gitea 50)."""
-
-
-def cancel_after_first_page(settings: Any) -> tuple[int, list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    pipeline: Pipeline
-
-    def sink(event: dict[str, Any]) -> None:
-        events.append(event)
-        if event["event"] == "page":
-            pipeline.cancel()
-
-    pipeline = Pipeline(settings, events=sink)
-    return anyio.run(pipeline.run), events
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
@@ -42,7 +29,7 @@ def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(
     dest = tmp_path / "acme"
     settings = settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider), workers=4, buffer=20)
 
-    code, events = cancel_after_first_page(settings)
+    code, events = run_cancelled_when(settings, lambda events: events[-1]["event"] == "page")
     assert code == 130
     assert [e["number"] for e in events if e["event"] == "page"] == [1]
     pages_before = sum(1 for r in sim.api_requests() if "repos" in r.path or "projects" in r.path)

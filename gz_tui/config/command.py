@@ -138,7 +138,7 @@ def _config_parser(stdout: TextIO) -> _Parser:
     show.add_argument("--base-url", metavar="URL")
     sub.add_parser("path", help="print the config file path")
     for p in (parser, init, show, sub.choices["path"]):
-        p.out = stdout  # type: ignore[attr-defined]
+        p.out = stdout
     return parser
 
 

@@ -251,7 +251,10 @@ class GitHubApi:
             headers.append(("link", link))
         on_served = None
         if self._scenario.churn and items:
-            on_served = lambda: self._catalog.churn_after_page(view, page, per_page)
+
+            def on_served() -> None:
+                self._catalog.churn_after_page(view, page, per_page)
+
         return Response(200, body, headers, cacheable=True, on_served=on_served)
 
     def _link(self, request: ApiRequest, link_path: str, page: int, last: int) -> str | None:

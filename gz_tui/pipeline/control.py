@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from gz_tui.config import Settings
 from gz_tui.pipeline.stats import Snapshot
-
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 """0 every repo done · 1 some failed · 2 usage/auth/not found · 130 interrupted (headless and dashboard alike)."""

@@ -8,8 +8,8 @@ asking the API as soon as the buffer is full.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx

@@ -8,7 +8,7 @@ when the outage outlasts ``limit`` seconds the run stops, every unfinished repo 
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import anyio

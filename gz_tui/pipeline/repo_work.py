@@ -7,9 +7,9 @@ that repo's failure, recorded in the state and shown; it never ends the run.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream

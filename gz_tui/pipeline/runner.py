@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -23,11 +24,10 @@ from gz_tui.config import Settings
 from gz_tui.forges import make_provider
 from gz_tui.forges.base import RateInfo
 from gz_tui.forges.http import ApiClient, RetryPolicy, origin_of
-from gz_tui.kinds import PERMANENT_ERRORS, RepoStatus, WaitKind
-from gz_tui.untrusted import add_secret
-from gz_tui.pipeline.context import EventSink, Events, RunContext
-from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.format import countdown
+from gz_tui.kinds import PERMANENT_ERRORS, PlannedAction, RepoStatus, WaitKind
+from gz_tui.pipeline.context import Events, EventSink, RunContext
+from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.events import (
     ForgeReachable,
     ForgeUnreachable,
@@ -51,12 +51,13 @@ from gz_tui.pipeline.git import (
 )
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.lock import LockedError, ProcessLock
+from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.paths import name_max
 from gz_tui.pipeline.repo_work import RepoWork
 from gz_tui.pipeline.state import Ack, StateError, StateStore, StateWriteError, StoredRepo, default_state_path
-from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.stats import ListerState, OutageView, RunState, Snapshot, Stats, WorkerState
 from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
+from gz_tui.untrusted import add_secret
 
 T = TypeVar("T")
 
@@ -535,9 +536,9 @@ class Pipeline:
                 api_requests=self.stats.rate.requests,
                 not_modified=self.stats.rate.not_modified,
                 state=self.stats.state_path,
-                would_clone=planned["clone"] if planned is not None else None,
-                would_update=planned["update"] if planned is not None else None,
-                would_refuse=planned["refuse"] if planned is not None else None,
+                would_clone=planned[PlannedAction.CLONE] if planned is not None else None,
+                would_update=planned[PlannedAction.UPDATE] if planned is not None else None,
+                would_refuse=planned[PlannedAction.REFUSE] if planned is not None else None,
                 message=self.stats.message or None,
             )
         )

@@ -247,13 +247,13 @@ _R = TypeVar("_R")
 def _guarded(method: Callable[Concatenate[StateStore, _P], _R]) -> Callable[Concatenate[StateStore, _P], _R]:
     """Run a StateStore method with SQLite's exceptions turned into one-line StateErrors."""
 
-    @functools.wraps(method)
-    def guarded(self: StateStore, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def guarded(self: StateStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
             raise _translate(self.path, exc) from exc
 
+    functools.update_wrapper(guarded, method)
     return guarded
 
 
@@ -707,7 +707,7 @@ class StateStore:
 
     @_guarded
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     # -- plumbing -----------------------------------------------------------------------------
     @_guarded

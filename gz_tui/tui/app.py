@@ -6,7 +6,7 @@ Behaviour lives in ``screens/`` and ``widgets/``; this module only builds the ap
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -41,7 +41,7 @@ class GzTuiApp(App[int]):
         self.factory = factory
         self.clock = clock
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(self.settings, self.factory, self.clock)
 
     @property
@@ -54,7 +54,7 @@ class GzTuiApp(App[int]):
         """``q``, Ctrl+C, Ctrl+Q and the palette: asks first while a run is going."""
         self.dashboard.request_quit()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         dashboard = self.dashboard
         for action, title, help_text in PALETTE_ACTIONS:
             if dashboard.check_action(action, ()):

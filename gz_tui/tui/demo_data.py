@@ -17,6 +17,7 @@ from dataclasses import replace
 import anyio
 
 from gz_tui.config import Settings
+from gz_tui.kinds import WaitKind
 from gz_tui.pipeline.stats import (
     Counts,
     ErrorView,
@@ -144,7 +145,7 @@ def waiting_rate_limit() -> Snapshot:
             limit=5_000,
             remaining=0,
             reset_at=now + 41 * 60 + 9,
-            wait_kind="primary",
+            wait_kind=WaitKind.PRIMARY,
             wait_until=now + 41 * 60 + 9,
             requests=5_013,
             not_modified=1_802,

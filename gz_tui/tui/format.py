@@ -11,7 +11,6 @@ import os
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
-
 from textual.markup import escape as _escape_markup
 
 from gz_tui.format import binary_size, countdown, wall_time

@@ -9,6 +9,7 @@ from rich.measure import Measurement
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -144,7 +145,7 @@ class ErrorLog(DataTable[object]):
         if not self._errors or self.cursor_row < 0:
             return None
         try:
-            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+            key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
         except Exception:
             return None
         return self._errors.get(int(key)) if key is not None else None

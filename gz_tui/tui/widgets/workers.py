@@ -197,7 +197,7 @@ class WorkerTable(ScrollView, can_focus=False):
     def _row_strip(self, index: int, base: Style) -> Strip:
         cells = self._cells[index]
         texts = []
-        for key, value in zip(COLUMN_KEYS, cells):
+        for key, value in zip(COLUMN_KEYS, cells, strict=True):
             if key == "state":
                 texts.append(Text(value, style=STATE_STYLES.get(WorkerState(value), "")))
             elif key == "phase":
@@ -212,7 +212,7 @@ class WorkerTable(ScrollView, can_focus=False):
         """One line: each cell truncated with an ellipsis, justified, and padded like a table cell."""
         line = Text(style=base, no_wrap=True, end="")
         pad = " " * CELL_PADDING
-        for (key, _, justify), text in zip(COLUMNS, texts):
+        for (key, _, justify), text in zip(COLUMNS, texts, strict=True):
             width = self._widths[key]
             text.truncate(width, overflow="ellipsis", pad=False)
             gap = " " * (width - text.cell_len)
