@@ -18,24 +18,29 @@ from gz_tui.config import (
     PROVIDERS,
     RULES,
     UPDATE_MODES,
-    resolve_with_sources,
-    validate,
+    NoTargets,
+    Resolved,
+    resolve_owners,
+    resolve_targets,
 )
 from gz_tui.kinds import ProviderName
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 COMMANDS = ("status", "config", "sync")
-"""Words that name a command, never an owner, as the first argument (``sync`` is reserved for a later one).
-An owner spelled like one is named with ``--owner NAME`` or after ``--``."""
+"""Words that name a command, never an owner. An owner spelled like one is named with ``--owner NAME``
+or after ``--``."""
 _WORDS = ", ".join(COMMANDS)
 
 EXAMPLES = f"""\
 examples:
   gz-tui --demo                          try it: a local demo forge, no token, no network
   gz-tui apache                          clone or update every repo of github.com/apache into ./apache
+  gz-tui apache kubernetes --dest ~/src  several owners in one run: ~/src/apache, ~/src/kubernetes
   gz-tui my-org --base-url https://ghe.example.com/api/v3 --dest ~/src/my-org
   gz-tui gitlab-org/security --provider gitlab --skip-archived
   gz-tui my-org --no-tui --json >> sync.jsonl   headless, for cron
+  gz-tui sync                            every [targets.NAME] of the config file, in one run
+  gz-tui sync apache work --dry-run      some of them; flags apply to each
   gz-tui status ./apache                 what the last run did
   gz-tui config init                     write a commented config file
   gz-tui --owner status                  an owner named like a command ({_WORDS})
@@ -44,29 +49,52 @@ examples:
 exit codes: 0 all done · 1 some repos failed · 2 usage, auth or not found · 130 interrupted
 """
 
+SYNC_EXAMPLES = """\
+examples:
+  gz-tui sync                            every [targets.NAME] of the config file
+  gz-tui sync apache backend             two of them
+  gz-tui sync --dry-run --workers 4      flags apply to each target, over its table
+  gz-tui config show apache              a target's settings and where each came from
+  gz-tui config init                     a config file with a commented [targets.NAME] example
+
+exit codes: 0 all done · 1 some repos failed · 2 usage, auth or not found · 130 interrupted
+"""
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"gz-tui: {message} (see gz-tui --help)\n")
+        self.exit(EXIT_USAGE, f"gz-tui: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
+    """The options of a run: ``gz-tui OWNER... [options]``, or with ``sync`` ``gz-tui sync [NAME...] [options]``."""
     p = _Parser(
-        prog="gz-tui",
-        description="Clone and keep in sync every repository of a GitHub org, GitLab group tree or Gitea org.",
-        epilog=EXAMPLES,
+        prog="gz-tui sync" if sync else "gz-tui",
+        description=(
+            "Sync the targets of the config file ([targets.NAME] tables) in one run: all of them, or the NAMEs given. "
+            "The options apply to each target, over its table."
+            if sync
+            else "Clone and keep in sync every repository of a GitHub org, GitLab group tree or Gitea org."
+        ),
+        epilog=SYNC_EXAMPLES if sync else EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=None,
     )
-    owner_help = f"org or user (GitHub, Gitea), or group path a/b/c (GitLab); one named {_WORDS}: --owner NAME or -- NAME"
-    p.add_argument("owner", nargs="?", help=owner_help)
-    p.add_argument("--owner", dest="owner_flag", metavar="NAME", help="the owner, whatever its name (also: -- NAME)")
+    if sync:
+        p.add_argument("names", nargs="*", metavar="NAME", help="[targets.NAME] of the config file to sync (default: all)")
+    else:
+        owner_help = (
+            "org or user (GitHub, Gitea), or group path a/b/c (GitLab); several: one target each; "
+            f"one named {_WORDS}: --owner NAME or -- NAME"
+        )
+        p.add_argument("owners", nargs="*", metavar="OWNER", help=owner_help)
+        p.add_argument("--owner", dest="owner_flag", metavar="NAME", help="the owner, whatever its name (also: -- NAME)")
     p.add_argument("--version", action="version", version=f"gz-tui {__version__}")
     p.add_argument("--provider", choices=PROVIDERS, help="forge type (default github)")
     p.add_argument("--base-url", dest="base_url", metavar="URL", help="API root (default https://api.github.com; GHES: https://HOST/api/v3)")
     p.add_argument("--token", help="API token (else GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN, or `gh auth token`)")
     p.add_argument("--profile", help="use a [profiles.NAME] section of the config file")
-    p.add_argument("--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER)")
+    p.add_argument("--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER; with several owners or targets: DIR/OWNER each)")
     p.add_argument("--workers", type=int, metavar="N", help=f"parallel git processes (default 8, at most {RULES['workers'].most})")
     p.add_argument("--buffer", type=int, metavar="N", help=f"listed repos held ahead of the workers (default 1000, at most {RULES['buffer'].most:,})")
     p.add_argument("--protocol", choices=PROTOCOLS, help="clone over https (default) or ssh")
@@ -83,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", default=None, help="forget the saved state (clones on disk become updates)")
     p.add_argument("--retry-failed", dest="retry_failed", action="store_true", default=None, help="re-run only the last run's failures")
     p.add_argument("--attempts", type=int, metavar="N", help=f"attempts per repo for transient failures (default 3, at most {RULES['attempts'].most})")
+    p.add_argument("--outage-limit", dest="outage_limit", type=int, metavar="SECONDS", help="how long the forge may stay unreachable before the run stops, its repos left pending (default 600)")
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
-    p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
-    p.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--stats-file", dest="stats_file", type=Path, metavar="PATH", help="append one JSON line per target per run")
+    if not sync:
+        p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
+        p.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
 
@@ -96,9 +127,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 def parse(args: list[str]) -> argparse.Namespace:
-    """The options and the owner, named as ``OWNER``, ``--owner OWNER`` or ``-- OWNER`` (exit 2 if ambiguous).
-
-    The word after ``--`` is the owner whatever it looks like; options may follow it.
+    """The options and the owners: ``OWNER...`` (several: one target each), or one named ``--owner OWNER``
+    or ``-- OWNER`` (exit 2 if mixed). The word after ``--`` is the owner whatever it looks like; options
+    may follow it. ``ns.owners`` is the list of owners (empty when none was named).
     """
     parser = build_parser()
     after_dashes: str | None = None
@@ -107,75 +138,102 @@ def parse(args: list[str]) -> argparse.Namespace:
         if at + 1 == len(args):
             parser.error("-- must be followed by the owner")
         after_dashes, args = args[at + 1], args[:at] + args[at + 2 :]
-    ns = parser.parse_args(args)
-    if ns.owner in COMMANDS:
-        parser.error(f"{ns.owner!r} is a gz-tui command word; to sync an owner named {ns.owner}: gz-tui --owner {ns.owner} ...")
-    named = [owner for owner in (ns.owner, ns.owner_flag, after_dashes) if owner is not None]
-    if len(named) > 1:
-        parser.error(f"one owner at a time (got {', '.join(map(repr, named))})")
-    ns.owner = named[0] if named else None
+    ns = parser.parse_intermixed_args(args)
+    for owner in ns.owners:
+        if owner in COMMANDS:
+            parser.error(f"{owner!r} is a gz-tui command word; to sync an owner named {owner}: gz-tui --owner {owner} ...")
+    named = [owner for owner in (ns.owner_flag, after_dashes) if owner is not None]
+    if named and (ns.owners or len(named) > 1):
+        every = ", ".join(map(repr, [*ns.owners, *named]))
+        parser.error(f"--owner and -- name one owner, on its own (got {every}); several owners: gz-tui OWNER OWNER ...")
+    ns.owners = ns.owners or named
     del ns.owner_flag
     return ns
 
 
+def parse_sync(args: list[str]) -> argparse.Namespace:
+    """``gz-tui sync [NAME...] [options]``: ``ns.names`` are the targets named (empty: all)."""
+    return build_parser(sync=True).parse_intermixed_args(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in COMMANDS:
+    syncing = bool(args) and args[0] == "sync"
+    if args and args[0] in COMMANDS and not syncing:
         return command(args[0], args[1:])
-    ns = parse(args)
-    flags: dict[str, Any] = {k: v for k, v in vars(ns).items() if k not in ("demo", "demo_repos")}
+    ns = parse_sync(args[1:]) if syncing else parse(args)
+    demo = bool(getattr(ns, "demo", False))
+    flags: dict[str, Any] = {k: v for k, v in vars(ns).items() if k not in ("demo", "demo_repos", "owners", "names")}
     with ExitStack() as stack:
-        if ns.demo:
-            flags = _start_demo(stack, flags, ns.demo_repos)
+        owners: list[str] = [] if syncing else ns.owners
+        if demo:
+            if len(owners) > 1:
+                return fail("--demo runs one owner")
+            flags = _start_demo(stack, {**flags, "owner": owners[0] if owners else None}, ns.demo_repos)
+            owners = [flags.pop("owner")]
         try:
-            resolved = resolve_with_sources(flags)
+            resolved = resolve_targets(flags, ns.names) if syncing else resolve_owners(flags, owners)
+        except NoTargets as exc:
+            return fail(f"{exc}; to sync an owner named sync: gz-tui --owner sync")
         except ValueError as exc:
             return fail(str(exc))
-        settings = resolved.settings
-        if ns.demo:
-            settings = replace(settings, token=None, token_source="")
-        from gz_tui.logs import setup_logging
-
-        logger = setup_logging(settings.log_file, [settings.token or ""], warnings=resolved.warnings)
-        for warning in resolved.warnings:
-            sys.stderr.write(f"gz-tui: warning: {warning}\n")
-        logger.info("start %s %s at %s (token from %s)", settings.provider, settings.owner, settings.api_base, settings.token_source or "nowhere")
-        if settings.json or settings.dry_run or not sys.stdout.isatty():
-            settings = replace(settings, headless=True)
-        problem = validate(settings, resolved.origins)
-        if problem:
-            return fail(problem)
-        if settings.provider == ProviderName.GITHUB and not settings.token and not ns.demo and not settings.json:
-            sys.stderr.write(
-                "gz-tui: no token: GitHub allows 60 API requests an hour without one (about 6,000 repos); "
-                "set GH_TOKEN or pass --token\n"
-            )
-        try:
-            if settings.headless:
-                from gz_tui.headless import run_headless
-
-                return run_headless(settings)
-            from gz_tui.pipeline.runner import make_pipeline
-            from gz_tui.tui.app import make_app
-
-            result = make_app(settings, make_pipeline).run()
-            return int(result) if isinstance(result, int) else EXIT_INTERRUPTED
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
+        for one in resolved:
+            problem = one.problem()
+            if problem:
+                return fail(problem)
+        return _run(resolved, demo=demo)
     return EXIT_OK
 
 
+def _run(resolved: list[Resolved], *, demo: bool) -> int:
+    """Log, warn, and run the targets: headless, or on the dashboard."""
+    targets = [r.settings for r in resolved]
+    if demo:
+        targets = [replace(t, token=None, token_source="") for t in targets]
+    warnings = list(dict.fromkeys(w for r in resolved for w in r.warnings))
+    log_files = list(dict.fromkeys(t.log_file for t in targets))
+    if len(log_files) > 1:
+        warnings.append(f"the targets name different log files; this run logs to {log_files[0] or 'the default log file'}")
+    from gz_tui.logs import setup_logging
+
+    logger = setup_logging(log_files[0], [t.token for t in targets], warnings=warnings)
+    for warning in warnings:
+        sys.stderr.write(f"gz-tui: warning: {warning}\n")
+    for t in targets:
+        logger.info("start %s %s at %s (token from %s)", t.provider, t.owner, t.api_base, t.token_source or "nowhere")
+    first = targets[0]
+    if first.json or first.dry_run or not sys.stdout.isatty():
+        targets = [replace(t, headless=True) for t in targets]
+    tokenless = [t.target for t in targets if t.provider == ProviderName.GITHUB and not t.token]
+    if tokenless and not demo and not first.json:
+        who = f" for {', '.join(tokenless)}" if len(targets) > 1 else ""
+        sys.stderr.write(
+            f"gz-tui: no token{who}: GitHub allows 60 API requests an hour without one (about 6,000 repos); "
+            "set GH_TOKEN or pass --token\n"
+        )
+    try:
+        if targets[0].headless:
+            from gz_tui.headless import run_headless
+
+            return run_headless(targets)
+        from gz_tui.pipeline.runner import make_pipeline
+        from gz_tui.tui.app import make_app
+
+        result = make_app(targets, make_pipeline).run()
+        return int(result) if isinstance(result, int) else EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
 def command(word: str, argv: list[str]) -> int:
-    """``gz-tui status ...``, ``gz-tui config ...``; ``sync`` is reserved."""
+    """``gz-tui status ...``, ``gz-tui config ...`` (``sync`` is a run: see :func:`main`)."""
     if word == "status":
         from gz_tui.status import status_command
 
         return status_command(argv)
-    if word == "config":
-        from gz_tui.config import config_command
+    from gz_tui.config import config_command
 
-        return config_command(argv, stdout=sys.stdout, stderr=sys.stderr)
-    return fail(f"'{word}' is reserved for a gz-tui command to come; to sync an owner named {word}: gz-tui --owner {word} ...")
+    return config_command(argv, stdout=sys.stdout, stderr=sys.stderr)
 
 
 def _start_demo(stack: ExitStack, flags: dict[str, Any], repos: int | None) -> dict[str, Any]:

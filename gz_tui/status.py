@@ -1,4 +1,6 @@
-"""``gz-tui status [DEST]``: what the state of a destination holds, fast even for 100,000 repos."""
+"""``gz-tui status [DEST]``: what the state of a destination holds, fast even for 100,000 repos.
+
+With no DEST, in a folder that holds no state, and with targets configured: every target's last run."""
 
 from __future__ import annotations
 
@@ -14,23 +16,61 @@ from gz_tui.untrusted import inert
 
 
 def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="gz-tui status", description="Show what the state of a destination holds.")
-    parser.add_argument("dest", nargs="?", type=Path, default=Path("."), help="the destination folder (default .)")
+    parser = argparse.ArgumentParser(
+        prog="gz-tui status",
+        description="Show what the state of a destination holds. With no DEST, in a folder without a state: "
+        "the last run of every [targets.NAME] of the config file.",
+    )
+    parser.add_argument("dest", nargs="?", type=Path, default=None, help="the destination folder (default .)")
     parser.add_argument("--state", type=Path, help="the state database, if not DEST/.gz-tui/state.sqlite3")
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
-    path = args.state or default_state_path(args.dest)
+    dest = Path(".") if args.dest is None else args.dest
+    path = args.state or default_state_path(dest)
     if not path.is_file():
+        if args.dest is None and args.state is None:
+            targets = _targets_status(out, err)
+            if targets is not None:
+                return targets
         err.write(f"gz-tui: no gz-tui state at {path}; run gz-tui there first (or pass --state)\n")
         return 2
+    return _report(path, dest, out, err)
+
+
+def _targets_status(out: TextIO, err: TextIO) -> int | None:
+    """Every configured target's last run, a block each; None when no target is configured."""
+    from gz_tui.config import ConfigError, resolve_targets, target_names
+
+    try:
+        if not target_names():
+            return None
+        targets = resolve_targets({}, with_tokens=False)
+    except ConfigError as exc:
+        err.write(f"gz-tui: {exc}\n")
+        return 2
+    worst = 0
+    for n, target in enumerate(targets):
+        s = target.settings
+        dest = s.dest.expanduser()
+        path = s.state_path or default_state_path(dest)
+        out.write(("\n" if n else "") + f"{target.table} {dest}\n")
+        if not path.is_file():
+            out.write(f"never run (no state at {path})\n")
+            continue
+        worst = max(worst, _report(path, dest, out, err, resume=f"run gz-tui sync {s.target} to resume"))
+    return worst
+
+
+def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "run gz-tui again on this destination to resume") -> int:
+    """What the state at ``path`` (of the destination ``dest``) holds: 0, or 2 if it cannot be read."""
     try:
         store = StateStore.open(path)
         try:
             report = store.report()
             run = report.run
-            gone = store.gone_from_forge(run.id, Path(run.dest or args.dest)) if run and run.listing_done else []
+            gone = store.gone_from_forge(run.id, Path(run.dest or dest)) if run and run.listing_done else []
         finally:
             store.close()
     except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it
@@ -61,5 +101,5 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         if len(gone) > 50:
             out.write(f"  … and {len(gone) - 50:,} more\n")
     if run.status != "finished":
-        out.write("run gz-tui again on this destination to resume\n")
+        out.write(f"{resume}\n")
     return 0

@@ -3,9 +3,11 @@
 - :mod:`~gz_tui.config.settings`: the :class:`Settings` dataclass and the one table of checks (``RULES``)
   that every value meets, from a flag or the config file alike;
 - :mod:`~gz_tui.config.schema`: the TOML file: where it is, reading and checking it;
-- :mod:`~gz_tui.config.resolve`: precedence flags > environment > file > defaults;
+- :mod:`~gz_tui.config.resolve`: precedence flags > environment > file > defaults, for one owner
+  (:func:`resolve_with_sources`), the owners of a command line (:func:`resolve_owners`) or the
+  ``[targets.NAME]`` of the file (:func:`resolve_targets`);
 - :mod:`~gz_tui.config.tokens`: the token, from a flag, the environment, ``gh auth token`` or the file;
-- :mod:`~gz_tui.config.command`: ``gz-tui config init|show|path``.
+- :mod:`~gz_tui.config.command`: ``gz-tui config init|show [NAME...]|path``.
 """
 
 from gz_tui.config.command import (
@@ -14,7 +16,16 @@ from gz_tui.config.command import (
     default_config_text,
     write_default_config,
 )
-from gz_tui.config.resolve import Resolved, resolve, resolve_with_sources
+from gz_tui.config.resolve import (
+    NoTargets,
+    Resolved,
+    check_distinct,
+    resolve,
+    resolve_owners,
+    resolve_targets,
+    resolve_with_sources,
+    target_names,
+)
 from gz_tui.config.schema import (
     APP_NAME,
     CONFIG_ENV_VAR,
@@ -47,15 +58,20 @@ __all__ = [
     "UPDATE_MODES",
     "ConfigError",
     "ConfigFile",
+    "NoTargets",
     "Resolved",
     "Settings",
+    "check_distinct",
     "config_command",
     "config_path",
     "default_config_document",
     "default_config_text",
     "load_config",
     "resolve",
+    "resolve_owners",
+    "resolve_targets",
     "resolve_with_sources",
+    "target_names",
     "token_from_environment",
     "token_from_gh",
     "validate",

@@ -1,5 +1,6 @@
-"""``gz-tui config init | show | path``: write a commented default file, print the effective settings
-and where each came from, or print where the file is."""
+"""``gz-tui config init | show [NAME...] | path``: write a commented default file, print the effective
+settings and where each came from (for an owner named on the command line, and for each configured
+target), or print where the file is."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any, NoReturn, TextIO
 
 import tomli_w
 
-from gz_tui.config.resolve import Resolved, resolve_with_sources
-from gz_tui.config.schema import DEFAULTS_KEYS, config_path
-from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError
+from gz_tui.config.resolve import Resolved, resolve_targets, resolve_with_sources
+from gz_tui.config.schema import DEFAULTS_KEYS, config_path, load_config
+from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError, shown
 from gz_tui.config.tokens import TOKEN_ENV_VARS
 
 _SHOWN = (
@@ -30,8 +31,13 @@ _SHOWN = (
     "skip_archived",
     "skip_forks",
     "attempts",
+    "outage_limit",
     "log_file",
+    "post_sync",
+    "stats_file",
 )
+_TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", *_SHOWN[-2:])
+"""A target's block also says whose repos it syncs and which it keeps."""
 
 _HEADER = """\
 # gz-tui configuration. `gz-tui config show` prints the effective settings and where each came from.
@@ -44,6 +50,8 @@ _HEADER = """\
 #   dest_root = "~/src"            # clones go to dest_root/OWNER unless --dest is given
 #   log_file = "~/gz-tui.log"      # absolute or starting with ~; default: the user log dir
 #   profile = "work"               # profile used when no flag selects one
+#   stats_file = "~/gz-tui-stats.jsonl"   # one JSON line per target per run (also --stats-file)
+#   post_sync = ["/usr/local/bin/reindex", "--quiet"]   # run after each target's sync (no shell)
 #
 # Profiles describe one forge each. One is used when --profile NAME names it, when it is the only
 # profile matching --provider/--base-url, or when it is named after the provider in use.
@@ -60,10 +68,34 @@ _HEADER = """\
 
 """
 
+_TARGETS_EXAMPLE = """
+# Targets: `gz-tui sync` syncs every [targets.NAME] table in one run (one pool of workers), and
+# `gz-tui sync NAME...` some of them; flags after `sync` apply to each. A target is an owner on a
+# forge with its own settings: flags > its table > its profile > [defaults] > built-ins. It may hold
+# owner (default: NAME), profile, dest (default: dest_root/OWNER), include, exclude, post_sync and
+# anything a profile may. Uncomment and edit:
+#
+#   [targets.apache]                          # github.com/apache
+#   dest = "~/mirror/apache"
+#   exclude = "^incubator-"
+#   skip_archived = true
+#
+#   [targets.backend]
+#   profile = "work"                          # provider, base_url, token_env from [profiles.work]
+#   owner = "platform/backend"                # a GitLab group path
+#   post_sync = ["/usr/local/bin/reindex", "--quiet"]   # run after this target's sync (no shell)
+#
+# Every night at 03:00 from cron (which reads no shell profile: set the token variables in the
+# crontab, and give gz-tui's full path, `command -v gz-tui`):
+#
+#   GH_TOKEN=...
+#   0 3 * * * /home/me/.local/bin/gz-tui sync --json >> ~/gz-tui-sync.jsonl 2>> ~/gz-tui-sync.err
+"""
+
 
 def default_config_document() -> dict[str, Any]:
     """The ``[defaults]`` table ``config init`` writes: exactly the built-in defaults that TOML can hold."""
-    keys = [k for k in DEFAULTS_KEYS if BUILTIN.get(k) is not None]
+    keys = [k for k in DEFAULTS_KEYS if BUILTIN.get(k) not in (None, ())]
     return {"defaults": {k: _plain(BUILTIN[k]) for k in keys}}
 
 
@@ -73,7 +105,7 @@ def _plain(value: Any) -> Any:
 
 
 def default_config_text() -> str:
-    return _HEADER + tomli_w.dumps(default_config_document())
+    return _HEADER + tomli_w.dumps(default_config_document()) + _TARGETS_EXAMPLE
 
 
 def write_default_config(path: Path, *, force: bool = False) -> None:
@@ -132,7 +164,13 @@ def _config_parser(stdout: TextIO) -> _Parser:
     sub = parser.add_subparsers(dest="action", required=True, metavar="{init,show,path}", parser_class=_Parser)
     init = sub.add_parser("init", help="write a commented default config file (mode 0600)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    show = sub.add_parser("show", help="print the effective settings and where each came from")
+    show = sub.add_parser(
+        "show",
+        help="print the effective settings and where each came from, then each configured target's",
+        description="Print the effective settings of `gz-tui OWNER` and of each configured [targets.NAME] "
+        "(only the targets named, if any), and where each setting came from.",
+    )
+    show.add_argument("names", nargs="*", metavar="NAME", help="only these [targets.NAME]")
     show.add_argument("--profile", metavar="NAME")
     show.add_argument("--provider", choices=PROVIDERS)
     show.add_argument("--base-url", metavar="URL")
@@ -142,14 +180,12 @@ def _config_parser(stdout: TextIO) -> _Parser:
     return parser
 
 
-def _show(resolved: Resolved, stdout: TextIO, environ: Mapping[str, str]) -> None:
+def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
     s = resolved.settings
-    state = "" if resolved.config_found else " (not found; built-in defaults)"
-    profile = f"   profile: {resolved.profile}" if resolved.profile else ""
-    stdout.write(f"config file  {resolved.config_file}{state}{profile}\n")
     rows: list[tuple[str, str, str]] = []
-    for key in _SHOWN:
+    for key in keys:
         source = resolved.sources[key]
+        value: str
         if key == "token":
             value = "***" if s.token else "(none)"
             if not s.token:
@@ -157,25 +193,44 @@ def _show(resolved: Resolved, stdout: TextIO, environ: Mapping[str, str]) -> Non
                 source = f"set {hint}" + (", run gh auth login" if s.provider == "github" else "") + " or pass --token"
         elif key == "base_url":
             value = s.api_base
-        elif key == "dest":
+        elif key == "dest" and not resolved.table:
             value = f"{resolved.dest_root or '.'}{os.sep}<owner>"
         elif key == "log_file" and s.log_file is None:
             from gz_tui.logs import default_log_path
 
             value = str(default_log_path(environ))
+        elif key == "post_sync":
+            value = shown(key, s.post_sync) if s.post_sync else "(none)"
         else:
-            value = getattr(s, key)
-            value = "(none)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            raw = getattr(s, key)
+            value = "(none)" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
         rows.append((key, value, source))
+    return rows
+
+
+def _write_rows(rows: list[tuple[str, str, str]], stdout: TextIO) -> None:
     width = max(len(v) for _, v, _ in rows)
     for key, value, source in rows:
         stdout.write(f"{key:<14}{value:<{width}}  {source}\n")
 
 
+def _show(resolved: Resolved, targets: list[Resolved], stdout: TextIO, environ: Mapping[str, str], *, general: bool = True) -> None:
+    """The file, then (``general``) the settings ``gz-tui OWNER`` would use, then a block per target."""
+    state = "" if resolved.config_found else " (not found; built-in defaults)"
+    profile = f"   profile: {resolved.profile}" if resolved.profile and general else ""
+    stdout.write(f"config file  {resolved.config_file}{state}{profile}\n")
+    if general:
+        _write_rows(_rows(resolved, _SHOWN, environ), stdout)
+    for target in targets:
+        profile = f"   profile: {target.profile}" if target.profile else ""
+        stdout.write(f"\n{target.table}{profile}\n")
+        _write_rows(_rows(target, _TARGET_SHOWN, environ), stdout)
+
+
 def config_command(
     argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None
 ) -> int:
-    """``gz-tui config init [--force] | show [--profile NAME] [--provider P] [--base-url URL] | path``.
+    """``gz-tui config init [--force] | show [NAME...] [--profile NAME] [--provider P] [--base-url URL] | path``.
 
     Returns 0 on success, 2 on a usage or config error (one line on ``stderr``, never a traceback).
     """
@@ -201,9 +256,12 @@ def config_command(
             stdout.write(f"wrote {path}\n")
         else:
             flags = {"profile": args.profile, "provider": args.provider, "base_url": args.base_url}
-            resolved = resolve_with_sources(flags, environ)
-            _show(resolved, stdout, environ)
-            stderr.writelines(f"gz-tui config: warning: {warning}\n" for warning in resolved.warnings)
+            config = load_config(path)
+            shown_first = [] if args.names else [resolve_with_sources(flags, environ)]
+            targets = resolve_targets(flags, args.names, environ) if args.names or (config and config.targets) else []
+            _show([*shown_first, *targets][0], targets, stdout, environ, general=not args.names)
+            warnings = dict.fromkeys(w for r in (*shown_first, *targets) for w in r.warnings)
+            stderr.writelines(f"gz-tui config: warning: {warning}\n" for warning in warnings)
     except ConfigError as exc:
         stderr.write(f"gz-tui config: error: {exc}\n")
         return 2

@@ -5,8 +5,13 @@ Precedence, highest first:
 1. flags the user typed (``flags`` maps option name to value; ``None`` means "not given");
 2. the environment, for tokens only: ``GH_TOKEN``/``GITHUB_TOKEN``, ``GITLAB_TOKEN``, ``GITEA_TOKEN``
    and the variable a profile names in ``token_env``;
-3. the config file: the selected ``[profiles.NAME]`` table over the ``[defaults]`` table;
+3. the config file: for a configured target its ``[targets.NAME]`` table, then the selected
+   ``[profiles.NAME]`` table, then the ``[defaults]`` table;
 4. the built-in defaults of :class:`Settings`.
+
+A run syncs one or more *targets* (an owner on a forge, with its own settings and destination):
+:func:`resolve_targets` resolves the ``[targets.NAME]`` tables of the config file, :func:`resolve_owners`
+the owners named on the command line; both check that no two targets share a destination or a state.
 
 The environment deliberately carries nothing else: a stray ``GZ_TUI_WORKERS`` in a shell profile is
 a surprise nobody can see, while the config file is one ``gz-tui config show`` away. Two variables
@@ -21,7 +26,7 @@ before a ``token`` written in the config file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +42,14 @@ from gz_tui.config.settings import (
     Origin,
     Settings,
     check,
+    validate,
 )
-from gz_tui.config.tokens import find_token
+from gz_tui.config.tokens import TokenHolder, find_token
 
 
 @dataclass(slots=True)
 class Resolved:
-    """The settings for a run, where each one came from, and what the user should be told."""
+    """The settings for a run of one target, where each one came from, and what the user should be told."""
 
     settings: Settings
     sources: dict[str, str]
@@ -58,6 +64,19 @@ class Resolved:
     """Where clones go (``dest_root/OWNER``) when --dest is not given, if the config sets it."""
     origins: dict[str, Origin] = field(default_factory=dict)
     """Per setting taken from a flag or the config file: where, for error messages (``validate``)."""
+    table: str = ""
+    """``[targets.NAME]`` for a target of the config file; empty for an owner named on the command line."""
+
+    def problem(self) -> str | None:
+        """One-line reason this target cannot run (:func:`validate`), naming its table if it has one."""
+        problem = validate(self.settings, self.origins)
+        if problem and self.table and not problem.startswith(f"{self.config_file}:"):
+            return f"{self.config_file}: {self.table}: {problem}"
+        return problem
+
+
+class NoTargets(ConfigError):
+    """``gz-tui sync`` with no ``[targets.NAME]`` in the config file (or no config file)."""
 
 
 def _last_segment(owner: str) -> str:
@@ -75,6 +94,8 @@ def _profile_api_base(profile: Mapping[str, Any]) -> str:
 def _select_profile(
     given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str]
 ) -> str | None:
+    """The profile a run uses: the one named, else the only one matching the provider/base URL given
+    (by a flag, or a target's table), else ``[defaults] profile``, else the one named after the provider."""
     profiles = config.profiles if config else {}
     defaults = config.defaults if config else {}
     if name is not None:
@@ -105,30 +126,45 @@ def _select_profile(
     return provider if provider in profiles else None
 
 
-def resolve_with_sources(
-    flags: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
-    config_file: Path | None = None,
-) -> Resolved:
-    """Merge flags > environment > config file (profile over defaults) > built-in defaults.
-
-    ``flags`` holds only the options the user typed (``None`` means "not given"), keyed by Settings
-    field name, plus ``profile``. ``config_file`` defaults to :func:`config_path`; a missing file is
-    no config. Raises :class:`ConfigError` for a bad file or flag, an unknown profile or conflicting
-    options; the message names the flag or the file, table and key.
-    """
-    environ = os.environ if environ is None else environ
-    path = config_path(environ) if config_file is None else Path(config_file)
-    config = load_config(path)
-    warnings: list[str] = list(config.warnings) if config else []
-    given = {k: check(k, v) if k in RULES else v for k, v in flags.items() if v is not None and k in SETTING_NAMES}
+def _checked_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The flags the user gave, each checked by its rule, and ``--profile``."""
+    given = {
+        k: check(k, v) if k in RULES else v
+        for k, v in flags.items()
+        if v is not None and k in SETTING_NAMES and k != "target"
+    }
     profile_flag = flags.get("profile")
-    if profile_flag is not None:
-        profile_flag = check("profile", profile_flag)
+    return given, None if profile_flag is None else check("profile", profile_flag)
 
-    name = _select_profile(given, profile_flag, config, path, warnings)
+
+def _resolve(
+    given: Mapping[str, Any],
+    profile_flag: str | None,
+    config: ConfigFile | None,
+    path: Path,
+    environ: Mapping[str, str],
+    *,
+    target: str | None = None,
+    dest_is_root: bool = False,
+    with_tokens: bool = True,
+    gh_answers: dict[str, str | None] | None = None,
+) -> Resolved:
+    """One target: the command-line owner in ``given``, or the ``[targets.NAME]`` table named ``target``.
+
+    ``dest_is_root``: ``--dest`` names the folder the targets land in (``DEST/OWNER``), as it does when a
+    run has several targets.
+    """
+    warnings: list[str] = list(config.warnings) if config else []
+    table: Mapping[str, Any] = config.targets[target] if config is not None and target is not None else {}
+    label = f"[targets.{target}]" if target is not None else ""
+    forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {
+        k: given[k] for k in ("provider", "base_url") if k in given
+    }
+    name = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings)
     profile = config.profiles[name] if config is not None and name is not None else None
     layers: list[tuple[Origin, Mapping[str, Any]]] = []
+    if table:
+        layers.append((Origin(path, label), table))
     if profile is not None:
         layers.append((Origin(path, f"[profiles.{name}]"), profile))
     if config is not None:
@@ -140,21 +176,28 @@ def resolve_with_sources(
         if key in given:
             origins[key] = FLAG
             return given[key], str(FLAG)
-        for origin, table in layers:
-            if key in table:
+        for origin, layer in layers:
+            if key in layer:
                 origins[key] = origin
-                return table[key], str(origin)
+                return layer[key], str(origin)
         return default, "default"
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key in SETTING_NAMES:
-        if key not in ("token", "token_source", "dest"):
+        if key not in ("owner", "target", "token", "token_source", "dest"):
             values[key], sources[key] = pick(key, BUILTIN.get(key, ""))
     if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
         raise ConfigError(
             f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}'
         )
+    if target is not None:
+        values["owner"], values["target"] = table.get("owner", target), target
+        sources["owner"] = f"config {path} {label}" if "owner" in table else f"the name of {label}"
+        sources["target"] = f"config {path} {label}"
+    else:
+        values["owner"], sources["owner"] = given.get("owner", ""), "flag" if "owner" in given else "default"
+        sources["target"] = sources["owner"]
 
     settings = Settings(**values)
     for key in ("state_path", "log_file"):
@@ -162,29 +205,26 @@ def resolve_with_sources(
         if value is not None:
             setattr(settings, key, Path(value).expanduser())
 
-    # Destination: --dest, else dest_root/OWNER-last-segment, else ./OWNER-last-segment.
+    # Destination: --dest (with several targets: --dest/OWNER), else the target's dest, else
+    # dest_root/OWNER-last-segment, else ./OWNER-last-segment.
     dest_root, root_source = pick("dest_root", None)
     last = _last_segment(settings.owner)
     if "dest" in given:
-        settings.dest, sources["dest"] = Path(given["dest"]).expanduser(), "flag"
+        flag_dest = Path(given["dest"]).expanduser()
+        settings.dest, sources["dest"] = (flag_dest / last, "flag --dest/<owner>") if dest_is_root else (flag_dest, "flag")
+    elif "dest" in table:
+        settings.dest, sources["dest"] = Path(table["dest"]), f"config {path} {label}"
     elif dest_root is not None:
         settings.dest, sources["dest"] = Path(dest_root) / last, f"{root_source} dest_root"
     else:
         settings.dest, sources["dest"] = Path(last or "."), "default"
 
-    # Token: --token, profile token_env, provider variables, gh (GitHub), config token. A profile's
-    # token is only ever sent to the profile's own forge.
-    own: Mapping[str, Any] = {}
-    if profile is not None:
-        if _profile_api_base(profile) == _norm_url(settings.api_base):
-            own = profile
-        elif "token" in profile or "token_env" in profile:
-            warnings.append(
-                f"not using the token of [profiles.{name}]: its base URL {_profile_api_base(profile)} "
-                f"differs from {settings.api_base}"
-            )
-    label = f"[profiles.{name}]"
-    token, source, token_source = find_token(given, own, label, settings, environ, f"config {path} {label}", warnings)
+    if with_tokens:
+        token, source, token_source = find_token(
+            given, _token_holders(settings, table, label, profile, name, path, warnings), settings, environ, warnings, gh_answers
+        )
+    else:
+        token, source, token_source = None, "not looked up", ""
     settings.token, settings.token_source = token, token_source
     sources["token"] = sources["token_source"] = source
 
@@ -197,7 +237,177 @@ def resolve_with_sources(
         profile=name,
         dest_root=Path(dest_root) if dest_root is not None else None,
         origins=origins,
+        table=label,
     )
+
+
+def _token_holders(
+    settings: Settings,
+    table: Mapping[str, Any],
+    label: str,
+    profile: Mapping[str, Any] | None,
+    name: str | None,
+    path: Path,
+    warnings: list[str],
+) -> list[TokenHolder]:
+    """The tables whose ``token_env``/``token`` this run may use: the target's, then its profile's, each
+    only when its own forge is the one in use (a token is never sent to another forge)."""
+    holders: list[TokenHolder] = []
+    api_base = _norm_url(settings.api_base)
+    if table and ("token" in table or "token_env" in table):
+        provider = table.get("provider") or (profile["provider"] if profile is not None else settings.provider)
+        own = table.get("base_url") or (profile.get("base_url") if profile is not None else None)
+        own_base = _norm_url(own or DEFAULT_BASE_URLS[provider])
+        if own_base == api_base:
+            holders.append((label, table, f"config {path} {label}"))
+        else:
+            warnings.append(f"not using the token of {label}: its base URL {own_base} differs from {settings.api_base}")
+    if profile is not None and ("token" in profile or "token_env" in profile):
+        profile_label = f"[profiles.{name}]"
+        if _profile_api_base(profile) == api_base:
+            holders.append((profile_label, profile, f"config {path} {profile_label}"))
+        else:
+            warnings.append(
+                f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} "
+                f"differs from {settings.api_base}"
+            )
+    return holders
+
+
+def _load(environ: Mapping[str, str] | None, config_file: Path | None) -> tuple[Mapping[str, str], Path, ConfigFile | None]:
+    environ = os.environ if environ is None else environ
+    path = config_path(environ) if config_file is None else Path(config_file)
+    return environ, path, load_config(path)
+
+
+def resolve_with_sources(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Resolved:
+    """One owner named on the command line (``flags["owner"]``): flags > environment > config file
+    (profile over defaults) > built-in defaults. Its target name is the owner.
+
+    ``flags`` holds only the options the user typed (``None`` means "not given"), keyed by Settings
+    field name, plus ``profile``. ``config_file`` defaults to :func:`config_path`; a missing file is
+    no config. Raises :class:`ConfigError` for a bad file or flag, an unknown profile or conflicting
+    options; the message names the flag or the file, table and key.
+    """
+    environ, path, config = _load(environ, config_file)
+    given, profile_flag = _checked_flags(flags)
+    return _resolve(given, profile_flag, config, path, environ)
+
+
+def resolve_owners(
+    flags: Mapping[str, Any],
+    owners: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    *,
+    with_tokens: bool = True,
+) -> list[Resolved]:
+    """One target per owner named on the command line (``gz-tui apache kubernetes``), in order, each named
+    after its owner. With one owner this is ``[resolve_with_sources(flags | {"owner": owner})]``; with
+    several, ``--dest D`` puts each at ``D/OWNER``. ``flags["owner"]`` is ignored.
+
+    Raises :class:`ConfigError` as :func:`resolve_with_sources` does, and when two owners would share a
+    destination or a state (:func:`check_distinct`).
+    """
+    environ, path, config = _load(environ, config_file)
+    given, profile_flag = _checked_flags({k: v for k, v in flags.items() if k != "owner"})
+    chosen = list(dict.fromkeys(owners)) or [""]
+    gh_answers: dict[str, str | None] = {}
+    resolved = [
+        _resolve(
+            {**given, "owner": owner} if owner else given,
+            profile_flag,
+            config,
+            path,
+            environ,
+            dest_is_root=len(chosen) > 1,
+            with_tokens=with_tokens,
+            gh_answers=gh_answers,
+        )
+        for owner in chosen
+    ]
+    check_distinct(resolved)
+    return resolved
+
+
+def target_names(environ: Mapping[str, str] | None = None, config_file: Path | None = None) -> list[str]:
+    """The names of the ``[targets.NAME]`` tables of the config file, in file order (none without a file)."""
+    _, _, config = _load(environ, config_file)
+    return list(config.targets) if config is not None else []
+
+
+def resolve_targets(
+    flags: Mapping[str, Any],
+    names: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    *,
+    with_tokens: bool = True,
+) -> list[Resolved]:
+    """The configured targets named (every one, in file order, when ``names`` is empty), for ``gz-tui sync``.
+
+    Per target: flags > its ``[targets.NAME]`` table > the profile it names (or the one its provider/base
+    URL selects) > ``[defaults]`` > built-ins; its token is found as a single run's is. With several
+    targets, ``--dest D`` puts each at ``D/OWNER``. ``flags["owner"]`` is ignored; ``with_tokens=False``
+    skips looking for tokens (``gz-tui status``).
+
+    Raises :class:`ConfigError` (one line) for a bad file or flag, no targets configured (:class:`NoTargets`), a name that is
+    not configured (listing the known ones), or two targets sharing a destination or a state.
+    """
+    environ, path, config = _load(environ, config_file)
+    configured = list(config.targets) if config is not None else []
+    if not configured:
+        where = f"{path} has no [targets.NAME] tables" if config is not None else f"no config file at {path}"
+        raise NoTargets(f"{where}: nothing to sync (run gz-tui config init for a commented [targets.NAME] example)")
+    unknown = [n for n in dict.fromkeys(names) if n not in configured]
+    if unknown:
+        which = "target " + repr(unknown[0]) if len(unknown) == 1 else "targets " + ", ".join(map(repr, unknown))
+        raise ConfigError(f"no {which} in {path} (targets there: {', '.join(configured)})")
+    given, profile_flag = _checked_flags({k: v for k, v in flags.items() if k != "owner"})
+    chosen = list(dict.fromkeys(names)) or configured
+    gh_answers: dict[str, str | None] = {}
+    resolved = [
+        _resolve(
+            given,
+            profile_flag,
+            config,
+            path,
+            environ,
+            target=name,
+            dest_is_root=len(chosen) > 1,
+            with_tokens=with_tokens,
+            gh_answers=gh_answers,
+        )
+        for name in chosen
+    ]
+    check_distinct(resolved)
+    return resolved
+
+
+def check_distinct(resolved: Sequence[Resolved]) -> None:
+    """:class:`ConfigError` naming both targets when two would sync into one destination (or one inside
+    the other's), or share a state file."""
+    from gz_tui.pipeline.state import default_state_path  # gz_tui.pipeline pulls in the forges
+
+    seen: list[tuple[str, Path, Path]] = []
+    for r in resolved:
+        s = r.settings
+        dest = s.dest.expanduser().resolve()
+        state = (s.state_path.expanduser() if s.state_path else default_state_path(dest)).resolve()
+        for other, other_dest, other_state in seen:
+            pair = f"targets {other} and {s.target}"
+            if dest == other_dest:
+                raise ConfigError(f"{pair} would both sync into {dest} (give one its own dest)")
+            if state == other_state:
+                raise ConfigError(f"{pair} would share the state file {state} (--state names one state: leave it out when syncing several targets)")
+            if dest.is_relative_to(other_dest) or other_dest.is_relative_to(dest):
+                inner, outer = (dest, other_dest) if dest.is_relative_to(other_dest) else (other_dest, dest)
+                raise ConfigError(f"{pair}: destination {inner} is inside {outer} (give each its own folder)")
+        seen.append((s.target, dest, state))
 
 
 def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

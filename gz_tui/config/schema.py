@@ -1,4 +1,5 @@
-"""The config file: where it is, and reading it into checked ``[defaults]`` and ``[profiles.NAME]`` tables.
+"""The config file: where it is, and reading it into checked ``[defaults]``, ``[profiles.NAME]`` and
+``[targets.NAME]`` tables.
 
 Every value is checked by its rule in :data:`gz_tui.config.settings.RULES`, the same rule a flag meets;
 an error names the file, the table, the key and the value (never a token).
@@ -7,17 +8,19 @@ an error names the file, the table, the key and the value (never a token).
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from gz_tui.config.settings import PROVIDERS, RULES, ConfigError, InFile, Origin, check
+from gz_tui.config.settings import PROVIDERS, RULES, ConfigError, InFile, Invalid, Origin, Rule, check, text
 
 APP_NAME = "gz-tui"
 CONFIG_ENV_VAR = "GZ_TUI_CONFIG"
@@ -27,6 +30,13 @@ DEFAULTS_KEYS = tuple(name for name, rule in RULES.items() if InFile.DEFAULTS in
 """What ``[defaults]`` may hold; ``profile`` names the profile used when no flag selects one."""
 PROFILE_KEYS = tuple(name for name, rule in RULES.items() if InFile.PROFILES in rule.in_file)
 """What a ``[profiles.NAME]`` table may hold."""
+TARGET_KEYS = ("owner", *(name for name, rule in RULES.items() if rule.in_file & (InFile.PROFILES | InFile.TARGETS)))
+"""What a ``[targets.NAME]`` table may hold: the owner (default: NAME), everything a profile may, and
+``profile``, ``dest``, ``include``, ``exclude`` and ``post_sync``."""
+OWNER_RULE = Rule(text)
+"""``owner`` in a ``[targets.NAME]`` table (on the command line the owner is checked by ``validate``)."""
+TARGET_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@/-]*")
+"""A target's name is typed on the command line (``gz-tui sync NAME``): one word, not an option."""
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -47,11 +57,26 @@ class ConfigFile:
     profiles: dict[str, dict[str, Any]]
     """Every profile has a ``provider`` (written, or taken from a profile named after a provider)."""
     warnings: tuple[str, ...] = ()
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[targets.NAME]`` tables, in file order; the owner is NAME unless the table writes ``owner``."""
+
+
+def _places(key: str) -> str:
+    """The tables that may hold ``key``, as an error names them; empty for a key no table holds."""
+    in_file = RULES[key].in_file if key in RULES else InFile.TARGETS if key == "owner" else InFile.NO
+    tables = ["[profiles.NAME]"] if InFile.PROFILES in in_file else []
+    if in_file & (InFile.PROFILES | InFile.TARGETS):
+        tables.append("[targets.NAME]")
+    places = ["[defaults]"] if InFile.DEFAULTS in in_file else []
+    if tables:
+        places.append(f"a {' or '.join(tables)} table")
+    return " or ".join(places)
 
 
 def _unknown_key(path: Path, table: str, key: str, known: tuple[str, ...]) -> ConfigError:
-    if table == "[defaults]" and key in PROFILE_KEYS:
-        return ConfigError(f'{path}: "{key}" belongs in a [profiles.NAME] table, not in [defaults]')
+    places = _places(key)
+    if places and table != "the top level":
+        return ConfigError(f'{path}: "{key}" belongs in {places}, not in {table}')
     hint = difflib.get_close_matches(key, known, n=1)
     suggestion = f'; did you mean "{hint[0]}"?' if hint else f" (known keys: {', '.join(known)})"
     return ConfigError(f'{path}: unknown key "{key}" in {table}{suggestion}')
@@ -65,8 +90,43 @@ def _check_table(path: Path, table: str, data: Any, known: tuple[str, ...]) -> d
     for key, value in data.items():
         if key not in known:
             raise _unknown_key(path, table, key, known)
-        checked[key] = check(key, value, origin)
+        if key == "owner":
+            try:
+                checked[key] = OWNER_RULE.apply(value)
+            except Invalid as bad:
+                raise ConfigError(origin.problem(key, value, bad)) from None
+        else:
+            checked[key] = check(key, value, origin)
     return checked
+
+
+def _load_targets(path: Path, raw: Any, profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: targets must be tables written [targets.NAME]")
+    targets: dict[str, dict[str, Any]] = {}
+    for name, table in raw.items():
+        if not TARGET_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{path}: [targets.{_quoted(name)}]: a target's name is one word of letters, digits and - _ . @ /, "
+                'not starting with "-" (it is typed as gz-tui sync NAME)'
+            )
+        label = f"[targets.{name}]"
+        target = _check_table(path, label, table, TARGET_KEYS)
+        if "profile" in target:
+            profile = profiles.get(target["profile"])
+            if profile is None:
+                raise ConfigError(f'{path}: {label} profile = "{target["profile"]}" names no [profiles.*] table')
+            if "provider" in target and target["provider"] != profile["provider"]:
+                raise ConfigError(
+                    f'{path}: {label} provider = "{target["provider"]}" conflicts with '
+                    f'[profiles.{target["profile"]}] provider = "{profile["provider"]}"'
+                )
+        targets[name] = target
+    return targets
+
+
+def _quoted(name: str) -> str:
+    return json.dumps(name)
 
 
 def load_config(path: Path) -> ConfigFile | None:
@@ -85,8 +145,8 @@ def load_config(path: Path) -> ConfigFile | None:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
     for key in data:
-        if key not in ("defaults", "profiles"):
-            raise _unknown_key(path, "the top level", key, ("defaults", "profiles"))
+        if key not in ("defaults", "profiles", "targets"):
+            raise _unknown_key(path, "the top level", key, ("defaults", "profiles", "targets"))
     defaults = _check_table(path, "[defaults]", data.get("defaults", {}), DEFAULTS_KEYS)
     raw_profiles = data.get("profiles", {})
     if not isinstance(raw_profiles, dict):
@@ -102,11 +162,15 @@ def load_config(path: Path) -> ConfigFile | None:
         profiles[name] = profile
     if "profile" in defaults and defaults["profile"] not in profiles:
         raise ConfigError(f'{path}: [defaults] profile = "{defaults["profile"]}" names no [profiles.*] table')
-    return ConfigFile(path, defaults, profiles, _token_warnings(path, profiles))
+    targets = _load_targets(path, data.get("targets", {}), profiles)
+    return ConfigFile(path, defaults, profiles, _token_warnings(path, profiles, targets), targets)
 
 
-def _token_warnings(path: Path, profiles: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+def _token_warnings(
+    path: Path, profiles: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, ...]:
     holders = [f"[profiles.{n}]" for n, p in profiles.items() if "token" in p]
+    holders += [f"[targets.{n}]" for n, t in targets.items() if "token" in t]
     if not holders or os.name == "nt":
         return ()
     mode = stat.S_IMODE(path.stat().st_mode)

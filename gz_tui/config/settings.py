@@ -1,7 +1,7 @@
 """The settings of one run, and the one table that checks every value, wherever it came from.
 
-A value reaches :class:`Settings` from a flag, the config file's ``[defaults]`` or a
-``[profiles.NAME]`` table (the environment only carries tokens, which are free text). Each setting's
+A value reaches :class:`Settings` from a flag, the config file's ``[defaults]``, a ``[profiles.NAME]``
+or a ``[targets.NAME]`` table (the environment only carries tokens, which are free text). Each setting's
 check — its type, its bounds, what it must look like — is declared once in :data:`RULES`, and
 :func:`check` applies it to a value from any of those places. The error names the place:
 
@@ -72,7 +72,20 @@ class Settings:
     retry_failed: bool = False
     attempts: int = 3
     """Attempts per repo for transient git failures."""
+    outage_limit: int = 600
+    """Seconds the forge may stay unreachable before the run stops (its repos left pending)."""
     log_file: Path | None = None
+    target: str = ""
+    """The target's name: its ``[targets.NAME]`` name, or the owner for one named on the command line
+    (the default, when left empty). Set by resolution, never by a flag or a file."""
+    post_sync: tuple[str, ...] = ()
+    """A command (argument list, no shell) run after the target's sync; empty means none."""
+    stats_file: Path | None = None
+    """Where one JSON line per target per run is appended; None means nowhere."""
+
+    def __post_init__(self) -> None:
+        if not self.target:
+            self.target = self.owner
 
     @property
     def api_base(self) -> str:
@@ -80,8 +93,8 @@ class Settings:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
-BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name != "owner"}
-"""The built-in default of every setting but ``owner``."""
+BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name not in ("owner", "target")}
+"""The built-in default of every setting but ``owner`` and ``target``."""
 
 
 # --------------------------------------------------------------------------- value kinds
@@ -178,6 +191,13 @@ def any_path(value: Any) -> Path:
     raise Invalid.expecting("a path")
 
 
+def argv(value: Any) -> tuple[str, ...]:
+    """A command as an argument list (run without a shell); an empty list means "no command"."""
+    if isinstance(value, (list, tuple)) and all(isinstance(arg, str) and arg.strip() for arg in value):
+        return tuple(value)
+    raise Invalid.expecting('an array of non-empty strings (a command and its arguments, no shell), such as ["git", "status"]')
+
+
 def regex(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid.expecting("a regular expression")
@@ -192,11 +212,16 @@ def regex(value: Any) -> str:
 
 
 class InFile(Flag):
-    """Which tables of the config file may hold a setting."""
+    """Which tables of the config file may hold a setting.
+
+    A ``[targets.NAME]`` table may hold everything a profile may (``PROFILES``), and also what is marked
+    ``TARGETS``.
+    """
 
     NO = 0
     DEFAULTS = auto()
     PROFILES = auto()
+    TARGETS = auto()
     BOTH = DEFAULTS | PROFILES
 
 
@@ -223,8 +248,9 @@ RULES: dict[str, Rule] = {
     "base_url": Rule(http_url, in_file=InFile.PROFILES, flag="--base-url"),
     "token": Rule(secret, in_file=InFile.PROFILES, flag="--token"),
     "token_env": Rule(env_name, in_file=InFile.PROFILES),
-    "profile": Rule(text, in_file=InFile.DEFAULTS, flag="--profile"),
-    "dest": Rule(any_path, flag="--dest"),
+    "profile": Rule(text, in_file=InFile.DEFAULTS | InFile.TARGETS, flag="--profile"),
+    # On the command line a relative --dest means the current directory; in the file it must be absolute.
+    "dest": Rule(absolute_path, in_file=InFile.TARGETS, flag="--dest"),
     "dest_root": Rule(absolute_path, in_file=InFile.BOTH),
     # More parallel clones only earn throttling from a forge; a bigger buffer only costs memory.
     "workers": Rule(whole_number, most=64, in_file=InFile.BOTH, flag="--workers"),
@@ -232,8 +258,8 @@ RULES: dict[str, Rule] = {
     "protocol": Rule(choice(CloneProtocol), in_file=InFile.BOTH, flag="--protocol"),
     "update": Rule(choice(UpdateMode), in_file=InFile.BOTH, flag="--update"),
     "depth": Rule(whole_number, in_file=InFile.BOTH, flag="--depth"),
-    "include": Rule(regex, flag="--include"),
-    "exclude": Rule(regex, flag="--exclude"),
+    "include": Rule(regex, in_file=InFile.TARGETS, flag="--include"),
+    "exclude": Rule(regex, in_file=InFile.TARGETS, flag="--exclude"),
     "skip_archived": Rule(boolean, in_file=InFile.BOTH, flag="--skip-archived"),
     "skip_forks": Rule(boolean, in_file=InFile.BOTH, flag="--skip-forks"),
     "dry_run": Rule(boolean, flag="--dry-run"),
@@ -244,10 +270,14 @@ RULES: dict[str, Rule] = {
     "fresh": Rule(boolean, flag="--fresh"),
     "retry_failed": Rule(boolean, flag="--retry-failed"),
     "attempts": Rule(whole_number, most=20, in_file=InFile.BOTH, flag="--attempts"),
+    "outage_limit": Rule(whole_number, most=86_400, in_file=InFile.BOTH, flag="--outage-limit"),
     "log_file": Rule(absolute_path, in_file=InFile.BOTH, flag="--log-file"),
+    "post_sync": Rule(argv, in_file=InFile.DEFAULTS | InFile.TARGETS),
+    "stats_file": Rule(absolute_path, in_file=InFile.DEFAULTS, flag="--stats-file"),
 }
 """Every value a user can give, flag or file: its check, its bound, where the file may hold it, its flag.
-Not here: ``owner`` (a flag only, checked by :func:`validate`) and ``token_source`` (gz-tui sets it)."""
+Not here: ``owner`` (a flag, or ``owner`` in a ``[targets.NAME]`` table; checked by :func:`validate`),
+``token_source`` and ``target`` (gz-tui sets them)."""
 
 _HIDDEN = frozenset({"token"})
 """Never echoed in an error, whatever its value."""
@@ -262,7 +292,7 @@ class Origin:
 
     file: Path | None = None
     table: str = ""
-    """``[defaults]`` or ``[profiles.NAME]``."""
+    """``[defaults]``, ``[profiles.NAME]`` or ``[targets.NAME]``."""
 
     def problem(self, name: str, value: Any, bad: Invalid) -> str:
         """The one-line error for ``value`` of setting ``name`` refused by ``bad``."""
@@ -285,6 +315,8 @@ def shown(name: str, value: Any) -> str:
         return "a table"
     if isinstance(value, Path):
         value = str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown("", item) for item in value) + "]"
     return tomli_w.dumps({"v": value}).strip()[4:]
 
 

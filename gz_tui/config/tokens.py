@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,24 +58,31 @@ def token_from_gh(api_base: str, environ: Mapping[str, str]) -> str | None:
     return lines[0].strip()
 
 
+TokenHolder = tuple[str, Mapping[str, Any], str]
+"""A table of the config file that may name a token: (its label, the table, how ``config show`` names it)."""
+
+
 def find_token(
     given: Mapping[str, Any],
-    profile: Mapping[str, Any],
-    label: str,
+    holders: Sequence[TokenHolder],
     settings: Settings,
     environ: Mapping[str, str],
-    source_of_profile: str,
     warnings: list[str],
+    gh_answers: dict[str, str | None] | None = None,
 ) -> tuple[str | None, str, str]:
     """(token, source for ``config show``, ``Settings.token_source``); the first source that has one wins.
 
-    ``profile`` is the selected profile only when its forge is the one in use (else empty): a profile's
-    token is never sent anywhere else. ``source_of_profile`` is how ``config show`` names it.
+    ``holders`` are the tables that may hold ``token_env`` or ``token`` for this run, most specific first
+    (a ``[targets.NAME]`` table, then its profile), and only those whose forge is the one in use: a token
+    written for one forge is never sent anywhere else. The first ``token_env`` named is the one used.
+    ``gh_answers`` remembers ``gh auth token`` per API root across the targets of one run.
     """
     if "token" in given:
         return given["token"], "flag", "--token"
-    if "token_env" in profile:
-        var = profile["token_env"]
+    env_holder = next((h for h in holders if "token_env" in h[1]), None)
+    if env_holder is not None:
+        label, table, _ = env_holder
+        var = table["token_env"]
         value = environ.get(var, "").strip()
         if value:
             return value, f"env {var} ({label} token_env)", var
@@ -84,9 +91,14 @@ def find_token(
     if from_env:
         return from_env, f"env {var}", var
     if settings.provider == ProviderName.GITHUB:
-        from_gh = token_from_gh(settings.api_base, environ)
+        answers = {} if gh_answers is None else gh_answers
+        if settings.api_base not in answers:
+            answers[settings.api_base] = token_from_gh(settings.api_base, environ)
+        from_gh = answers[settings.api_base]
         if from_gh:
             return from_gh, "gh auth token", "gh auth token"
-    if "token" in profile:
-        return profile["token"], source_of_profile, f"config file {label}"
+    file_holder = next((h for h in holders if "token" in h[1]), None)
+    if file_holder is not None:
+        label, table, source = file_holder
+        return table["token"], source, f"config file {label}"
     return None, "default", ""
