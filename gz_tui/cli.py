@@ -189,7 +189,7 @@ def _run(resolved: list[Resolved], *, demo: bool) -> int:
     """Log, warn, and run the targets: headless, or on the dashboard."""
     targets = [r.settings for r in resolved]
     if demo:
-        targets = [replace(t, token=None, token_source="") for t in targets]
+        targets = [replace(t, token=None, token_source="", post_sync=(), stats_file=None) for t in targets]  # a demo is no sync to report
     warnings = list(dict.fromkeys(w for r in resolved for w in r.warnings))
     log_files = list(dict.fromkeys(t.log_file for t in targets))
     if len(log_files) > 1:

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import anyio
@@ -29,8 +29,10 @@ class HeadlessReporter:
     (the CLI registers the token) cannot reach stdout or stderr either, even if a forge echoes it.
     """
 
-    def __init__(self, *, json_mode: bool, out: TextIO, err: TextIO, color: bool) -> None:
+    def __init__(self, *, json_mode: bool, out: TextIO, err: TextIO, color: bool, several: bool = False) -> None:
         self.json_mode = json_mode
+        self.several = several
+        """A run of several targets: each line about one of them starts with its name."""
         self.out = out
         self.err = err
         self.color = color
@@ -38,6 +40,7 @@ class HeadlessReporter:
         """Called once when whoever reads stdout has gone (``gz-tui --json | head``): the run stops, saved."""
         self.output_closed = False
         self._err_closed = False
+        self._target = ""
         self.snapshot: Callable[[], Snapshot] | None = None
         """The run's current snapshot, for lines that depend on it (is anything queued while the API waits?)."""
 
@@ -46,6 +49,7 @@ class HeadlessReporter:
             self._write_out(json.dumps(redact_values(event), ensure_ascii=True))  # values only: keys stay parseable
             return
         kind = event["event"]
+        self._target = f"{inert(event['target'])}: " if self.several and event.get("target") else ""
         if kind == "repo_failed":
             self._line(
                 f"{self._red('failed')} {inert(event['repo'])}: {event['error_class']}: {inert(event['message'])} "
@@ -70,6 +74,12 @@ class HeadlessReporter:
             self._line(f"resuming the interrupted run from {'its queue' if event['listing_done'] else 'its listing cursor'}")
         elif kind == "summary" and not (event["exit_code"] == 2 and event["listed"] == 0):
             self._summary(event)
+        elif kind == "total":
+            self._write_out(
+                f"all {event['targets']} targets: cloned {event['cloned']:,} · updated {event['updated']:,} · "
+                f"unchanged {event['unchanged']:,} · skipped {event['skipped']:,} · failed {event['failed']:,} · "
+                f"{countdown(event['seconds'])} · exit code {event['exit_code']}"
+            )
 
     def progress(self, snap: Snapshot) -> None:
         c = snap.counts
@@ -86,7 +96,7 @@ class HeadlessReporter:
                     buffer_capacity=snap.buffer_capacity,
                     api_requests=snap.rate.requests,
                     state=snap.run_state.value,
-                ).as_dict(snap.now)
+                ).as_dict(snap.now, snap.targets[0].name if len(snap.targets) == 1 else None)
             )
             return
         # GitHub's org total counts public repos only for non-members: once the listing outgrows it, it says nothing.
@@ -121,13 +131,13 @@ class HeadlessReporter:
                 + (f" · no longer on the forge {e['gone']:,} (kept)" if e.get("gone") else "")
                 + f" · {countdown(e['seconds'])} · state {e['state']}"
             )
-        self._write_out(redact(text))
+        self._write_out(redact(self._target + text))
 
     def _line(self, text: str) -> None:
         if self._err_closed:
             return
         try:
-            self.err.write(redact(text) + "\n")
+            self.err.write(redact(self._target + text) + "\n")
             self.err.flush()
         except (BrokenPipeError, ValueError):
             self._err_closed = True  # nobody reads stderr any more: progress lines are dropped, the run goes on
@@ -212,6 +222,11 @@ async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], 
     return result
 
 
-def run_headless(settings: Settings, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK) -> int:
-    reporter = HeadlessReporter(json_mode=settings.json, out=out, err=err, color=wants_color(err, os.environ))
-    return anyio.run(run_headless_async, lambda sink: Pipeline(settings, clock=clock, events=sink), reporter)
+def run_headless(
+    targets: Settings | Sequence[Settings], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK
+) -> int:
+    chosen = [targets] if isinstance(targets, Settings) else list(targets)
+    reporter = HeadlessReporter(
+        json_mode=chosen[0].json, out=out, err=err, color=wants_color(err, os.environ), several=len(chosen) > 1
+    )
+    return anyio.run(run_headless_async, lambda sink: Pipeline(chosen, clock=clock, events=sink), reporter)

@@ -96,3 +96,22 @@ def run_cancelled_when(
     events: list[dict[str, Any]] = []
     pipeline = Pipeline(settings, events=lambda event: (events.append(event), stop(events) and pipeline.cancel()), **kwargs)
     return anyio.run(pipeline.run), events
+
+
+def events_match_their_declarations(events: list[dict[str, Any]]) -> None:
+    """Every JSON event has exactly the keys its declaration in ``gz_tui.pipeline.events`` gives it."""
+    import dataclasses
+
+    from gz_tui.pipeline.events import EVENTS
+
+    declared = {}
+    for kind in EVENTS:
+        fields = dataclasses.fields(kind)
+        required = {"event", "time", "target"} | {f.name for f in fields if not f.metadata.get("optional")}
+        declared[kind.name] = (required, {f.name for f in fields if f.metadata.get("optional")})
+    for event in events:
+        assert event["event"] in declared, f"undeclared event {event['event']!r}"
+        required, optional = declared[event["event"]]
+        keys = set(event)
+        assert required <= keys, (event["event"], required - keys)
+        assert keys <= required | optional, (event["event"], keys - required - optional)

@@ -3,27 +3,15 @@ event a real run emits matches its declaration exactly."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from gz_tui.clock import FakeClock
 from gz_tui.forge_sim import Scenario
-from gz_tui.pipeline.events import EVENTS, markdown_table
-from tests.helpers import run_pipeline, settings_for
+from gz_tui.pipeline.events import markdown_table
+from tests.helpers import events_match_their_declarations, run_pipeline, settings_for
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def declared_fields() -> dict[str, tuple[set[str], set[str]]]:
-    """Per event name: (required keys, optional keys) of its JSON object."""
-    found = {}
-    for event in EVENTS:
-        fields = dataclasses.fields(event)
-        required = {"event", "time"} | {f.name for f in fields if not f.metadata.get("optional")}
-        optional = {f.name for f in fields if f.metadata.get("optional")}
-        found[event.name] = (required, optional)
-    return found
 
 
 def test_the_readme_event_table_is_generated_from_the_declarations() -> None:
@@ -32,16 +20,6 @@ def test_the_readme_event_table_is_generated_from_the_declarations() -> None:
         "README's event table is stale: paste the output of `python -m gz_tui.pipeline.events`"
     )
     assert "`would_refuse` (optional)" in table
-
-
-def conforms(events: list[dict[str, Any]]) -> None:
-    declared = declared_fields()
-    for event in events:
-        assert event["event"] in declared, f"undeclared event {event['event']!r}"
-        required, optional = declared[event["event"]]
-        keys = set(event)
-        assert required <= keys, (event["event"], required - keys)
-        assert keys <= required | optional, (event["event"], keys - required - optional)
 
 
 def test_every_event_of_real_runs_matches_its_declaration(forge_factory: Any, tmp_path: Path) -> None:
@@ -55,5 +33,5 @@ def test_every_event_of_real_runs_matches_its_declaration(forge_factory: Any, tm
     assert code == 1  # the hostile entries are refused
     seen = {e["event"] for e in dry + real}
     assert {"page", "repo_planned", "repo_done", "repo_failed", "rate_limit_wait", "summary"} <= seen
-    conforms(dry + real)
+    events_match_their_declarations(dry + real)
     assert "would_clone" not in real[-1], "dry-run fields are left out of a real run's summary"

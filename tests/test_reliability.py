@@ -71,7 +71,7 @@ def test_a_forge_that_goes_away_stops_the_run_with_repos_pending_not_failed(forg
         wait_for_done(events, 5)
         sim.stop()
 
-    code, events, seconds = run_while(settings_for(sim, dest, workers=2, buffer=100), kill_forge, outage_limit=4)
+    code, events, seconds = run_while(settings_for(sim, dest, workers=2, buffer=100, outage_limit=4), kill_forge)
     names = [e["event"] for e in events]
     assert code == 1
     assert "forge_unreachable" in names and "forge_reachable" not in names
@@ -100,7 +100,7 @@ def test_a_forge_that_comes_back_lets_the_run_carry_on_by_itself(forge_factory: 
             time.sleep(0.02)
         sim.start()  # same port
 
-    code, events, _ = run_while(settings_for(sim, dest, workers=2, buffer=100), blip, outage_limit=60)
+    code, events, _ = run_while(settings_for(sim, dest, workers=2, buffer=100, outage_limit=60), blip)
     names = [e["event"] for e in events]
     assert code == 0, [e for e in events if e["event"] == "repo_failed"][:3]
     assert names.index("forge_unreachable") < names.index("forge_reachable")

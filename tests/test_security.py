@@ -40,7 +40,7 @@ from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
 
 TOKEN = "glpat-S3cretAuditTok3n_0123456789"
 GIT_USERS = ("x-access-token", "oauth2", "gz-tui")
@@ -779,26 +779,6 @@ def test_clones_and_updates_never_recurse_into_submodules_or_run_hooks(
 # ------------------------------------------------------------------------------------------------
 # A short token must not corrupt the output; token variables must not reach git
 
-JSON_EVENT_FIELDS = {  # the README's table of JSON events
-    "resume": {"run", "listing_done"},
-    "page": {"number", "repos", "cached"},
-    "repo_done": {"repo", "outcome", "commit", "bytes"},
-    "repo_failed": {"repo", "error_class", "message", "attempts"},
-    "repo_retry": {"repo", "error_class", "message", "attempt", "delay"},
-    "repo_skipped": {"repo", "reason"},
-    "repo_planned": {"repo", "action"},
-    "rate_limit_wait": {"kind", "seconds", "until"},
-    "listing_failed": {"message", "exit_code"},
-    "progress": {"done", "listed", "total", "failed", "repos_per_second", "bytes_per_second", "buffer_used",
-                 "buffer_capacity", "api_requests", "state"},
-    "paused": set(),
-    "resumed": set(),
-    "notice": {"message"},
-    "error": {"message"},
-    "summary": {"exit_code", "listed", "cloned", "updated", "unchanged", "skipped", "failed", "resumed_done", "gone",
-                "seconds", "api_requests", "not_modified", "state"},
-}
-
 
 def strings_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
@@ -824,9 +804,7 @@ def test_json_output_stays_parseable_with_a_one_letter_token(forge_factory: Any,
 
     assert result.returncode == 1, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    for event in events:
-        assert event["event"] in JSON_EVENT_FIELDS, event
-        assert set(event) == {"event", "time"} | JSON_EVENT_FIELDS[event["event"]], event
+    events_match_their_declarations(events)  # keys and structure intact
     done = {e["repo"] for e in events if e["event"] == "repo_done"}
     assert {"acme/xerox", "acme/tax-index", "acme/fix_box"} | {f"acme/{n}" for n in sim.repo_names()[:2]} <= done
     failed = [e for e in events if e["event"] == "repo_failed"]

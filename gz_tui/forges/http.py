@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import httpx
 
 if TYPE_CHECKING:
@@ -85,8 +86,39 @@ def error_message(response: httpx.Response) -> str:
     return inert(message, flatten=True, limit=300, redactor=SECRETS)
 
 
+class Quota:
+    """One forge identity (an API origin and a token): its one request at a time, its pacing and its waits.
+
+    Every client of a run that talks to the same origin with the same token shares one Quota, so targets on
+    one forge identity see one quota and sit out one wait together, while a wait on another identity never
+    holds them up.
+    """
+
+    def __init__(self) -> None:
+        self.turn = anyio.Lock()
+        """Held for a whole request, retries and waits included: GitHub asks for serial requests."""
+        self.not_before = 0.0
+        self._wait_listeners: list[WaitListener] = []
+        self._rate_listeners: list[Callable[[RateInfo], None]] = []
+
+    def subscribe(self, on_wait: WaitListener | None, on_rate: Callable[[RateInfo], None] | None) -> None:
+        if on_wait is not None:
+            self._wait_listeners.append(on_wait)
+        if on_rate is not None:
+            self._rate_listeners.append(on_rate)
+
+    def announce_wait(self, kind: str, seconds: float, until: float) -> None:
+        for listener in self._wait_listeners:
+            listener(kind, seconds, until)
+
+    def announce_rate(self, rate: RateInfo) -> None:
+        for listener in self._rate_listeners:
+            listener(rate)
+
+
 class ApiClient:
-    """Sends GETs for one provider, honouring rate limits; one request at a time (GitHub asks for serial)."""
+    """Sends GETs for one provider, honouring rate limits; one request at a time per forge identity (GitHub
+    asks for serial requests): clients sharing a :class:`Quota` take turns."""
 
     def __init__(
         self,
@@ -101,6 +133,7 @@ class ApiClient:
         on_request: Callable[[int], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -109,11 +142,10 @@ class ApiClient:
         self._secrets = Redactor([token])
         self.clock = clock
         self.policy = policy or RetryPolicy()
-        self._on_wait = on_wait
-        self._on_rate = on_rate
+        self.quota = quota or Quota()
+        self.quota.subscribe(on_wait, on_rate)
         self._on_request = on_request
         self._rng = rng or random.Random()
-        self._not_before = 0.0
         self.requests = 0
         headers = {"User-Agent": USER_AGENT, **provider.default_headers()}
         self._client = httpx.AsyncClient(
@@ -144,7 +176,8 @@ class ApiClient:
         echoes the credentials it received must not get them printed, so the token is redacted from it.
         """
         try:
-            return await self._get(url, etag=etag, quiet_404=quiet_404)
+            async with self.quota.turn:
+                return await self._get(url, etag=etag, quiet_404=quiet_404)
         except ForgeError as exc:
             text = str(exc)
             clean = self._redact(text)
@@ -184,8 +217,8 @@ class ApiClient:
             if self._on_request:
                 self._on_request(response.status_code)
             rate = self.provider.rate_info(response, self.clock.now())
-            if self._on_rate and (rate.limit is not None or rate.remaining is not None):
-                self._on_rate(rate)
+            if rate.limit is not None or rate.remaining is not None:
+                self.quota.announce_rate(rate)
             status = response.status_code
             if status == 304 or 200 <= status < 300:
                 self._plan_next(rate)
@@ -242,25 +275,23 @@ class ApiClient:
             return
         now = self.clock.now()
         if rate.remaining <= 0:
-            self._not_before = rate.reset_at + self.policy.primary_margin
+            self.quota.not_before = rate.reset_at + self.policy.primary_margin
             return
         limit = rate.limit or 0
         low = min(50.0, max(1.0, limit * self.policy.spread_threshold))
         if rate.remaining <= low and rate.reset_at > now:
-            self._not_before = max(self._not_before, now + (rate.reset_at - now) / rate.remaining)
+            self.quota.not_before = max(self.quota.not_before, now + (rate.reset_at - now) / rate.remaining)
 
     async def _wait_turn(self) -> None:
-        seconds = self._not_before - self.clock.now()
+        seconds = self.quota.not_before - self.clock.now()
         if seconds > 0:
             await self._wait("primary" if seconds > 5 else "pacing", seconds)
 
     async def _wait(self, kind: str, seconds: float) -> None:
         until = self.clock.now() + seconds
-        if self._on_wait:
-            self._on_wait(kind, seconds, until)
+        self.quota.announce_wait(kind, seconds, until)
         await self.clock.sleep(seconds)
-        if self._on_wait:
-            self._on_wait("", 0.0, 0.0)
+        self.quota.announce_wait("", 0.0, 0.0)
 
     async def _backoff(self, attempt: int, reason: str, url: str) -> int:
         attempt += 1

@@ -12,7 +12,7 @@ from gz_tui.clock import Clock
 from gz_tui.config import Settings
 from gz_tui.pipeline.events import LOGGED, Event, Notice, RateLimitWait
 from gz_tui.pipeline.state import Ack, StateStore
-from gz_tui.pipeline.stats import Stats
+from gz_tui.pipeline.stats import Stats, TargetStats
 
 T = TypeVar("T")
 log = logging.getLogger("gz_tui.pipeline")
@@ -28,16 +28,21 @@ class DbCall(Protocol):
 class Events:
     """Turns typed events into the sink's dicts, and logs the rare ones."""
 
-    def __init__(self, sink: EventSink | None, clock: Clock) -> None:
+    def __init__(self, sink: EventSink | None, clock: Clock, target: str | None = None) -> None:
         self.sink = sink
         self.clock = clock
+        self.target = target
+        """The target every event of this emitter carries (None: the whole run of several targets)."""
+
+    def for_target(self, name: str) -> Events:
+        return Events(self.sink, self.clock, name)
 
     def emit(self, event: Event) -> None:
+        data = event.as_dict(self.clock.now(), self.target)
         if type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing"):
-            data = event.as_dict(self.clock.now())
             log.info("%s %s", event.name, " ".join(f"{k}={v!r}" for k, v in data.items() if k not in ("event", "time")))
         if self.sink is not None:
-            self.sink(event.as_dict(self.clock.now()))
+            self.sink(data)
 
 
 @dataclass(slots=True)
@@ -46,7 +51,10 @@ class RunContext:
     and ``ack`` (journaled in batches)."""
 
     settings: Settings
-    stats: Stats
+    stats: TargetStats
+    """This target's counters, listing and quota."""
+    run: Stats
+    """The run's: workers, throughput, errors, notices."""
     clock: Clock
     dest: Path
     longest_name: int
@@ -62,5 +70,6 @@ class RunContext:
 
     def notice(self, message: str) -> None:
         """Worth telling the user, not an error: a JSON/headless event, a dashboard toast, the log."""
-        self.stats.notices.append(message)
+        name = self.settings.target or self.settings.owner
+        self.run.notices.append(message if len(self.run.targets) <= 1 else f"{name}: {message}")
         self.emit(Notice(message=message))

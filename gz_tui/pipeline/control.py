@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gz_tui.config import Settings
@@ -26,11 +26,17 @@ class RunControl(Protocol):
     def unpause(self) -> None:
         """Open the gate again."""
 
+    def pause_target(self, name: str) -> None:
+        """Pause one target of the run: its repos are not taken, so its buffer fills and its lister stops."""
+
+    def unpause_target(self, name: str) -> None: ...
+
     def cancel(self) -> None:
         """Stop everything within 2 s: git killed, temp dirs removed, state saved."""
 
     async def run(self) -> int: ...
 
 
-PipelineFactory = Callable[[Settings], RunControl]
-"""Builds a run from settings; the dashboard calls it again (with retry_failed=True) for `r`."""
+PipelineFactory = Callable[[Sequence[Settings]], RunControl]
+"""Builds a run of one or more targets from their settings; the dashboard calls it again (with
+retry_failed=True on each) for `r`."""

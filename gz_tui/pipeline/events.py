@@ -4,7 +4,8 @@ These are a public interface (``gz-tui --json`` writes one per line, cron jobs a
 The README's event table is generated from these definitions (``python -m gz_tui.pipeline.events``) and a
 test checks that the README holds exactly that table, so the two cannot drift.
 
-Every event serialises as ``{"event": NAME, "time": EPOCH_SECONDS, **fields}``; a field declared
+Every event serialises as ``{"event": NAME, "time": EPOCH_SECONDS, "target": NAME, **fields}`` — ``target``
+names the target it is about (``null`` for what concerns a whole run of several targets); a field declared
 ``optional`` is left out while it is ``None``.
 """
 
@@ -33,8 +34,8 @@ class Event:
     about: ClassVar[str] = ""
     """What the event means, for the README."""
 
-    def as_dict(self, time: float) -> dict[str, Any]:
-        data: dict[str, Any] = {"event": self.name, "time": round(time, 3)}
+    def as_dict(self, time: float, target: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": self.name, "time": round(time, 3), "target": target}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
             if value is None and item.metadata.get("optional"):
@@ -207,6 +208,22 @@ class Summary(Event):
     message: str | None = doc("why the run stopped, when it did", optional=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Total(Event):
+    name = "total"
+    about = "a run of several targets only: the last event, after each target's `summary`"
+    exit_code: int = doc("the process exit code: 130 when interrupted, else the worst of the targets' (2 > 1 > 0)")
+    targets: int = doc("how many targets ran")
+    listed: int = doc("repos listed, all targets")
+    cloned: int = doc("new clones")
+    updated: int = doc("clones that received commits")
+    unchanged: int = doc("clones already up to date")
+    skipped: int = doc("left out by a filter or `--update skip`")
+    failed: int = doc("repos that failed")
+    seconds: float = doc("wall time")
+    api_requests: int = doc("API requests")
+
+
 EVENTS: tuple[type[Event], ...] = (
     Resume,
     PageListed,
@@ -225,9 +242,10 @@ EVENTS: tuple[type[Event], ...] = (
     Notice,
     RunError,
     Summary,
+    Total,
 )
 LOGGED = frozenset(
-    {Resume, Notice, RepoFailed, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Paused, Unpaused}
+    {Resume, Notice, RepoFailed, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Total, Paused, Unpaused}
 )
 """Events also written to the log file (the others are too frequent to be worth it)."""
 

@@ -8,12 +8,11 @@ asking the API as soon as the buffer is full.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import httpx
-from anyio.streams.memory import MemoryObjectSendStream
 
 from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
 from gz_tui.forges.http import ApiClient, rebase_onto
@@ -22,6 +21,7 @@ from gz_tui.kinds import PlannedAction, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
+from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState
 from gz_tui.untrusted import redact
@@ -42,48 +42,55 @@ def scrub(repo: RemoteRepo) -> RemoteRepo:
 class Lister:
     """Owns the listing side of one run; the pipeline reads ``error``, ``fatal`` and ``planned`` afterwards."""
 
-    def __init__(self, ctx: RunContext, client: ApiClient, provider: Provider, *, on_fatal: Callable[[], None]) -> None:
+    def __init__(self, ctx: RunContext, client: ApiClient, provider: Provider) -> None:
         self.ctx = ctx
         self.client = client
         self.provider = provider
-        self.on_fatal = on_fatal
         settings = ctx.settings
         self.include = re.compile(settings.include) if settings.include else None
         self.exclude = re.compile(settings.exclude) if settings.exclude else None
         self.error: ForgeError | None = None
         self.fatal = False
         self.planned = {action: 0 for action in PlannedAction}
+        self._lane: Lane[StoredRepo] | None = None
+        self._put: Callable[[StoredRepo], Awaitable[None]] | None = None
 
     async def feed(
-        self, send: MemoryObjectSendStream[StoredRepo], cursor: str | None, listing_done: bool, retry_failed: bool
+        self,
+        lane: Lane[StoredRepo],
+        cursor: str | None,
+        listing_done: bool,
+        retry_failed: bool,
+        put: Callable[[StoredRepo], Awaitable[None]],
     ) -> None:
-        """Queue what an interrupted run left, then list page by page; errors end the listing, not the run."""
-        ctx, stats = self.ctx, self.ctx.stats
-        async with send:
-            # Work an interrupted run had listed but not finished goes first.
-            if retry_failed:
-                await self._requeue(send, ctx.store.pending(ctx.run_id, failed_only=True))
-            await self._requeue(send, ctx.store.pending(ctx.run_id))
-            if listing_done:
-                stats.lister_state = ListerState.DONE
-                return
-            try:
-                await self._list(send, cursor)
-            except ForgeError as exc:
-                self.error = exc
-                stats.lister_state = ListerState.FAILED
-                stats.message = str(exc)
-                ctx.emit(ListingFailed(message=str(exc), exit_code=exc.exit_code))
-                if stats.lister_page <= 1 and stats.counts.listed == 0:
-                    self.fatal = True
-                    self.on_fatal()
+        """Queue what an interrupted run left, then list page by page; errors end the listing, not the run.
 
-    async def _requeue(self, send: MemoryObjectSendStream[StoredRepo], batches: Iterator[list[StoredRepo]]) -> None:
+        ``put`` puts into ``lane`` (blocking while it is full: the backpressure)."""
+        ctx, stats = self.ctx, self.ctx.stats
+        self._lane, self._put = lane, put
+        # Work an interrupted run had listed but not finished goes first.
+        if retry_failed:
+            await self._requeue(ctx.store.pending(ctx.run_id, failed_only=True))
+        await self._requeue(ctx.store.pending(ctx.run_id))
+        if listing_done:
+            stats.lister_state = ListerState.DONE
+            return
+        try:
+            await self._list(cursor)
+        except ForgeError as exc:
+            self.error = exc
+            stats.lister_state = ListerState.FAILED
+            stats.message = str(exc)
+            ctx.emit(ListingFailed(message=str(exc), exit_code=exc.exit_code))
+            if stats.lister_page <= 1 and stats.counts.listed == 0:
+                self.fatal = True
+
+    async def _requeue(self, batches: Iterator[list[StoredRepo]]) -> None:
         while batch := await self.ctx.db(next, batches, None):
             for item in batch:
-                await self.offer(send, item)
+                await self.offer(item)
 
-    async def _list(self, send: MemoryObjectSendStream[StoredRepo], cursor: str | None) -> None:
+    async def _list(self, cursor: str | None) -> None:
         ctx, stats, store, client, provider = self.ctx, self.ctx.stats, self.ctx.store, self.client, self.provider
         url: str | None = cursor
         total_task_started = False
@@ -115,7 +122,7 @@ class Lister:
             stats.count(listed=len(fresh))
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
             for item in fresh:
-                await self.offer(send, item)
+                await self.offer(item)
             if page.next_url and not total_task_started and stats.counts.total is None:
                 total_task_started = True  # after the first page's repos are queued: never delays the first clone
                 await self._fetch_total()
@@ -176,7 +183,7 @@ class Lister:
         if total:
             self.ctx.stats.set_total(total)
 
-    async def offer(self, send: MemoryObjectSendStream[StoredRepo], item: StoredRepo) -> None:
+    async def offer(self, item: StoredRepo) -> None:
         """Filter, then put into the buffer — blocking while it is full (backpressure)."""
         ctx, stats, repo = self.ctx, self.ctx.stats, item.repo
         skip = self._filtered_out(repo)
@@ -194,10 +201,10 @@ class Lister:
             self.planned[action] += 1
             ctx.emit(RepoPlanned(repo=repo.full_name, action=action))
             return
-        buffer = send.statistics()
-        if buffer.current_buffer_used >= buffer.max_buffer_size:
+        assert self._lane is not None and self._put is not None
+        if self._lane.full:
             stats.lister_state = ListerState.BLOCKED
-        await send.send(item)
+        await self._put(item)
         if stats.lister_state == ListerState.BLOCKED:
             stats.lister_state = ListerState.FETCHING
 

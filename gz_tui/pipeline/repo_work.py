@@ -11,14 +11,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
-
 from gz_tui.forges.base import RemoteRepo
 from gz_tui.kinds import PERMANENT_ERRORS, ErrorClass, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
-from gz_tui.pipeline.gates import Gate, Governor
+from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
 from gz_tui.pipeline.state import Ack, StoredRepo
@@ -38,7 +35,6 @@ class RepoWork:
         *,
         syncer: RepoSyncer,
         governor: Governor,
-        gate: Gate,
         breaker: ForgeBreaker,
         nested: bool,
         git_backoff: float,
@@ -48,39 +44,26 @@ class RepoWork:
         self.breaker = breaker
         self.syncer = syncer
         self.governor = governor
-        self.gate = gate
         self.nested = nested
         self.git_backoff = git_backoff
         self.forge_moved = forge_moved
         """The forge's address changed since the last run: every clone on disk is checked (and re-pointed)."""
         self.moved_origins = 0
-
-    async def worker(self, index: int, receive: MemoryObjectReceiveStream[StoredRepo]) -> None:
-        stats = self.ctx.stats
-        async with receive:
-            while True:
-                await self._hold(index)
-                try:
-                    item = await receive.receive()
-                except anyio.EndOfStream:
-                    stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
-                    return
-                await self._hold(index)
-                stats.advance(RunState.RUNNING)
-                stats.count(active=1)
-                try:
-                    await self.sync_one(index, item)
-                finally:
-                    stats.count(active=-1)
-                    stats.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
-
-    async def _hold(self, index: int) -> None:
-        if not self.gate.is_open:
-            self.ctx.stats.set_worker(index, state=WorkerState.PAUSED, repo=None, phase="", percent=None)
-            await self.gate.wait()
-            self.ctx.stats.set_worker(index, state=WorkerState.IDLE)
+        self._name = ctx.settings.target or ctx.settings.owner
 
     async def sync_one(self, index: int, item: StoredRepo) -> None:
+        """One repo, start to end, by worker ``index``; whatever happens is recorded, never raised."""
+        run, name = self.ctx.run, self.ctx.settings.target or self.ctx.settings.owner
+        self.ctx.stats.advance(RunState.RUNNING)
+        self.ctx.stats.count(active=1)
+        run.set_worker(index, target=name)
+        try:
+            await self._sync_one(index, item)
+        finally:
+            self.ctx.stats.count(active=-1)
+            run.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
+
+    async def _sync_one(self, index: int, item: StoredRepo) -> None:
         repo = item.repo
         try:
             final, url = await self._checked(repo)
@@ -112,7 +95,7 @@ class RepoWork:
         return final, url
 
     async def _sync_checked(self, index: int, item: StoredRepo, final: Path, url: str) -> None:
-        repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.stats, self.governor
+        repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.run, self.governor
         exists = final.exists()
         unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
         if exists and settings.update != "skip" and unchanged and not self.forge_moved:
@@ -164,7 +147,9 @@ class RepoWork:
             delay = self.git_backoff * 2 ** (attempt - 1)
             now = self.ctx.clock.now()
             message = redact(outcome.message)
-            stats.add_error(ErrorView(now, repo.full_name, outcome.error_class, message, attempt, max_attempts, now + delay))
+            stats.add_error(
+                ErrorView(now, repo.full_name, outcome.error_class, message, attempt, max_attempts, now + delay, target=self._name)
+            )
             self.ctx.emit(RepoRetry(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=message, attempt=attempt, delay=delay))
             stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
             await self.ctx.clock.sleep(delay)
@@ -174,12 +159,11 @@ class RepoWork:
         """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
         governor = self.governor
         until = governor.quiet_at if governor.allowed < governor.maximum else None
-        if self.ctx.stats.rate.git_throttled_until != until:
-            self.ctx.stats.set_rate(git_throttled_until=until)
+        self.ctx.run.git_throttled_until = until
 
     def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
         last = 0
-        stats = self.ctx.stats
+        stats = self.ctx.run
 
         def listener(phase: str, percent: float | None, received: int) -> None:
             nonlocal last
@@ -191,7 +175,7 @@ class RepoWork:
         return listener
 
     def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
-        ctx, stats = self.ctx, self.ctx.stats
+        ctx, stats, run = self.ctx, self.ctx.stats, self.ctx.run
         status = outcome.status
         outcome = replace(outcome, message=redact(outcome.message))
         ctx.ack(
@@ -210,9 +194,11 @@ class RepoWork:
             stats.count(failed=1, failed_permanent=permanent)
         else:
             stats.count(**{status: 1})
-        stats.completed()
+        run.completed()
         if status == RepoStatus.FAILED or outcome.error_class == ErrorClass.DIRTY:
-            stats.add_error(ErrorView(ctx.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts))
+            run.add_error(
+                ErrorView(ctx.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts, target=self._name)
+            )
         if status == RepoStatus.FAILED:
             ctx.emit(RepoFailed(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
         else:

@@ -1,0 +1,529 @@
+"""One target of a run: an owner on a forge, with its own destination, lock, state, listing and summary.
+
+A run of several targets (``gz-tui sync``) holds one :class:`TargetRun` each; they share the worker pool,
+the forge identities' quotas and the outage breakers (``runner``). A target keeps exactly the state file a
+single-owner run would, so ``gz-tui apache`` and ``gz-tui sync`` resume each other's work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from gz_tui.clock import Clock
+from gz_tui.config import Settings
+from gz_tui.forges import make_provider
+from gz_tui.forges.base import RateInfo
+from gz_tui.forges.http import ApiClient, Quota, RetryPolicy, origin_of
+from gz_tui.kinds import PERMANENT_ERRORS, PlannedAction, RepoStatus, WaitKind
+from gz_tui.pipeline.context import Events, RunContext
+from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gz_tui.pipeline.events import Notice, RateLimitWait, Resume, RunError, Summary
+from gz_tui.pipeline.gates import Governor
+from gz_tui.pipeline.git import (
+    MIN_GIT_VERSION,
+    GitRunner,
+    allow_http_for,
+    basic_auth_header,
+    git_environment,
+    git_origin,
+    git_version,
+)
+from gz_tui.pipeline.lister import Lister
+from gz_tui.pipeline.lock import LockedError, ProcessLock
+from gz_tui.pipeline.outage import ForgeBreaker
+from gz_tui.pipeline.paths import name_max
+from gz_tui.pipeline.queue import Lane
+from gz_tui.pipeline.repo_work import RepoWork
+from gz_tui.pipeline.state import Ack, StateError, StateStore, StateWriteError, StoredRepo, default_state_path
+from gz_tui.pipeline.stats import ListerState, RunState, Stats, TargetStats
+from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
+
+T = TypeVar("T")
+
+
+class SetupError(Exception):
+    """The target cannot start; one line for the user, exit 2."""
+
+
+class TargetRun:
+    """Everything one target does in a run; the pipeline drives it (open → list/work → finish → close)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_stats: Stats,
+        events: Events,
+        clock: Clock,
+        environ: dict[str, str],
+        policy: RetryPolicy | None,
+        git_backoff: float,
+        quota: Quota,
+        breaker: ForgeBreaker,
+        governor: Governor,
+        lane: Lane[StoredRepo],
+        on_unwritable: Callable[[StateError], None],
+    ) -> None:
+        self.settings = settings
+        self.name = settings.target or settings.owner
+        self.clock = clock
+        self.events = events
+        self.run_stats = run_stats
+        self.dest = settings.dest.expanduser().resolve()
+        self.stats: TargetStats = run_stats.add_target(
+            name=self.name,
+            forge=settings.provider,
+            owner=settings.owner,
+            dest=str(self.dest),
+            api_host=origin_of(settings.api_base)[1].removesuffix(":443").removesuffix(":80"),
+            buffer_capacity=settings.buffer,
+            state_path=str(settings.state_path or default_state_path(self.dest)),
+        )
+        self.lane = lane
+        self._environ = environ
+        self._policy = policy
+        self._git_backoff = git_backoff
+        self._quota = quota
+        self._breaker = breaker
+        self._governor = governor
+        self._on_unwritable = on_unwritable
+        self._locks: list[ProcessLock] = []
+        self._created_dest = False
+        self.store: StateStore | None = None
+        self.client: ApiClient | None = None
+        self.lister: Lister | None = None
+        self.work: RepoWork | None = None
+        self.ctx: RunContext | None = None
+        self.run_id = 0
+        self._cursor: str | None = None
+        self._listing_done = False
+        self._retry_failed = False
+        self._complete_listing = True
+        self._acks: list[Ack] = []
+        self._db = anyio.CapacityLimiter(1)
+        self.outstanding = 0
+        """Repos put into the lane and not yet recorded."""
+        self.listing_over = False
+        self.code: int | None = None
+        """The target's exit code once it has finished."""
+        self.started_at = clock.now()
+
+    # -- opening ---------------------------------------------------------------------------------
+    async def open(self) -> bool:
+        """Lock, open the state, decide between a new pass and a resume; False (and exit 2) if it cannot."""
+        self._created_dest = not self.dest.exists()
+        try:
+            self._preflight()
+            self._lock()
+            # --fresh on a damaged or unreadable state moves it aside (under the locks) and starts a new one.
+            self.store = StateStore.open(Path(self.stats.state_path), fresh=self.settings.fresh, clock=self.clock.now)
+            if self.store.notice:
+                self.notice(self.store.notice)
+            await self._begin_or_resume(self.store)
+        except StateWriteError as exc:
+            self._on_unwritable(exc)
+            self.finish_now(EXIT_FAILED, RunState.FAILED)
+            return False
+        except (SetupError, StateError) as exc:
+            self._fail_setup(str(exc))
+            return False
+        self._wire()
+        return True
+
+    def _preflight(self) -> None:
+        version = git_version()
+        if version is None:
+            raise SetupError("git is not installed or not on PATH; install git (2.31 or newer) and try again")
+        if version < MIN_GIT_VERSION:
+            raise SetupError(
+                f"git {version[0]}.{version[1]} is too old (gz-tui needs 2.31+ to keep tokens out of process lists); upgrade git"
+            )
+        try:
+            (self.dest / ".gz-tui").mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise SetupError(f"cannot create {self.dest}: {exc.strerror}; choose a writable --dest") from None
+        if not os.access(self.dest, os.W_OK):
+            raise SetupError(f"{self.dest} is not writable; choose another --dest")
+
+    def _lock(self) -> None:
+        """The destination, then the state: --state can point two runs with different --dest at one state."""
+        state_path = Path(self.stats.state_path)
+        for lock, what in ((ProcessLock.for_dest(self.dest), str(self.dest)), (ProcessLock.for_state(state_path), f"the state {state_path}")):
+            try:
+                lock.acquire()
+            except LockedError as exc:
+                raise SetupError(str(exc)) from None
+            except OSError as exc:
+                raise SetupError(f"cannot lock {what}: {exc.strerror}") from None
+            self._locks.append(lock)
+
+    async def _begin_or_resume(self, store: StateStore) -> None:
+        settings = self.settings
+        store.check_identity(settings.provider, settings.owner)
+        last = store.last_run()
+        self._moved_from = None
+        if last is not None and origin_of(last.base_url) != origin_of(settings.api_base):
+            self._moved_from = last.base_url
+            last = None  # a cursor (or a failed URL) of another origin is never reused: list from the start
+        if settings.dry_run:
+            self.run_id = self._begin(store, dry_run=True)
+        elif last is not None and (settings.retry_failed or not last.finished):
+            self.run_id = last.id
+            store.reopen_run(last.id)
+            self._cursor, self._listing_done = last.cursor, last.listing_done
+            self._retry_failed = settings.retry_failed
+            self.emit(Resume(run=last.id, listing_done=self._listing_done))
+            done = store.done_counts(self.run_id)
+            finished_before = sum(n for status, n in done.items() if status != RepoStatus.FAILED)
+            self.stats.count(resumed_done=finished_before, listed=store.listed_count(self.run_id))
+            if not self._retry_failed:  # failures of the interrupted part stay failures of this run (and its exit code)
+                classes = store.failure_classes(self.run_id)
+                permanent = sum(n for error_class, n in classes.items() if error_class in PERMANENT_ERRORS)
+                self.stats.count(failed=sum(classes.values()), failed_permanent=permanent)
+        else:
+            self.run_id = self._begin(store, dry_run=False)
+        tmp = self.dest / ".gz-tui" / TMP_DIR_NAME
+        if tmp.exists():
+            await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
+
+    def _begin(self, store: StateStore, *, dry_run: bool) -> int:
+        s = self.settings
+        options = {
+            "workers": s.workers,
+            "buffer": s.buffer,
+            "protocol": s.protocol,
+            "update": s.update,
+            "depth": s.depth,
+            "include": s.include,
+            "exclude": s.exclude,
+            "skip_archived": s.skip_archived,
+            "skip_forks": s.skip_forks,
+        }
+        return store.begin_run(
+            forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run
+        )
+
+    def _wire(self) -> None:
+        """The parts that list and sync this target: its client (on its identity's quota), syncer, lister."""
+        settings, store = self.settings, self.store
+        assert store is not None
+        provider = make_provider(settings.provider, settings.api_base, settings.owner, skip_archived=settings.skip_archived)
+        self._complete_listing = not (settings.skip_archived and provider.info.archived_filtered_by_server)
+        token = settings.token
+        self.client = ApiClient(
+            provider,
+            settings.api_base,
+            token,
+            clock=self.clock,
+            policy=self._policy,
+            on_wait=self._on_wait,
+            on_rate=self._on_rate,
+            on_request=self._on_request,
+            quota=self._quota,
+        )
+        self.ctx = RunContext(
+            settings=settings,
+            stats=self.stats,
+            run=self.run_stats,
+            clock=self.clock,
+            dest=self.dest,
+            longest_name=name_max(self.dest),
+            store=store,
+            run_id=self.run_id,
+            db=self.db_call,
+            ack=self._acks.append,
+            events=self.events,
+        )
+        env = git_environment(
+            base=self._environ,
+            protocol=settings.protocol,
+            allow_http=allow_http_for(settings.api_base, settings.insecure_http),
+            auth_origin=git_origin(settings.api_base) if token else None,
+            auth_header=basic_auth_header(provider.info.git_username, token) if token else None,
+        )
+        syncer = RepoSyncer(
+            runner=GitRunner(env, secrets=[token] if token else []),
+            dest=self.dest,
+            update_mode=settings.update,
+            depth=settings.depth,
+        )
+        self.work = RepoWork(
+            self.ctx,
+            syncer=syncer,
+            governor=self._governor,
+            breaker=self._breaker,
+            nested=provider.info.nested,
+            git_backoff=self._git_backoff,
+            forge_moved=self._moved_from is not None,
+        )
+        if self._moved_from is not None:
+            self.notice(
+                f"the forge moved: the last run used {self._moved_from}, this one {settings.api_base}; listing starts over "
+                "there, and clones of the same repos (same forge id) have their origin moved to it"
+            )
+        self.lister = Lister(self.ctx, self.client, provider)
+        self.stats.advance(RunState.RUNNING if self._listing_done else RunState.LISTING)
+
+    # -- listing and work ----------------------------------------------------------------------
+    async def list_repos(self, on_over: Callable[[TargetRun], None]) -> None:
+        """The listing, into this target's lane; the lane closes when it ends (however it ends)."""
+        assert self.lister is not None and self.client is not None
+        try:
+            await self.lister.feed(self.lane, self._cursor, self._listing_done, self._retry_failed, self._put)
+        finally:
+            self.listing_over = True
+            self.lane.close()
+            with anyio.CancelScope(shield=True):
+                await self.client.aclose()
+        on_over(self)
+
+    async def _put(self, item: StoredRepo) -> None:
+        self.outstanding += 1
+        await self.lane.put(item)
+
+    @property
+    def done(self) -> bool:
+        """Listed everything it will list and recorded every repo it queued."""
+        return self.listing_over and self.outstanding == 0
+
+    async def sync(self, index: int, item: StoredRepo) -> None:
+        assert self.work is not None
+        try:
+            await self.work.sync_one(index, item)
+        finally:
+            self.outstanding -= 1
+
+    # -- state ---------------------------------------------------------------------------------
+    async def db_call(self, function: Callable[..., T], *args: Any) -> T:
+        """State calls run one at a time on a worker thread, off the event loop.
+
+        A write the disk refuses stops the whole run cleanly (``on_unwritable`` cancels it): the calling task
+        is then cancelled with the rest, never left holding an exception that would tear the task groups down.
+        """
+        try:
+            return await self._db_raw(function, *args)
+        except StateError as exc:  # a full disk, or damage found mid-run
+            self._on_unwritable(exc)
+            await anyio.sleep_forever()  # the run's scope was just cancelled: this raises at once
+            raise  # pragma: no cover
+
+    async def _db_raw(self, function: Callable[..., T], *args: Any) -> T:
+        async with self._db:
+            return await anyio.to_thread.run_sync(function, *args)
+
+    async def flush(self) -> None:
+        """Journal the acknowledgements collected since the last flush, in one transaction."""
+        if not self._acks or self.store is None:
+            return
+        batch, self._acks[:] = list(self._acks), []
+        # Shielded: a cancel that lands while this batch waits for the state lock would drop it.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._db_raw(self.store.ack_many, self.run_id, batch)
+            except BaseException as exc:
+                # Not written (a full disk: StateWriteError): the batch goes back in front, in order, for the next
+                # flush; the run stops. Those repos are on disk, so the next run finds them and clones none again.
+                self._acks[:0] = batch
+                if not isinstance(exc, StateError):
+                    raise
+                self._on_unwritable(exc)
+
+    # -- the end -------------------------------------------------------------------------------
+    async def finish(self, *, cancelled: bool = False, gave_up: bool = False, state_failed: int | None = None) -> None:
+        """``state_failed``: the exit code when a state could not be used mid-run (1 a full disk, 2 damage)."""
+        unwritable = state_failed is not None
+        """Write how this target ended, report it, and run its post_sync command."""
+        if self.code is not None:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.flush()
+            code, state = self._outcome(cancelled=cancelled, gave_up=gave_up, state_failed=state_failed)
+            status = {RunState.FINISHED: "finished", RunState.CANCELLED: "cancelled"}.get(state, "failed")
+            if self.lister is not None and self.lister.error is not None and status == "finished":
+                status = "failed"  # the listing stopped: the next run resumes from its cursor
+            if self.store is not None and not unwritable:
+                try:
+                    if state == RunState.FINISHED and not self.settings.dry_run and self._complete_listing:
+                        await self._report_gone()
+                    await self._db_raw(self.store.finish_run, self.run_id, status)
+                except StateError as exc:
+                    self._on_unwritable(exc)
+                    code, state = (EXIT_FAILED if isinstance(exc, StateWriteError) else EXIT_USAGE), RunState.FAILED
+            if self.work is not None and self.work.moved_origins:
+                moved = self.work.moved_origins
+                self.notice(
+                    f"{moved:,} clone{'s' if moved != 1 else ''} had {'their' if moved != 1 else 'its'} origin moved to "
+                    f"{self.settings.api_base} (the same repos by forge id)"
+                )
+            self.finish_now(code, state)
+            await self._after()
+
+    def _outcome(self, *, cancelled: bool, gave_up: bool, state_failed: int | None) -> tuple[int, RunState]:
+        error = self.lister.error if self.lister else None
+        if state_failed is not None:
+            return state_failed, RunState.FAILED  # the run stays "running" in the state: the next run resumes it
+        if gave_up:
+            return EXIT_FAILED, RunState.FAILED
+        if cancelled:
+            return EXIT_INTERRUPTED, RunState.CANCELLED
+        if error is not None:
+            if self.lister is not None and self.lister.fatal:
+                return error.exit_code, RunState.FAILED
+            return max(EXIT_FAILED, error.exit_code), RunState.FINISHED
+        return (EXIT_FAILED if self.stats.counts.failed else EXIT_OK), RunState.FINISHED
+
+    def finish_now(self, code: int, state: RunState) -> None:
+        """Record the target's end in the stats and say so (its summary)."""
+        self.code = code
+        self.stats.exit_code = code
+        self.stats.advance(state)
+        self.stats.buffer_used = 0
+        self.stats.lister_state = ListerState.DONE if self.stats.lister_state != ListerState.FAILED else ListerState.FAILED
+        self.emit(self.summary())
+
+    def _fail_setup(self, message: str) -> None:
+        self.stats.message = message
+        self.emit(RunError(message=message))
+        self.finish_now(EXIT_USAGE, RunState.FAILED)
+
+    async def _report_gone(self) -> None:
+        """After a complete listing: say which clones the forge no longer lists (never delete them)."""
+        assert self.store is not None
+        gone = await self._db_raw(self.store.gone_from_forge, self.run_id, self.dest)
+        if not gone:
+            return
+        self.stats.count(gone=len(gone))
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5:,} more" if len(gone) > 5 else "")
+        self.notice(
+            f"{len(gone):,} clone{'s' if len(gone) != 1 else ''} in {self.dest} {'are' if len(gone) != 1 else 'is'} no longer "
+            f"listed by the forge (deleted, renamed, or not visible to this token) and left as they are: {shown}; "
+            "`gz-tui status` lists them"
+        )
+
+    def summary(self) -> Summary:
+        c = self.stats.counts
+        planned = self.lister.planned if self.settings.dry_run and self.lister is not None else None
+        end = self.run_stats.ended_at if self.run_stats.ended_at is not None else self.clock.now()
+        return Summary(
+            exit_code=self.code if self.code is not None else EXIT_OK,
+            listed=c.listed,
+            cloned=c.cloned,
+            updated=c.updated,
+            unchanged=c.unchanged,
+            skipped=c.skipped,
+            failed=c.failed,
+            resumed_done=c.resumed_done,
+            gone=c.gone,
+            seconds=round(max(0.0, end - self.started_at), 3),
+            api_requests=self.stats.rate.requests,
+            not_modified=self.stats.rate.not_modified,
+            state=self.stats.state_path,
+            would_clone=planned[PlannedAction.CLONE] if planned is not None else None,
+            would_update=planned[PlannedAction.UPDATE] if planned is not None else None,
+            would_refuse=planned[PlannedAction.REFUSE] if planned is not None else None,
+            message=self.run_stats.message or self.stats.message or None,
+        )
+
+    async def _after(self) -> None:
+        """The target's post_sync command (its summary as JSON on stdin) and its stats-file row."""
+        summary = self.summary().as_dict(self.clock.now())
+        summary["target"] = self.name
+        stats_file = self.settings.stats_file
+        if stats_file is not None:
+            row = {
+                "time": round(time.time(), 3),
+                "target": self.name,
+                "forge": str(self.settings.provider),
+                "owner": self.settings.owner,
+                "dest": str(self.dest),
+                **{k: summary[k] for k in ("exit_code", "listed", "cloned", "updated", "unchanged", "skipped", "failed", "gone", "seconds")},
+                "bytes": self.stats.counts.received_bytes,
+            }
+            try:
+                path = Path(stats_file).expanduser()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(row, ensure_ascii=True) + "\n")
+            except OSError as exc:
+                self.notice(f"cannot append to the stats file {stats_file}: {exc.strerror or exc}")
+        command = self.settings.post_sync
+        if command and self.code != EXIT_USAGE and not self.settings.dry_run:
+            await self._post_sync(list(command), json.dumps(summary).encode())
+
+    async def _post_sync(self, command: list[str], summary: bytes) -> None:
+        """Run the target's post_sync command: an argument list, no shell, its summary on stdin (a command that
+        does not read it is fine), 10 minutes at most; a failure is reported, never the run's."""
+
+        def run() -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(command, input=summary, capture_output=True, timeout=600, check=False)
+
+        try:
+            done = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "did not finish within 10 minutes"
+            self.notice(f"post_sync {command[0]} failed: {reason} (the sync itself is done)")
+            return
+        if done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            last = f": {said[-1][:200]}" if said else ""
+            self.notice(f"post_sync {command[0]} exited with {done.returncode}{last} (the sync itself is done)")
+
+    def close(self) -> None:
+        """Close the state, release the locks; a typo'd owner leaves no empty destination behind."""
+        if self.store is not None:
+            self.store.close()
+        for lock in reversed(self._locks):
+            lock.release()
+        self._locks.clear()
+        if self._created_dest and self.code == EXIT_USAGE and self.stats.counts.listed == 0:
+            self._remove_unused_dest()
+
+    def _remove_unused_dest(self) -> None:
+        """A typo'd owner or a refused token must not leave an empty ``./apahce/.gz-tui`` behind."""
+        state_dir = self.dest / ".gz-tui"
+        try:
+            if [p.name for p in self.dest.iterdir()] != [".gz-tui"] or not Path(self.stats.state_path).is_relative_to(state_dir):
+                return
+            shutil.rmtree(state_dir)
+            self.dest.rmdir()
+        except OSError:
+            return
+        self.stats.state_path = ""
+
+    # -- events and observers ------------------------------------------------------------------
+    def emit(self, event: Any) -> None:
+        self.events.emit(event)
+
+    def notice(self, message: str) -> None:
+        self.run_stats.notices.append(message if len(self.run_stats.targets) <= 1 else f"{self.name}: {message}")
+        self.emit(Notice(message=message))
+
+    def _on_wait(self, kind: str, seconds: float, until: float) -> None:
+        if self.listing_over:
+            return  # another target's wait on the shared quota: this one lists nothing more
+        if not kind:
+            self.stats.set_rate(wait_kind=None, wait_until=None)
+            if self.stats.lister_state == ListerState.WAITING:
+                self.stats.lister_state = ListerState.FETCHING
+            return
+        self.stats.set_rate(wait_kind=WaitKind(kind), wait_until=until)
+        self.stats.lister_state = ListerState.WAITING
+        self.emit(RateLimitWait(kind=WaitKind(kind), seconds=round(seconds, 3), until=until))
+
+    def _on_rate(self, rate: RateInfo) -> None:
+        self.stats.set_rate(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
+
+    def _on_request(self, status: int) -> None:
+        changes: dict[str, int] = {"requests": self.stats.rate.requests + 1}
+        if status == 304:
+            changes["not_modified"] = self.stats.rate.not_modified + 1
+        self.stats.set_rate(**changes)
