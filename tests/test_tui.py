@@ -7,7 +7,7 @@ against the embedded forge and the real pipeline are in ``test_tui_pipeline.py``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from rich.text import Text
 
 from gz_tui.clock import FakeClock
+from gz_tui.config import Settings
 from gz_tui.pipeline.stats import ErrorView, RunState, Snapshot, WorkerState, WorkerView
 from gz_tui.tui import demo_data
 from gz_tui.tui.app import GzTuiApp, make_app
@@ -23,6 +24,7 @@ from gz_tui.tui.format import (
     binary_rate,
     binary_size,
     clock_duration,
+    common_parent,
     countdown,
     escape,
     fit_path,
@@ -31,14 +33,17 @@ from gz_tui.tui.format import (
     percent,
     repo_rate,
     short_repo,
+    short_target_labels,
+    target_label,
     thousands,
     wall_time,
 )
 from gz_tui.tui.screens import ConfirmScreen, DashboardScreen, ErrorDetailScreen, HelpScreen
-from gz_tui.tui.widgets import ErrorLog, RunSummary, WorkerTable
+from gz_tui.tui.widgets import ErrorLog, RunSummary, TargetsPanel, WorkerTable
 from gz_tui.tui.widgets.errors import attempt_text
 from gz_tui.tui.widgets.progress import progress_text
 from gz_tui.tui.widgets.rate_limit import rate_limit_text
+from gz_tui.tui.widgets.targets import state_text as target_state_text
 from tests.helpers import screen_text
 
 SIZE = (100, 32)
@@ -57,9 +62,9 @@ def utc() -> Iterator[None]:
         yield
 
 
-def app_for(snapshot: Snapshot) -> tuple[GzTuiApp, Any]:
+def app_for(snapshot: Snapshot, targets: Sequence[Settings] = (demo_data.SETTINGS,)) -> tuple[GzTuiApp, Any]:
     factory = demo_data.static_factory(snapshot)
-    app = make_app(demo_data.SETTINGS, factory, FakeClock(snapshot.now))
+    app = make_app(targets, factory, FakeClock(snapshot.now))
     app.animation_level = "none"
     return app, factory
 
@@ -294,7 +299,7 @@ async def test_cancel_asks_first_then_shows_the_summary_and_offers_resume() -> N
         await pilot.press("r")
         await pilot.pause()
         assert len(factory.made) == 2
-        settings, _ = factory.made[1]
+        [settings], _ = factory.made[1]
         assert settings.retry_failed and settings.owner == "acme"
         assert board.run_active and not board.query_one(RunSummary).display
 
@@ -391,7 +396,7 @@ class CrashingControl(demo_data.StaticControl):
 
 async def test_a_pipeline_crash_is_shown_not_raised() -> None:
     snap = demo_data.mid_run()
-    app = make_app(demo_data.SETTINGS, lambda settings: CrashingControl(snap), FakeClock(snap.now))
+    app = make_app([demo_data.SETTINGS], lambda targets: CrashingControl(snap), FakeClock(snap.now))
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -408,7 +413,7 @@ async def test_a_factory_error_is_shown_not_raised() -> None:
     def factory(settings: Any) -> Any:
         raise ValueError("bad --include pattern")
 
-    app = make_app(demo_data.SETTINGS, factory, FakeClock(demo_data.NOW))
+    app = make_app([demo_data.SETTINGS], factory, FakeClock(demo_data.NOW))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert dashboard(app).crash == "Could not start the run (ValueError): bad --include pattern"
@@ -516,3 +521,282 @@ async def test_the_render_tick_follows_the_run() -> None:
         factory.made[0][1]._snapshot = replace(snap, now=snap.now + 60)
         await pilot.pause(0.3)
         assert "waiting 40:09" in screen_text(app)
+
+
+def test_a_run_too_short_to_time_shows_no_average_rate() -> None:
+    from rich.console import Console
+
+    from gz_tui.tui.widgets.summary import summary_renderable
+
+    def shown(seconds: float) -> str:
+        snap = demo_data.finished_with_errors()
+        snap = replace(snap, started_at=snap.now - seconds)
+        console = Console(width=120, record=True, color_system=None)
+        console.print(summary_renderable(snap, 1))
+        return console.export_text()
+
+    assert "average" not in shown(0.04), "1 repo in 0.04 s is not 25 repos/s"
+    assert "average" in shown(60.0)
+
+
+def test_the_rate_limit_panel_shows_an_unreachable_forge_and_when_the_run_gives_up() -> None:
+    from gz_tui.pipeline.stats import OutageView
+
+    snap = demo_data.mid_run()
+    down = replace(snap, outage=OutageView("git.example.com:443", snap.now - 20, snap.now + 580, snap.now + 8))
+    text = rate_limit_text(down).variants[0].plain
+    assert text.startswith("UNREACHABLE git.example.com:443: retrying in 0:08") and "repos stay pending" in text
+
+
+# -- a run of several targets -----------------------------------------------------------------------
+
+
+def several_app(snapshot: Snapshot | None = None) -> tuple[GzTuiApp, Any]:
+    return app_for(snapshot or demo_data.several_targets(), demo_data.TARGETS)
+
+
+def line_with(app: GzTuiApp, needle: str) -> str:
+    """The first line on screen with ``needle``; a targets panel row when ``needle`` is a target's label."""
+    lines = screen_text(app).splitlines()
+    return next((line for line in lines if line.lstrip().startswith(needle)), None) or next(line for line in lines if needle in line)
+
+
+def with_target(snap: Snapshot, name: str, **changes: Any) -> Snapshot:
+    return replace(snap, targets=tuple(replace(t, **changes) if t.name == name else t for t in snap.targets))
+
+
+def test_target_labels_and_the_folder_targets_share() -> None:
+    triples = [("acme", "github", "acme"), ("infra", "gitlab", "platform/infra"), ("mirror", "gitea", "acme")]
+    assert short_target_labels(triples) == {"acme": "github/acme", "infra": "infra", "mirror": "gitea/acme"}
+    assert target_label("gitlab", "platform/infra/") == "gitlab/platform/infra"
+    assert common_parent(["/srv/mirror/a", "/srv/mirror/b/c"]) == "/srv/mirror"
+    assert common_parent(["/srv/a", "/home/b"]) == ""
+
+
+def test_what_a_target_row_says_it_is_doing() -> None:
+    snap = demo_data.several_targets()
+    acme, infra, tools = snap.targets
+    now = snap.now
+
+    def said(target: Any, at: float = now) -> str:
+        return target_state_text(target, at).plain
+
+    assert said(acme) == "listing page 22"
+    assert said(infra) == "WAITING 0:41 · primary limit, until 08:13:22"
+    assert said(infra, now + 30).startswith("WAITING 0:11")
+    assert said(infra, now + 60) != "WAITING" and "WAITING" not in said(replace(infra, lister_state="fetching"), now + 60)
+    assert said(tools) == "listing done · 2 to go"
+    assert said(replace(acme, buffer_used=500)) == "blocked — buffer full (500)"
+    assert said(replace(acme, paused=True)).startswith("PAUSED")
+    assert said(replace(tools, run_state=RunState.FINISHED)) == "done"
+    assert said(replace(tools, run_state=RunState.FAILED, message="owner not found")) == "FAILED: owner not found"
+
+
+async def test_several_targets_get_a_panel_a_target_column_and_a_header_total() -> None:
+    app, _ = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "3 targets → /srv/mirror" in text and "RUNNING" in text
+        assert "github.com/acme →" not in text, "the header counts targets instead of naming one"
+        acme = line_with(app, "github/acme")
+        assert "1,234 / 2,104" in acme and "58%" in acme and "listing page 22" in acme
+        infra = line_with(app, "gitlab/platform/infra")
+        assert "212 / 640" in infra and "300" in infra and "WAITING 0:41" in infra
+        assert "listing done" in line_with(app, "gitea/tools")
+        # The worker and error tables say whose repo a row is, and name repos relative to that owner.
+        assert "target" in line_with(app, "repository") and "phase" in line_with(app, "repository")
+        assert "infra" in line_with(app, "terraform/modules-aws")
+        assert "tools" in line_with(app, "ci-runner-images")
+        assert "infra" in line_with(app, "fatal: early EOF")
+        assert "t" in footer_keys(app) and footer_keys(app)["p"] == "Pause"
+
+
+async def test_a_single_owner_run_has_no_targets_panel_even_with_one_target_view() -> None:
+    several = demo_data.several_targets()
+    plain = demo_data.mid_run()
+    app, _ = app_for(plain)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = screen_text(app)
+    one = replace(plain, targets=several.targets[:1])
+    app, _ = app_for(one)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen_text(app) == before
+        assert "Targets" not in before and "t" not in footer_keys(app)
+
+
+async def test_the_targets_countdown_follows_the_clock() -> None:
+    snap = demo_data.several_targets()
+    app, factory = several_app(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "WAITING 0:41" in line_with(app, "gitlab/")
+        factory.made[0][1]._snapshot = replace(snap, now=snap.now + 30)
+        dashboard(app).refresh_snapshot()
+        await pilot.pause()
+        assert "WAITING 0:11" in line_with(app, "gitlab/")
+
+
+async def test_target_rows_are_keyed_and_only_a_changed_row_is_rendered_again() -> None:
+    snap = demo_data.several_targets()
+    app, factory = several_app(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(TargetsPanel)
+        assert panel.row_keys == ["acme", "platform-infra", "tools"]
+        acme_strip = panel._strips["acme"]
+        done = replace(snap.targets[2].counts, cloned=292, queued=0, active=0)
+        factory.made[0][1]._snapshot = with_target(snap, "tools", counts=done, run_state=RunState.FINISHED)
+        dashboard(app).refresh_snapshot()
+        await pilot.pause()
+        assert panel.row_keys == ["acme", "platform-infra", "tools"]
+        assert panel._strips["acme"] is acme_strip, "an unchanged row is not rendered again"
+        tools = line_with(app, "gitea/tools")
+        assert "312 / 312" in tools and "100%" in tools and tools.rstrip().endswith("done")
+        assert "3 targets · 1 done" in screen_text(app)
+
+
+async def test_p_on_a_selected_target_pauses_it_alone_and_p_again_unpauses_it() -> None:
+    app, factory = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        control = factory.made[0][1]
+        await pilot.press("t", "down")
+        await pilot.pause()
+        assert app.screen.query_one(TargetsPanel).selected == "platform-infra"
+        assert "Target platform-infra: gitlab/platform/infra → /srv/mirror/platform-infra" in screen_text(app)
+        assert footer_keys(app)["p"] == "Pause target"
+        await pilot.press("p")
+        await pilot.pause()
+        assert control.calls == ["pause_target platform-infra"]
+        assert "PAUSED" in line_with(app, "gitlab/platform/infra")
+        assert "PAUSED" not in line_with(app, "github/acme") and "RUNNING" in line_with(app, "gz-tui")
+        assert "3 targets · 1 paused" in screen_text(app)
+        assert footer_keys(app)["p"] == "Unpause target"
+        await pilot.press("p")
+        await pilot.pause()
+        assert control.calls == ["pause_target platform-infra", "unpause_target platform-infra"]
+        assert "PAUSED" not in line_with(app, "gitlab/platform/infra")
+        # Escape gives p back to the whole run.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert footer_keys(app)["p"] == "Pause"
+        await pilot.press("p")
+        await pilot.pause()
+        assert control.calls[-1] == "pause" and "PAUSED" in line_with(app, "gz-tui")
+
+
+async def test_p_with_no_target_selected_pauses_the_run() -> None:
+    app, factory = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        await pilot.pause()
+        assert factory.made[0][1].calls == ["pause"]
+        assert "PAUSED" in line_with(app, "gz-tui")
+        assert "PAUSED" not in line_with(app, "gitlab/platform/infra")
+
+
+async def test_a_click_selects_a_target_and_t_gives_the_keys_back() -> None:
+    app, factory = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(TargetsPanel)
+        await pilot.click(TargetsPanel, offset=(2, 3))  # header, acme, platform-infra, tools
+        await pilot.pause()
+        assert panel.selected == "tools"
+        await pilot.press("t")
+        await pilot.pause()
+        assert panel.selected is None and footer_keys(app)["p"] == "Pause"
+        assert factory.made[0][1].calls == []
+
+
+async def test_a_failed_target_shows_its_message_when_selected_and_cannot_be_paused() -> None:
+    message = "gitea owner 'tools' not found [bold](HTTP 404)[/bold]"
+    snap = with_target(demo_data.several_targets(), "tools", run_state=RunState.FAILED, message=message)
+    app, factory = several_app(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "FAILED" in line_with(app, "gitea/tools")
+        await pilot.press("t", "end")
+        await pilot.pause()
+        assert message in screen_text(app), "the selected target's message, literally, in the panel's title"
+        active = app.screen.active_bindings["p"]
+        assert active.binding.description == "Pause target" and not active.enabled
+        await pilot.press("p")  # nothing to pause, and not the whole run either
+        await pilot.pause()
+        assert factory.made[0][1].calls == []
+
+
+async def test_target_names_and_owners_are_never_markup() -> None:
+    snap = demo_data.several_targets()
+    evil = replace(snap.targets[1], name="[red]grp[/red]", owner="[b]grp[/b]/sub")
+    workers = tuple(replace(w, target=evil.name) if w.target == "platform-infra" else w for w in snap.workers)
+    app, _ = several_app(replace(snap, targets=(snap.targets[0], evil, snap.targets[2]), workers=workers))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "gitlab/[b]grp[/b]/sub" in screen_text(app)
+        await pilot.press("t", "down")
+        await pilot.pause()
+        assert "Target [red]grp[/red]: gitlab/[b]grp[/b]/sub" in screen_text(app)
+
+
+async def test_r_after_a_failed_run_of_several_targets_runs_every_target_again() -> None:
+    snap = demo_data.several_targets()
+    ended = replace(
+        snap,
+        run_state=RunState.FINISHED,
+        exit_code=1,
+        targets=tuple(replace(t, run_state=RunState.FINISHED, counts=replace(t.counts, queued=0, active=0)) for t in snap.targets),
+        workers=tuple(WorkerView(w.index, WorkerState.DONE) for w in snap.workers),
+    )
+    app, factory = several_app(ended)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "15 repos failed" in text and "/srv/mirror (3 targets, each with its own folder and state)" in text
+        assert "3 targets · 3 done" in text
+        assert footer_keys(app)["r"] == "Retry failed"
+        await pilot.press("r")
+        await pilot.pause()
+        again, _ = factory.made[1]
+        assert [(s.target, s.provider, s.owner, s.retry_failed) for s in again] == [
+            (s.target, s.provider, s.owner, True) for s in demo_data.TARGETS
+        ]
+
+
+async def test_help_explains_selecting_and_pausing_a_target() -> None:
+    app, _ = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "select one in the Targets panel" in text and "p pauses or unpauses that target" in text
+
+
+async def test_a_factory_error_with_several_targets_lists_each_as_failed() -> None:
+    def factory(targets: Any) -> Any:
+        raise ValueError("[targets.tools] base_url is not a URL")
+
+    app = make_app(demo_data.TARGETS, factory, FakeClock(demo_data.NOW))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "3 targets · 3 failed → /srv/mirror" in text and "[targets.tools] base_url is not a URL" in text
+        for label in ("github/acme", "gitlab/platform/infra", "gitea/tools"):
+            assert "FAILED" in line_with(app, label)
+
+
+async def test_make_app_takes_a_lone_settings_as_a_run_of_one_target() -> None:
+    snap = demo_data.mid_run()
+    factory = demo_data.static_factory(snap)
+    app = make_app(demo_data.SETTINGS, factory, FakeClock(snap.now))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert factory.made[0][0] == [demo_data.SETTINGS]
+        assert "github.com/acme → /srv/mirror/acme" in screen_text(app)

@@ -43,3 +43,14 @@ def test_finished_with_errors(snap_compare) -> None:  # type: ignore[no-untyped-
 def test_mid_run_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
     """The smallest supported terminal still shows progress, speed, buffer, API and the workers."""
     assert snap_compare(demo_app("mid-run"), terminal_size=NARROW)
+
+
+def test_several_targets(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """Three targets: a targets panel (a GitHub org listing, a GitLab group tree WAITING 0:41 on its primary
+    limit, a Gitea org listed and finishing); "3 targets" in the header; target columns in both tables."""
+    assert snap_compare(demo_app("several-targets"), terminal_size=SIZE)
+
+
+def test_several_targets_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """At 80×24 the targets panel, eight workers and the newest error still fit."""
+    assert snap_compare(demo_app("several-targets"), terminal_size=NARROW)

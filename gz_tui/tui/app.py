@@ -6,7 +6,7 @@ Behaviour lives in ``screens/`` and ``widgets/``; this module only builds the ap
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,6 +23,7 @@ PALETTE_ACTIONS = (
     ("cancel", "Cancel the run", "Stop git, keep finished repos and the checkpoint"),
     ("resume", "Resume", "Run again from the checkpoint, retrying failures"),
     ("retry", "Retry failed", "Run again from the checkpoint, retrying the failed repos"),
+    ("targets", "Select a target", "Choose one target of the run, to pause or unpause it on its own"),
     ("errors", "Errors", "Enlarge the error log"),
     ("help", "Help", "What the panels mean and which keys apply"),
 )
@@ -35,14 +36,14 @@ class GzTuiApp(App[int]):
     TITLE = "gz-tui"
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
-    def __init__(self, settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()
-        self.settings = settings
+        self.targets = tuple(targets)
         self.factory = factory
         self.clock = clock
 
     def get_default_screen(self) -> Screen[None]:
-        return DashboardScreen(self.settings, self.factory, self.clock)
+        return DashboardScreen(self.targets, self.factory, self.clock)
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -62,10 +63,12 @@ class GzTuiApp(App[int]):
         yield from super().get_system_commands(screen)
 
 
-def make_app(settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> GzTuiApp:
+def make_app(targets: Settings | Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> GzTuiApp:
     """The one way to build the dashboard, for ``cli.py`` and the tests.
 
-    ``factory(settings)`` is called once at start and again, with ``retry_failed=True``, for each ``r``.
+    ``targets`` holds one ``Settings`` per target of the run (a lone ``Settings`` is a run of one target, as
+    ``make_pipeline`` takes it). ``factory(targets)`` is always given the list; it is called once at start
+    and again, each with ``retry_failed=True``, for each ``r``.
     """
-    return GzTuiApp(settings, factory, clock)
+    return GzTuiApp([targets] if isinstance(targets, Settings) else targets, factory, clock)
 

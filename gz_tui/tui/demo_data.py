@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
+from pathlib import Path
 
 import anyio
 
 from gz_tui.config import Settings
-from gz_tui.kinds import WaitKind
+from gz_tui.kinds import ProviderName, WaitKind
 from gz_tui.pipeline.stats import (
     Counts,
     ErrorView,
@@ -25,6 +26,7 @@ from gz_tui.pipeline.stats import (
     RateLimitView,
     RunState,
     Snapshot,
+    TargetView,
     WorkerState,
     WorkerView,
 )
@@ -39,6 +41,28 @@ MIB = 1024 * 1024
 
 SETTINGS = Settings(owner="acme", dest="/srv/mirror/acme", workers=8, buffer=500)  # type: ignore[arg-type]
 """Settings matching the demo snapshots (only shown, never used to reach a forge)."""
+
+TARGETS = (
+    Settings(owner="acme", dest=Path("/srv/mirror/acme"), workers=8, buffer=500, target="acme"),
+    Settings(
+        owner="platform/infra",
+        provider=ProviderName.GITLAB,
+        dest=Path("/srv/mirror/platform-infra"),
+        workers=8,
+        buffer=500,
+        target="platform-infra",
+    ),
+    Settings(
+        owner="tools",
+        provider=ProviderName.GITEA,
+        base_url="https://gitea.example.org/api/v1",
+        dest=Path("/srv/mirror/tools"),
+        workers=8,
+        buffer=500,
+        target="tools",
+    ),
+)
+"""The three targets of the ``several-targets`` demo: a GitHub org, a GitLab group tree, a Gitea org."""
 
 
 def _throughput(seconds: int = 300) -> tuple[float, ...]:
@@ -177,13 +201,128 @@ def finished_with_errors() -> Snapshot:
     )
 
 
+def _sum_counts(counts: Sequence[Counts]) -> Counts:
+    """The run's totals; the forge totals add up only when every target knows its own."""
+    totals = {f.name: sum(getattr(c, f.name) for c in counts) for f in fields(Counts) if f.name != "total"}
+    known = [c.total for c in counts]
+    return Counts(total=None if None in known else sum(t or 0 for t in known), **totals)
+
+
+def several_targets() -> Snapshot:
+    """One run, three targets: a GitHub org mid-clone, a GitLab group tree waiting 0:41 on its primary rate
+    limit, a Gitea org listed and finishing its last repos. One pool of 8 workers serves all three."""
+    now = NOW
+    github_rate = RateLimitView(limit=5_000, remaining=4_211, reset_at=now + 41 * 60 + 9, requests=22)
+    gitlab_rate = RateLimitView(
+        limit=2_000, remaining=0, reset_at=now + 41, wait_kind=WaitKind.PRIMARY, wait_until=now + 41, requests=6
+    )
+    targets = (
+        TargetView(
+            name="acme",
+            forge="github",
+            owner="acme",
+            dest="/srv/mirror/acme",
+            api_host="api.github.com",
+            counts=Counts(listed=2_104, total=2_104, queued=380, active=4, cloned=1_180, updated=41, failed=13),
+            lister_state=ListerState.FETCHING,
+            lister_page=22,
+            rate=github_rate,
+            buffer_used=380,
+            buffer_capacity=500,
+            paused=False,
+            run_state=RunState.RUNNING,
+            state_path="/srv/mirror/acme/.gz-tui/state.sqlite3",
+        ),
+        TargetView(
+            name="platform-infra",
+            forge="gitlab",
+            owner="platform/infra",
+            dest="/srv/mirror/platform-infra",
+            api_host="gitlab.com",
+            counts=Counts(listed=300, total=640, queued=85, active=3, cloned=188, updated=22, failed=2),
+            lister_state=ListerState.WAITING,
+            lister_page=3,
+            rate=gitlab_rate,
+            buffer_used=85,
+            buffer_capacity=500,
+            paused=False,
+            run_state=RunState.RUNNING,
+            state_path="/srv/mirror/platform-infra/.gz-tui/state.sqlite3",
+        ),
+        TargetView(
+            name="tools",
+            forge="gitea",
+            owner="tools",
+            dest="/srv/mirror/tools",
+            api_host="gitea.example.org",
+            counts=Counts(listed=312, total=312, queued=1, active=1, cloned=290, unchanged=20),
+            lister_state=ListerState.DONE,
+            lister_page=7,
+            rate=RateLimitView(requests=7),
+            buffer_used=1,
+            buffer_capacity=500,
+            paused=False,
+            run_state=RunState.RUNNING,
+            state_path="/srv/mirror/tools/.gz-tui/state.sqlite3",
+        ),
+    )
+    workers = (
+        WorkerView(1, WorkerState.CLONING, "acme/kafka-connect", "receiving objects", 43.0, 212 * MIB + 77_312, now - 72, "acme"),
+        WorkerView(2, WorkerState.CLONING, "platform/infra/terraform/modules-aws", "receiving objects", 71.0, 18 * MIB, now - 12, "platform-infra"),
+        WorkerView(3, WorkerState.UPDATING, "acme/spark-sql", "resolving deltas", 88.0, 31 * MIB + 400_000, now - 4, "acme"),
+        WorkerView(4, WorkerState.CLONING, "tools/ci-runner-images", "counting objects", 35.0, 2 * MIB, now - 6, "tools"),
+        WorkerView(5, WorkerState.UPDATING, "platform/infra/k8s/cluster-addons", "fetching", None, 96_000, now - 2, "platform-infra"),
+        WorkerView(6, WorkerState.CLONING, "acme/web-frontend", "receiving objects", 12.0, 9 * MIB + 123_456, now - 9, "acme"),
+        WorkerView(7, WorkerState.CLONING, "platform/infra/observability/grafana-dashboards", "receiving objects", 64.0, 5 * MIB, now - 21, "platform-infra"),
+        WorkerView(8, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31, "acme"),
+    )
+    acme_errors = _errors(now)
+    errors = (
+        replace(acme_errors[0], target="acme"),
+        ErrorView(now - 40, "platform/infra/k8s/legacy-helm-charts", "network", "fatal: early EOF", 1, 3, now - 34, "platform-infra"),
+        replace(acme_errors[1], target="acme"),
+        ErrorView(now - 122, "platform/infra/secrets/vault-policies", "auth", "repository not accessible with this token (HTTP 403)", 1, 3, None, "platform-infra"),
+        *(replace(e, target="acme") for e in acme_errors[2:]),
+    )
+    acme = targets[0]
+    return Snapshot(
+        forge=acme.forge,
+        owner=acme.owner,
+        dest=acme.dest,
+        api_host=acme.api_host,
+        run_state=RunState.RUNNING,
+        started_at=START,
+        now=now,
+        counts=_sum_counts([t.counts for t in targets]),
+        throughput=_throughput(),
+        repos_per_second=6.1,
+        bytes_per_second=24.8 * MIB,
+        buffer_used=sum(t.buffer_used for t in targets),
+        buffer_capacity=sum(t.buffer_capacity for t in targets),
+        lister_state=acme.lister_state,
+        lister_page=acme.lister_page,
+        rate=acme.rate,
+        workers=workers,
+        errors=errors,
+        error_count=15,
+        state_path=acme.state_path,
+        targets=targets,
+    )
+
+
 STATES = {
     "mid-run": mid_run,
     "paused-full-buffer": paused_full,
     "waiting-rate-limit": waiting_rate_limit,
     "finished-with-errors": finished_with_errors,
+    "several-targets": several_targets,
 }
 """Name → snapshot builder; the names are the screenshot file names."""
+
+
+def settings_for(state: str) -> list[Settings]:
+    """The targets' settings behind a demo state (what ``r`` would run again)."""
+    return list(TARGETS) if state == "several-targets" else [SETTINGS]
 
 _TERMINAL = {RunState.FINISHED, RunState.CANCELLED, RunState.FAILED}
 
@@ -217,6 +356,18 @@ class StaticControl:
         self.calls.append("unpause")
         self._snapshot = replace(self._snapshot, run_state=self._running_state)
 
+    def pause_target(self, name: str) -> None:
+        self.calls.append(f"pause_target {name}")
+        self._set_target_paused(name, True)
+
+    def unpause_target(self, name: str) -> None:
+        self.calls.append(f"unpause_target {name}")
+        self._set_target_paused(name, False)
+
+    def _set_target_paused(self, name: str, paused: bool) -> None:
+        targets = tuple(replace(t, paused=paused) if t.name == name else t for t in self._snapshot.targets)
+        self._snapshot = replace(self._snapshot, targets=targets)
+
     def cancel(self) -> None:
         self.calls.append("cancel")
         self._cancelled.set()
@@ -236,12 +387,12 @@ class StaticControl:
 
 
 def static_factory(snapshot: Snapshot):  # type: ignore[no-untyped-def]
-    """A ``PipelineFactory`` whose every run reports ``snapshot``; records the settings it was given."""
-    made: list[tuple[Settings, StaticControl]] = []
+    """A ``PipelineFactory`` whose every run reports ``snapshot``; records the targets' settings it was given."""
+    made: list[tuple[list[Settings], StaticControl]] = []
 
-    def factory(settings: Settings) -> StaticControl:
+    def factory(targets: Sequence[Settings]) -> StaticControl:
         control = StaticControl(snapshot)
-        made.append((settings, control))
+        made.append((list(targets), control))
         return control
 
     factory.made = made  # type: ignore[attr-defined]

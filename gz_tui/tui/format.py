@@ -7,6 +7,9 @@ so the rules of the dashboard (thousands separators, binary units, mm:ss / hh:mm
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
@@ -15,6 +18,9 @@ from textual.markup import escape as _escape_markup
 
 from gz_tui.format import binary_size, countdown, wall_time
 from gz_tui.untrusted import inert
+
+if TYPE_CHECKING:
+    from gz_tui.pipeline.stats import Snapshot
 
 __all__ = ["binary_size", "countdown", "wall_time"]
 
@@ -83,6 +89,62 @@ def fit_path(path: str, width: int) -> str:
     if not slash or room < 1:
         return path[: max(0, width - 1)] + "…"
     return f"{head[:room]}…/{leaf}"
+
+
+def target_label(forge: str, owner: str) -> str:
+    """How a target is named in the targets panel: ``github/acme``, ``gitlab/platform/infra``."""
+    return f"{forge}/{owner.strip('/')}"
+
+
+def short_target_labels(targets: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Target name → the short label of the worker and error tables: the owner's last segment (the end of
+    its panel label), or ``forge/owner`` where two targets would read the same.
+
+    ``targets`` are ``(name, forge, owner)`` triples.
+    """
+    items = list(targets)
+    leaves = [owner.strip("/").rpartition("/")[2] for _, _, owner in items]
+    return {
+        name: leaf if leaves.count(leaf) == 1 else target_label(forge, owner)
+        for (name, forge, owner), leaf in zip(items, leaves, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TargetNames:
+    """What the worker and error tables of a run of several targets show about them."""
+
+    labels: dict[str, str]
+    """Target name → its short label (``short_target_labels``)."""
+    owners: dict[str, str]
+    """Target name → its owner (repo names are shown relative to it)."""
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> TargetNames | None:
+        """None for a run of one target: its tables have no target column."""
+        if len(snap.targets) < 2:
+            return None
+        return cls(
+            short_target_labels((t.name, t.forge, t.owner) for t in snap.targets),
+            {t.name: t.owner for t in snap.targets},
+        )
+
+    def width(self, low: int, high: int) -> int:
+        """A target column's width: its longest label, within bounds."""
+        return max(low, min(high, max((len(label) for label in self.labels.values()), default=0)))
+
+
+def common_parent(paths: Iterable[str]) -> str:
+    """The folder several destinations share (``/srv/mirror`` for ``/srv/mirror/a`` and ``/srv/mirror/b``),
+    or ``""`` when they share no more than the root."""
+    items = [path.rstrip("/") or "/" for path in paths]
+    if not items:
+        return ""
+    try:
+        shared = os.path.commonpath(items)
+    except ValueError:  # relative and absolute mixed
+        return ""
+    return "" if shared in ("", "/", ".") else shared
 
 
 def home_path(path: str) -> str:

@@ -30,6 +30,8 @@ SHOTS: tuple[tuple[str, str, tuple[int, int]], ...] = (
     ("waiting-rate-limit", "waiting-rate-limit", SIZE),
     ("finished-with-errors", "finished-with-errors", SIZE),
     ("mid-run-80x24", "mid-run", NARROW),
+    ("several-targets", "several-targets", SIZE),
+    ("several-targets-80x24", "several-targets", NARROW),
 )
 """File name, demo state, terminal size."""
 
@@ -37,7 +39,7 @@ SHOTS: tuple[tuple[str, str, tuple[int, int]], ...] = (
 def demo_app(state: str) -> GzTuiApp:
     """A dashboard showing one fixed demo state: no forge, no pipeline, a frozen clock, no animation."""
     snapshot = demo_data.STATES[state]()
-    app = make_app(demo_data.SETTINGS, demo_data.static_factory(snapshot), FakeClock(snapshot.now))
+    app = make_app(demo_data.settings_for(state), demo_data.static_factory(snapshot), FakeClock(snapshot.now))
     app.animation_level = "none"
     return app
 

@@ -1,7 +1,13 @@
-"""The live dashboard: owns one run of the pipeline, renders its snapshot on a fixed tick, maps keys to it."""
+"""The live dashboard: owns one run of the pipeline, renders its snapshot on a fixed tick, maps keys to it.
+
+A run has one target (an owner on a forge) or several, synced by one worker pool. With several, a targets
+panel shows each one's progress and lister, the worker and error tables say whose repo a row is, and the
+user can pause one target on its own (``t`` to select it, ``p``) while ``p`` elsewhere pauses the run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_USAGE, PipelineFactory, RunControl
-from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot
+from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot, TargetView
 from gz_tui.tui.format import thousands
 from gz_tui.tui.screens.confirm import ConfirmScreen
 from gz_tui.tui.screens.error_detail import ErrorDetailScreen
@@ -30,6 +36,7 @@ from gz_tui.tui.widgets import (
     RateLimitPanel,
     RunSummary,
     StatusHeader,
+    TargetsPanel,
     ThroughputPanel,
     WorkerTable,
 )
@@ -56,15 +63,19 @@ class DashboardScreen(Screen[None]):
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("r", "resume", "Resume", id="resume"),
         Binding("r", "retry", "Retry failed", id="retry"),
+        Binding("t", "targets", "Targets", id="targets"),
         Binding("e", "errors", "Errors", id="errors"),
         Binding("escape", "back", "Back", id="back"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, settings: Settings, factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(id="dashboard")
-        self.settings = settings
+        if not targets:
+            raise ValueError("a run needs at least one target")
+        self.targets = tuple(targets)
+        """The settings of each target of the run, in order (one for a single owner)."""
         self.factory = factory
         self.clock = clock
         self.control: RunControl | None = None
@@ -87,13 +98,14 @@ class DashboardScreen(Screen[None]):
             yield ThroughputPanel(id="throughput")
             yield BufferGauge(id="buffer")
             yield RateLimitPanel(id="rate-limit")
+        yield TargetsPanel(id="targets")
         yield WorkerTable(id="workers")
         yield RunSummary(id="summary")
         yield ErrorLog(id="errors")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.start_run(self.settings)
+        self.start_run(self.targets)
         self.set_interval(TICK_SECONDS, self.refresh_snapshot, name="render-tick")
 
     # -- the run -----------------------------------------------------------------------------
@@ -102,16 +114,17 @@ class DashboardScreen(Screen[None]):
         """True from the start of ``run()`` until it has returned (or crashed)."""
         return self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
 
-    def start_run(self, settings: Settings) -> None:
-        """Build a pipeline from ``settings`` and run it in the exclusive "pipeline" worker."""
+    def start_run(self, targets: Sequence[Settings]) -> None:
+        """Build a pipeline for ``targets`` and run it in the exclusive "pipeline" worker."""
         self.exit_code = None
         self.crash = None
         self._stopping = False
         self._notices_shown = 0
         self.query_one(WorkerTable).reset()
         self.query_one(ErrorLog).reset()
+        self.query_one(TargetsPanel).reset()
         try:
-            self.control = self.factory(settings)
+            self.control = self.factory(list(targets))
         except Exception as exc:  # a bad setting: nothing ran, say why
             self.control = None
             self._worker = None
@@ -153,8 +166,26 @@ class DashboardScreen(Screen[None]):
     # -- rendering ---------------------------------------------------------------------------
     def _placeholder(self) -> Snapshot:
         """What to show when no pipeline could be built: the settings, and why it failed."""
-        settings = self.settings
+        settings = self.targets[0]
         now = self.clock.now()
+        targets = tuple(
+            TargetView(
+                name=s.target or s.owner,
+                forge=s.provider,
+                owner=s.owner,
+                dest=str(s.dest),
+                api_host=urlsplit(s.api_base).netloc,
+                counts=Counts(),
+                lister_state=ListerState.IDLE,
+                lister_page=0,
+                rate=RateLimitView(),
+                buffer_used=0,
+                buffer_capacity=s.buffer,
+                paused=False,
+                run_state=RunState.FAILED,
+            )
+            for s in self.targets
+        )
         return Snapshot(
             forge=settings.provider,
             owner=settings.owner,
@@ -177,6 +208,7 @@ class DashboardScreen(Screen[None]):
             error_count=0,
             dry_run=settings.dry_run,
             message=self.crash,
+            targets=targets,
         )
 
     def _current_snapshot(self) -> Snapshot | None:
@@ -206,6 +238,10 @@ class DashboardScreen(Screen[None]):
             self.query_one(ThroughputPanel).update_snapshot(snap)
             self.query_one(BufferGauge).update_snapshot(snap)
             self.query_one(RateLimitPanel).update_snapshot(snap)
+            several = len(snap.targets) > 1
+            if several:
+                self.query_one(TargetsPanel).update_snapshot(snap, steerable=self._steering)
+            self.set_class(several, "-several")
             if ended:
                 self.query_one(RunSummary).update_snapshot(snap, exit_code=self.exit_code, hint=self._hint(snap))
             else:
@@ -252,6 +288,7 @@ class DashboardScreen(Screen[None]):
             self._next_run(),
             bool(self.snap and self.snap.error_count),
             self.maximized is not None,
+            self.query_one(TargetsPanel).keys_state(),
         )
         if state != self._keys_state:
             self._keys_state = state
@@ -270,12 +307,24 @@ class DashboardScreen(Screen[None]):
             return "retry"
         return None
 
+    @property
+    def _steering(self) -> bool:
+        """The run is going and not stopping: pause and cancel mean something."""
+        return self.run_active and not self._stopping and self.control is not None
+
+    def _several(self) -> bool:
+        return self.snap is not None and len(self.snap.targets) > 1
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        steering = self.run_active and not self._stopping and self.control is not None
+        steering = self._steering
+        if action in ("pause", "unpause") and self.query_one(TargetsPanel).has_focus:
+            return False  # p is the selected target's (TargetsPanel), never the whole run's
         if action == "pause":
             return steering and not self.control.paused  # type: ignore[union-attr]
         if action == "unpause":
             return steering and self.control.paused  # type: ignore[union-attr]
+        if action == "targets":
+            return self._several() and self.maximized is None
         if action == "cancel":
             return steering
         if action in ("resume", "retry"):
@@ -315,11 +364,32 @@ class DashboardScreen(Screen[None]):
             answered,
         )
 
+    @on(TargetsPanel.PauseRequested)
+    def _pause_target(self, event: TargetsPanel.PauseRequested) -> None:
+        if self.control is not None and self._steering:
+            if event.pause:
+                self.control.pause_target(event.name)
+            else:
+                self.control.unpause_target(event.name)
+        self.refresh_snapshot()
+
+    def action_targets(self) -> None:
+        """``t``: select a target (the targets panel takes the keys), or give the keys back to the run."""
+        panel = self.query_one(TargetsPanel)
+        if panel.has_focus:
+            self.set_focus(None)
+        else:
+            panel.focus()
+        self._refresh_keys()
+
+    def _again(self) -> list[Settings]:
+        return [replace(s, retry_failed=True) for s in self.targets]
+
     def action_resume(self) -> None:
-        self.start_run(replace(self.settings, retry_failed=True))
+        self.start_run(self._again())
 
     def action_retry(self) -> None:
-        self.start_run(replace(self.settings, retry_failed=True))
+        self.start_run(self._again())
 
     def action_errors(self) -> None:
         log = self.query_one(ErrorLog)

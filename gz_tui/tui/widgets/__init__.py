@@ -6,6 +6,7 @@ from gz_tui.tui.widgets.header import StatusHeader
 from gz_tui.tui.widgets.progress import ProgressPanel
 from gz_tui.tui.widgets.rate_limit import RateLimitPanel
 from gz_tui.tui.widgets.summary import RunSummary
+from gz_tui.tui.widgets.targets import TargetsPanel
 from gz_tui.tui.widgets.throughput import ThroughputPanel
 from gz_tui.tui.widgets.workers import WorkerTable
 
@@ -16,6 +17,7 @@ __all__ = [
     "RateLimitPanel",
     "RunSummary",
     "StatusHeader",
+    "TargetsPanel",
     "ThroughputPanel",
     "WorkerTable",
 ]

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from gz_tui.pipeline.stats import ErrorView, Snapshot
-from gz_tui.tui.format import countdown, fit_path, forge_text, short_repo, thousands, wall_time
+from gz_tui.tui.format import TargetNames, countdown, fit_path, forge_text, short_repo, thousands, wall_time
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("time", "time"),
@@ -23,6 +23,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("message", "message"),
     ("attempt", "attempt"),
 )
+TARGET_COLUMNS: tuple[tuple[str, str], ...] = (COLUMNS[0], ("target", "target"), *COLUMNS[1:])
+"""The columns of a run of several targets: whose repo failed."""
+TARGET_WIDTHS = (6, 12)
 
 
 def attempt_text(error: ErrorView, now: float, *, short: bool = False) -> str:
@@ -79,19 +82,28 @@ class ErrorLog(DataTable[object]):
         self._attempts: dict[int, str] = {}
         self._now: float | None = None
         self._owner = ""
+        self._targets: TargetNames | None = None
+        """Set in a run of several targets (the log then has a target column)."""
+        self._target_width = 0
         self._widths = {"repo": 20, "class": 9, "message": 30, "attempt": 22}
-        for key, label in COLUMNS:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key, label in TARGET_COLUMNS if self._target_width else COLUMNS:
             self.add_column(label, key=key)
 
     # -- layout ------------------------------------------------------------------------------
     def _fit(self, width: int) -> bool:
-        padding = 2 * self.cell_padding * len(COLUMNS)
-        slack = max(0, width - 2 - padding - 8)
+        columns = len(TARGET_COLUMNS) if self._target_width else len(COLUMNS)
+        padding = 2 * self.cell_padding * columns
+        slack = max(0, width - 2 - padding - 8 - self._target_width)
         attempt = 22 if slack >= 80 else 15
         klass = 9
         repo = max(14, min(24, round((slack - attempt - klass) * 0.33)))
         message = max(12, slack - attempt - klass - repo)
         widths = {"repo": repo, "class": klass, "message": message, "attempt": attempt}
+        if self._target_width:
+            widths["target"] = self._target_width
         changed = widths != self._widths
         self._widths = widths
         return changed
@@ -118,8 +130,14 @@ class ErrorLog(DataTable[object]):
         return text
 
     def _cells(self, error: ErrorView, now: float | None) -> dict[str, object]:
-        cells: dict[str, object] = {
-            "repo": self._fixed("repo", forge_text(fit_path(short_repo(error.repo, self._owner), self._widths["repo"]), "bold")),
+        cells: dict[str, object] = {}
+        owner = self._owner
+        if self._targets is not None:
+            owner = self._targets.owners.get(error.target, "")
+            label = self._targets.labels.get(error.target, error.target)
+            cells["target"] = self._fixed("target", forge_text(fit_path(label, self._widths["target"])))
+        cells |= {
+            "repo": self._fixed("repo", forge_text(fit_path(short_repo(error.repo, owner), self._widths["repo"]), "bold")),
             "class": self._fixed("class", forge_text(error.error_class)),
             "message": self._fixed("message", forge_text(error.message)),
         }
@@ -164,8 +182,23 @@ class ErrorLog(DataTable[object]):
                 self.update_cell(str(seq), "attempt", self._attempt_cell(error, now), update_width=True)
                 self._attempts[seq] = text
 
+    def _set_targets(self, targets: TargetNames | None) -> None:
+        """A run of several targets gets a target column; the rows are made again only when that changes."""
+        width = targets.width(*TARGET_WIDTHS) if targets is not None else 0
+        columns_change = width != self._target_width
+        self._targets = targets
+        if not columns_change:
+            return
+        self._target_width = width
+        self.clear(columns=True)
+        self._errors.clear()
+        self._attempts.clear()
+        self._add_columns()
+        self._fit(self.size.width or 100)
+
     def update_snapshot(self, snap: Snapshot) -> None:
         self._owner = snap.owner
+        self._set_targets(TargetNames.of(snap))
         newest = snap.error_count
         oldest_kept = newest - len(snap.errors) + 1
         if self._errors and max(self._errors) > newest:

@@ -7,7 +7,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gz_tui.pipeline.stats import RunState, Snapshot
-from gz_tui.tui.format import clock_duration, forge_text, home_path
+from gz_tui.tui.format import clock_duration, common_parent, forge_text, home_path
+from gz_tui.tui.widgets.targets import tally
 
 STATE_STYLES: dict[RunState, str] = {
     RunState.STARTING: "bold",
@@ -37,8 +38,20 @@ def _host(api_host: str) -> str:
     return api_host[4:] if api_host.startswith("api.") else api_host
 
 
+def several_targets(snap: Snapshot) -> Text:
+    """``3 targets · 1 paused · 1 done → /srv/mirror`` (the folder their destinations share, if any)."""
+    targets = snap.targets
+    text = Text.assemble((f"{len(targets)} targets", "bold"), tally(targets))
+    shared = common_parent(t.dest for t in targets)
+    if shared:
+        text.append(" → ")
+        text.append_text(forge_text(home_path(shared)))
+    return text
+
+
 class StatusHeader(Static):
-    """``gz-tui  github.com/acme → /srv/mirror/acme            RUNNING  00:12:41``."""
+    """``gz-tui  github.com/acme → /srv/mirror/acme            RUNNING  00:12:41``
+    (``gz-tui  3 targets · 1 done → /srv/mirror`` for a run of several)."""
 
     DEFAULT_CSS = """
     StatusHeader {
@@ -50,17 +63,20 @@ class StatusHeader(Static):
     _shown: tuple[Text, Text] | None = None
 
     def update_snapshot(self, snap: Snapshot, *, stopping: bool = False) -> None:
-        host = _host(snap.api_host)
-        # Name the forge when its host does not (a GitHub Enterprise, a self-hosted GitLab, the demo forge).
-        forge = "" if snap.forge.lower() in host.lower() else f"{snap.forge} "
-        where = Text.assemble(
-            ("gz-tui ", "bold"),
-            " ",
-            (forge, "dim"),
-            forge_text(f"{host}/{snap.owner}" if host else snap.owner, "bold"),
-            " → ",
-            forge_text(home_path(snap.dest)),
-        )
+        if len(snap.targets) > 1:
+            where = Text.assemble(("gz-tui ", "bold"), " ", several_targets(snap))
+        else:
+            host = _host(snap.api_host)
+            # Name the forge when its host does not (a GitHub Enterprise, a self-hosted GitLab, the demo forge).
+            forge = "" if snap.forge.lower() in host.lower() else f"{snap.forge} "
+            where = Text.assemble(
+                ("gz-tui ", "bold"),
+                " ",
+                (forge, "dim"),
+                forge_text(f"{host}/{snap.owner}" if host else snap.owner, "bold"),
+                " → ",
+                forge_text(home_path(snap.dest)),
+            )
         if snap.dry_run:
             where.append("  DRY RUN", style="bold reverse")
         where.no_wrap = True

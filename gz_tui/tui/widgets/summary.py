@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gz_tui.pipeline.stats import RunState, Snapshot
-from gz_tui.tui.format import clock_duration, forge_text, home_path, repo_rate, thousands
+from gz_tui.tui.format import clock_duration, common_parent, forge_text, home_path, repo_rate, thousands
 
 MIN_SECONDS_FOR_A_RATE = 1.0
 """A run shorter than this has no meaningful average: 1 repo in 0.04 s is not "25 repos/s"."""
@@ -64,9 +64,16 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     if counts.total is not None and counts.listed < counts.total:
         listed += f" of {thousands(counts.total)}"
     right.add_row("listed", listed)
-    right.add_row("clones in", forge_text(home_path(snap.dest)))
-    if snap.state_path:
-        right.add_row("state in", forge_text(home_path(snap.state_path)))
+    if len(snap.targets) > 1:
+        # Each target has its own destination and state: the targets panel shows them (t, then ↑↓).
+        shared = common_parent(t.dest for t in snap.targets)
+        where = Text.assemble(forge_text(home_path(shared)), " ") if shared else Text()
+        where.append(f"({len(snap.targets)} targets, each with its own folder and state)")
+        right.add_row("clones in", where)
+    else:
+        right.add_row("clones in", forge_text(home_path(snap.dest)))
+        if snap.state_path:
+            right.add_row("state in", forge_text(home_path(snap.state_path)))
     if exit_code is not None:
         right.add_row("exit code", str(exit_code))
 

@@ -16,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gz_tui.pipeline.stats import Snapshot, WorkerState, WorkerView
-from gz_tui.tui.format import binary_size, clock_duration, fit_path, forge_text, percent, short_repo
+from gz_tui.tui.format import TargetNames, binary_size, clock_duration, fit_path, forge_text, percent, short_repo
 
 STATE_STYLES: dict[WorkerState, str] = {
     WorkerState.IDLE: "dim",
@@ -38,39 +38,56 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("elapsed", "elapsed", "right"),
 )
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
+TARGET_COLUMNS: tuple[tuple[str, str, str], ...] = (*COLUMNS[:2], ("target", "target", "left"), *COLUMNS[2:])
+"""The columns of a run of several targets: whose repo each worker has."""
+TARGET_WIDTHS = (6, 12)
+"""Target column bounds (its labels are short: an owner's last segment, see ``TargetNames``)."""
 FIXED_WIDTHS = {"index": 2, "state": 8, "progress": 4, "received": 9, "elapsed": 8}
 """Columns whose content has a known width; repository and phase share the rest."""
 CELL_PADDING = 1
 PHASE_WIDTHS = (10, 22)
 """Phase column bounds: wide enough for "throttled, 1 at a time" when there is room, "receiving" when not."""
 
-Cells = tuple[str, str, str, str, str, str, str]
+Cells = tuple[str, ...]
+"""One row's texts, in the order of the columns shown (``COLUMNS`` or ``TARGET_COLUMNS``)."""
 
 
-def worker_cells(worker: WorkerView, snap: Snapshot) -> Cells:
+def worker_cells(worker: WorkerView, snap: Snapshot, targets: TargetNames | None = None) -> Cells:
     """The plain text of one worker's row (styling is added when the row is built)."""
     busy = worker.repo is not None and worker.state not in (WorkerState.IDLE, WorkerState.DONE)
     elapsed = ""
     if busy and worker.started_at is not None:
         elapsed = clock_duration(snap.now - worker.started_at)
-    return (
+    owner = snap.owner if targets is None else targets.owners.get(worker.target, "")
+    cells = (
         str(worker.index),
         worker.state.value,
-        short_repo(worker.repo, snap.owner) if worker.repo else "—",
+        short_repo(worker.repo, owner) if worker.repo else "—",
         worker.phase if busy else "",
         percent(worker.percent / 100) if busy and worker.percent is not None else "",
         binary_size(worker.received_bytes) if busy and worker.received_bytes else "",
         elapsed,
     )
+    if targets is None:
+        return cells
+    target = targets.labels.get(worker.target, worker.target) if busy or worker.repo else ""
+    return (*cells[:2], target, *cells[2:])
 
 
-def column_widths(width: int) -> dict[str, int]:
-    """Share the widget's width between repository and phase; the other columns are fixed."""
-    padding = 2 * CELL_PADDING * len(COLUMNS)
-    slack = max(0, width - padding - sum(FIXED_WIDTHS.values()))
+def column_widths(width: int, target: int = 0) -> dict[str, int]:
+    """Share the widget's width between repository and phase; the other columns are fixed.
+
+    ``target`` is the target column's width in a run of several targets (0: no such column).
+    """
+    columns = len(TARGET_COLUMNS) if target else len(COLUMNS)
+    padding = 2 * CELL_PADDING * columns
+    slack = max(0, width - padding - sum(FIXED_WIDTHS.values()) - target)
     low, high = PHASE_WIDTHS
     phase = max(low, min(high, round(slack * 0.4)))
-    return dict(FIXED_WIDTHS, repo=max(12, slack - phase), phase=phase)
+    widths = dict(FIXED_WIDTHS, repo=max(12, slack - phase), phase=phase)
+    if target:
+        widths["target"] = target
+    return widths
 
 
 def fit_phase(value: str, width: int) -> str:
@@ -105,6 +122,10 @@ class WorkerTable(ScrollView, can_focus=False):
         self._header: Strip | None = None
         self._widths = column_widths(80)
         self._style: Style | None = None
+        self._columns = COLUMNS
+        self._keys = COLUMN_KEYS
+        self._target_width = 0
+        """The target column's width; 0 in a run of one target (no such column)."""
 
     # -- what tests and other widgets read --------------------------------------------------------
     @property
@@ -114,7 +135,7 @@ class WorkerTable(ScrollView, can_focus=False):
 
     def cell_text(self, index: int, column: str) -> str:
         """The text shown in one cell (as fitted to the current width)."""
-        value = self._cells[index][COLUMN_KEYS.index(column)]
+        value = self._cells[index][self._keys.index(column)]
         return fit_phase(value, self._widths["phase"]) if column == "phase" else value
 
     # -- updates ----------------------------------------------------------------------------------
@@ -127,10 +148,12 @@ class WorkerTable(ScrollView, can_focus=False):
         self.refresh()
 
     def update_snapshot(self, snap: Snapshot) -> None:
+        targets = TargetNames.of(snap)
+        self._set_target_width(targets.width(*TARGET_WIDTHS) if targets is not None else 0)
         order = [w.index for w in snap.workers]
         changed_rows: list[int] = []
         for worker in snap.workers:
-            cells = worker_cells(worker, snap)
+            cells = worker_cells(worker, snap, targets)
             if self._cells.get(worker.index) != cells:
                 self._cells[worker.index] = cells
                 self._strips.pop(worker.index, None)
@@ -150,6 +173,19 @@ class WorkerTable(ScrollView, can_focus=False):
         if title != self.border_title:
             self.border_title = title
 
+    def _set_target_width(self, width: int) -> None:
+        """Show the target column (a run of several targets) or not; rows are rebuilt only when it changes."""
+        if width == self._target_width:
+            return
+        self._target_width = width
+        self._columns = TARGET_COLUMNS if width else COLUMNS
+        self._keys = tuple(key for key, _, _ in self._columns)
+        self._cells.clear()
+        self._strips.clear()
+        self._header = None
+        self._widths = column_widths(self.scrollable_content_region.width or 80, width)
+        self.refresh()
+
     def _resize_virtual(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._order) + 1)
 
@@ -158,7 +194,7 @@ class WorkerTable(ScrollView, can_focus=False):
 
     def _fit(self, width: int) -> None:
         """Recompute column widths for the width rows can use (less the scrollbar, when one shows)."""
-        widths = column_widths(width)
+        widths = column_widths(width, self._target_width)
         if widths != self._widths:
             self._widths = widths
             self._header = None
@@ -178,7 +214,7 @@ class WorkerTable(ScrollView, can_focus=False):
         if y == 0:  # the header stays put when the rows scroll
             if self._header is None:
                 header_style = self.get_component_rich_style("worker-table--header")
-                self._header = self._strip([Text(label, style=header_style) for _, label, _ in COLUMNS], base)
+                self._header = self._strip([Text(label, style=header_style) for _, label, _ in self._columns], base)
             return self._header.crop_extend(0, width, base)
         row = self.scroll_offset.y + y - 1
         if row >= len(self._order):
@@ -197,11 +233,13 @@ class WorkerTable(ScrollView, can_focus=False):
     def _row_strip(self, index: int, base: Style) -> Strip:
         cells = self._cells[index]
         texts = []
-        for key, value in zip(COLUMN_KEYS, cells, strict=True):
+        for key, value in zip(self._keys, cells, strict=True):
             if key == "state":
                 texts.append(Text(value, style=STATE_STYLES.get(WorkerState(value), "")))
             elif key == "phase":
                 texts.append(forge_text(fit_phase(value, self._widths["phase"])))
+            elif key == "target":
+                texts.append(forge_text(fit_path(value, self._widths["target"])))
             elif key == "repo":
                 texts.append(forge_text(fit_path(value, self._widths["repo"]), "dim" if value == "—" else ""))
             else:
@@ -212,7 +250,7 @@ class WorkerTable(ScrollView, can_focus=False):
         """One line: each cell truncated with an ellipsis, justified, and padded like a table cell."""
         line = Text(style=base, no_wrap=True, end="")
         pad = " " * CELL_PADDING
-        for (key, _, justify), text in zip(COLUMNS, texts, strict=True):
+        for (key, _, justify), text in zip(self._columns, texts, strict=True):
             width = self._widths[key]
             text.truncate(width, overflow="ellipsis", pad=False)
             gap = " " * (width - text.cell_len)
