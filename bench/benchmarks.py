@@ -512,6 +512,56 @@ def p7_resync(ctx: Context) -> list[Row]:
     ]
 
 
+# --------------------------------------------------------------------------- P8
+
+
+def p8_targets(ctx: Context) -> list[Row]:
+    """Three targets of N repos each in one run (``gz-tui sync``) vs the same 3·N repos as one org."""
+    n = ctx.size(60, 300)
+    runs = ctx.runs(2, 3)
+    ws = ctx.ws
+    config = Path(ws.env["GZ_TUI_CONFIG"])
+    with ForgeProcess(ws, n) as a, ForgeProcess(ws, n) as b, ForgeProcess(ws, n) as c, ForgeProcess(ws, 3 * n) as whole:
+        for forge in (a, b, c, whole):
+            warm_git([r.clone_url for r in forge.listing()])
+
+        def gz_targets() -> float:
+            root = ws.fresh_dir("p8-targets")
+            config.write_text(
+                "".join(f'[targets.{name}]\nowner = "{ORG}"\nbase_url = "{forge.url}"\ndest = "{root / name}"\n\n'
+                        for name, forge in (("a", a), ("b", b), ("c", c)))
+            )
+            try:
+                finished = run_timed([PYTHON, "-m", "gz_tui", "sync", "--workers", str(WORKERS), "--token", "", "--json"], ws)
+            finally:
+                config.unlink()
+            total = next((e for e in reversed(finished.events) if e.get("event") == "total"), {})
+            _check(finished.returncode == 0 and total.get("cloned") == 3 * n, f"sync: {total}", finished)
+            ws.remove(root)
+            return finished.seconds
+
+        def gz_one_org() -> float:
+            dest = ws.fresh_dir("p8-one")
+            finished = run_timed(gz_args(whole.url, dest, workers=WORKERS), ws)
+            _ok_run(finished, cloned=3 * n, failed=0)
+            ws.remove(dest)
+            return finished.seconds
+
+        ours, theirs = alternate(runs, gz_targets, gz_one_org)
+    ratio = paired_ratio(ours, theirs)
+    return [
+        Row(
+            f"P8 3 targets × {n:,} repos in one run vs {3 * n:,} as one org, wall s",
+            f"{median(ours):.2f}",
+            f"{median(theirs):.2f}",
+            f"{ratio:.3f}",
+            "≤ 1.05",
+            ratio <= 1.05,
+            [f"P8: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; 3 targets {spread(ours)} s, one org {spread(theirs)} s"],
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P1": p1_clone,
     "P2": p2_dry_run,
@@ -520,4 +570,5 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P5": p5_resume,
     "P6": p6_dashboard,
     "P7": p7_resync,
+    "P8": p8_targets,
 }

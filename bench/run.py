@@ -32,6 +32,7 @@ TITLES = {
     "P5": "resume from a huge state",
     "P6": "dashboard vs headless throughput",
     "P7": "re-sync of unchanged repos",
+    "P8": "three targets in one run vs one org of the same repos",
 }
 
 

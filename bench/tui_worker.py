@@ -15,6 +15,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +61,13 @@ async def run_tui(settings: Settings) -> TimedPipeline:
     done = asyncio.Event()
     made: list[TimedPipeline] = []
 
-    def factory(s: Settings) -> TimedPipeline:
-        pipeline = TimedPipeline(s)
+    def factory(targets: Sequence[Settings]) -> TimedPipeline:
+        pipeline = TimedPipeline(targets)
         pipeline.done = done
         made.append(pipeline)
         return pipeline
 
-    app = make_app(settings, factory)
+    app = make_app([settings], factory)
     async with app.run_test(headless=True, size=(120, 40)) as pilot:
         await done.wait()
         await pilot.pause()

@@ -114,9 +114,9 @@ def test_a_multi_target_run_killed_at_random_resumes_every_target_and_clones_not
 
 def test_a_rate_limit_wait_on_one_forge_stalls_neither_the_others_listing_nor_cloning(forge_factory: Any, tmp_path: Path) -> None:
     sims = {
-        "github": forge_factory(org="acme", repos=250, scenario=Scenario(primary_limit=1, primary_window=6)),
-        "gitlab": forge_factory(org="acme", repos=250, scenario=Scenario(latency=0.6, repo_size_kb=16)),
-        "gitea": forge_factory(org="acme", repos=250, scenario=Scenario(latency=0.6, repo_size_kb=16)),
+        "github": forge_factory(org="acme", repos=150, scenario=Scenario(primary_limit=1, primary_window=6)),
+        "gitlab": forge_factory(org="acme", repos=120, scenario=Scenario(latency=0.6, repo_size_kb=16)),
+        "gitea": forge_factory(org="acme", repos=120, scenario=Scenario(latency=0.6, repo_size_kb=16)),
     }
     targets = targets_for(sims, tmp_path, workers=4, buffer=1000)
     events: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +121,9 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
 async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoint(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(latency=0.01, repo_size_kb=768))
     dest = tmp_path / "acme"
-    factory_calls: list[Settings] = []
+    factory_calls: list[Sequence[Settings]] = []
 
-    def factory(settings: Settings) -> Any:
+    def factory(settings: Sequence[Settings]) -> Any:
         factory_calls.append(settings)
         return make_pipeline(settings)
 
@@ -155,7 +155,7 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         assert board.run_active
         await wait_until(pilot, lambda: not board.run_active, 60, "the resumed run to finish")
         assert board.exit_code == 0
-        assert factory_calls[-1].retry_failed
+        assert [s.retry_failed for s in factory_calls[-1]] == [True]
         snap = board.snap
         assert snap is not None and snap.run_state == RunState.FINISHED and snap.counts.failed == 0
         assert snap.counts.cloned == REPOS - len(done_before), "finished repos are not cloned again"
