@@ -562,6 +562,64 @@ def p8_targets(ctx: Context) -> list[Row]:
     ]
 
 
+# --------------------------------------------------------------------------- P9
+
+
+def p9_shards(ctx: Context) -> list[Row]:
+    """3 concurrent shards (``--shard K/3``) into one destination vs one unsharded process, same repos and workers
+    per process. On a 2-core machine this cannot be faster; it measures the price of the split (every shard lists
+    the whole org) so the README can state it."""
+    import subprocess
+    import time as clock
+
+    n = ctx.size(150, 600)
+    runs = ctx.runs(2, 3)
+    ws = ctx.ws
+    requests: dict[str, list[int]] = {"shards": [], "one": []}
+    with ForgeProcess(ws, n) as forge:
+        warm_git([r.clone_url for r in forge.listing()])
+
+        def shards() -> float:
+            dest = ws.fresh_dir("p9-shards")
+            outs = [ws.fresh_dir(f"p9-out{k}") for k in range(3)]
+            start = clock.perf_counter()
+            procs = []
+            for k, out in enumerate(outs):
+                with open(out, "wb") as handle:
+                    procs.append(subprocess.Popen([*gz_args(forge.url, dest, workers=WORKERS), "--shard", f"{k}/3"],
+                                                  stdout=handle, stderr=subprocess.DEVNULL, env=ws.env))
+            codes = [p.wait(timeout=900) for p in procs]
+            seconds = clock.perf_counter() - start
+            summaries = [_last_json_line(out) for out in outs]
+            _check(codes == [0, 0, 0] and sum(s.get("cloned", 0) for s in summaries) == n, f"shards: {codes} {summaries}")
+            requests["shards"].append(sum(int(s.get("api_requests", 0)) for s in summaries))
+            ws.remove(dest)
+            return seconds
+
+        def one() -> float:
+            dest = ws.fresh_dir("p9-one")
+            finished = run_timed(gz_args(forge.url, dest, workers=WORKERS), ws)
+            summary = _ok_run(finished, cloned=n, failed=0)
+            requests["one"].append(int(summary["api_requests"]))
+            ws.remove(dest)
+            return finished.seconds
+
+        ours, theirs = alternate(runs, shards, one)
+    ratio = paired_ratio(ours, theirs)
+    return [
+        Row(
+            f"P9 3 concurrent shards vs 1 process, {n:,} repos, wall s (API requests {median(requests['shards']):.0f} vs {median(requests['one']):.0f})",
+            f"{median(ours):.2f}",
+            f"{median(theirs):.2f}",
+            f"{ratio:.3f}",
+            "— (2 cores)",
+            True,
+            [f"P9: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; each shard lists the whole org, so API "
+             f"requests grow N-fold on a first run; git work is split, which pays off only with more cores or machines"],
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P1": p1_clone,
     "P2": p2_dry_run,
@@ -571,4 +629,5 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P6": p6_dashboard,
     "P7": p7_resync,
     "P8": p8_targets,
+    "P9": p9_shards,
 }

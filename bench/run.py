@@ -33,6 +33,7 @@ TITLES = {
     "P6": "dashboard vs headless throughput",
     "P7": "re-sync of unchanged repos",
     "P8": "three targets in one run vs one org of the same repos",
+    "P9": "three concurrent shards vs one process",
 }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -20,11 +21,13 @@ from gz_tui.config import (
     UPDATE_MODES,
     NoTargets,
     Resolved,
+    Settings,
     resolve_owners,
     resolve_targets,
 )
 from gz_tui.kinds import ProviderName
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gz_tui.pipeline.shards import ShardError
 
 COMMANDS = ("status", "config", "sync")
 """Words that name a command, never an owner. An owner spelled like one is named with ``--owner NAME``
@@ -112,6 +115,8 @@ def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", dest="retry_failed", action="store_true", default=None, help="re-run only the last run's failures")
     p.add_argument("--attempts", type=int, metavar="N", help=f"attempts per repo for transient failures (default 3, at most {RULES['attempts'].most})")
     p.add_argument("--outage-limit", dest="outage_limit", type=int, metavar="SECONDS", help="how long the forge may stay unreachable before the run stops, its repos left pending (default 600)")
+    p.add_argument("--shard", metavar="K/N", help="sync only shard K of N (0 ≤ K < N; repos split by a stable hash of their forge id); N machines or pods, one destination")
+    p.add_argument("--shards", type=int, metavar="N", help="how many shards, when K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
     p.add_argument("--stats-file", dest="stats_file", type=Path, metavar="PATH", help="append one JSON line per target per run")
@@ -185,11 +190,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def with_shard(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """The settings with their shard decided: ``--shard``, else the environment (Indexed Job, GitLab CI)."""
+    from gz_tui.pipeline.shards import shard_from
+
+    shard = shard_from(settings.shard, settings.shards, environ)
+    if shard is None:
+        return replace(settings, shard=None, shard_source="")
+    return replace(settings, shard=shard.label, shard_source=shard.source)
+
+
 def _run(resolved: list[Resolved], *, demo: bool) -> int:
     """Log, warn, and run the targets: headless, or on the dashboard."""
     targets = [r.settings for r in resolved]
     if demo:
         targets = [replace(t, token=None, token_source="", post_sync=(), stats_file=None) for t in targets]  # a demo is no sync to report
+    try:
+        targets = [with_shard(t, os.environ) for t in targets]
+    except ShardError as exc:
+        return fail(str(exc))
     warnings = list(dict.fromkeys(w for r in resolved for w in r.warnings))
     log_files = list(dict.fromkeys(t.log_file for t in targets))
     if len(log_files) > 1:

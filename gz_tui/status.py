@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gz_tui.pipeline.state import StateError, StateStore, default_state_path
+from gz_tui.pipeline.shards import Shard, shard_dirs
+from gz_tui.pipeline.state import STATE_FILE_NAME, StateError, StateStore, default_state_path
 from gz_tui.untrusted import inert
 
 
@@ -29,6 +30,10 @@ def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO
         return int(exc.code or 0)
     dest = Path(".") if args.dest is None else args.dest
     path = args.state or default_state_path(dest)
+    shards = shard_dirs(dest) if args.state is None else []
+    if shards:
+        code = _report(path, dest, out, err) if path.is_file() else 0
+        return max(code, _shards_report(dest, shards, out, err))
     if not path.is_file():
         if args.dest is None and args.state is None:
             targets = _targets_status(out, err)
@@ -60,6 +65,60 @@ def _targets_status(out: TextIO, err: TextIO) -> int | None:
             out.write(f"never run (no state at {path})\n")
             continue
         worst = max(worst, _report(path, dest, out, err, resume=f"run gz-tui sync {s.target} to resume"))
+    return worst
+
+
+def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, err: TextIO) -> int:
+    """Every shard that kept state in ``dest``: its last run, and whether their union covers the listing."""
+    counts = sorted({shard.count for shard, _ in shards})
+    worst = 0
+    for count in counts:
+        present = {shard.index: folder for shard, folder in shards if shard.count == count}
+        out.write(f"{count} shards of {dest} (--shard K/{count}):\n")
+        done_total = listed_total = 0
+        seen: int | None = None
+        finished = True
+        for index in range(count):
+            folder = present.get(index)
+            if folder is None:
+                out.write(f"  shard {index}: never run\n")
+                finished = False
+                continue
+            try:
+                store = StateStore.open(folder / STATE_FILE_NAME)
+                try:
+                    report = store.report()
+                    listed = store.listed_count(report.run.id) if report.run else 0
+                    seen = max(seen or 0, store.listing_seen() or 0) or seen
+                finally:
+                    store.close()
+            except StateError as exc:
+                err.write(f"gz-tui: {exc}\n")
+                worst = 2
+                finished = False
+                continue
+            run = report.run
+            if run is None:
+                out.write(f"  shard {index}: no runs recorded yet\n")
+                finished = False
+                continue
+            done = sum(report.counts.values())
+            failed = report.counts.get("failed", 0)
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.finished_at or run.started_at))
+            out.write(
+                f"  shard {index}: run #{run.id} {run.status} {when} · listed {listed:,} · done {done:,}"
+                + (f" · failed {failed:,}" if failed else "")
+                + (f" · pending {report.pending:,}" if report.pending else "")
+                + "\n"
+            )
+            finished = finished and run.status == "finished" and run.listing_done
+            done_total += done
+            listed_total += listed
+        covers = finished and seen is not None and listed_total == seen
+        verdict = "covers the whole listing" if covers else (
+            f"does not cover the whole listing yet ({listed_total:,} of {seen:,} listed repos)" if seen else "is not complete yet"
+        )
+        out.write(f"  union: {done_total:,} repos done of {listed_total:,} listed by the shards · {verdict}\n")
     return worst
 
 

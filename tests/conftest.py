@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 TOKEN_VARS = ("GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
+SHARD_VARS = ("JOB_COMPLETION_INDEX", "CI_NODE_INDEX", "CI_NODE_TOTAL", "GZ_TUI_SHARDS")
+"""A test suite run inside a sharded CI job must not shard the runs it tests."""
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +23,7 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("GZ_TUI_LOG_DIR", str(home / "logs"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in TOKEN_VARS:
+    for name in TOKEN_VARS + SHARD_VARS:
         monkeypatch.delenv(name, raising=False)
 
 

@@ -72,6 +72,12 @@ class Settings:
     retry_failed: bool = False
     attempts: int = 3
     """Attempts per repo for transient git failures."""
+    shard: str | None = None
+    """``K/N``: this run syncs shard K of N (``pipeline.shards``); set from ``--shard`` or the environment."""
+    shards: int | None = None
+    """N, for a run whose index K comes from the environment (``JOB_COMPLETION_INDEX``)."""
+    shard_source: str = ""
+    """Where the shard came from (said in the first line of output); set by the CLI."""
     outage_limit: int = 600
     """Seconds the forge may stay unreachable before the run stops (its repos left pending)."""
     log_file: Path | None = None
@@ -198,6 +204,17 @@ def argv(value: Any) -> tuple[str, ...]:
     raise Invalid.expecting('an array of non-empty strings (a command and its arguments, no shell), such as ["git", "status"]')
 
 
+def shard_text(value: Any) -> str:
+    from gz_tui.pipeline.shards import ShardError, parse_shard
+
+    if not isinstance(value, str):
+        raise Invalid.expecting("K/N, such as 0/4")
+    try:
+        return parse_shard(value).label
+    except ShardError as exc:
+        raise Invalid(f"must be K/N with 0 ≤ K < N ({exc})") from None
+
+
 def regex(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid.expecting("a regular expression")
@@ -270,6 +287,8 @@ RULES: dict[str, Rule] = {
     "fresh": Rule(boolean, flag="--fresh"),
     "retry_failed": Rule(boolean, flag="--retry-failed"),
     "attempts": Rule(whole_number, most=20, in_file=InFile.BOTH, flag="--attempts"),
+    "shard": Rule(shard_text, flag="--shard"),
+    "shards": Rule(whole_number, most=1024, in_file=InFile.BOTH, flag="--shards"),
     "outage_limit": Rule(whole_number, most=86_400, in_file=InFile.BOTH, flag="--outage-limit"),
     "log_file": Rule(absolute_path, in_file=InFile.BOTH, flag="--log-file"),
     "post_sync": Rule(argv, in_file=InFile.DEFAULTS | InFile.TARGETS),

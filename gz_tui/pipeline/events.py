@@ -206,6 +206,8 @@ class Summary(Event):
     would_update: int | None = doc("dry run: clones a run would update", optional=True)
     would_refuse: int | None = doc("dry run: repos a run would refuse (unsafe names)", optional=True)
     message: str | None = doc("why the run stopped, when it did", optional=True)
+    shard: int | None = doc("a sharded run: its K (`--shard K/N`)", optional=True)
+    shards: int | None = doc("a sharded run: N", optional=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 from gz_tui.pipeline.queue import Lane
+from gz_tui.pipeline.shards import Shard
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState
 from gz_tui.untrusted import redact
@@ -42,10 +43,12 @@ def scrub(repo: RemoteRepo) -> RemoteRepo:
 class Lister:
     """Owns the listing side of one run; the pipeline reads ``error``, ``fatal`` and ``planned`` afterwards."""
 
-    def __init__(self, ctx: RunContext, client: ApiClient, provider: Provider) -> None:
+    def __init__(self, ctx: RunContext, client: ApiClient, provider: Provider, *, shard: Shard | None = None) -> None:
         self.ctx = ctx
         self.client = client
         self.provider = provider
+        self.shard = shard
+        """A sharded run lists the whole org and keeps only its own repos (``pipeline.shards``)."""
         settings = ctx.settings
         self.include = re.compile(settings.include) if settings.include else None
         self.exclude = re.compile(settings.exclude) if settings.exclude else None
@@ -95,6 +98,7 @@ class Lister:
         url: str | None = cursor
         total_task_started = False
         page_number = 0
+        seen, seen_all = 0, cursor is None
         while True:
             page_number += 1
             stats.lister_state = ListerState.FETCHING
@@ -109,10 +113,12 @@ class Lister:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
                 raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
-            page.repos = [scrub(repo) for repo in page.repos]
+            seen += len(page.repos)
+            seen_all = seen_all and not page.not_modified  # a 304 page's repos are not parsed: its count is unknown
+            page.repos = [scrub(repo) for repo in page.repos if self.shard is None or self.shard.owns(repo.key)]
             if page.next_url and not client.same_origin(page.next_url):
                 page.next_url = rebase_onto(page.next_url, ctx.settings.api_base)
-            if page.total is not None:
+            if page.total is not None and self.shard is None:
                 stats.set_total(page.total)
             if page.not_modified:
                 page.next_url = page.next_url or stored_next
@@ -123,12 +129,14 @@ class Lister:
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
             for item in fresh:
                 await self.offer(item)
-            if page.next_url and not total_task_started and stats.counts.total is None:
+            if page.next_url and not total_task_started and stats.counts.total is None and self.shard is None:
                 total_task_started = True  # after the first page's repos are queued: never delays the first clone
                 await self._fetch_total()
             if page.next_url is None:
                 break
             url = page.next_url
+        if seen_all:
+            await ctx.db(store.set_listing_seen, seen)
         stats.lister_state = ListerState.DONE
         stats.advance(RunState.RUNNING)
 

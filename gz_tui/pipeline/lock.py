@@ -20,14 +20,16 @@ class LockedError(Exception):
 class ProcessLock:
     """An exclusive lock on ``path`` naming its holder's PID; ``what`` completes "another gz-tui is already …"."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: Path, what: str, *, shared: bool = False) -> None:
         self.path = path
         self.what = what
+        self.shared = shared
+        """Held with others of its kind (the shards of one destination), never with an exclusive holder."""
         self._fd: int | None = None
 
     @classmethod
-    def for_dest(cls, dest: Path) -> ProcessLock:
-        return cls(dest / ".gz-tui" / "lock", f"working on {dest}")
+    def for_dest(cls, dest: Path, *, shared: bool = False) -> ProcessLock:
+        return cls(dest / ".gz-tui" / "lock", f"working on {dest}", shared=shared)
 
     @classmethod
     def for_state(cls, state: Path) -> ProcessLock:
@@ -37,13 +39,15 @@ class ProcessLock:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
             os.close(fd)
-            raise LockedError(
-                f"another gz-tui (PID {holder}) is already {self.what}; wait for it to finish or stop it first"
-            ) from None
+            who = f"another gz-tui (PID {holder})" if holder else "another gz-tui (shards of this destination)"
+            raise LockedError(f"{who} is already {self.what}; wait for it to finish or stop it first") from None
+        if self.shared:  # several hold it: none names itself
+            self._fd = fd
+            return
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -54,10 +58,11 @@ class ProcessLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            try:
-                os.ftruncate(self._fd, 0)
-            except OSError:
-                pass
+            if not self.shared:
+                try:
+                    os.ftruncate(self._fd, 0)
+                except OSError:
+                    pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

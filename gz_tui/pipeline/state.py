@@ -95,9 +95,13 @@ CREATE TABLE IF NOT EXISTS pages (
 """
 
 
+STATE_FILE_NAME = "state.sqlite3"
+
+
 def default_state_path(dest: Path) -> Path:
-    """Where a destination's state lives unless ``--state`` says otherwise."""
-    return dest / ".gz-tui" / "state.sqlite3"
+    """Where a destination's (unsharded) state lives unless ``--state`` says otherwise; a shard's is in its own
+    folder (``shards.work_dir``)."""
+    return dest / ".gz-tui" / STATE_FILE_NAME
 
 
 class StateError(Exception):
@@ -667,6 +671,17 @@ class StateStore:
     @_guarded
     def listed_count(self, run_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM repos WHERE listed_run = ?", (run_id,)).fetchone()[0])
+
+    @_guarded
+    def set_listing_seen(self, count: int) -> None:
+        """How many repos the last complete listing held in all (a shard keeps only its own: this says how many
+        the union of the shards must cover)."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('listing_seen', ?)", (str(count),))
+
+    @_guarded
+    def listing_seen(self) -> int | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'listing_seen'").fetchone()
+        return int(row[0]) if row and str(row[0]).isdigit() else None
 
     @_guarded
     def report(self) -> StatusReport:

@@ -87,12 +87,13 @@ class RepoSyncer:
         *,
         runner: GitRunner,
         dest: Path,
+        tmp_root: Path,
         update_mode: str,
         depth: int | None,
     ) -> None:
         self.runner = runner
         self.dest = dest
-        self.tmp_root = dest / ".gz-tui" / TMP_DIR_NAME
+        self.tmp_root = tmp_root
         self.update_mode = update_mode
         self.depth = depth
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +44,8 @@ from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.paths import name_max
 from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
-from gz_tui.pipeline.state import Ack, StateError, StateStore, StateWriteError, StoredRepo, default_state_path
+from gz_tui.pipeline.shards import parse_shard, work_dir
+from gz_tui.pipeline.state import STATE_FILE_NAME, Ack, StateError, StateStore, StateWriteError, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState, Stats, TargetStats
 from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
 
@@ -79,6 +81,9 @@ class TargetRun:
         self.events = events
         self.run_stats = run_stats
         self.dest = settings.dest.expanduser().resolve()
+        self.shard = replace(parse_shard(settings.shard), source=settings.shard_source or "--shard") if settings.shard else None
+        self.work_dir = work_dir(self.dest, self.shard)
+        """``DEST/.gz-tui`` (or ``…/shard-K-of-N``): this run's state, lock and temporary clones."""
         self.stats: TargetStats = run_stats.add_target(
             name=self.name,
             forge=settings.provider,
@@ -86,7 +91,7 @@ class TargetRun:
             dest=str(self.dest),
             api_host=origin_of(settings.api_base)[1].removesuffix(":443").removesuffix(":80"),
             buffer_capacity=settings.buffer,
-            state_path=str(settings.state_path or default_state_path(self.dest)),
+            state_path=str(settings.state_path or self.work_dir / STATE_FILE_NAME),
         )
         self.lane = lane
         self._environ = environ
@@ -121,6 +126,8 @@ class TargetRun:
     async def open(self) -> bool:
         """Lock, open the state, decide between a new pass and a resume; False (and exit 2) if it cannot."""
         self._created_dest = not self.dest.exists()
+        if self.shard is not None:
+            self.notice(self.shard.describe())
         try:
             self._preflight()
             self._lock()
@@ -149,15 +156,23 @@ class TargetRun:
             )
         try:
             (self.dest / ".gz-tui").mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.work_dir.mkdir(exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SetupError(f"cannot create {self.dest}: {exc.strerror}; choose a writable --dest") from None
         if not os.access(self.dest, os.W_OK):
             raise SetupError(f"{self.dest} is not writable; choose another --dest")
 
     def _lock(self) -> None:
-        """The destination, then the state: --state can point two runs with different --dest at one state."""
+        """The destination, then the state: --state can point two runs with different --dest at one state.
+
+        A shard holds the destination's lock shared (its sibling shards work beside it; an unsharded run, which
+        holds it exclusively, does not) and its own slot's lock exclusively."""
         state_path = Path(self.stats.state_path)
-        for lock, what in ((ProcessLock.for_dest(self.dest), str(self.dest)), (ProcessLock.for_state(state_path), f"the state {state_path}")):
+        locks = [(ProcessLock.for_dest(self.dest, shared=self.shard is not None), str(self.dest))]
+        if self.shard is not None:
+            locks.append((ProcessLock(self.work_dir / "lock", f"syncing {self.shard.dir_name} of {self.dest}"), str(self.work_dir)))
+        locks.append((ProcessLock.for_state(state_path), f"the state {state_path}"))
+        for lock, what in locks:
             try:
                 lock.acquire()
             except LockedError as exc:
@@ -191,7 +206,7 @@ class TargetRun:
                 self.stats.count(failed=sum(classes.values()), failed_permanent=permanent)
         else:
             self.run_id = self._begin(store, dry_run=False)
-        tmp = self.dest / ".gz-tui" / TMP_DIR_NAME
+        tmp = self.work_dir / TMP_DIR_NAME
         if tmp.exists():
             await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
@@ -253,6 +268,7 @@ class TargetRun:
         syncer = RepoSyncer(
             runner=GitRunner(env, secrets=[token] if token else []),
             dest=self.dest,
+            tmp_root=self.work_dir / TMP_DIR_NAME,
             update_mode=settings.update,
             depth=settings.depth,
         )
@@ -270,7 +286,7 @@ class TargetRun:
                 f"the forge moved: the last run used {self._moved_from}, this one {settings.api_base}; listing starts over "
                 "there, and clones of the same repos (same forge id) have their origin moved to it"
             )
-        self.lister = Lister(self.ctx, self.client, provider)
+        self.lister = Lister(self.ctx, self.client, provider, shard=self.shard)
         self.stats.advance(RunState.RUNNING if self._listing_done else RunState.LISTING)
 
     # -- listing and work ----------------------------------------------------------------------
@@ -431,6 +447,8 @@ class TargetRun:
             would_update=planned[PlannedAction.UPDATE] if planned is not None else None,
             would_refuse=planned[PlannedAction.REFUSE] if planned is not None else None,
             message=self.run_stats.message or self.stats.message or None,
+            shard=self.shard.index if self.shard else None,
+            shards=self.shard.count if self.shard else None,
         )
 
     async def _after(self) -> None:

@@ -421,7 +421,9 @@ class DashboardScreen(Screen[None]):
         """``q``, Ctrl+C, Ctrl+Q and the palette's Quit: leave now, or ask first while a run is going."""
         if not self.run_active:
             code = self.exit_code if self.exit_code is not None else 0
-            self.app.exit(code, return_code=code)
+            # After the key that asked has been handled: exiting within it empties the screen stack while the
+            # app still checks that key's bindings (seen as a ScreenStackError on a loaded machine).
+            self.app.call_later(self.app.exit, code, return_code=code)
             return
         if self._quitting:
             return
