@@ -39,9 +39,6 @@ TOKEN_LOOKING = re.compile(
 )
 ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/upload-artifact", "actions/download-artifact"}
 
-# Flags the recipes use that arrived with sharding (issue 16) and may not be in --help yet while it lands.
-# The lead removes this skip once `--shard` and `--shards` are in the CLI, so they are checked like the rest.
-NOT_YET_IN_HELP = {"--shard", "--shards"}
 
 
 # ---------------------------------------------------------------------------------------------------- loading
@@ -179,10 +176,6 @@ def help_flags() -> set[str]:
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
     return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", result.stdout))
-
-
-def sharding_in_cli() -> bool:
-    return NOT_YET_IN_HELP <= help_flags()
 
 
 # ---------------------------------------------------------------------------------------------------- Kubernetes
@@ -437,8 +430,6 @@ def test_every_flag_the_recipes_pass_is_one_gz_tui_has() -> None:
             if not arg.startswith("--") or arg == "--":
                 continue
             flag = arg.split("=", 1)[0]
-            if flag in NOT_YET_IN_HELP:  # see NOT_YET_IN_HELP: removed by the lead once sharding is in the CLI
-                continue
             assert flag in known, f"{where} passes {flag}, which `gz-tui --help` does not list"
 
 
@@ -474,8 +465,6 @@ def test_the_jobs_pods_and_the_workflows_matrix_sync_the_org_once_between_them(f
     """The Indexed Job's container args, run as its N pods would be (JOB_COMPLETION_INDEX 0 … N-1, the token from
     the environment, one shared volume), clone every repo exactly once; then the GitHub workflow's matrix command
     on the same destination finds them all unchanged, and the workflow's own merge step adds up its summaries."""
-    if not sharding_in_cli():
-        pytest.skip("--shard/--shards are not in the CLI yet (see NOT_YET_IN_HELP)")
     job = k8s_docs()["Job"]["spec"]
     container = gz_container(job["template"]["spec"])
     args = list(container["args"])

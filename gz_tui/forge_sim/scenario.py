@@ -68,7 +68,7 @@ def demo_scenario() -> Scenario:
         latency=0.15,
         repo_size_kb=6144,
         hostile=True,
-        git_throttle_rate=0.01,
+        git_throttle_rate=0.004,
         primary_limit=2,
         primary_window=20.0,
         seed=1,

@@ -267,8 +267,7 @@ class DashboardScreen(Screen[None]):
             hint.append("   ")
         elif counts.failed_permanent and nxt is None and snap.run_state == RunState.FINISHED:
             hint.append(
-                f"{thousands(counts.failed_permanent)} failed for good (unsafe names, not found, refused credentials): "
-                "a retry would not change them   "
+                f"{thousands(counts.failed_permanent)} failed for good: a retry would not change them   "
             )
         elif nxt == "resume":
             hint.append("r", style="bold reverse")

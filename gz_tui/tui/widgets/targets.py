@@ -35,6 +35,7 @@ from gz_tui.tui.format import (
     thousands,
     wall_time,
 )
+from gz_tui.tui.widgets.cells import CELL_PADDING, table_line
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # key, label, justify
@@ -46,7 +47,6 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("failed", "failed", "right"),
     ("state", "state", "left"),
 )
-CELL_PADDING = 1
 STATE_MIN = 13
 """Room for ``WAITING 41:09``: the state column never gets less."""
 STATE_WANTED = 28
@@ -485,19 +485,4 @@ class TargetsPanel(ScrollView, can_focus=True):
         return self._line(texts, base)
 
     def _line(self, texts: list[Text], base: Style) -> Strip:
-        """One line: each cell truncated with an ellipsis, justified and padded like a table cell."""
-        line = Text(style=base, no_wrap=True, end="")
-        pad = " " * CELL_PADDING
-        for (key, _, justify), text in zip(COLUMNS, texts, strict=True):
-            width = self._widths[key]
-            text.truncate(width, overflow="ellipsis", pad=False)
-            gap = " " * (width - text.cell_len)
-            line.append(pad)
-            if justify == "right":
-                line.append(gap)
-                line.append_text(text)
-            else:
-                line.append_text(text)
-                line.append(gap)
-            line.append(pad)
-        return Strip(list(line.render(self.app.console)), line.cell_len)
+        return table_line(COLUMNS, self._widths, texts, base, self.app.console)

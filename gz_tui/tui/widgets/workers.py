@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from gz_tui.pipeline.stats import Snapshot, WorkerState, WorkerView
 from gz_tui.tui.format import TargetNames, binary_size, clock_duration, fit_path, forge_text, percent, short_repo
+from gz_tui.tui.widgets.cells import CELL_PADDING, table_line
 
 STATE_STYLES: dict[WorkerState, str] = {
     WorkerState.IDLE: "dim",
@@ -44,7 +45,6 @@ TARGET_WIDTHS = (6, 12)
 """Target column bounds (its labels are short: an owner's last segment, see ``TargetNames``)."""
 FIXED_WIDTHS = {"index": 2, "state": 8, "progress": 4, "received": 9, "elapsed": 8}
 """Columns whose content has a known width; repository and phase share the rest."""
-CELL_PADDING = 1
 PHASE_WIDTHS = (10, 22)
 """Phase column bounds: wide enough for "throttled, 1 at a time" when there is room, "receiving" when not."""
 
@@ -247,19 +247,4 @@ class WorkerTable(ScrollView, can_focus=False):
         return self._strip(texts, base)
 
     def _strip(self, texts: list[Text], base: Style) -> Strip:
-        """One line: each cell truncated with an ellipsis, justified, and padded like a table cell."""
-        line = Text(style=base, no_wrap=True, end="")
-        pad = " " * CELL_PADDING
-        for (key, _, justify), text in zip(self._columns, texts, strict=True):
-            width = self._widths[key]
-            text.truncate(width, overflow="ellipsis", pad=False)
-            gap = " " * (width - text.cell_len)
-            line.append(pad)
-            if justify == "right":
-                line.append(gap)
-                line.append_text(text)
-            else:
-                line.append_text(text)
-                line.append(gap)
-            line.append(pad)
-        return Strip(list(line.render(self.app.console)), line.cell_len)
+        return table_line(self._columns, self._widths, texts, base, self.app.console)
