@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gz_tui.forge_sim import Scenario
 from gz_tui.pipeline.shards import Shard, ShardError, shard_from, slot_of
 from tests.conftest import run_cli
 from tests.helpers import github_listing, repo_dirs
@@ -131,3 +132,33 @@ def test_a_bad_shard_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, (args, result.stderr)
     indexed = run_cli("acme", "--base-url", "http://127.0.0.1:1", "--dest", str(tmp_path / "d"), env={"JOB_COMPLETION_INDEX": "1"})
     assert indexed.returncode == 2 and "--shards N" in indexed.stderr
+
+
+def test_a_shard_that_cannot_start_leaves_its_siblings_state_alone(forge_factory: Any, tmp_path: Path) -> None:
+    import anyio
+
+    from gz_tui.pipeline.runner import Pipeline
+    from tests.helpers import settings_for
+
+    sim = forge_factory(org="acme", repos=20, token="good-token-123456", scenario=Scenario(latency=1.0, repo_size_kb=32))
+    dest = tmp_path / "mirror"
+    bad = Pipeline(settings_for(sim, dest, shard="0/2", token="bad-token-99999999"))  # a pod with a wrong token
+    good = Pipeline(settings_for(sim, dest, shard="1/2", token="good-token-123456"))
+    codes: dict[str, int] = {}
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def run_bad() -> None:  # first: it creates the destination, then its token is refused (1 s)
+                codes["bad"] = await bad.run()
+                codes["sibling_state_kept"] = int((dest / ".gz-tui" / "shard-1-of-2" / "state.sqlite3").exists())
+
+            async def run_good() -> None:
+                await anyio.sleep(0.3)  # its state is made while the bad shard waits for its answer
+                codes["good"] = await good.run()
+
+            group.start_soon(run_bad)
+            group.start_soon(run_good)
+
+    anyio.run(main)
+    assert codes == {"bad": 2, "good": 0, "sibling_state_kept": 1}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from gz_tui.config import Settings
 from gz_tui.forge_sim import ForgeSim, Scenario
@@ -227,3 +228,78 @@ def test_the_exit_code_is_the_worst_of_the_targets(forge_factory: Any, tmp_path:
     assert codes == {"ok": 0, "hostile": 1, "missing": 2}
     assert events[-1]["event"] == "total" and events[-1]["exit_code"] == 2
     assert repo_dirs(tmp_path / "ok") == set(ok.repo_names())
+
+
+@pytest.mark.timeout(60)  # it once waited forever on the lane of the target that never opened
+def test_a_target_that_cannot_start_is_exit_2_while_the_others_finish(forge_factory: Any, tmp_path: Path) -> None:
+    sim = forge_factory(org="acme", repos=5)
+    (tmp_path / "a-file").write_text("not a folder\n")
+    targets = [settings_for(sim, tmp_path / "a-file" / "bad", target="bad"), settings_for(sim, tmp_path / "ok", target="ok")]
+    code, events = run_targets(targets)
+    assert code == 2 and {e["target"]: e["exit_code"] for e in events if e["event"] == "summary"} == {"bad": 2, "ok": 0}
+    assert repo_dirs(tmp_path / "ok") == set(sim.repo_names())
+
+
+@pytest.mark.timeout(120)
+def test_a_forge_that_goes_away_stalls_and_stops_only_its_own_targets(forge_factory: Any, tmp_path: Path) -> None:
+    down = forge_factory(org="acme", repos=20)
+    healthy = forge_factory(org="acme", repos=40, scenario=Scenario(repo_size_kb=128, latency=0.05))
+    targets = [
+        settings_for(down, tmp_path / "down", target="down", workers=2, outage_limit=4),
+        settings_for(healthy, tmp_path / "healthy", target="healthy", workers=2, outage_limit=4),
+    ]
+    events: list[dict[str, Any]] = []
+    pipeline = Pipeline(targets, events=events.append, git_backoff=0.05)
+
+    async def main() -> int:
+        async with anyio.create_task_group() as group:
+            pipeline.pause_target("down")
+
+            async def kill_its_forge() -> None:
+                while not any(t.name == "down" and t.lister_state == "done" for t in pipeline.snapshot().targets):
+                    await anyio.sleep(0.05)
+                down.stop()  # listed, then gone: its git transfers fail to connect
+                pipeline.unpause_target("down")
+
+            group.start_soon(kill_its_forge)
+            return await pipeline.run()
+
+    code = anyio.run(main)
+    summaries = {e["target"]: e for e in events if e["event"] == "summary"}
+    assert code == 1 and summaries["healthy"]["exit_code"] == 0 and summaries["healthy"]["cloned"] == 40
+    assert summaries["down"]["exit_code"] == 1 and "unreachable" in summaries["down"]["message"]
+    assert summaries["down"]["failed"] == 0, "no attempt was spent on a dead forge"
+    assert repo_dirs(tmp_path / "healthy") == set(healthy.repo_names())
+
+
+def test_a_slow_post_sync_does_not_hold_up_cancel(forge_factory: Any, tmp_path: Path) -> None:
+    big = forge_factory(org="big", repos=40, scenario=Scenario(repo_size_kb=512))
+    small = forge_factory(org="small", repos=3)
+    targets = [
+        settings_for(big, tmp_path / "big", target="big", workers=2),
+        settings_for(small, tmp_path / "small", target="small", workers=2, post_sync=(sys.executable, "-c", "import time; time.sleep(30)")),
+    ]
+    marks: dict[str, float] = {}
+    pipeline: Pipeline
+
+    def sink(event: dict[str, Any]) -> None:
+        if event["event"] == "summary" and event["target"] == "small":
+            marks["small"] = time.monotonic()
+
+    pipeline = Pipeline(targets, events=sink)
+
+    async def main() -> int:
+        async with anyio.create_task_group() as group:
+
+            async def ctrl_c() -> None:
+                while "small" not in marks:
+                    await anyio.sleep(0.05)
+                await anyio.sleep(0.5)  # the post_sync is running
+                marks["cancel"] = time.monotonic()
+                pipeline.cancel()
+
+            group.start_soon(ctrl_c)
+            return await pipeline.run()
+
+    assert anyio.run(main) == 130
+    assert time.monotonic() - marks["cancel"] < 5, "Ctrl+C waited for the post_sync command"

@@ -45,7 +45,11 @@ class ProcessLock:
             os.close(fd)
             who = f"another gz-tui (PID {holder})" if holder else "another gz-tui (shards of this destination)"
             raise LockedError(f"{who} is already {self.what}; wait for it to finish or stop it first") from None
-        if self.shared:  # several hold it: none names itself
+        if self.shared:  # several hold it: none names itself, and no exclusive holder's PID can still be true
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
             self._fd = fd
             return
         try:

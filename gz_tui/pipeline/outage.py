@@ -1,9 +1,10 @@
 """The circuit breaker for a forge that went away: stop spending repos' attempts on a dead server.
 
-After ``threshold`` consecutive connection failures across all workers the breaker opens: workers take
-no new repo and the failing ones keep their attempts, while one of them probes the forge's git host (a
-bare TCP connect, no token) with backoff. When the forge answers again, everything carries on by itself;
-when the outage outlasts ``limit`` seconds the run stops, every unfinished repo still pending in the state.
+After ``threshold`` consecutive connection failures the breaker of that forge's git host opens: its targets'
+repos go back to their lanes with their attempts untouched and the workers take other forges' work, while a
+task of its own probes the host (a bare TCP connect, no token) with backoff. When the forge answers again,
+its targets carry on by themselves; when the outage outlasts ``limit`` seconds, its targets stop with every
+unfinished repo still pending in their state — the other forges' targets are not held up either way.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ async def tcp_probe(host: str, port: int) -> bool:
     return True
 
 
+class ForgeDown(Exception):
+    """Raised by a worker about to spend an attempt on a forge whose breaker is open: the repo goes back to
+    its target's lane, untouched, and the worker takes other work."""
+
+
 class ForgeBreaker:
     """Shared by the workers of one run. ``is_open`` while the forge is considered unreachable."""
 
@@ -84,6 +90,7 @@ class ForgeBreaker:
         self._reachable = anyio.Event()
         self._reachable.set()
         self._prober = False
+        self.gave_up = False
 
     @property
     def is_open(self) -> bool:
@@ -105,21 +112,17 @@ class ForgeBreaker:
                 self._on_open(self.where, self.since, self.since + self.limit)
         return self.is_open
 
-    async def wait(self) -> None:
-        """Return once the forge answers again (immediately while the breaker is closed).
-
-        One caller probes; the others wait for its verdict. Past ``limit`` seconds of outage, ``on_give_up``
-        is called (the run stops itself, so this never returns).
-        """
-        while self.is_open:
-            if self._prober:
-                await self._reachable.wait()
-                continue
-            self._prober = True
-            try:
-                await self._probe_until_back()
-            finally:
-                self._prober = False
+    async def probe(self) -> None:
+        """Probe with backoff until the forge answers (``on_close``) or ``limit`` seconds of outage have passed
+        (``on_give_up``, and the breaker stays open). The pipeline runs this in a task of its own as soon as the
+        breaker opens; workers meanwhile take repos of other forges."""
+        if self._prober or not self.is_open:
+            return
+        self._prober = True
+        try:
+            await self._probe_until_back()
+        finally:
+            self._prober = False
 
     async def _probe_until_back(self) -> None:
         assert self.since is not None
@@ -130,9 +133,10 @@ class ForgeBreaker:
             now = self.clock.now()
             deadline = self.since + self.limit
             if now >= deadline:
+                self.gave_up = True
                 if self._on_give_up is not None:
                     self._on_give_up(now - self.since)
-                await anyio.sleep_forever()  # the run is being stopped
+                return
             delay = min(delay, max(0.0, deadline - now))
             if self._on_retry is not None:
                 self._on_retry(now + delay)

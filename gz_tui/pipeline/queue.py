@@ -26,6 +26,7 @@ class Lane(Generic[T]):
         self.items: deque[T] = deque()
         self.closed = False
         self.paused = False
+        self.held = False
 
     @property
     def used(self) -> int:
@@ -49,6 +50,16 @@ class Lane(Generic[T]):
 
     def pause(self, paused: bool) -> None:
         self.paused = paused
+        self._queue.notify()
+
+    def hold(self, held: bool) -> None:
+        """Its forge is (or is no longer) unreachable: its repos wait, workers take other lanes'."""
+        self.held = held
+        self._queue.notify()
+
+    def put_back(self, item: T) -> None:
+        """An item taken but not worked on goes back to the front (no capacity check: it was already counted)."""
+        self.items.appendleft(item)
         self._queue.notify()
 
 
@@ -80,7 +91,7 @@ class FairQueue(Generic[T]):
             for step in range(count):
                 index = (self._next + step) % count
                 lane = self.lanes[index]
-                if lane.items and not lane.paused:
+                if lane.items and not lane.paused and not lane.held:
                     self._next = (index + 1) % count
                     item = lane.items.popleft()
                     self.notify()

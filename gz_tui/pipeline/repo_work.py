@@ -16,7 +16,7 @@ from gz_tui.kinds import PERMANENT_ERRORS, ErrorClass, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
-from gz_tui.pipeline.outage import ForgeBreaker
+from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.pipeline.stats import ErrorView, RunState, WorkerState
@@ -106,8 +106,7 @@ class RepoWork:
         max_attempts = max(1, settings.attempts)
         while True:
             if self.breaker.is_open:
-                stats.set_worker(index, state=WorkerState.RETRYING, repo=repo.full_name, phase="forge unreachable", percent=None)
-                await self.breaker.wait()
+                raise ForgeDown(self.breaker.where)  # back to the lane: no attempt spent on a dead forge
             attempt += 1
             stats.set_worker(
                 index,
@@ -139,8 +138,7 @@ class RepoWork:
             if outcome.status != RepoStatus.FAILED:
                 self.breaker.succeeded()
             elif outcome.error_class == ErrorClass.NETWORK and self.breaker.failed(outcome.message):
-                attempt -= 1  # the forge is gone, not this repo: the attempt does not count
-                continue
+                raise ForgeDown(self.breaker.where)  # the forge is gone, not this repo: the attempt does not count
             if outcome.status != RepoStatus.FAILED or not outcome.transient or attempt >= max_attempts:
                 self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
                 return

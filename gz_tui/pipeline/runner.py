@@ -68,16 +68,16 @@ class Pipeline:
         self._state_unwritable: str | None = None
         self._state_code: int | None = None
         """Why a state could not be written (a full disk), if one could not."""
-        self._gave_up: str | None = None
-        """Why the run stopped itself (a forge stayed unreachable), if it did."""
         quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
         breakers: dict[str, ForgeBreaker] = {}
+        self._group: anyio.abc.TaskGroup | None = None
         self.targets: list[TargetRun] = []
         for settings in chosen:
             identity = (str(settings.provider), origin_of(settings.api_base), settings.token or "")
             origin = git_origin(settings.api_base)
             if origin not in breakers:
-                breakers[origin] = self._breaker(origin, settings.outage_limit)
+                limit = max(s.outage_limit for s in chosen if git_origin(s.api_base) == origin)
+                breakers[origin] = self._breaker(origin, limit)
             name = settings.target or settings.owner
             self.targets.append(
                 TargetRun(
@@ -148,12 +148,12 @@ class Pipeline:
         finally:
             with anyio.CancelScope(shield=True):
                 for target in self.targets:
-                    await target.finish(cancelled=self._cancelled, gave_up=self._gave_up is not None, state_failed=self._state_code)
+                    await target.finish(cancelled=self._cancelled, state_failed=self._state_code)
                     target.close()
         code = self._exit_code()
         self.stats.exit_code = code
         ended = {EXIT_INTERRUPTED: RunState.CANCELLED}.get(code, RunState.FINISHED)
-        if self._gave_up or self._state_unwritable or all(t.stats.run_state == RunState.FAILED for t in self.targets):
+        if self._state_unwritable or all(t.stats.run_state == RunState.FAILED for t in self.targets):
             ended = RunState.FAILED if code != EXIT_INTERRUPTED else ended
         self.stats.advance(ended)
         for index in range(1, len(self.stats.workers) + 1):
@@ -165,6 +165,9 @@ class Pipeline:
 
     async def _run(self) -> None:
         opened = [target for target in self.targets if await target.open()]
+        for target in self.targets:
+            if target not in opened:
+                target.lane.close()  # nothing will come from it: the workers must not wait for it
         if not opened or self._state_unwritable:
             return
         with anyio.CancelScope() as scope:
@@ -174,6 +177,7 @@ class Pipeline:
             async with anyio.create_task_group() as journal:
                 journal.start_soon(self._flush_loop)
                 async with anyio.create_task_group() as group:
+                    self._group = group
                     for index in range(1, len(self.stats.workers) + 1):
                         group.start_soon(self._worker, index, group)
                     for target in opened:
@@ -182,7 +186,8 @@ class Pipeline:
 
     def _maybe_finish(self, target: TargetRun, group: anyio.abc.TaskGroup) -> None:
         """A target whose listing is over and whose every repo is recorded ends now, while others go on."""
-        if target.done and target.code is None:
+        if target.done and not target.finishing:
+            target.finishing = True
             group.start_soon(target.finish)
 
     async def _worker(self, index: int, group: anyio.abc.TaskGroup) -> None:
@@ -233,9 +238,18 @@ class Pipeline:
             self._cancel_scope.cancel()
 
     def _breaker(self, origin: str, limit: float) -> ForgeBreaker:
+        """The breaker of one git host; opening it holds only its targets' lanes, giving up stops only them."""
+
+        def on_origin() -> list[TargetRun]:
+            return [t for t in self.targets if git_origin(t.settings.api_base) == origin]
+
         def opened(where: str, since: float, stops_at: float) -> None:
             self.stats.outage = OutageView(where, since, stops_at)
             self._events.emit(ForgeUnreachable(host=where, stops_at=round(stops_at, 3)))
+            for target in on_origin():
+                target.lane.hold(True)
+            if self._group is not None:
+                self._group.start_soon(breaker.probe)
 
         def retrying(at: float) -> None:
             if self.stats.outage is not None:
@@ -245,18 +259,24 @@ class Pipeline:
             where = self.stats.outage.where if self.stats.outage else origin
             self.stats.outage = None
             self._events.emit(ForgeReachable(host=where, seconds=round(seconds, 3)))
+            for target in on_origin():
+                target.lane.hold(False)
 
         def give_up(seconds: float) -> None:
             where = self.stats.outage.where if self.stats.outage else origin
-            self._gave_up = (
+            message = (
                 f"the forge at {where} has been unreachable for {countdown(seconds)}; stopped with the unfinished repos "
                 "still pending (no attempt spent on them): run again to resume"
             )
-            self.stats.message = self._gave_up
-            if self._cancel_scope is not None:
-                self._cancel_scope.cancel()
+            self.stats.outage = None
+            for target in on_origin():
+                if target.code is None:
+                    target.give_up(message)
+                    if self._group is not None:
+                        self._maybe_finish(target, self._group)
 
-        return ForgeBreaker(origin, self.clock, limit=limit, on_open=opened, on_retry=retrying, on_close=closed, on_give_up=give_up)
+        breaker = ForgeBreaker(origin, self.clock, limit=limit, on_open=opened, on_retry=retrying, on_close=closed, on_give_up=give_up)
+        return breaker
 
     def _emit_total(self, code: int) -> None:
         c = self.stats.counts

@@ -7,6 +7,7 @@ single-owner run would, so ``gz-tui apache`` and ``gz-tui sync`` resume each oth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ from gz_tui.pipeline.git import (
 )
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.lock import LockedError, ProcessLock
-from gz_tui.pipeline.outage import ForgeBreaker
+from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
 from gz_tui.pipeline.paths import name_max
 from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
@@ -50,6 +51,9 @@ from gz_tui.pipeline.stats import ListerState, RunState, Stats, TargetStats
 from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
 
 T = TypeVar("T")
+
+
+POST_SYNC_SECONDS = 600
 
 
 class SetupError(Exception):
@@ -120,6 +124,11 @@ class TargetRun:
         self.listing_over = False
         self.code: int | None = None
         """The target's exit code once it has finished."""
+        self.finishing = False
+        self.gave_up: str | None = None
+        self._list_scope: anyio.CancelScope | None = None
+        """Why this target stopped itself (its forge stayed unreachable), if it did."""
+        """Its finish has begun (it is started once, from whichever task saw the target's last repo recorded)."""
         self.started_at = clock.now()
 
     # -- opening ---------------------------------------------------------------------------------
@@ -294,7 +303,9 @@ class TargetRun:
         """The listing, into this target's lane; the lane closes when it ends (however it ends)."""
         assert self.lister is not None and self.client is not None
         try:
-            await self.lister.feed(self.lane, self._cursor, self._listing_done, self._retry_failed, self._put)
+            with anyio.CancelScope() as self._list_scope:
+                if self.gave_up is None:
+                    await self.lister.feed(self.lane, self._cursor, self._listing_done, self._retry_failed, self._put)
         finally:
             self.listing_over = True
             self.lane.close()
@@ -315,8 +326,21 @@ class TargetRun:
         assert self.work is not None
         try:
             await self.work.sync_one(index, item)
-        finally:
-            self.outstanding -= 1
+        except ForgeDown:
+            if self.gave_up is None:
+                self.lane.put_back(item)  # still outstanding: taken again once the forge answers
+                return
+        self.outstanding -= 1
+
+    def give_up(self, message: str) -> None:
+        """Its forge stayed unreachable: take nothing more (what is queued stays pending in the state)."""
+        self.gave_up = message
+        self.stats.message = message
+        self.outstanding -= len(self.lane.items)
+        self.lane.items.clear()
+        self.lane.close()
+        if self._list_scope is not None:
+            self._list_scope.cancel()  # its lister lists no more
 
     # -- state ---------------------------------------------------------------------------------
     async def db_call(self, function: Callable[..., T], *args: Any) -> T:
@@ -381,13 +405,14 @@ class TargetRun:
                     f"{self.settings.api_base} (the same repos by forge id)"
                 )
             self.finish_now(code, state)
+        if code != EXIT_INTERRUPTED:  # not shielded: Ctrl+C stops a slow post_sync too
             await self._after()
 
     def _outcome(self, *, cancelled: bool, gave_up: bool, state_failed: int | None) -> tuple[int, RunState]:
         error = self.lister.error if self.lister else None
         if state_failed is not None:
             return state_failed, RunState.FAILED  # the run stays "running" in the state: the next run resumes it
-        if gave_up:
+        if gave_up or self.gave_up is not None:
             return EXIT_FAILED, RunState.FAILED
         if cancelled:
             return EXIT_INTERRUPTED, RunState.CANCELLED
@@ -479,21 +504,33 @@ class TargetRun:
 
     async def _post_sync(self, command: list[str], summary: bytes) -> None:
         """Run the target's post_sync command: an argument list, no shell, its summary on stdin (a command that
-        does not read it is fine), 10 minutes at most; a failure is reported, never the run's."""
-
-        def run() -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run(command, input=summary, capture_output=True, timeout=600, check=False)
-
+        does not read it is fine), 10 minutes at most, killed if the run is cancelled; a failure is reported,
+        never the run's."""
+        errors = bytearray()
         try:
-            done = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "did not finish within 10 minutes"
-            self.notice(f"post_sync {command[0]} failed: {reason} (the sync itself is done)")
+            async with await anyio.open_process(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+                try:
+                    with anyio.fail_after(POST_SYNC_SECONDS):
+                        assert process.stdin is not None and process.stderr is not None
+                        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                            await process.stdin.send(summary)
+                        await process.stdin.aclose()
+                        async for chunk in process.stderr:
+                            errors.extend(chunk[: 4096 - len(errors)])
+                        code = await process.wait()
+                finally:
+                    if process.returncode is None:
+                        process.kill()
+        except TimeoutError:
+            self.notice(f"post_sync {command[0]} did not finish within {POST_SYNC_SECONDS // 60} minutes and was stopped")
             return
-        if done.returncode != 0:
-            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        except OSError as exc:
+            self.notice(f"post_sync {command[0]} failed: {exc.strerror or exc} (the sync itself is done)")
+            return
+        if code != 0:
+            said = errors.decode("utf-8", "replace").strip().splitlines()
             last = f": {said[-1][:200]}" if said else ""
-            self.notice(f"post_sync {command[0]} exited with {done.returncode}{last} (the sync itself is done)")
+            self.notice(f"post_sync {command[0]} exited with {code}{last} (the sync itself is done)")
 
     def close(self) -> None:
         """Close the state, release the locks; a typo'd owner leaves no empty destination behind."""
@@ -506,12 +543,19 @@ class TargetRun:
             self._remove_unused_dest()
 
     def _remove_unused_dest(self) -> None:
-        """A typo'd owner or a refused token must not leave an empty ``./apahce/.gz-tui`` behind."""
+        """A typo'd owner or a refused token must not leave an empty ``./apahce/.gz-tui`` behind.
+
+        Only this run's own folder goes (a shard's, never its siblings' live state), and the folders above it
+        only when that leaves them empty."""
         state_dir = self.dest / ".gz-tui"
         try:
-            if [p.name for p in self.dest.iterdir()] != [".gz-tui"] or not Path(self.stats.state_path).is_relative_to(state_dir):
+            if [p.name for p in self.dest.iterdir()] != [".gz-tui"] or not Path(self.stats.state_path).is_relative_to(self.work_dir):
                 return
-            shutil.rmtree(state_dir)
+            if self.shard is None and any(state_dir.glob("shard-*-of-*")):
+                return
+            shutil.rmtree(self.work_dir)
+            if self.shard is not None:
+                state_dir.rmdir()  # OSError while other shards keep state there: they stay
             self.dest.rmdir()
         except OSError:
             return
@@ -526,13 +570,13 @@ class TargetRun:
         self.emit(Notice(message=message))
 
     def _on_wait(self, kind: str, seconds: float, until: float) -> None:
-        if self.listing_over:
-            return  # another target's wait on the shared quota: this one lists nothing more
-        if not kind:
+        if not kind:  # a wait ended: cleared whatever this target's listing has come to
             self.stats.set_rate(wait_kind=None, wait_until=None)
             if self.stats.lister_state == ListerState.WAITING:
                 self.stats.lister_state = ListerState.FETCHING
             return
+        if self.listing_over:
+            return  # another target's wait on the shared quota: this one lists nothing more
         self.stats.set_rate(wait_kind=WaitKind(kind), wait_until=until)
         self.stats.lister_state = ListerState.WAITING
         self.emit(RateLimitWait(kind=WaitKind(kind), seconds=round(seconds, 3), until=until))
