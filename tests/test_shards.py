@@ -122,7 +122,7 @@ def test_the_shard_comes_from_the_flag_an_indexed_job_or_gitlab_ci_and_says_so()
         with pytest.raises(ShardError):
             shard_from(flag, count, environ)
     # Documented and stable: sha256 of the forge id, first 8 bytes big-endian, modulo N.
-    assert [slot_of(key, 4) for key in ("1", "2", "3", "1296269")] == [slot_of(key, 4) for key in ("1", "2", "3", "1296269")]
+    assert [slot_of(key, 4) for key in ("1", "2", "3", "1296269")] == [1, 2, 3, 2]  # fixed forever: a change re-partitions every mirror
     assert slot_of("1296269", 7) == int.from_bytes(__import__("hashlib").sha256(b"1296269").digest()[:8], "big") % 7
 
 

@@ -94,6 +94,11 @@ class Settings:
             self.target = self.owner
 
     @property
+    def name(self) -> str:
+        """The target's name in events, panels and notices: ``target``, or the owner when it has none."""
+        return self.target or self.owner
+
+    @property
     def api_base(self) -> str:
         return (self.base_url or DEFAULT_BASE_URLS[self.provider]).rstrip("/")
 

@@ -38,8 +38,11 @@ class Events:
         return Events(self.sink, self.clock, name)
 
     def emit(self, event: Event) -> None:
+        logged = type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing")
+        if not logged and self.sink is None:
+            return  # the dashboard reads snapshots: a per-repo event nobody takes is not even built
         data = event.as_dict(self.clock.now(), self.target)
-        if type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing"):
+        if logged:
             log.info("%s %s", event.name, " ".join(f"{k}={v!r}" for k, v in data.items() if k not in ("event", "time")))
         if self.sink is not None:
             self.sink(data)
@@ -70,6 +73,6 @@ class RunContext:
 
     def notice(self, message: str) -> None:
         """Worth telling the user, not an error: a JSON/headless event, a dashboard toast, the log."""
-        name = self.settings.target or self.settings.owner
+        name = self.settings.name
         self.run.notices.append(message if len(self.run.targets) <= 1 else f"{name}: {message}")
         self.emit(Notice(message=message))

@@ -49,14 +49,14 @@ class RepoWork:
         self.forge_moved = forge_moved
         """The forge's address changed since the last run: every clone on disk is checked (and re-pointed)."""
         self.moved_origins = 0
-        self._name = ctx.settings.target or ctx.settings.owner
+        self._name = ctx.settings.name
 
     async def sync_one(self, index: int, item: StoredRepo) -> None:
         """One repo, start to end, by worker ``index``; whatever happens is recorded, never raised."""
-        run, name = self.ctx.run, self.ctx.settings.target or self.ctx.settings.owner
+        run = self.ctx.run
         self.ctx.stats.advance(RunState.RUNNING)
         self.ctx.stats.count(active=1)
-        run.set_worker(index, target=name)
+        run.set_worker(index, target=self._name)
         try:
             await self._sync_one(index, item)
         finally:

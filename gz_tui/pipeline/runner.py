@@ -56,13 +56,13 @@ class Pipeline:
         self.clock = clock
         for settings in chosen:
             add_secret(settings.token)  # every message this run shows or journals is redacted of it
-        single = chosen[0].target or chosen[0].owner if len(chosen) == 1 else None
+        single = chosen[0].name if len(chosen) == 1 else None
         self._events = Events(events, clock, single)
         self._environ = dict(os.environ if environ is None else environ)
         self.stats = Stats(workers=max(s.workers for s in chosen), clock=clock, dry_run=all(s.dry_run for s in chosen))
         self._gate = Gate()
         self._queue: FairQueue[StoredRepo] = FairQueue()
-        self._governor = Governor(self.stats_workers, clock)
+        self._governor = Governor(len(self.stats.workers), clock)
         self._cancel_scope: anyio.CancelScope | None = None
         self._cancelled = False
         self._state_unwritable: str | None = None
@@ -78,7 +78,7 @@ class Pipeline:
             if origin not in breakers:
                 limit = max(s.outage_limit for s in chosen if git_origin(s.api_base) == origin)
                 breakers[origin] = self._breaker(origin, limit)
-            name = settings.target or settings.owner
+            name = settings.name
             self.targets.append(
                 TargetRun(
                     settings,
@@ -95,10 +95,6 @@ class Pipeline:
                     on_unwritable=self._stop_for_state,
                 )
             )
-
-    @property
-    def stats_workers(self) -> int:
-        return len(self.stats.workers)
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property

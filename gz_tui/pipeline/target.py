@@ -80,7 +80,7 @@ class TargetRun:
         on_unwritable: Callable[[StateError], None],
     ) -> None:
         self.settings = settings
-        self.name = settings.target or settings.owner
+        self.name = settings.name
         self.clock = clock
         self.events = events
         self.run_stats = run_stats
@@ -378,7 +378,7 @@ class TargetRun:
                 self._on_unwritable(exc)
 
     # -- the end -------------------------------------------------------------------------------
-    async def finish(self, *, cancelled: bool = False, gave_up: bool = False, state_failed: int | None = None) -> None:
+    async def finish(self, *, cancelled: bool = False, state_failed: int | None = None) -> None:
         """``state_failed``: the exit code when a state could not be used mid-run (1 a full disk, 2 damage)."""
         unwritable = state_failed is not None
         """Write how this target ended, report it, and run its post_sync command."""
@@ -386,7 +386,7 @@ class TargetRun:
             return
         with anyio.CancelScope(shield=True):
             await self.flush()
-            code, state = self._outcome(cancelled=cancelled, gave_up=gave_up, state_failed=state_failed)
+            code, state = self._outcome(cancelled=cancelled, state_failed=state_failed)
             status = {RunState.FINISHED: "finished", RunState.CANCELLED: "cancelled"}.get(state, "failed")
             if self.lister is not None and self.lister.error is not None and status == "finished":
                 status = "failed"  # the listing stopped: the next run resumes from its cursor
@@ -408,11 +408,11 @@ class TargetRun:
         if code != EXIT_INTERRUPTED:  # not shielded: Ctrl+C stops a slow post_sync too
             await self._after()
 
-    def _outcome(self, *, cancelled: bool, gave_up: bool, state_failed: int | None) -> tuple[int, RunState]:
+    def _outcome(self, *, cancelled: bool, state_failed: int | None) -> tuple[int, RunState]:
         error = self.lister.error if self.lister else None
         if state_failed is not None:
             return state_failed, RunState.FAILED  # the run stays "running" in the state: the next run resumes it
-        if gave_up or self.gave_up is not None:
+        if self.gave_up is not None:
             return EXIT_FAILED, RunState.FAILED
         if cancelled:
             return EXIT_INTERRUPTED, RunState.CANCELLED

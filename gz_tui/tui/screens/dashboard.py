@@ -170,7 +170,7 @@ class DashboardScreen(Screen[None]):
         now = self.clock.now()
         targets = tuple(
             TargetView(
-                name=s.target or s.owner,
+                name=s.name,
                 forge=s.provider,
                 owner=s.owner,
                 dest=str(s.dest),
