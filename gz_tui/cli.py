@@ -25,7 +25,7 @@ from gz_tui.config import (
     resolve_owners,
     resolve_targets,
 )
-from gz_tui.kinds import ProviderName
+from gz_tui.kinds import PartialFilter, ProviderName
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.shards import ShardError
 
@@ -62,6 +62,9 @@ examples:
 
 exit codes: 0 all done · 1 some repos failed · 2 usage, auth or not found · 130 interrupted
 """
+
+
+PARTIAL_FILTERS = tuple(PartialFilter)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +106,14 @@ def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=PROTOCOLS, help="clone over https (default) or ssh")
     p.add_argument("--update", choices=UPDATE_MODES, help="for repos already on disk (default fetch)")
     p.add_argument("--depth", type=int, metavar="N", help="shallow clones of N commits")
+    p.add_argument("--mirror", action="store_true", default=None, help="bare mirror clones of every ref at DEST/NAME.git (backups)")
+    p.add_argument("--wikis", action="store_true", default=None, help="also sync each repo's wiki (NAME.wiki) where the forge has one")
+    p.add_argument("--filter", choices=PARTIAL_FILTERS, help="partial clones: blob:none (history, no file contents until needed) or tree:0")
+    p.add_argument("--single-branch", dest="single_branch", action="store_true", default=None, help="clone and fetch one branch only")
+    p.add_argument("--branch", metavar="NAME", help="check out branch NAME (a repo without it fails with no_branch)")
+    p.add_argument("--prune", action="store_true", default=None, help="move clones of repos the forge no longer lists to DEST/.gz-tui/attic/ (never deleted)")
+    p.add_argument("--prune-force", dest="prune_force", action="store_true", default=None, help="prune even more than --prune-limit percent of the clones")
+    p.add_argument("--prune-limit", dest="prune_limit", type=int, metavar="PERCENT", help="largest share of the clones one prune moves (default 10)")
     p.add_argument("--include", metavar="REGEX", help="only repos whose path matches")
     p.add_argument("--exclude", metavar="REGEX", help="skip repos whose path matches")
     p.add_argument("--skip-archived", dest="skip_archived", action="store_true", default=None)

@@ -51,15 +51,38 @@ class ErrorClass(StrEnum):
     CONFLICT = "conflict"
     REFUSED = "refused"
     DIRTY = "dirty"
+    NO_BRANCH = "no_branch"
     OTHER = "other"
 
 
 TRANSIENT_ERRORS = frozenset({ErrorClass.NETWORK, ErrorClass.THROTTLED})
 """Failures a later attempt of the same run may cure: they are retried with backoff."""
 
-PERMANENT_ERRORS = frozenset({ErrorClass.UNSAFE, ErrorClass.NOT_FOUND, ErrorClass.AUTH, ErrorClass.REFUSED})
+PERMANENT_ERRORS = frozenset({ErrorClass.UNSAFE, ErrorClass.NOT_FOUND, ErrorClass.AUTH, ErrorClass.REFUSED, ErrorClass.NO_BRANCH})
 """Failures a retry run with the same settings cannot cure (a name gz-tui refuses, a repo that is gone,
 credentials the forge rejects): the dashboard does not offer to retry them."""
+
+
+class CloneKind(StrEnum):
+    """What kind of copy a sync made or updated (``repo_done.kind``)."""
+
+    CHECKOUT = "checkout"
+    """A working clone with full history."""
+    SHALLOW = "shallow"
+    """A working clone of ``--depth N`` commits."""
+    PARTIAL = "partial"
+    """A working clone with ``--filter`` (blobs or trees fetched on demand)."""
+    MIRROR = "mirror"
+    """A bare ``--mirror`` clone of every ref."""
+    WIKI = "wiki"
+    """A repo's wiki (``--wikis``)."""
+
+
+class PartialFilter(StrEnum):
+    """``--filter``: what a partial clone leaves on the server until it is needed."""
+
+    BLOB_NONE = "blob:none"
+    TREE_0 = "tree:0"
 
 
 class WaitKind(StrEnum):

@@ -130,6 +130,7 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
             report = store.report()
             run = report.run
             gone = store.gone_from_forge(run.id, Path(run.dest or dest)) if run and run.listing_done else []
+            attic = store.attic_entries()
         finally:
             store.close()
     except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it
@@ -159,6 +160,12 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
         out.writelines(f"  {inert(rel_path)}\n" for rel_path in gone[:50])
         if len(gone) > 50:
             out.write(f"  … and {len(gone) - 50:,} more\n")
+    if attic:
+        out.write(f"in the attic (moved by --prune, nothing deleted) ({len(attic):,}{'+' if len(attic) >= 1000 else ''}):\n")
+        for rel_path, where, when in attic[:50]:
+            out.write(f"  {inert(rel_path)} → {inert(where)} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(when))})\n")
+        if len(attic) > 50:
+            out.write(f"  … and {len(attic) - 50:,} more\n")
     if run.status != "finished":
         out.write(f"{resume}\n")
     return 0

@@ -28,6 +28,12 @@ _SHOWN = (
     "protocol",
     "update",
     "depth",
+    "mirror",
+    "wikis",
+    "filter",
+    "single_branch",
+    "prune",
+    "prune_limit",
     "skip_archived",
     "skip_forks",
     "attempts",
@@ -36,7 +42,7 @@ _SHOWN = (
     "post_sync",
     "stats_file",
 )
-_TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", *_SHOWN[-2:])
+_TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", "branch", *_SHOWN[-2:])
 """A target's block also says whose repos it syncs and which it keeps."""
 
 _HEADER = """\
@@ -47,6 +53,7 @@ _HEADER = """\
 #
 # [defaults] may also hold (commented out here because they have no built-in value):
 #   depth = 1                      # shallow clones; omit for full history
+#   filter = "blob:none"           # partial clones (or "tree:0"); omit for full clones
 #   dest_root = "~/src"            # clones go to dest_root/OWNER unless --dest is given
 #   log_file = "~/gz-tui.log"      # absolute or starting with ~; default: the user log dir
 #   profile = "work"               # profile used when no flag selects one

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from gz_tui.kinds import CloneProtocol, ProviderName, UpdateMode
+from gz_tui.kinds import CloneProtocol, PartialFilter, ProviderName, UpdateMode
 
 PROVIDERS = tuple(ProviderName)
 PROTOCOLS = tuple(CloneProtocol)
@@ -59,6 +59,22 @@ class Settings:
     protocol: CloneProtocol = CloneProtocol.HTTPS
     update: UpdateMode = UpdateMode.FETCH
     depth: int | None = None
+    mirror: bool = False
+    """Bare mirror clones (every ref) at ``DEST/NAME.git``, updated by a pruning fetch of all refs."""
+    wikis: bool = False
+    """Also sync each repo's wiki, where the forge says it has one, at ``NAME.wiki`` (``NAME.wiki.git`` mirrored)."""
+    filter: PartialFilter | None = None
+    """Partial working clones: ``blob:none`` or ``tree:0`` (``git clone --filter``)."""
+    single_branch: bool = False
+    """Working clones of one branch only (the default branch, or ``branch``)."""
+    branch: str | None = None
+    """The branch working clones check out (and, with ``single_branch``, the only one fetched)."""
+    prune: bool = False
+    """Move clones of repos the forge no longer lists to ``DEST/.gz-tui/attic/<date>/`` (never deleted)."""
+    prune_force: bool = False
+    """Prune even more than ``prune_limit`` percent of the destination's clones."""
+    prune_limit: int = 10
+    """The largest share (percent) of the destination's clones a prune moves without ``prune_force``."""
     include: str | None = None
     exclude: str | None = None
     skip_archived: bool = False
@@ -220,6 +236,22 @@ def shard_text(value: Any) -> str:
         raise Invalid(f"must be K/N with 0 ≤ K < N ({exc})") from None
 
 
+def branch_name(value: Any) -> str:
+    """A branch name git accepts and cannot read as an option (``git check-ref-format --branch`` rules, roughly)."""
+    if (
+        isinstance(value, str)
+        and value
+        and not value.startswith(("-", "/", "."))
+        and not value.endswith((".lock", "/", "."))
+        and ".." not in value
+        and "@{" not in value
+        and "//" not in value
+        and not any(ord(c) <= 0x20 or c in "~^:?*[\\\x7f" for c in value)
+    ):
+        return value
+    raise Invalid.expecting("a branch name, such as \"main\"")
+
+
 def regex(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid.expecting("a regular expression")
@@ -280,6 +312,14 @@ RULES: dict[str, Rule] = {
     "protocol": Rule(choice(CloneProtocol), in_file=InFile.BOTH, flag="--protocol"),
     "update": Rule(choice(UpdateMode), in_file=InFile.BOTH, flag="--update"),
     "depth": Rule(whole_number, in_file=InFile.BOTH, flag="--depth"),
+    "mirror": Rule(boolean, in_file=InFile.BOTH, flag="--mirror"),
+    "wikis": Rule(boolean, in_file=InFile.BOTH, flag="--wikis"),
+    "filter": Rule(choice(PartialFilter), in_file=InFile.BOTH, flag="--filter"),
+    "single_branch": Rule(boolean, in_file=InFile.BOTH, flag="--single-branch"),
+    "branch": Rule(branch_name, in_file=InFile.TARGETS, flag="--branch"),
+    "prune": Rule(boolean, in_file=InFile.BOTH, flag="--prune"),
+    "prune_force": Rule(boolean, flag="--prune-force"),
+    "prune_limit": Rule(whole_number, most=100, in_file=InFile.BOTH, flag="--prune-limit"),
     "include": Rule(regex, in_file=InFile.TARGETS, flag="--include"),
     "exclude": Rule(regex, in_file=InFile.TARGETS, flag="--exclude"),
     "skip_archived": Rule(boolean, in_file=InFile.BOTH, flag="--skip-archived"),
@@ -371,6 +411,13 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
         return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
     if settings.provider != ProviderName.GITLAB and "/" in settings.owner:
         return f"{settings.provider} owners have no '/': {settings.owner!r}"
+    if settings.mirror:
+        lean = [flag for flag, on in (("--depth", settings.depth), ("--filter", settings.filter),
+                                      ("--single-branch", settings.single_branch), ("--branch", settings.branch)) if on]
+        if lean:
+            return f"--mirror copies every ref in full; {', '.join(lean)} {'is' if len(lean) == 1 else 'are'} for working clones"
+    if settings.depth and settings.filter:
+        return "--depth and --filter are two ways to a lean clone; choose one (see the README's lean clones section)"
     url = urlsplit(settings.api_base)
     if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
         bad = Invalid(f"must use https: plain http to {url.hostname} would carry the token in clear (or pass --insecure-http)")

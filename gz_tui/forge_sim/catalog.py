@@ -25,6 +25,9 @@ SHARED_PROJECTS = ("shared-lib", "shared-tool")
 GROUP_LAYOUT: tuple[str, ...] = ("", "platform", "platform/core", "platform/core/libs", "tools")
 """GitLab subgroups below the top group (relative paths); repo ``i`` lives in ``GROUP_LAYOUT[i % 5]``."""
 
+WIKI_STATES = ("present", "empty", "off")
+"""Repo ``id % 3`` picks its wiki's state."""
+WIKI_SUFFIX = ".wiki"
 LANGUAGES: tuple[str | None, ...] = ("Python", "Go", "Rust", "TypeScript", None, "C", "Shell")
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^\.github$")
 
@@ -56,6 +59,12 @@ class RepoMeta:
     """Overrides the owner/namespace (hostile ``other/stolen``, GitLab shared-in projects)."""
     rev: int = 0
     """Bumped on every change, so serialized-JSON caches keyed by ``(id, rev)`` never go stale."""
+
+    @property
+    def wiki(self) -> str:
+        """``present`` (pages written: served at ``NAME.wiki.git``), ``empty`` (enabled, never written: git finds
+        no repository, as on the real forges) or ``off`` (disabled)."""
+        return WIKI_STATES[self.id % len(WIKI_STATES)] if not self.hostile else "off"
 
     @property
     def gitlab_rel_path(self) -> str:
@@ -198,6 +207,11 @@ class Catalog:
                 if candidate.owner is None and lowered in (candidate.name.lower(), candidate.gitlab_rel_path.lower()):
                     return candidate
             return None
+
+    def find_wiki(self, owner: str, rest: str) -> RepoMeta | None:
+        """The repo whose wiki a git URL ``/{owner}/{rest}.wiki.git`` names, if that wiki has pages."""
+        meta = self.find_servable(owner, rest.removesuffix(WIKI_SUFFIX)) if rest.endswith(WIKI_SUFFIX) else None
+        return meta if meta is not None and meta.wiki == "present" else None
 
     def find_servable(self, owner: str, rest: str) -> RepoMeta | None:
         """The repo a git URL ``/{owner}/{rest}.git`` names, if the forge serves it over git."""

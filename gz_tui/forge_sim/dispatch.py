@@ -132,6 +132,11 @@ class Dispatcher:
         if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
             return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))
         meta = self.resolve(repo_path)
+        name = meta.name if meta is not None else ""
+        if meta is None:  # a wiki (NAME.wiki.git), served only when it has pages; an empty one is "not found"
+            wiki_owner, _, wiki_path = repo_path.partition("/")
+            meta = self.catalog.find_wiki(wiki_owner, wiki_path) if wiki_path else None
+            name = f"{meta.name}.wiki" if meta is not None else ""
         if meta is None:
             return GitAnswer(Response(404, b"Repository not found\n", content_type=_TEXT))
         if rest == "/info/refs":
@@ -141,7 +146,7 @@ class Dispatcher:
                 body = b"Too many requests\n" if throttled == 429 else b"Service unavailable\n"
                 return GitAnswer(Response(throttled, body, headers, content_type=_TEXT, rate_limited=throttled == 429))
         owner = meta.owner or self.catalog.org
-        path = self.store.ensure(owner, meta.name, meta.created)
+        path = self.store.ensure(owner, name, meta.created)
         request.path_info = f"/{path.relative_to(self.store.root).as_posix()}{rest}"
         return GitAnswer(backend=run_backend(self.store.root, request))
 

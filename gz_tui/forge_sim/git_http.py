@@ -85,6 +85,12 @@ def _environment(project_root: Path, request: BackendRequest) -> dict[str, str]:
         GIT_HTTP_EXPORT_ALL="1",
         GIT_CONFIG_NOSYSTEM="1",
         GIT_CONFIG_GLOBAL=os.devnull,
+        # Partial clones (--filter) and the lazy fetches of their missing objects, as GitHub/GitLab/Gitea allow.
+        GIT_CONFIG_COUNT="2",
+        GIT_CONFIG_KEY_0="uploadpack.allowFilter",
+        GIT_CONFIG_VALUE_0="true",
+        GIT_CONFIG_KEY_1="uploadpack.allowAnySHA1InWant",
+        GIT_CONFIG_VALUE_1="true",
         GATEWAY_INTERFACE="CGI/1.1",
         SERVER_PROTOCOL="HTTP/1.1",
         REQUEST_METHOD=request.method,

@@ -253,7 +253,7 @@ class GiteaApi:
             "archived_at": iso(meta.updated) if meta.archived else "1970-01-01T00:00:00Z",
             "permissions": {"admin": False, "push": False, "pull": True},
             "has_issues": True,
-            "has_wiki": True,
+            "has_wiki": meta.wiki != "off",
             "has_pull_requests": True,
             "has_projects": True,
             "has_releases": True,

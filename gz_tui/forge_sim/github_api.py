@@ -387,7 +387,7 @@ class GitHubApi:
             has_issues=True,
             has_projects=True,
             has_downloads=True,
-            has_wiki=meta.id % 2 == 0,
+            has_wiki=meta.wiki != "off",
             has_pages=False,
             has_discussions=False,
             forks_count=meta.id % 5,

@@ -20,6 +20,8 @@ from gz_tui.forge_sim import git_objects as go
 BRANCH = "main"
 HEAD_REF = f"refs/heads/{BRANCH}"
 BIG_FILE = "data.bin"
+EXTRA_REFS = ("refs/heads/develop", "refs/tags/v1.0")
+"""Refs every repo has besides ``main`` (on its first commit): what a mirror must copy, and a working clone need not."""
 
 
 class RepoStore:
@@ -73,6 +75,8 @@ class RepoStore:
                     _link_or_copy(packfile, tmp / "objects" / "pack" / packfile.name)
             sha = self._commit(tmp, name, None, created, f"# {name}\n\nServed by gz-tui forge_sim.\n", "Initial commit")
             go.write_ref(tmp, HEAD_REF, sha)
+            for ref in EXTRA_REFS:
+                go.write_ref(tmp, ref, sha)
             try:
                 os.rename(tmp, path)
             except OSError:  # another process made it first; theirs is as good as ours
@@ -101,6 +105,25 @@ class RepoStore:
             sha = self._commit(path, name, parent, max(when, created), readme, f"Update {count}")
             go.write_ref(path, HEAD_REF, sha)
             return sha
+
+
+    def set_ref(self, owner: str, name: str, created: int, ref: str, sha: str | None) -> None:
+        """Point ``ref`` at ``sha`` (an existing commit), or delete it (``sha`` None)."""
+        path = self.ensure(owner, name, created)
+        with self._lock_for(path):
+            if sha is None:
+                (path / ref).unlink(missing_ok=True)
+            else:
+                go.write_ref(path, ref, sha)
+
+    def refs(self, owner: str, name: str, created: int) -> dict[str, str]:
+        """Every ref of the repo and the commit it points at (loose refs: this store never packs them)."""
+        path = self.ensure(owner, name, created)
+        found = {}
+        for file in sorted((path / "refs").rglob("*")):
+            if file.is_file() and not file.name.startswith("."):
+                found[file.relative_to(path).as_posix()] = file.read_text().strip()
+        return found
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -172,6 +172,21 @@ class ForgeSim:
         self._catalog.touch(meta, when)
         return sha
 
+    def refs_of(self, name: str) -> dict[str, str]:
+        """Every ref of the repo as the forge serves it (``refs/heads/main``, ``refs/tags/v1.0``, …) → commit."""
+        meta = self._meta(name)
+        return self._store.refs(meta.owner or self.org, meta.name, meta.created)
+
+    def set_branch(self, name: str, branch: str, sha: str | None) -> None:
+        """Create or move ``branch`` to ``sha`` (a commit the repo has), or delete it (None); ``pushed_at`` moves."""
+        meta = self._meta(name)
+        self._store.set_ref(meta.owner or self.org, meta.name, meta.created, f"refs/heads/{branch}", sha)
+        self._catalog.touch(meta, self.clock.now())
+
+    def wiki_of(self, name: str) -> str:
+        """``present`` (served at ``NAME.wiki.git``), ``empty`` (enabled, not written: not found) or ``off``."""
+        return self._meta(name).wiki
+
     def add_repo(self, name: str) -> None:
         """New repo, newest by creation; ``sub/group/name`` places it in that GitLab subgroup."""
         self._catalog.add(name)

@@ -19,6 +19,9 @@ class RemoteRepo:
     ssh_url: str | None = None
     archived: bool = False
     fork: bool = False
+    has_wiki: bool = False
+    """The forge says the repo has a wiki enabled (GitHub/Gitea ``has_wiki``, GitLab ``wiki_enabled`` or
+    ``wiki_access_level``); an enabled wiki may still be empty."""
     pushed_at: str | None = None
     """The forge's change signal: GitHub ``pushed_at``, GitLab ``last_activity_at``, Gitea ``updated_at``.
     Unchanged since the last sync means the clone need not be fetched."""

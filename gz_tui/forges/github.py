@@ -95,6 +95,7 @@ def parse_repo(item: object, *, change_signal: str = "pushed_at") -> RemoteRepo 
         ssh_url=text_field(item, "ssh_url"),
         archived=item.get("archived") is True,
         fork=item.get("fork") is True,
+        has_wiki=item.get("has_wiki") is True,
         pushed_at=text_field(item, change_signal),
         default_branch=text_field(item, "default_branch"),
         owner=owner,

@@ -71,6 +71,7 @@ class GitLab(Provider):
             ssh_url=text_field(item, "ssh_url_to_repo"),
             archived=item.get("archived") is True,
             fork=isinstance(item.get("forked_from_project"), dict),
+            has_wiki=_wiki_enabled(item),
             pushed_at=text_field(item, "last_activity_at"),
             default_branch=text_field(item, "default_branch"),
             owner=self.owner if inside else namespace,
@@ -78,6 +79,14 @@ class GitLab(Provider):
 
     def forbidden_message(self, response: httpx.Response) -> str:
         return f"access forbidden: {error_message(response)} (does the token have the read_api scope?)"
+
+
+def _wiki_enabled(item: dict[str, object]) -> bool:
+    """``wiki_access_level`` (GitLab 12.10+; ``disabled``, ``private`` or ``enabled``), else the older ``wiki_enabled``."""
+    level = item.get("wiki_access_level")
+    if isinstance(level, str):
+        return level != "disabled"
+    return item.get("wiki_enabled") is True
 
 
 def _with_page(url: str, page: str) -> str:

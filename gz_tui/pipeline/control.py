@@ -34,6 +34,9 @@ class RunControl(Protocol):
     def cancel(self) -> None:
         """Stop everything within 2 s: git killed, temp dirs removed, state saved."""
 
+    def answer_prune(self, target: str, yes: bool) -> None:
+        """Answer ``Snapshot.prune_question`` of target ``target``: move the clones to the attic, or leave them."""
+
     async def run(self) -> int: ...
 
 

@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from gz_tui.kinds import ErrorClass, PlannedAction, RepoStatus, WaitKind
+from gz_tui.kinds import CloneKind, ErrorClass, PlannedAction, RepoStatus, WaitKind
 
 
 def doc(text: str, *, optional: bool = False, default: Any = dataclasses.MISSING) -> Any:
@@ -69,6 +69,11 @@ class RepoDone(Event):
     outcome: RepoStatus = doc("`cloned`, `updated`, `unchanged` or `skipped`")
     commit: str | None = doc("HEAD after the sync, when known")
     bytes: int = doc("bytes git received")
+    kind: CloneKind = doc(
+        "`checkout`, `shallow` (`--depth`), `partial` (`--filter`), `mirror` (`--mirror`) or `wiki` (`--wikis`: `repo` ends in `.wiki`)",
+        default=CloneKind.CHECKOUT,
+    )
+    message: str | None = doc("why it was skipped (`no wiki`: the wiki is enabled but empty)", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,8 @@ class RepoFailed(Event):
     about = "a repo gave up (recorded in the state; the run goes on)"
     repo: str = doc("`owner/name` or the GitLab path")
     error_class: ErrorClass = doc(
-        "`auth`, `not_found`, `network`, `throttled`, `disk`, `unsafe`, `conflict`, `refused`, `dirty` or `other`"
+        "`auth`, `not_found`, `network`, `throttled`, `disk`, `unsafe`, `conflict`, `refused`, `dirty`, `no_branch` "
+        "(`--branch` names a branch the repo lacks) or `other`"
     )
     message: str = doc("git's or gz-tui's one-line reason")
     attempts: int = doc("attempts made")
@@ -108,6 +114,22 @@ class RepoPlanned(Event):
     about = "dry run only: what a real run would do"
     repo: str = doc("`owner/name` or the GitLab path")
     action: PlannedAction = doc("`clone`, `update` or `refuse` (an unsafe name)")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoMoved(Event):
+    name = "repo_moved"
+    about = "`--prune`: a clone of a repo the forge no longer lists was moved to the attic (never deleted)"
+    repo: str = doc("its path below the destination")
+    attic: str = doc("where it is now: `DEST/.gz-tui/attic/DATE/PATH`")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoKept(Event):
+    name = "repo_kept"
+    about = "`--prune`: a clone the forge no longer lists holds local work, so it stays in place"
+    repo: str = doc("its path below the destination")
+    reason: str = doc("`uncommitted changes`, `stashed changes` or `commits on no remote branch`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +219,10 @@ class Summary(Event):
     skipped: int = doc("left out by a filter or `--update skip`")
     failed: int = doc("repos that failed (those of an interrupted earlier part of this run included)")
     resumed_done: int = doc("repos an interrupted earlier part of this run finished (not redone)")
-    gone: int = doc("clones the forge no longer lists (kept on disk)")
+    gone: int = doc("clones the forge no longer lists (kept on disk unless `--prune` moved them)")
+    moved: int = doc("of those, clones `--prune` moved to the attic")
+    kept: int = doc("of those, clones `--prune` left in place because they hold local work")
+    wikis: int = doc("wikis synced (`--wikis`; not counted in the repo counts)")
     seconds: float = doc("wall time")
     api_requests: int = doc("API requests")
     not_modified: int = doc("of which answered 304")
@@ -234,6 +259,8 @@ EVENTS: tuple[type[Event], ...] = (
     RepoRetry,
     RepoSkipped,
     RepoPlanned,
+    RepoMoved,
+    RepoKept,
     RateLimitWait,
     ForgeUnreachable,
     ForgeReachable,
@@ -247,7 +274,7 @@ EVENTS: tuple[type[Event], ...] = (
     Total,
 )
 LOGGED = frozenset(
-    {Resume, Notice, RepoFailed, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Total, Paused, Unpaused}
+    {Resume, Notice, RepoFailed, RepoMoved, RepoKept, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Total, Paused, Unpaused}
 )
 """Events also written to the log file (the others are too frequent to be worth it)."""
 

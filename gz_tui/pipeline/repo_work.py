@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gz_tui.forges.base import RemoteRepo
-from gz_tui.kinds import PERMANENT_ERRORS, ErrorClass, RepoStatus
+from gz_tui.kinds import PERMANENT_ERRORS, CloneKind, ErrorClass, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
@@ -84,7 +84,7 @@ class RepoWork:
             raise UnsafeRepo("the forge put your token into this repository's name or URL; refused")
         if "/" in repo.rel_path and not self.nested:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
-        final = destination(self.ctx.dest, repo.rel_path, longest_name=self.ctx.longest_name)
+        final = destination(self.ctx.dest, repo.rel_path + (".git" if settings.mirror else ""), longest_name=self.ctx.longest_name)
         url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
         owner = settings.owner.strip("/").lower()
         if repo.owner and repo.owner.lower() != owner:
@@ -99,7 +99,9 @@ class RepoWork:
         exists = final.exists()
         unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
         if exists and settings.update != "skip" and unchanged and not self.forge_moved:
-            self._record(repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync"), attempts=1, max_attempts=1)
+            kind = self.syncer.kind()
+            self._record(repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1)
+            await self._sync_wiki(index, repo, url)
             return
         started = self.ctx.clock.now()
         attempt = item.attempts
@@ -141,6 +143,8 @@ class RepoWork:
                 raise ForgeDown(self.breaker.where)  # the forge is gone, not this repo: the attempt does not count
             if outcome.status != RepoStatus.FAILED or not outcome.transient or attempt >= max_attempts:
                 self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
+                if outcome.status != RepoStatus.FAILED:
+                    await self._sync_wiki(index, repo, url)
                 return
             delay = self.git_backoff * 2 ** (attempt - 1)
             now = self.ctx.clock.now()
@@ -153,22 +157,80 @@ class RepoWork:
             await self.ctx.clock.sleep(delay)
             exists = final.exists()
 
+    async def _sync_wiki(self, index: int, repo: RemoteRepo, url: str) -> None:
+        """``--wikis``: the repo's wiki, where the forge says it has one, after the repo itself; one attempt.
+
+        Always fetched: a wiki edit moves no change signal of the repo. An enabled wiki nobody has written is
+        ``skipped: no wiki``; any other failure is a failure (of ``NAME.wiki``), never the run's.
+        """
+        settings, stats = self.ctx.settings, self.ctx.run
+        if not settings.wikis or not repo.has_wiki:
+            return
+        name = f"{repo.full_name}.wiki"
+        try:
+            final = destination(
+                self.ctx.dest, repo.rel_path + (".wiki.git" if settings.mirror else ".wiki"), longest_name=self.ctx.longest_name
+            )
+        except UnsafeRepo as exc:
+            self._record_wiki(name, Outcome(RepoStatus.FAILED, ErrorClass.UNSAFE, str(exc), kind=CloneKind.WIKI))
+            return
+        base = url.removesuffix("/").removesuffix(".git")
+        wiki_url = f"{base}.wiki.git"
+        exists = final.exists()
+        stats.set_worker(index, state=WorkerState.UPDATING if exists else WorkerState.CLONING, repo=name, phase="wiki", percent=None)
+        await self.governor.acquire()
+        try:
+            progress = self._progress_listener(index, label=CloneKind.WIKI)
+            if exists:
+                outcome = await self.syncer.update(repo, wiki_url, final, progress, known=True, wiki=True)
+            else:
+                outcome = await self.syncer.clone(repo, wiki_url, final, progress, wiki=True)
+        finally:
+            self.governor.release()
+        self._record_wiki(name, outcome)
+
+    def _record_wiki(self, name: str, outcome: Outcome) -> None:
+        ctx, stats = self.ctx, self.ctx.stats
+        message = redact(outcome.message)
+        if outcome.status == RepoStatus.FAILED:
+            stats.count(failed=1, failed_permanent=int(outcome.error_class in PERMANENT_ERRORS))
+            ctx.run.add_error(ErrorView(ctx.clock.now(), name, outcome.error_class, message, 1, 1, target=self._name))
+            ctx.emit(RepoFailed(repo=name, error_class=ErrorClass(outcome.error_class or ErrorClass.OTHER), message=message, attempts=1))
+            return
+        if outcome.status == RepoStatus.SKIPPED:
+            stats.count(no_wiki=1)
+        else:
+            stats.count(wikis=1)
+        ctx.emit(
+            RepoDone(
+                repo=name,
+                outcome=RepoStatus(outcome.status),
+                commit=outcome.last_commit,
+                bytes=outcome.received_bytes,
+                kind=CloneKind.WIKI,
+                message=message or None if outcome.status == RepoStatus.SKIPPED else None,
+            )
+        )
+
     def _show_git_throttle(self) -> None:
         """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
         governor = self.governor
         until = governor.quiet_at if governor.allowed < governor.maximum else None
         self.ctx.run.git_throttled_until = until
 
-    def _progress_listener(self, index: int) -> Callable[[str, float | None, int], None]:
+    def _progress_listener(self, index: int, label: str | None = None) -> Callable[[str, float | None, int], None]:
+        """Git's progress into the worker's row; a copy other than a plain working clone says its kind first."""
         last = 0
         stats = self.ctx.run
+        kind = label if label is not None else self.syncer.kind()
+        prefix = "" if kind == CloneKind.CHECKOUT else f"{kind} · "
 
         def listener(phase: str, percent: float | None, received: int) -> None:
             nonlocal last
             if received > last:
                 stats.received(received - last)
                 last = received
-            stats.set_worker(index, phase=phase, percent=percent, received_bytes=received)
+            stats.set_worker(index, phase=prefix + phase, percent=percent, received_bytes=received)
 
         return listener
 
@@ -200,5 +262,14 @@ class RepoWork:
         if status == RepoStatus.FAILED:
             ctx.emit(RepoFailed(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
         else:
-            ctx.emit(RepoDone(repo=repo.full_name, outcome=RepoStatus(status), commit=outcome.last_commit, bytes=outcome.received_bytes))
+            ctx.emit(
+                RepoDone(
+                    repo=repo.full_name,
+                    outcome=RepoStatus(status),
+                    commit=outcome.last_commit,
+                    bytes=outcome.received_bytes,
+                    kind=outcome.kind,
+                    message=outcome.message or None if status == RepoStatus.SKIPPED else None,
+                )
+            )
 

@@ -124,6 +124,11 @@ class Pipeline:
                 target.stats.paused = paused
                 target.emit(Paused() if paused else Unpaused())
 
+    def answer_prune(self, target: str, yes: bool) -> None:
+        for run in self.targets:
+            if run.name == target:
+                run.answer_prune(yes)
+
     def cancel(self) -> None:
         self._cancelled = True
         if self._cancel_scope is not None:

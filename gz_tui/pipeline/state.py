@@ -33,8 +33,10 @@ from gz_tui.forges.base import Page, RemoteRepo
 from gz_tui.format import binary_size
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 
-SCHEMA_VERSION = 1
-_MIGRATIONS: dict[int, str] = {}
+SCHEMA_VERSION = 2
+_MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE repos ADD COLUMN has_wiki INTEGER NOT NULL DEFAULT 0",  # 2: wikis; the attic table is created by _SCHEMA
+}
 """SQL taking a state from version N to N + 1, keyed by N; a state older than every entry cannot be read."""
 
 QUICK_CHECK_MAX_BYTES = 8 * 2**20
@@ -69,6 +71,7 @@ CREATE TABLE IF NOT EXISTS repos (
     ssh_url TEXT,
     archived INTEGER NOT NULL DEFAULT 0,
     fork INTEGER NOT NULL DEFAULT 0,
+    has_wiki INTEGER NOT NULL DEFAULT 0,
     pushed_at TEXT,
     default_branch TEXT,
     owner TEXT NOT NULL DEFAULT '',
@@ -86,6 +89,15 @@ CREATE TABLE IF NOT EXISTS repos (
 CREATE INDEX IF NOT EXISTS repos_by_listed_run ON repos (listed_run);
 CREATE INDEX IF NOT EXISTS repos_by_page ON repos (page_url);
 CREATE INDEX IF NOT EXISTS repos_by_folded_path ON repos (lower(rel_path));
+CREATE TABLE IF NOT EXISTS attic (
+    id INTEGER PRIMARY KEY,
+    key TEXT,
+    rel_path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    attic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY,
     etag TEXT,
@@ -308,7 +320,9 @@ class StatusReport:
     top_errors: list[tuple[str, str, int]]
 
 
-_REPO_COLUMNS = "key, full_name, rel_path, clone_url, ssh_url, archived, fork, pushed_at, default_branch, owner"
+_REPO_COLUMNS = "key, full_name, rel_path, clone_url, ssh_url, archived, fork, pushed_at, default_branch, owner, has_wiki"
+_REPO_WIDTH = 11
+"""How many columns ``_REPO_COLUMNS`` names."""
 
 
 def _repo_from_row(row: Sequence[object]) -> RemoteRepo:
@@ -323,6 +337,7 @@ def _repo_from_row(row: Sequence[object]) -> RemoteRepo:
         pushed_at=row[7] if isinstance(row[7], str) else None,
         default_branch=row[8] if isinstance(row[8], str) else None,
         owner=str(row[9] or ""),
+        has_wiki=bool(row[10]),
     )
 
 
@@ -525,6 +540,7 @@ class StateStore:
         with self.transaction():
             for table in ("runs", "repos", "pages"):
                 self.db.execute(f"DELETE FROM {table}")
+            self.db.execute("DELETE FROM meta WHERE key = 'clone_kind'")  # found on disk again by the next run
 
     # -- listing ------------------------------------------------------------------------------
     @_guarded
@@ -543,15 +559,15 @@ class StateStore:
             self.db.execute("UPDATE repos SET page_url = NULL WHERE page_url = ?", (page.url,))
             self.db.executemany(
                 f"INSERT INTO repos ({_REPO_COLUMNS}, page_url, listed_run, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
                 "ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, rel_path = excluded.rel_path, "
                 "clone_url = excluded.clone_url, ssh_url = excluded.ssh_url, archived = excluded.archived, "
                 "fork = excluded.fork, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, "
-                "owner = excluded.owner, page_url = excluded.page_url, listed_run = excluded.listed_run, "
+                "owner = excluded.owner, has_wiki = excluded.has_wiki, page_url = excluded.page_url, listed_run = excluded.listed_run, "
                 "attempts = CASE WHEN repos.listed_run = excluded.listed_run THEN repos.attempts ELSE 0 END",
                 [
                     (r.key, r.full_name, r.rel_path, r.clone_url, r.ssh_url, int(r.archived), int(r.fork),
-                     r.pushed_at, r.default_branch, r.owner, page.url, run_id)
+                     r.pushed_at, r.default_branch, r.owner, int(r.has_wiki), page.url, run_id)
                     for r in repos
                 ],
             )
@@ -566,7 +582,8 @@ class StateStore:
                 f"SELECT {_REPO_COLUMNS}, listed_run, synced_pushed_at FROM repos WHERE page_url = ? ORDER BY rowid",
                 (page.url,),
             ).fetchall()
-            fresh = [StoredRepo(_repo_from_row(row), row[11], 0) for row in rows if row[10] != run_id]
+            w = _REPO_WIDTH
+            fresh = [StoredRepo(_repo_from_row(row), row[w + 1], 0) for row in rows if row[w] != run_id]
             self.db.executemany(
                 "UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh]
             )
@@ -621,7 +638,8 @@ class StateStore:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [StoredRepo(_repo_from_row(row[1:11]), row[11], 0 if failed_only else int(row[12])) for row in rows]
+            w = _REPO_WIDTH
+            yield [StoredRepo(_repo_from_row(row[1 : w + 1]), row[w + 1], 0 if failed_only else int(row[w + 2])) for row in rows]
 
     @_guarded
     def ack_many(self, run_id: int, acks: Iterable[Ack]) -> None:
@@ -702,23 +720,76 @@ class StateStore:
         return StatusReport(run, counts, pending, [(str(c), str(m), int(n)) for c, m, n in errors])
 
     @_guarded
-    def gone_from_forge(self, run_id: int, dest: Path, limit: int = 10_000) -> list[str]:
+    def gone_from_forge(self, run_id: int, dest: Path, limit: int = 10_000, *, mirror: bool | None = None) -> list[str]:
         """Clones on disk that an earlier run listed and run ``run_id``'s complete listing did not.
 
-        Deleted, renamed, transferred, or no longer visible to this token: gz-tui never deletes them, it
-        says so. Only paths that pass the same validation as a clone are looked at on disk.
+        Deleted, renamed, transferred, or no longer visible to this token: gz-tui moves them only with
+        ``--prune``, else it says so. Only paths that pass the same validation as a clone are looked at on disk.
+        ``mirror``: the destination's kind of clone (None: the one the state recorded).
         """
-        gone: list[str] = []
-        for (rel_path,) in self.db.execute("SELECT rel_path FROM repos WHERE listed_run < ? ORDER BY rel_path", (run_id,)):
+        return [rel_path for _, rel_path, _ in self.gone_clones(run_id, dest, limit, mirror=mirror)]
+
+    @_guarded
+    def gone_clones(self, run_id: int, dest: Path, limit: int = 10_000, *, mirror: bool | None = None) -> list[tuple[str, str, Path]]:
+        """(key, rel_path, folder on disk) of each clone :meth:`gone_from_forge` names."""
+        if mirror is None:
+            mirror = self.clone_kind() == "mirror"
+        gone: list[tuple[str, str, Path]] = []
+        rows = self.db.execute("SELECT key, rel_path FROM repos WHERE listed_run < ? ORDER BY rel_path", (run_id,)).fetchall()
+        for key, rel_path in rows:
             try:
-                folder = dest / safe_relative_path(rel_path)
+                folder = dest / safe_relative_path(rel_path + (".git" if mirror else ""))
             except UnsafeRepo:
                 continue
-            if (folder / ".git").is_dir():
-                gone.append(rel_path)
+            if (folder / "HEAD").is_file() if mirror else (folder / ".git").is_dir():
+                gone.append((str(key), str(rel_path), folder))
                 if len(gone) >= limit:
                     break
         return gone
+
+    # -- the kind of clone a destination keeps --------------------------------------------------
+    @_guarded
+    def clone_kind(self) -> str | None:
+        """``mirror`` or ``checkout``: what the destination's clones are, once a run has made one."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'clone_kind'").fetchone()
+        return str(row[0]) if row else None
+
+    @_guarded
+    def set_clone_kind(self, kind: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('clone_kind', ?)", (kind,))
+
+    # -- the attic ------------------------------------------------------------------------------
+    @_guarded
+    def attic_intent(self, key: str, rel_path: str, source: Path, attic: Path) -> int:
+        """Journal a move before it happens: a kill between this and the rename is reconciled by the next run."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO attic (key, rel_path, source, attic, status, at) VALUES (?, ?, ?, ?, 'moving', ?)",
+                (key, rel_path, str(source), str(attic), self._now()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    @_guarded
+    def attic_done(self, entry: int, moved: bool) -> None:
+        """The move happened (``moved``), or did not: its record is then dropped."""
+        if moved:
+            self.db.execute("UPDATE attic SET status = 'moved' WHERE id = ?", (entry,))
+        else:
+            self.db.execute("DELETE FROM attic WHERE id = ?", (entry,))
+
+    @_guarded
+    def attic_moving(self) -> list[tuple[int, Path, Path]]:
+        """(id, source, attic) of the moves journaled and not known to have happened (a killed prune)."""
+        rows = self.db.execute("SELECT id, source, attic FROM attic WHERE status = 'moving' ORDER BY id").fetchall()
+        return [(int(i), Path(src), Path(dst)) for i, src, dst in rows]
+
+    @_guarded
+    def attic_entries(self, limit: int = 1000) -> list[tuple[str, str, float]]:
+        """(rel_path, attic path, when) of the clones moved to the attic, newest first."""
+        rows = self.db.execute(
+            "SELECT rel_path, attic, at FROM attic WHERE status = 'moved' ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(str(r), str(a), float(t)) for r, a, t in rows]
 
     @_guarded
     def integrity_ok(self) -> bool:

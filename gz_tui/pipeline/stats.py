@@ -133,10 +133,34 @@ class Counts:
     """Bytes git reported receiving in this run (for the average speed in the summary)."""
     gone: int = 0
     """Clones on disk whose repos the forge no longer lists (known once the listing is complete; kept on disk)."""
+    wikis: int = 0
+    """Wikis cloned, updated or found unchanged (``--wikis``); not part of ``done``."""
+    no_wiki: int = 0
+    """Wikis the forge says are enabled but nobody has written (``skipped: no wiki``)."""
+    moved: int = 0
+    """Clones ``--prune`` moved to the attic."""
+    kept: int = 0
+    """Clones ``--prune`` left in place because they hold local work."""
 
     @property
     def done(self) -> int:
         return self.cloned + self.updated + self.unchanged + self.skipped + self.failed + self.resumed_done
+
+
+@dataclass(frozen=True, slots=True)
+class PruneQuestion:
+    """The dashboard's question before ``--prune`` moves clones (``RunControl.answer_prune`` answers it)."""
+
+    target: str
+    count: int
+    """Clones that would move to the attic."""
+    total: int
+    """The destination's clones."""
+    names: tuple[str, ...]
+    """The first few of them."""
+    attic: str
+    kept: int = 0
+    """Clones left in place whatever the answer (local work)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +222,10 @@ class Snapshot:
     targets: tuple[TargetView, ...] = ()
     """Every target of the run, in the order they were given (one for a single-owner run). The fields above
     are the run's totals and, where a total makes no sense, the busiest target's (its rate, its lister)."""
+    kinds: tuple[str, ...] = ()
+    """What kind of copies the run makes when not plain working clones: ``mirror``, ``partial``, ``shallow``, ``wikis``."""
+    prune_question: PruneQuestion | None = None
+    """Set while a prune waits for the user's answer (dashboard only)."""
 
     @property
     def elapsed(self) -> float:
@@ -353,6 +381,8 @@ class Stats:
         self.notices: list[str] = []
         self.paused = False
         self.outage: OutageView | None = None
+        self.kinds: tuple[str, ...] = ()
+        self.prune_question: PruneQuestion | None = None
         self.git_throttled_until: float | None = None
         """While git servers throttle (one worker pool for the run), when the reduced concurrency is reconsidered."""
         self._window = _Window()
@@ -476,6 +506,8 @@ class Stats:
             notices=tuple(self.notices),
             outage=self.outage,
             targets=tuple(t.view() for t in self.targets),
+            kinds=self.kinds,
+            prune_question=self.prune_question,
         )
 
 

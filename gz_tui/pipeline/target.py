@@ -8,6 +8,7 @@ single-owner run would, so ``gz-tui apache`` and ``gz-tui sync`` resume each oth
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -25,10 +26,10 @@ from gz_tui.config import Settings
 from gz_tui.forges import make_provider
 from gz_tui.forges.base import RateInfo
 from gz_tui.forges.http import ApiClient, Quota, RetryPolicy, origin_of
-from gz_tui.kinds import PERMANENT_ERRORS, PlannedAction, RepoStatus, WaitKind
+from gz_tui.kinds import PERMANENT_ERRORS, CloneKind, PlannedAction, RepoStatus, WaitKind
 from gz_tui.pipeline.context import Events, RunContext
 from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from gz_tui.pipeline.events import Notice, RateLimitWait, Resume, RunError, Summary
+from gz_tui.pipeline.events import Notice, RateLimitWait, RepoKept, RepoMoved, Resume, RunError, Summary
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.git import (
     MIN_GIT_VERSION,
@@ -47,13 +48,46 @@ from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
 from gz_tui.pipeline.shards import parse_shard, work_dir
 from gz_tui.pipeline.state import STATE_FILE_NAME, Ack, StateError, StateStore, StateWriteError, StoredRepo
-from gz_tui.pipeline.stats import ListerState, RunState, Stats, TargetStats
-from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer
+from gz_tui.pipeline.stats import ListerState, PruneQuestion, RunState, Stats, TargetStats
+from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer, is_bare
 
 T = TypeVar("T")
 
 
 POST_SYNC_SECONDS = 600
+ATTIC_DIR_NAME = "attic"
+"""``DEST/.gz-tui/attic/DATE/PATH``: where ``--prune`` moves clones of repos the forge no longer lists."""
+PRUNE_PAUSE_ENV = "GZ_TUI_TEST_PRUNE_PAUSE"
+"""Seconds to wait after each move of a prune: lets a test kill a run in the middle of pruning."""
+
+
+def kind_on_disk(dest: Path, limit: int = 2000) -> str | None:
+    """``mirror`` or ``checkout``: the kind of the first clone found at the top of ``dest``, if any."""
+    try:
+        entries = os.scandir(dest)
+    except OSError:
+        return None
+    with entries:
+        for number, entry in enumerate(entries):
+            if number >= limit:
+                break
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            folder = Path(entry.path)
+            if (folder / ".git").exists():
+                return "checkout"
+            if entry.name.endswith(".git") and is_bare(folder):
+                return "mirror"
+    return None
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``… when the attic already holds one of that name (the same repo pruned twice a day)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
 
 
 class SetupError(Exception):
@@ -108,6 +142,9 @@ class TargetRun:
         self._locks: list[ProcessLock] = []
         self._created_dest = False
         self.store: StateStore | None = None
+        self.syncer: RepoSyncer | None = None
+        self._prune_answer: anyio.Event | None = None
+        self._prune_yes = False
         self.client: ApiClient | None = None
         self.lister: Lister | None = None
         self.work: RepoWork | None = None
@@ -144,6 +181,8 @@ class TargetRun:
             self.store = StateStore.open(Path(self.stats.state_path), fresh=self.settings.fresh, clock=self.clock.now)
             if self.store.notice:
                 self.notice(self.store.notice)
+            self._check_clone_kind(self.store)
+            await self._reconcile_attic(self.store)
             await self._begin_or_resume(self.store)
         except StateWriteError as exc:
             self._on_unwritable(exc)
@@ -190,6 +229,29 @@ class TargetRun:
                 raise SetupError(f"cannot lock {what}: {exc.strerror}") from None
             self._locks.append(lock)
 
+    def _check_clone_kind(self, store: StateStore) -> None:
+        """A destination keeps one kind of clone: bare mirrors (``NAME.git``) or working clones (``NAME``)."""
+        wanted = "mirror" if self.settings.mirror else "checkout"
+        found = store.clone_kind() or kind_on_disk(self.dest)
+        if found is not None and found != wanted:
+            held = "bare mirrors (--mirror)" if found == "mirror" else "working clones"
+            made = "bare mirrors (--mirror)" if wanted == "mirror" else "working clones (no --mirror)"
+            raise SetupError(
+                f"{self.dest} holds {held}; this run makes {made}, and one destination keeps one kind: "
+                "use another --dest for them"
+            )
+        if not self.settings.dry_run and store.clone_kind() is None:
+            store.set_clone_kind(wanted)
+
+    async def _reconcile_attic(self, store: StateStore) -> None:
+        """Moves to the attic a killed prune journaled: each clone is either still in place or whole in the attic
+        (a rename is atomic); the journal is brought in line with what the disk shows."""
+        for entry, source, attic in store.attic_moving():
+            moved = attic.exists() and not source.exists()
+            store.attic_done(entry, moved)
+            if moved:
+                self.notice(f"an interrupted prune had moved {source.name} to the attic: {attic}")
+
     async def _begin_or_resume(self, store: StateStore) -> None:
         settings = self.settings
         store.check_identity(settings.provider, settings.owner)
@@ -227,6 +289,11 @@ class TargetRun:
             "protocol": s.protocol,
             "update": s.update,
             "depth": s.depth,
+            "mirror": s.mirror,
+            "wikis": s.wikis,
+            "filter": s.filter,
+            "single_branch": s.single_branch,
+            "branch": s.branch,
             "include": s.include,
             "exclude": s.exclude,
             "skip_archived": s.skip_archived,
@@ -280,7 +347,16 @@ class TargetRun:
             tmp_root=self.work_dir / TMP_DIR_NAME,
             update_mode=settings.update,
             depth=settings.depth,
+            mirror=settings.mirror,
+            partial=settings.filter,
+            single_branch=settings.single_branch,
+            branch=settings.branch,
         )
+        self.syncer = syncer
+        kinds = [str(syncer.kind())] if syncer.kind() != CloneKind.CHECKOUT else []
+        if settings.wikis:
+            kinds.append("wikis")
+        self.run_stats.kinds = tuple(dict.fromkeys([*self.run_stats.kinds, *kinds]))
         self.work = RepoWork(
             self.ctx,
             syncer=syncer,
@@ -384,6 +460,9 @@ class TargetRun:
         """Write how this target ended, report it, and run its post_sync command."""
         if self.code is not None:
             return
+        if not cancelled and state_failed is None and self.store is not None:
+            # Not shielded: while the dashboard asks before a prune, Ctrl+C cancels the question (nothing moves).
+            await self._gone_and_prune()
         with anyio.CancelScope(shield=True):
             await self.flush()
             code, state = self._outcome(cancelled=cancelled, state_failed=state_failed)
@@ -392,8 +471,6 @@ class TargetRun:
                 status = "failed"  # the listing stopped: the next run resumes from its cursor
             if self.store is not None and not unwritable:
                 try:
-                    if state == RunState.FINISHED and not self.settings.dry_run and self._complete_listing:
-                        await self._report_gone()
                     await self._db_raw(self.store.finish_run, self.run_id, status)
                 except StateError as exc:
                     self._on_unwritable(exc)
@@ -436,19 +513,136 @@ class TargetRun:
         self.emit(RunError(message=message))
         self.finish_now(EXIT_USAGE, RunState.FAILED)
 
-    async def _report_gone(self) -> None:
-        """After a complete listing: say which clones the forge no longer lists (never delete them)."""
-        assert self.store is not None
-        gone = await self._db_raw(self.store.gone_from_forge, self.run_id, self.dest)
+    def _prunable(self) -> bool:
+        """The listing is complete and trustworthy: finished without error, not filtered by the server, not given up."""
+        if self.lister is None or self.lister.error is not None or not self._complete_listing or self.gave_up is not None:
+            return False
+        _, state = self._outcome(cancelled=False, state_failed=None)
+        return state == RunState.FINISHED
+
+    async def _gone_and_prune(self) -> None:
+        """After a complete listing: the clones the forge no longer lists; with ``--prune`` moved to the attic."""
+        if not self._prunable():
+            return
+        store, settings = self.store, self.settings
+        assert store is not None
+        if settings.dry_run and not settings.prune:
+            return
+        await self.flush()
+        gone = await self._db_raw(functools.partial(store.gone_clones, mirror=settings.mirror), self.run_id, self.dest)
         if not gone:
             return
         self.stats.count(gone=len(gone))
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5:,} more" if len(gone) > 5 else "")
-        self.notice(
-            f"{len(gone):,} clone{'s' if len(gone) != 1 else ''} in {self.dest} {'are' if len(gone) != 1 else 'is'} no longer "
-            f"listed by the forge (deleted, renamed, or not visible to this token) and left as they are: {shown}; "
-            "`gz-tui status` lists them"
+        names = [rel for _, rel, _ in gone]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        plural = len(gone) != 1
+        if not settings.prune or self.shard is not None:
+            why = "; --prune does not run in a sharded run" if settings.prune else ""
+            self.notice(
+                f"{len(gone):,} clone{'s' if plural else ''} in {self.dest} {'are' if plural else 'is'} no longer "
+                f"listed by the forge (deleted, renamed, or not visible to this token) and left as they are: {shown}; "
+                f"`gz-tui status` lists them{why}"
+            )
+            return
+        total = len(gone) + await self._db_raw(store.listed_count, self.run_id)
+        share = 100 * len(gone) / max(1, total)
+        if share > settings.prune_limit and not settings.prune_force:
+            self.notice(
+                f"not pruning: {len(gone):,} of {total:,} clones ({share:.0f} %) are no longer listed, more than "
+                f"--prune-limit {settings.prune_limit} %; a listing that suddenly lacks that many repos is more often a "
+                "token that lost access than repos deleted. Check with `gz-tui status`, then run with --prune-force "
+                f"to move them anyway: {shown}"
+            )
+            return
+        await self._prune(gone)
+
+    async def _prune(self, gone: list[tuple[str, str, Path]]) -> None:
+        """Move each gone clone without local work to ``DEST/.gz-tui/attic/DATE/PATH``; keep the others."""
+        store, settings, syncer = self.store, self.settings, self.syncer
+        assert store is not None and syncer is not None
+        movable: list[tuple[str, str, Path]] = []
+        for key, rel_path, folder in gone:
+            reason = await syncer.local_work(folder)
+            if reason is None:
+                movable.append((key, rel_path, folder))
+                continue
+            self.stats.count(kept=1)
+            self.emit(RepoKept(repo=rel_path, reason=reason))
+            self.notice(f"kept: local work — {rel_path} ({reason}) is no longer listed by the forge and stays in place")
+        if not movable:
+            return
+        day = time.strftime("%Y-%m-%d", time.localtime(self.clock.now()))
+        attic_root = self.dest / ".gz-tui" / ATTIC_DIR_NAME / day
+        names = [rel for _, rel, _ in movable]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        if settings.dry_run:
+            self.notice(f"--prune would move {len(movable):,} clone{'s' if len(movable) != 1 else ''} to {attic_root}: {shown}")
+            return
+        if not settings.headless and not await self._confirm_prune(movable, attic_root):
+            self.notice(f"prune declined: {len(movable):,} clone{'s' if len(movable) != 1 else ''} no longer listed left in place")
+            return
+        pause = float(os.environ.get(PRUNE_PAUSE_ENV, "0") or 0)
+        moved = 0
+        for key, rel_path, folder in movable:
+            suffix = ".git" if settings.mirror else ""
+            attic = _free_path(attic_root / (rel_path + suffix))
+            if await self._move_to_attic(store, key, rel_path, folder, attic):
+                moved += 1
+                self.stats.count(moved=1)
+                self.emit(RepoMoved(repo=rel_path, attic=str(attic)))
+                wiki = folder.with_name(folder.name.removesuffix(".git") + (".wiki.git" if settings.mirror else ".wiki"))
+                if wiki.is_dir():
+                    wiki_attic = attic.with_name(attic.name.removesuffix(".git") + (".wiki.git" if settings.mirror else ".wiki"))
+                    await self._move_to_attic(store, key, rel_path + ".wiki", wiki, _free_path(wiki_attic))
+                if pause:
+                    await anyio.sleep(pause)
+        if moved:
+            self.notice(
+                f"moved {moved:,} clone{'s' if moved != 1 else ''} of repos the forge no longer lists to {attic_root} "
+                "(nothing deleted; `gz-tui status` lists the attic)"
+            )
+
+    async def _move_to_attic(self, store: StateStore, key: str, rel_path: str, folder: Path, attic: Path) -> bool:
+        """One crash-safe move: the intent is journaled first, then one atomic rename on the same file system.
+
+        Killed in between, the next run finds the clone in place (or whole in the attic) and fixes the journal."""
+        moved = False
+        with anyio.CancelScope(shield=True):  # a started move is finished and recorded, even on Ctrl+C
+            entry = await self._db_raw(store.attic_intent, key, rel_path, folder, attic)
+            try:
+                attic.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(folder, attic)
+                moved = True
+            except OSError as exc:
+                self.notice(f"cannot move {rel_path} to the attic ({exc.strerror or exc}); it stays in place")
+            await self._db_raw(store.attic_done, entry, moved)
+        return moved
+
+    async def _confirm_prune(self, movable: list[tuple[str, str, Path]], attic_root: Path) -> bool:
+        """The dashboard's question (``Snapshot.prune_question``); the pipeline waits here without blocking."""
+        total = len(movable) + await self._db_raw(self.store.listed_count, self.run_id) if self.store else len(movable)
+        self._prune_answer = anyio.Event()
+        self._prune_yes = False
+        self.run_stats.prune_question = PruneQuestion(
+            target=self.name,
+            count=len(movable),
+            total=total,
+            names=tuple(rel for _, rel, _ in movable[:5]),
+            attic=str(attic_root),
+            kept=self.stats.counts.kept,
         )
+        try:
+            await self._prune_answer.wait()
+        finally:
+            self.run_stats.prune_question = None
+            self._prune_answer = None
+        return self._prune_yes
+
+    def answer_prune(self, yes: bool) -> None:
+        """The user's answer to the prune question; nothing happens if none is asked."""
+        if self._prune_answer is not None:
+            self._prune_yes = yes
+            self._prune_answer.set()
 
     def summary(self) -> Summary:
         c = self.stats.counts
@@ -464,6 +658,9 @@ class TargetRun:
             failed=c.failed,
             resumed_done=c.resumed_done,
             gone=c.gone,
+            moved=c.moved,
+            kept=c.kept,
+            wikis=c.wikis,
             seconds=round(max(0.0, end - self.started_at), 3),
             api_requests=self.stats.rate.requests,
             not_modified=self.stats.rate.not_modified,

@@ -372,6 +372,10 @@ class StaticControl:
         self.calls.append("cancel")
         self._cancelled.set()
 
+    def answer_prune(self, target: str, yes: bool) -> None:
+        self.calls.append(f"answer_prune {target} {'yes' if yes else 'no'}")
+        self._snapshot = replace(self._snapshot, prune_question=None)
+
     async def run(self) -> int:
         if self._snapshot.run_state in _TERMINAL:
             return self._snapshot.exit_code or 0
