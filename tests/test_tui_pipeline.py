@@ -212,3 +212,33 @@ async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_
         await press(pilot, "y")
         await wait_until(pilot, lambda: app._exit, 5, "the app to exit")
     assert app.return_value == 130
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_the_dashboard_asks_before_a_prune_moves_anything(forge_factory: Any, tmp_path: Path, answer: str) -> None:
+    from gz_tui.pipeline.runner import Pipeline
+    from gz_tui.tui.screens.prune import PruneScreen
+
+    sim = forge_factory(org="acme", repos=20)
+    dest = tmp_path / "acme"
+    assert await Pipeline(settings_for(sim, dest)).run() == 0
+    gone = sim.repo_names()[:2]
+    for name in gone:
+        sim.remove_repo(name)
+    app = make_app(settings_for(sim, dest, workers=2, buffer=10, headless=False, prune=True), make_pipeline)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = app.dashboard
+        await wait_until(pilot, lambda: isinstance(app.screen, PruneScreen), 30, "the prune question")
+        await wait_until(pilot, lambda: "attic" in screen_text(app), 5, "the question on screen")
+        text = screen_text(app)
+        assert "Move 2 clones to the attic?" in text and gone[0] in text and "nothing is deleted" in text
+        assert all((dest / name / ".git").is_dir() for name in gone), "nothing moves before the answer"
+        await press(pilot, answer)
+        await wait_until(pilot, lambda: not board.run_active, 30, "the run to finish")
+        assert board.exit_code == 0
+        await pilot.press("q")
+        await pilot.pause()
+    moved = not any((dest / name).exists() for name in gone)
+    assert moved is (answer == "y")
+    assert len(list((dest / ".gz-tui" / "attic").glob("*/*"))) == (2 if answer == "y" else 0)

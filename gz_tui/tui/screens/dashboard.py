@@ -29,6 +29,7 @@ from gz_tui.tui.format import thousands
 from gz_tui.tui.screens.confirm import ConfirmScreen
 from gz_tui.tui.screens.error_detail import ErrorDetailScreen
 from gz_tui.tui.screens.help import HelpScreen
+from gz_tui.tui.screens.prune import PruneScreen
 from gz_tui.tui.widgets import (
     BufferGauge,
     ErrorLog,
@@ -90,6 +91,8 @@ class DashboardScreen(Screen[None]):
         self._quitting = False
         self._keys_state: tuple[object, ...] = ()
         self._notices_shown = 0
+        self._prune_asked: object | None = None
+        """The prune question on screen (or answered), so one question is asked once."""
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -252,7 +255,21 @@ class DashboardScreen(Screen[None]):
         for notice in snap.notices[self._notices_shown :]:
             self.notify(notice, title="Note", severity="warning", timeout=15, markup=False)
         self._notices_shown = len(snap.notices)
+        self._ask_prune(snap)
         self._refresh_keys()
+
+    def _ask_prune(self, snap: Snapshot) -> None:
+        """``--prune`` waits for an answer before it moves anything: ask it in a modal, once."""
+        question = snap.prune_question
+        if question is None or question is self._prune_asked or self.control is None:
+            return
+        self._prune_asked = question
+        control = self.control
+
+        def answered(yes: bool | None) -> None:
+            control.answer_prune(question.target, bool(yes))
+
+        self.app.push_screen(PruneScreen(question), answered)
 
     def _hint(self, snap: Snapshot) -> Text:
         hint = Text()

@@ -51,7 +51,11 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     if counts.resumed_done:
         left.add_row("done earlier", thousands(counts.resumed_done))
     if counts.gone:
-        left.add_row(Text("not on forge", style="bold yellow"), Text(f"{thousands(counts.gone)} (kept)", style="yellow"))
+        left.add_row(Text("not on forge", style="bold yellow"), Text(f"{thousands(counts.gone - counts.moved)} (kept)", style="yellow"))
+    if counts.moved:
+        left.add_row("to the attic", thousands(counts.moved))
+    if counts.wikis or counts.no_wiki:
+        left.add_row("wikis", thousands(counts.wikis) + (f" ({thousands(counts.no_wiki)} empty)" if counts.no_wiki else ""))
 
     right = Table.grid(padding=(0, 2))
     right.add_column(style="bold", no_wrap=True)
@@ -64,6 +68,8 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
     if counts.total is not None and counts.listed < counts.total:
         listed += f" of {thousands(counts.total)}"
     right.add_row("listed", listed)
+    if snap.kinds:
+        right.add_row("copies", " + ".join(snap.kinds))
     if len(snap.targets) > 1:
         # Each target has its own destination and state: the targets panel shows them (t, then ↑↓).
         shared = common_parent(t.dest for t in snap.targets)
