@@ -129,11 +129,12 @@ which is correct behaviour but would wreck a timing. ``ForgeProcess.spend`` rest
 class ForgeProcess:
     """``python -m gz_tui.forge_sim`` in its own process, so its CPU is not in gz-tui's process."""
 
-    def __init__(self, ws: Workspace, repos: int, *, latency: float = 0.0, repo_size_kb: int = 0) -> None:
+    def __init__(self, ws: Workspace, repos: int, *, latency: float = 0.0, repo_size_kb: int = 0, heavy_history: bool = False) -> None:
         self.ws = ws
         self.repos = repos
         self.latency = latency
         self.repo_size_kb = repo_size_kb
+        self.heavy_history = heavy_history
         self.used = 0
         self._start()
 
@@ -159,6 +160,8 @@ class ForgeProcess:
             args += ["--latency", str(latency)]
         if repo_size_kb:
             args += ["--repo-size-kb", str(repo_size_kb)]
+        if self.heavy_history:
+            args += ["--heavy-history"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ws.env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

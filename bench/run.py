@@ -34,6 +34,7 @@ TITLES = {
     "P7": "re-sync of unchanged repos",
     "P8": "three targets in one run vs one org of the same repos",
     "P9": "three concurrent shards vs one process",
+    "P10": "partial clones (--filter blob:none) vs full clones",
 }
 
 

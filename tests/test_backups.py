@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from gz_tui.forge_sim import ForgeSim
+from gz_tui.forge_sim.scenario import Scenario
 from gz_tui.pipeline.state import SCHEMA_VERSION, StateStore
 from tests.conftest import git_head, run_cli
 from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
@@ -29,6 +30,10 @@ def _settings(sim: ForgeSim, dest: Path, provider: str, **changes: Any) -> Any:
 
 def _git(path: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _refs(bare: Path) -> dict[str, str]:
@@ -155,7 +160,8 @@ def test_wikis_present_are_cloned_and_empty_ones_skipped(forge_factory: Any, tmp
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_partial_clones_are_valid_and_stay_partial_on_update(forge_factory: Any, tmp_path: Path, provider: str) -> None:
-    sim: ForgeSim = forge_factory(org=ORG, repos=6)
+    # Each repo's first commit holds a 512 KiB incompressible file that HEAD (the second commit) removed.
+    sim: ForgeSim = forge_factory(org=ORG, repos=6, scenario=Scenario(repo_size_kb=512, heavy_history=True))
     dest = tmp_path / ORG
     code, _, events = run_pipeline(_settings(sim, dest, provider, filter="blob:none"))
     assert code == 0
@@ -165,6 +171,11 @@ def test_partial_clones_are_valid_and_stay_partial_on_update(forge_factory: Any,
         assert git_head(dest / name) == sim.head_of(name)
         assert _git(dest / name, "config", "remote.origin.partialclonefilter").strip() == "blob:none"
         assert _git(dest / name, "fsck", "--connectivity-only") is not None
+        assert _git(dest / name, "rev-list", "--count", "HEAD").strip() == "2"  # the history is all there...
+        assert _bytes(dest / name) < 256 * 1024  # ...but not the old file's contents
+    full = tmp_path / "full"
+    assert run_pipeline(_settings(sim, full, provider))[0] == 0
+    assert _bytes(full / names[0]) > 512 * 1024
     pushed = sim.push_commit(names[0])
     code, _, _ = run_pipeline(_settings(sim, dest, provider, filter="blob:none", update="pull"))
     assert code == 0

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--churn", action="store_true", help="add 5 / delete 3 repos after page 2 of a listing")
     parser.add_argument("--hostile", action="store_true", help="add hostile names and clone URLs to listings")
     parser.add_argument("--repo-size-kb", type=int, default=0, help="incompressible blob size per repo")
+    parser.add_argument("--heavy-history", action="store_true", help="the blob only in the first commit; HEAD removes it")
     parser.add_argument("--git-throttle-rate", type=float, default=0.0, help="fraction of info/refs answered 429/503")
     parser.add_argument("--gitlab-host", help="host:port GitLab/Gitea write into Link URLs")
     parser.add_argument("--error-status", type=int, help="answer every API request with this status")
@@ -62,6 +63,7 @@ def scenario_from(args: argparse.Namespace) -> Scenario:
         churn=args.churn,
         hostile=args.hostile,
         repo_size_kb=args.repo_size_kb,
+        heavy_history=args.heavy_history,
         git_throttle_rate=args.git_throttle_rate,
         gitlab_host=args.gitlab_host,
         error_status=args.error_status,

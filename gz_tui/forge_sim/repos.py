@@ -27,9 +27,11 @@ EXTRA_REFS = ("refs/heads/develop", "refs/tags/v1.0")
 class RepoStore:
     """Creates and mutates bare repos under ``root/{owner}/{name}.git``; safe across threads."""
 
-    def __init__(self, root: Path, repo_size_kb: int = 0, seed: int = 0) -> None:
+    def __init__(self, root: Path, repo_size_kb: int = 0, seed: int = 0, *, heavy_history: bool = False) -> None:
         self.root = root
         self._repo_size_kb = repo_size_kb
+        self._heavy_history = heavy_history
+        """The heavy blob only in the first commit: HEAD (a second commit) no longer has it."""
         self._seed = seed
         self._lock = threading.Lock()
         self._repo_locks: dict[Path, threading.Lock] = {}
@@ -73,7 +75,10 @@ class RepoStore:
             if template is not None:
                 for packfile in (template / "objects" / "pack").iterdir():
                     _link_or_copy(packfile, tmp / "objects" / "pack" / packfile.name)
-            sha = self._commit(tmp, name, None, created, f"# {name}\n\nServed by gz-tui forge_sim.\n", "Initial commit")
+            readme = f"# {name}\n\nServed by gz-tui forge_sim.\n"
+            sha = self._commit(tmp, name, None, created, readme, "Initial commit", heavy=True)
+            if self._heavy_history and template is not None:
+                sha = self._commit(tmp, name, sha, created, readme, f"Remove {BIG_FILE}", heavy=False)
             go.write_ref(tmp, HEAD_REF, sha)
             for ref in EXTRA_REFS:
                 go.write_ref(tmp, ref, sha)
@@ -83,9 +88,9 @@ class RepoStore:
                 shutil.rmtree(tmp, ignore_errors=True)
             return path
 
-    def _commit(self, repo: Path, name: str, parent: str | None, when: int, readme: str, message: str) -> str:
+    def _commit(self, repo: Path, name: str, parent: str | None, when: int, readme: str, message: str, *, heavy: bool) -> str:
         entries = {"README.md": go.write_loose(repo, "blob", readme.encode())}
-        if self._big_blob is not None:
+        if self._big_blob is not None and heavy:
             entries[BIG_FILE] = self._big_blob
         tree = go.write_loose(repo, "tree", go.tree_bytes(entries))
         return go.write_loose(repo, "commit", go.commit_bytes(tree, parent, when, f"{message}: {name}"))
@@ -102,10 +107,9 @@ class RepoStore:
             count = self._pushes.get(path, 0) + 1
             self._pushes[path] = count
             readme = f"# {name}\n\nServed by gz-tui forge_sim.\n\nUpdate {count}.\n"
-            sha = self._commit(path, name, parent, max(when, created), readme, f"Update {count}")
+            sha = self._commit(path, name, parent, max(when, created), readme, f"Update {count}", heavy=not self._heavy_history)
             go.write_ref(path, HEAD_REF, sha)
             return sha
-
 
     def set_ref(self, owner: str, name: str, created: int, ref: str, sha: str | None) -> None:
         """Point ``ref`` at ``sha`` (an existing commit), or delete it (``sha`` None)."""

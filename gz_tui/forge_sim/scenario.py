@@ -47,6 +47,10 @@ class Scenario:
     repo_size_kb: int = 0
     """Size of an incompressible blob committed in every repo, so clones take visible time."""
 
+    heavy_history: bool = False
+    """Keep that blob in history only: the first commit has it, the second (HEAD) removes it. What a partial
+    clone (``--filter blob:none``) saves: the blobs of old commits, never downloaded."""
+
     git_throttle_rate: float = 0.0
     """Fraction of git ``info/refs`` requests answered 429 or 503."""
 

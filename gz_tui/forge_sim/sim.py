@@ -54,7 +54,7 @@ class ForgeSim:
         self._host = host
         self._port = port
         self._catalog = Catalog(org, repos, self.scenario.hostile)
-        self._store = RepoStore(self.root, self.scenario.repo_size_kb, self.scenario.seed)
+        self._store = RepoStore(self.root, self.scenario.repo_size_kb, self.scenario.seed, heavy_history=self.scenario.heavy_history)
         self._limiter = Limiter(self.scenario, clock)
         self._log = RequestLog()
         self._server: ForgeHTTPServer | None = None
