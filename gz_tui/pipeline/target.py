@@ -621,6 +621,8 @@ class TargetRun:
     async def _confirm_prune(self, movable: list[tuple[str, str, Path]], attic_root: Path) -> bool:
         """The dashboard's question (``Snapshot.prune_question``); the pipeline waits here without blocking."""
         total = len(movable) + await self._db_raw(self.store.listed_count, self.run_id) if self.store else len(movable)
+        while self.run_stats.prune_question is not None:  # another target's question is on screen: one at a time
+            await self.clock.sleep(0.1)
         self._prune_answer = anyio.Event()
         self._prune_yes = False
         self.run_stats.prune_question = PruneQuestion(
