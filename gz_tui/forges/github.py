@@ -9,8 +9,8 @@ import httpx
 
 from gz_tui.forges.base import ProviderInfo, RemoteRepo
 from gz_tui.forges.http import error_message
-from gz_tui.forges.provider import Provider, text_field
-from gz_tui.kinds import ProviderName
+from gz_tui.forges.provider import Provider, text_field, topics_field
+from gz_tui.kinds import Affiliation, ProviderName
 
 PER_PAGE = 100
 _SECONDARY_MARKERS = (
@@ -19,6 +19,12 @@ _SECONDARY_MARKERS = (
     "you have exceeded a secondary rate limit",
     "please retry your request again later",
 )
+AFFILIATIONS = {
+    Affiliation.OWNER: "owner",
+    Affiliation.MEMBER: "collaborator,organization_member",
+    Affiliation.ALL: "owner,collaborator,organization_member",
+}
+"""``--affiliation`` in GitHub's words (``GET /user/repos?affiliation=``)."""
 _QUERY = f"per_page={PER_PAGE}&sort=created&direction=asc"
 """created/asc: repos created mid-walk append at the end instead of shifting earlier pages."""
 
@@ -39,8 +45,10 @@ class GitHub(Provider):
         return [f"{self.base_url}/orgs/{name}/repos?type=all&{_QUERY}", f"{self.base_url}/users/{name}/repos?type=owner&{_QUERY}"]
 
     def own_listing(self) -> tuple[str, str] | None:
-        """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``."""
-        return f"{self.base_url}/user", f"{self.base_url}/user/repos?affiliation=owner&{_QUERY}"
+        """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``
+        (``--affiliation`` adds the repos X is a collaborator on or a member of through an organisation)."""
+        affiliation = AFFILIATIONS[Affiliation(self.affiliation or Affiliation.OWNER)]
+        return f"{self.base_url}/user", f"{self.base_url}/user/repos?affiliation={affiliation}&{_QUERY}"
 
     def total_url(self) -> str | None:
         return f"{self.base_url}/orgs/{quote(self.owner, safe='')}"
@@ -98,4 +106,6 @@ def parse_repo(item: object, *, change_signal: str = "pushed_at") -> RemoteRepo 
         pushed_at=text_field(item, change_signal),
         default_branch=text_field(item, "default_branch"),
         owner=owner,
+        topics=topics_field(item, "topics"),
+        language=text_field(item, "language"),
     )

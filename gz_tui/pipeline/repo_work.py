@@ -85,7 +85,9 @@ class RepoWork:
         if "/" in repo.rel_path and not self.nested:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
         final = destination(self.ctx.dest, repo.rel_path, longest_name=self.ctx.longest_name)
-        url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
+        url = clone_url_for(
+            repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http, ssh_hostname=settings.ssh_hostname
+        )
         owner = settings.owner.strip("/").lower()
         if repo.owner and repo.owner.lower() != owner:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
