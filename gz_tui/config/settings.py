@@ -471,4 +471,11 @@ def _filter_problem(settings: Settings) -> str | None:
         return f"{flag} selects GitLab subgroups; {settings.provider} has none"
     if settings.affiliation and settings.provider != ProviderName.GITHUB:
         return f"--affiliation selects the repos of a GitHub user; {settings.provider} has no such listing"
+    if settings.repos_file is not None:
+        try:
+            settings.repos_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            return f"--repos-file: cannot read {settings.repos_file}: {exc.strerror or exc}"
+        except UnicodeDecodeError:
+            return f"--repos-file {settings.repos_file} is not a text file"
     return None

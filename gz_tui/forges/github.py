@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
@@ -64,7 +65,11 @@ class GitHub(Provider):
         return public + (private if isinstance(private, int) else 0)
 
     def parse_repo(self, item: object) -> RemoteRepo | None:
-        return parse_repo(item)
+        repo = parse_repo(item)
+        if repo is not None and self.affiliation in (Affiliation.MEMBER, Affiliation.ALL) and repo.owner.lower() not in ("", self.owner.lower()):
+            # Another owner's repo the user is a member of: in a folder of its owner, so two owners' "api" never collide.
+            return replace(repo, rel_path=f"{repo.owner}/{repo.rel_path}")
+        return repo
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         message = error_message(response).lower()
