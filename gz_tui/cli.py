@@ -25,10 +25,11 @@ from gz_tui.config import (
     resolve_owners,
     resolve_targets,
 )
-from gz_tui.kinds import PartialFilter, ProviderName
+from gz_tui.kinds import Affiliation, PartialFilter, ProviderName
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.shards import ShardError
 
+AFFILIATIONS = tuple(Affiliation)
 COMMANDS = ("status", "config", "sync")
 """Words that name a command, never an owner. An owner spelled like one is named with ``--owner NAME``
 or after ``--``."""
@@ -131,6 +132,18 @@ def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
     p.add_argument("--stats-file", dest="stats_file", type=Path, metavar="PATH", help="append one JSON line per target per run")
+    p.add_argument("--token-cmd", dest="token_cmd", metavar="COMMAND", help='a command printing the token, run without a shell ("op read op://vault/gh/token"); run again on a 401, once')
+    p.add_argument("--token-file", dest="token_file", type=Path, metavar="PATH", help="a file holding the token (must not be readable by group or others)")
+    p.add_argument("--github-app-id", dest="github_app_id", type=int, metavar="ID", help="sign in as this GitHub App (also GZ_TUI_GITHUB_APP_ID); needs --github-app-key")
+    p.add_argument("--github-app-key", dest="github_app_key", type=Path, metavar="PATH", help="the GitHub App's private key, PEM (also GZ_TUI_GITHUB_APP_KEY)")
+    p.add_argument("--github-app-installation-id", dest="github_app_installation_id", type=int, metavar="ID", help="the app's installation (default: the owner's, asked of GitHub)")
+    p.add_argument("--topic", dest="topics", action="append", metavar="TOPIC", help="only repos with this topic (repeatable: any of them)")
+    p.add_argument("--language", metavar="LANG", help="only repos in this language (GitLab: one request per repo)")
+    p.add_argument("--repos-file", dest="repos_file", type=Path, metavar="PATH", help="only the repos named in this file, one a line; names not listed are reported (exit 1)")
+    p.add_argument("--affiliation", choices=AFFILIATIONS, help="a GitHub user's repos listed with their own token: owner (default), member, or all")
+    p.add_argument("--subgroup-include", dest="subgroup_include", metavar="REGEX", help="GitLab: only repos whose subgroup path (below the group) matches")
+    p.add_argument("--subgroup-exclude", dest="subgroup_exclude", metavar="REGEX", help="GitLab: skip repos whose subgroup path matches")
+    p.add_argument("--ssh-hostname", dest="ssh_hostname", metavar="HOST", help="with --protocol ssh: clone from this ~/.ssh/config Host alias")
     if not sync:
         p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
         p.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
@@ -215,7 +228,10 @@ def _run(resolved: list[Resolved], *, demo: bool) -> int:
     """Log, warn, and run the targets: headless, or on the dashboard."""
     targets = [r.settings for r in resolved]
     if demo:
-        targets = [replace(t, token=None, token_source="", post_sync=(), stats_file=None) for t in targets]  # a demo is no sync to report
+        targets = [  # a demo is no sync to report, and signs in with nothing
+            replace(t, token=None, token_source="", token_cmd=(), github_app_id=None, github_app_key=None, post_sync=(), stats_file=None)
+            for t in targets
+        ]
     try:
         targets = [with_shard(t, os.environ) for t in targets]
     except ShardError as exc:
@@ -234,7 +250,7 @@ def _run(resolved: list[Resolved], *, demo: bool) -> int:
     first = targets[0]
     if first.json or first.dry_run or not sys.stdout.isatty():
         targets = [replace(t, headless=True) for t in targets]
-    tokenless = [t.target for t in targets if t.provider == ProviderName.GITHUB and not t.token]
+    tokenless = [t.target for t in targets if t.provider == ProviderName.GITHUB and not t.token and t.github_app_id is None]
     if tokenless and not demo and not first.json:
         who = f" for {', '.join(tokenless)}" if len(targets) > 1 else ""
         sys.stderr.write(

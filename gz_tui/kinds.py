@@ -101,3 +101,11 @@ class PlannedAction(StrEnum):
     CLONE = "clone"
     UPDATE = "update"
     REFUSE = "refuse"
+
+
+class Affiliation(StrEnum):
+    """Which repos of a GitHub user owner (listed with that user's own token) ``--affiliation`` selects."""
+
+    OWNER = "owner"
+    MEMBER = "member"
+    ALL = "all"

@@ -122,6 +122,34 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
     return worst
 
 
+_COVERAGE = (
+    ("include", "--include"),
+    ("exclude", "--exclude"),
+    ("topics", "--topic"),
+    ("language", "--language"),
+    ("repos_file", "--repos-file"),
+    ("affiliation", "--affiliation"),
+    ("subgroup_include", "--subgroup-include"),
+    ("subgroup_exclude", "--subgroup-exclude"),
+    ("skip_archived", "--skip-archived"),
+    ("skip_forks", "--skip-forks"),
+)
+
+
+def coverage(options: dict[str, object]) -> str:
+    """What limited the repos a run covered, as the flags that say it (empty: every repo of the owner)."""
+    said = []
+    for key, flag in _COVERAGE:
+        value = options.get(key)
+        if value is True:
+            said.append(flag)
+        elif isinstance(value, list) and value:
+            said.append(f"{flag} {','.join(inert(str(v)) for v in value)}")
+        elif isinstance(value, str) and value:
+            said.append(f"{flag} {inert(value)}")
+    return " · ".join(said)
+
+
 def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "run gz-tui again on this destination to resume") -> int:
     """What the state at ``path`` (of the destination ``dest``) holds: 0, or 2 if it cannot be read."""
     try:
@@ -131,6 +159,7 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
             run = report.run
             gone = store.gone_from_forge(run.id, Path(run.dest or dest)) if run and run.listing_done else []
             attic = store.attic_entries()
+            options = store.run_options(run.id) if run else {}
         finally:
             store.close()
     except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it
@@ -145,6 +174,9 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
     done = sum(report.counts.values())
     out.write(f"{run.forge} {inert(run.owner)} ({run.base_url})\n")
     out.write(f"last run #{run.id}: {run.status}, started {started}, {finished}\n")
+    covered = coverage(options)
+    if covered:
+        out.write(f"covered only: {covered}\n")
     breakdown = ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items()))
     out.write(
         (f"done {done:,} ({breakdown})" if done else "nothing done yet")

@@ -190,9 +190,12 @@ def test_owner_kind_user_lists_under_users_and_hides_orgs(tmp_path: Path, client
         assert client.get(f"{user.base_url}/user/repos").status_code == 401
         as_owner = {"Authorization": "Bearer any"}
         assert client.get(f"{user.base_url}/user", headers=as_owner).json()["login"] == "octocat"
-        own, _ = walk(client, f"{user.base_url}/user/repos?per_page=10", headers=as_owner)
+        own, _ = walk(client, f"{user.base_url}/user/repos?affiliation=owner&per_page=10", headers=as_owner)
         assert sorted(i["name"] for i in own) == sorted(user.repo_names())
         assert set(public) < {i["name"] for i in own}
+        # GitHub's default affiliation adds the repos the user collaborates on (owned by others).
+        every, _ = walk(client, f"{user.base_url}/user/repos?per_page=10", headers=as_owner)
+        assert {i["full_name"] for i in every} - {i["full_name"] for i in own} == {"partners/shared-lib", "partners/shared-tool"}
 
 
 def test_if_none_match_gives_304_without_spending_quota(sim: ForgeSim, client: httpx.Client) -> None:

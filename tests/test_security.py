@@ -855,3 +855,99 @@ def test_token_variables_never_reach_a_git_child(forge_factory: Any, tmp_path: P
         names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
         assert not names & {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN", "WORK_FORGE_TOKEN"}, names
         assert TOKEN.encode() not in raw
+
+
+# --------------------------------------------------------------------------- GitHub App credentials (issue 18)
+
+_INSTALLATION_TOKEN = re.compile(rb"ghs_[A-Za-z0-9_-]{20,}")
+_JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}")
+
+
+def app_secret_leaks(data: bytes, key_lines: list[bytes]) -> list[str]:
+    """Installation tokens, JWTs (raw or in git's Basic-auth base64) and the private key's lines found in ``data``."""
+    found = [m.decode() for m in _INSTALLATION_TOKEN.findall(data)] + [m.decode()[:20] for m in _JWT.findall(data)]
+    found += [line.decode()[:12] for line in key_lines if line in data]
+    found += ["basic-auth" for _ in re.findall(rb"eC1hY2Nlc3MtdG9rZW46Z2hz", data)]  # base64("x-access-token:ghs")
+    return found
+
+
+def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: Any, tmp_path: Path) -> None:
+    """A GitHub App run whose tokens expire mid-run: the key, the JWTs and every installation token stay out of git's
+    argv, .git/config, the state DB, the log, the output; a refused key is one line without them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from gz_tui.forge_sim import GitHubApp
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_lines = [line for line in private.splitlines() if line and not line.startswith(b"-----")]
+    key_path = tmp_path / "app.pem"
+    key_path.write_bytes(private)
+    key_path.chmod(0o600)
+    app = GitHubApp(app_id=7, public_key=public, token_lifetime=3.0)
+    sim = forge_factory(org="acme", repos=40, token="not-known", github_app=app, scenario=Scenario(git_latency=0.02))
+    env, dumps = git_wrapper(tmp_path)
+    wrapper = Path(env["PATH"].split(os.pathsep)[0]) / "git"
+    real = shutil.which("git")
+    wrapper.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{dumps}'/$$.argv\nexec '{real}' \"$@\"\n")
+    dest = tmp_path / "dest"
+    log_file = tmp_path / "logs" / "app.log"
+    result = run_cli(
+        "acme", "--base-url", sim.base_url, "--dest", str(dest), "--json", "--workers", "4", "--log-file", str(log_file),
+        "--github-app-id", "7", "--github-app-key", str(key_path), env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert repo_dirs(dest) == set(sim.repo_names())
+    assert sim.app_authority is not None and sim.app_authority.issued >= 2  # tokens were refreshed mid-run
+    argvs = [path.read_bytes() for path in dumps.glob("*.argv")]
+    assert len(argvs) >= 40
+    for data in argvs:
+        assert app_secret_leaks(data, key_lines) == []
+    for path in walk_files(dest):  # .git/config of every clone, the state DB and its WAL
+        assert app_secret_leaks(path.read_bytes(), key_lines) == [], path
+    assert app_secret_leaks(log_file.read_bytes(), key_lines) == []
+    assert app_secret_leaks(result.stdout.encode() + result.stderr.encode(), key_lines) == []
+
+    # A key the forge does not know: refused in one line that holds neither the key nor the JWT.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    other_path = tmp_path / "other.pem"
+    other_path.write_bytes(other_pem)
+    other_path.chmod(0o600)
+    refused = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d2"), "--github-app-id", "7", "--github-app-key", str(other_path))
+    other_lines = [line for line in other_pem.splitlines() if line and not line.startswith(b"-----")]
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert app_secret_leaks(refused.stderr.encode() + refused.stdout.encode(), other_lines) == []
+
+
+def test_a_forge_echoing_the_installation_token_and_jwt_gets_them_redacted(tmp_path: Path) -> None:
+    """Every token and JWT a credential makes is registered with the one redactor before it is sent."""
+    import anyio
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from gz_tui.forges.auth import GitHubAppToken
+    from gz_tui.untrusted import SECRETS, redact
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path = tmp_path / "k.pem"
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    seen: dict[str, str] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["jwt"] = request.headers["authorization"].split(" ", 1)[1]
+        return httpx.Response(201, json={"token": "ghs_EchoedInstallationToken0123456789", "expires_at": "2999-01-01T00:00:00Z"})
+
+    previous = SECRETS.forms
+    try:
+        credential = GitHubAppToken(app_id=1, key_path=path, installation_id=5, owner="acme", api_base="https://api.example", transport=httpx.MockTransport(handler))
+        token = anyio.run(credential.fresh)
+        assert token == "ghs_EchoedInstallationToken0123456789"
+        echoed = f"server says {token} and {seen['jwt']} and {pem.decode().splitlines()[1]}"
+        assert redact(echoed) == "server says *** and *** and ***"
+    finally:
+        SECRETS.reset(previous)

@@ -70,8 +70,10 @@ _HEADER = """\
 #   dest_root = "~/src/work"
 #   workers = 4
 #
-# Tokens: --token, then the profile's token_env, then GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN or
-# GITEA_TOKEN, then `gh auth token` (GitHub). Prefer token_env to writing token = "..." here.
+# Tokens: --token (or --token-cmd, --token-file), then the profile's token_env, token_cmd or token_file,
+# then GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN, then `gh auth token` (GitHub). Prefer token_env,
+# token_cmd = ["op", "read", "op://vault/gh/token"] or token_file = "~/.config/gz-tui/token" (mode 0600) to
+# writing token = "..." here. A GitHub App: github_app_id = 123456, github_app_key = "~/.config/gz-tui/app.pem".
 
 """
 

@@ -3,8 +3,9 @@
 Precedence, highest first:
 
 1. flags the user typed (``flags`` maps option name to value; ``None`` means "not given");
-2. the environment, for tokens only: ``GH_TOKEN``/``GITHUB_TOKEN``, ``GITLAB_TOKEN``, ``GITEA_TOKEN``
-   and the variable a profile names in ``token_env``;
+2. the environment, for credentials only: ``GH_TOKEN``/``GITHUB_TOKEN``, ``GITLAB_TOKEN``, ``GITEA_TOKEN``,
+   the variable a profile names in ``token_env``, and a GitHub App's ``GZ_TUI_GITHUB_APP_ID``,
+   ``GZ_TUI_GITHUB_APP_KEY`` and ``GZ_TUI_GITHUB_APP_INSTALLATION_ID``;
 3. the config file: for a configured target its ``[targets.NAME]`` table, then the selected
    ``[profiles.NAME]`` table, then the ``[defaults]`` table;
 4. the built-in defaults of :class:`Settings`.
@@ -39,12 +40,14 @@ from gz_tui.config.settings import (
     RULES,
     SETTING_NAMES,
     ConfigError,
+    Invalid,
     Origin,
     Settings,
     check,
     validate,
 )
 from gz_tui.config.tokens import TokenHolder, find_token
+from gz_tui.kinds import ProviderName
 
 
 @dataclass(slots=True)
@@ -185,8 +188,10 @@ def _resolve(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key in SETTING_NAMES:
-        if key not in ("owner", "target", "token", "token_source", "dest"):
+        if key not in ("owner", "target", "token", "token_source", "dest", "token_cmd", "token_file"):
             values[key], sources[key] = pick(key, BUILTIN.get(key, ""))
+            if key in APP_ENV and sources[key] != str(FLAG) and environ.get(APP_ENV[key], "").strip():
+                values[key], sources[key] = _from_env(key, environ), f"env {APP_ENV[key]}"
     if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
         raise ConfigError(
             f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}'
@@ -219,14 +224,17 @@ def _resolve(
     else:
         settings.dest, sources["dest"] = Path(last or "."), "default"
 
-    if with_tokens:
-        token, source, token_source = find_token(
+    command: tuple[str, ...] = ()
+    if settings.github_app_id is not None and settings.provider == ProviderName.GITHUB and "token" not in given:
+        token, source, token_source = None, f"GitHub App {settings.github_app_id}", f"GitHub App {settings.github_app_id}"
+    elif with_tokens:
+        token, source, token_source, command = find_token(
             given, _token_holders(settings, table, label, profile, name, path, warnings), settings, environ, warnings, gh_answers
         )
     else:
         token, source, token_source = None, "not looked up", ""
-    settings.token, settings.token_source = token, token_source
-    sources["token"] = sources["token_source"] = source
+    settings.token, settings.token_source, settings.token_cmd = token, token_source, command
+    sources["token"] = sources["token_source"] = sources["token_cmd"] = sources["token_file"] = source
 
     return Resolved(
         settings=settings,
@@ -239,6 +247,28 @@ def _resolve(
         origins=origins,
         table=label,
     )
+
+
+TOKEN_KEYS = ("token", "token_env", "token_cmd", "token_file")
+"""The keys of a table that say where its forge's token is."""
+
+APP_ENV = {
+    "github_app_id": "GZ_TUI_GITHUB_APP_ID",
+    "github_app_key": "GZ_TUI_GITHUB_APP_KEY",
+    "github_app_installation_id": "GZ_TUI_GITHUB_APP_INSTALLATION_ID",
+}
+"""The environment variables that may name a GitHub App (over the config file, under the flags)."""
+
+
+def _from_env(key: str, environ: Mapping[str, str]) -> Any:
+    var = APP_ENV[key]
+    raw: Any = environ[var].strip()
+    if key != "github_app_key":
+        raw = int(raw) if raw.isdigit() else raw
+    try:
+        return RULES[key].apply(Path(raw).expanduser().absolute() if key == "github_app_key" else raw)
+    except Invalid as bad:
+        raise ConfigError(f"{var} {bad.must}") from None
 
 
 def _token_holders(
@@ -254,7 +284,7 @@ def _token_holders(
     only when its own forge is the one in use (a token is never sent to another forge)."""
     holders: list[TokenHolder] = []
     api_base = _norm_url(settings.api_base)
-    if table and ("token" in table or "token_env" in table):
+    if table and any(key in table for key in TOKEN_KEYS):
         provider = table.get("provider") or (profile["provider"] if profile is not None else settings.provider)
         own = table.get("base_url") or (profile.get("base_url") if profile is not None else None)
         own_base = _norm_url(own or DEFAULT_BASE_URLS[provider])
@@ -262,7 +292,7 @@ def _token_holders(
             holders.append((label, table, f"config {path} {label}"))
         else:
             warnings.append(f"not using the token of {label}: its base URL {own_base} differs from {settings.api_base}")
-    if profile is not None and ("token" in profile or "token_env" in profile):
+    if profile is not None and any(key in profile for key in TOKEN_KEYS):
         profile_label = f"[profiles.{name}]"
         if _profile_api_base(profile) == api_base:
             holders.append((profile_label, profile, f"config {path} {profile_label}"))

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from gz_tui.kinds import CloneProtocol, PartialFilter, ProviderName, UpdateMode
+from gz_tui.kinds import Affiliation, CloneProtocol, PartialFilter, ProviderName, UpdateMode
 
 PROVIDERS = tuple(ProviderName)
 PROTOCOLS = tuple(CloneProtocol)
@@ -104,6 +104,31 @@ class Settings:
     """A command (argument list, no shell) run after the target's sync; empty means none."""
     stats_file: Path | None = None
     """Where one JSON line per target per run is appended; None means nowhere."""
+    token_cmd: tuple[str, ...] = ()
+    """The command (argument list, no shell) whose stdout is the token; after resolution it is set only when
+    the token came from it (it is run again on a 401, once a run)."""
+    token_file: Path | None = None
+    """A file holding the token (must not be group/world readable)."""
+    github_app_id: int | None = None
+    """A GitHub App signs in instead of a token: its id, its private key file, its installation (optional:
+    found from the owner, ``GET /orgs/{org}/installation``)."""
+    github_app_key: Path | None = None
+    github_app_installation_id: int | None = None
+    topics: tuple[str, ...] = ()
+    """Only repos carrying one of these topics (case-insensitive); empty means any."""
+    language: str | None = None
+    """Only repos whose (primary) language is this (case-insensitive)."""
+    repos_file: Path | None = None
+    """Only the repos named in this file, one per line; names the forge did not list are reported."""
+    affiliation: str | None = None
+    """A GitHub user owner listed with their own token: their own repos (owner), the ones they are a member
+    or collaborator of (member), or both (all)."""
+    subgroup_include: str | None = None
+    """GitLab: only repos whose subgroup path below the group matches this regex."""
+    subgroup_exclude: str | None = None
+    """GitLab: skip repos whose subgroup path below the group matches this regex."""
+    ssh_hostname: str | None = None
+    """With ``--protocol ssh``: clone from this host alias (a ``Host`` of ``~/.ssh/config``) instead of the forge's."""
 
     def __post_init__(self) -> None:
         if not self.target:
@@ -252,6 +277,34 @@ def branch_name(value: Any) -> str:
     raise Invalid.expecting("a branch name, such as \"main\"")
 
 
+def command_line(value: Any) -> tuple[str, ...]:
+    """A command given as one string (split like a shell would, but run without one) or an argument list."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            value = shlex.split(value)
+        except ValueError as exc:
+            raise Invalid(f"is not a command line ({exc})") from None
+        if not value:
+            raise Invalid.expecting("a command, such as \"op read op://vault/gh/token\"")
+    return argv(value)
+
+
+def words(value: Any) -> tuple[str, ...]:
+    """One or more non-empty words (a flag given several times, or a TOML array of strings)."""
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (list, tuple)) and items and all(isinstance(v, str) and v.strip() for v in items):
+        return tuple(dict.fromkeys(v.strip() for v in items))
+    raise Invalid.expecting('a non-empty string or an array of them, such as ["backend", "infra"]')
+
+
+def host_alias(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", value.strip()):
+        return value.strip()
+    raise Invalid.expecting('a host name or a Host alias of ~/.ssh/config, such as "github-work"')
+
+
 def regex(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid.expecting("a regular expression")
@@ -338,12 +391,24 @@ RULES: dict[str, Rule] = {
     "log_file": Rule(absolute_path, in_file=InFile.BOTH, flag="--log-file"),
     "post_sync": Rule(argv, in_file=InFile.DEFAULTS | InFile.TARGETS),
     "stats_file": Rule(absolute_path, in_file=InFile.DEFAULTS, flag="--stats-file"),
+    "token_cmd": Rule(command_line, in_file=InFile.PROFILES, flag="--token-cmd"),
+    "token_file": Rule(absolute_path, in_file=InFile.PROFILES, flag="--token-file"),
+    "github_app_id": Rule(whole_number, in_file=InFile.PROFILES, flag="--github-app-id"),
+    "github_app_key": Rule(absolute_path, in_file=InFile.PROFILES, flag="--github-app-key"),
+    "github_app_installation_id": Rule(whole_number, in_file=InFile.PROFILES | InFile.TARGETS, flag="--github-app-installation-id"),
+    "topics": Rule(words, in_file=InFile.TARGETS, flag="--topic"),
+    "language": Rule(text, in_file=InFile.TARGETS, flag="--language"),
+    "repos_file": Rule(absolute_path, in_file=InFile.TARGETS, flag="--repos-file"),
+    "affiliation": Rule(choice(Affiliation), in_file=InFile.TARGETS, flag="--affiliation"),
+    "subgroup_include": Rule(regex, in_file=InFile.TARGETS, flag="--subgroup-include"),
+    "subgroup_exclude": Rule(regex, in_file=InFile.TARGETS, flag="--subgroup-exclude"),
+    "ssh_hostname": Rule(host_alias, in_file=InFile.BOTH, flag="--ssh-hostname"),
 }
 """Every value a user can give, flag or file: its check, its bound, where the file may hold it, its flag.
 Not here: ``owner`` (a flag, or ``owner`` in a ``[targets.NAME]`` table; checked by :func:`validate`),
 ``token_source`` and ``target`` (gz-tui sets them)."""
 
-_HIDDEN = frozenset({"token"})
+_HIDDEN = frozenset({"token", "token_cmd"})
 """Never echoed in an error, whatever its value."""
 
 
@@ -422,4 +487,42 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
     if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
         bad = Invalid(f"must use https: plain http to {url.hostname} would carry the token in clear (or pass --insecure-http)")
         return origins.get("base_url", FLAG).problem("base_url", settings.base_url, bad)
+    return _credential_problem(settings) or _filter_problem(settings)
+
+
+def _credential_problem(settings: Settings) -> str | None:
+    """A GitHub App needs its id and key together, on GitHub, and a readable private key."""
+    app = settings.github_app_id is not None or settings.github_app_key is not None
+    if not app:
+        if settings.github_app_installation_id is not None:
+            return "--github-app-installation-id needs --github-app-id and --github-app-key"
+        return None
+    if settings.provider != ProviderName.GITHUB:
+        return f"a GitHub App signs in to GitHub only, not {settings.provider} (use --token, --token-cmd or --token-file)"
+    if settings.github_app_id is None or settings.github_app_key is None:
+        return "--github-app-id and --github-app-key go together: the app's id and its private key file (PEM)"
+    if settings.token_source == "--token":
+        return "--token and a GitHub App both sign in: give one of them"
+    from gz_tui.forges.auth import CredentialError, load_app_key
+
+    try:
+        load_app_key(settings.github_app_key)
+    except CredentialError as exc:
+        return str(exc)
+    return None
+
+
+def _filter_problem(settings: Settings) -> str | None:
+    if settings.provider != ProviderName.GITLAB and (settings.subgroup_include or settings.subgroup_exclude):
+        flag = "--subgroup-include" if settings.subgroup_include else "--subgroup-exclude"
+        return f"{flag} selects GitLab subgroups; {settings.provider} has none"
+    if settings.affiliation and settings.provider != ProviderName.GITHUB:
+        return f"--affiliation selects the repos of a GitHub user; {settings.provider} has no such listing"
+    if settings.repos_file is not None:
+        try:
+            settings.repos_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            return f"--repos-file: cannot read {settings.repos_file}: {exc.strerror or exc}"
+        except UnicodeDecodeError:
+            return f"--repos-file {settings.repos_file} is not a text file"
     return None

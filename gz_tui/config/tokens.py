@@ -1,15 +1,24 @@
-"""Finding the API token: ``--token``, a profile's ``token_env``, the provider's variables, ``gh auth token``
-(GitHub), then a ``token`` written in the config file. A token is returned, never logged or shown."""
+"""Finding the API token: ``--token``, ``--token-cmd``, ``--token-file``; a target's or profile's ``token_env``,
+``token_cmd`` or ``token_file``; the provider's variables; ``gh auth token`` (GitHub); then a ``token`` written
+in the config file. A token is returned, never logged or shown.
+
+A token command is an argument list run without a shell (``op read op://vault/gh/token``, ``vault kv get
+-field=token secret/gh``, ``gh auth token --hostname ghe.example.com``); its stdout, trimmed, is the token, and
+a failure is one line naming the command, with the last line it wrote on stderr. A token file must not be
+readable by the group or others.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gz_tui.config.settings import Settings
+from gz_tui.config.settings import ConfigError, Settings
+from gz_tui.forges import auth
 from gz_tui.kinds import ProviderName
 
 TOKEN_ENV_VARS = {
@@ -18,6 +27,22 @@ TOKEN_ENV_VARS = {
     ProviderName.GITEA: ("GITEA_TOKEN",),
 }
 GH_TIMEOUT_SECONDS = 3.0
+class TokenSourceError(ConfigError):
+    """A token command or file that gave no token: one line, exit 2."""
+
+
+def run_token_command(command: Sequence[str], environ: Mapping[str, str], where: str = "--token-cmd") -> str:
+    try:
+        return auth.run_token_command(command, environ, where)
+    except auth.CredentialError as exc:
+        raise TokenSourceError(str(exc)) from None
+
+
+def read_token_file(path: Path, where: str = "--token-file") -> str:
+    try:
+        return auth.read_token_file(path, where)
+    except auth.CredentialError as exc:
+        raise TokenSourceError(str(exc)) from None
 
 
 def token_from_environment(provider: str, environ: Mapping[str, str]) -> tuple[str | None, str]:
@@ -69,36 +94,49 @@ def find_token(
     environ: Mapping[str, str],
     warnings: list[str],
     gh_answers: dict[str, str | None] | None = None,
-) -> tuple[str | None, str, str]:
-    """(token, source for ``config show``, ``Settings.token_source``); the first source that has one wins.
+) -> tuple[str | None, str, str, tuple[str, ...]]:
+    """(token, source for ``config show``, ``Settings.token_source``, the command it came from); the first source
+    that has one wins.
 
-    ``holders`` are the tables that may hold ``token_env`` or ``token`` for this run, most specific first
-    (a ``[targets.NAME]`` table, then its profile), and only those whose forge is the one in use: a token
-    written for one forge is never sent anywhere else. The first ``token_env`` named is the one used.
-    ``gh_answers`` remembers ``gh auth token`` per API root across the targets of one run.
+    ``holders`` are the tables that may hold ``token_env``, ``token_cmd``, ``token_file`` or ``token`` for this
+    run, most specific first (a ``[targets.NAME]`` table, then its profile), and only those whose forge is the one
+    in use: a token written for one forge is never sent anywhere else. The first table naming a way to get the
+    token (``token_env``, ``token_cmd`` or ``token_file``) is the one used. ``gh_answers`` remembers ``gh auth
+    token`` per API root across the targets of one run. A token command or file that fails raises
+    :class:`TokenSourceError`.
     """
     if "token" in given:
-        return given["token"], "flag", "--token"
-    env_holder = next((h for h in holders if "token_env" in h[1]), None)
-    if env_holder is not None:
-        label, table, _ = env_holder
-        var = table["token_env"]
-        value = environ.get(var, "").strip()
-        if value:
-            return value, f"env {var} ({label} token_env)", var
-        warnings.append(f'{label} token_env = "{var}", but {var} is not set')
+        return given["token"], "flag", "--token", ()
+    if "token_cmd" in given:
+        command = tuple(given["token_cmd"])
+        return run_token_command(command, environ), "flag --token-cmd", "--token-cmd", command
+    if "token_file" in given:
+        return read_token_file(Path(given["token_file"])), "flag --token-file", f"--token-file {given['token_file']}", ()
+    for label, table, source in holders:
+        if "token_env" in table:
+            var = table["token_env"]
+            value = environ.get(var, "").strip()
+            if value:
+                return value, f"env {var} ({label} token_env)", var, ()
+            warnings.append(f'{label} token_env = "{var}", but {var} is not set')
+        if "token_cmd" in table:
+            command = tuple(table["token_cmd"])
+            return run_token_command(command, environ, f"{source} token_cmd"), f"{source} token_cmd", f"token_cmd of {label}", command
+        if "token_file" in table:
+            path = Path(table["token_file"])
+            return read_token_file(path, f"{source} token_file"), f"{source} token_file", f"token_file {path}", ()
     from_env, var = token_from_environment(settings.provider, environ)
     if from_env:
-        return from_env, f"env {var}", var
+        return from_env, f"env {var}", var, ()
     if settings.provider == ProviderName.GITHUB:
         answers = {} if gh_answers is None else gh_answers
         if settings.api_base not in answers:
             answers[settings.api_base] = token_from_gh(settings.api_base, environ)
         from_gh = answers[settings.api_base]
         if from_gh:
-            return from_gh, "gh auth token", "gh auth token"
+            return from_gh, "gh auth token", "gh auth token", ()
     file_holder = next((h for h in holders if "token" in h[1]), None)
     if file_holder is not None:
         label, table, source = file_holder
-        return table["token"], source, f"config file {label}"
-    return None, "default", ""
+        return table["token"], source, f"config file {label}", ()
+    return None, "default", "", ()

@@ -13,11 +13,13 @@ against real HTTP and real ``git`` without the network. Stdlib only; never impor
 Module map: ``sim`` (the handle), ``server`` (HTTP/1.1 I/O), ``dispatch`` (order of refusals),
 ``github_api``/``gitlab_api``/``gitea_api`` (one flavour each), ``limits`` (quota, faults),
 ``catalog`` (generated metadata, churn), ``hostile`` (dangerous entries), ``repos`` +
-``git_objects`` (lazy bare repos), ``git_http`` (``git http-backend`` as CGI), ``records`` (log).
+``git_objects`` (lazy bare repos), ``git_http`` (``git http-backend`` as CGI), ``records`` (log),
+``app_auth`` (a GitHub App: JWTs verified, installation tokens issued and expired).
 """
 
+from gz_tui.forge_sim.app_auth import GitHubApp
 from gz_tui.forge_sim.records import RequestRecord
 from gz_tui.forge_sim.scenario import DEMO_REPOS, Scenario, demo_scenario
 from gz_tui.forge_sim.sim import ForgeSim
 
-__all__ = ["DEMO_REPOS", "ForgeSim", "RequestRecord", "Scenario", "demo_scenario"]
+__all__ = ["DEMO_REPOS", "ForgeSim", "GitHubApp", "RequestRecord", "Scenario", "demo_scenario"]

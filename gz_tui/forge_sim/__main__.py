@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--git-throttle-rate", type=float, default=0.0, help="fraction of info/refs answered 429/503")
     parser.add_argument("--gitlab-host", help="host:port GitLab/Gitea write into Link URLs")
     parser.add_argument("--error-status", type=int, help="answer every API request with this status")
+    parser.add_argument("--git-latency", type=float, default=0.0, help="seconds added to every git request")
     return parser
 
 
@@ -67,6 +68,7 @@ def scenario_from(args: argparse.Namespace) -> Scenario:
         git_throttle_rate=args.git_throttle_rate,
         gitlab_host=args.gitlab_host,
         error_status=args.error_status,
+        git_latency=args.git_latency,
     )
 
 

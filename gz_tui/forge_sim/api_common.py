@@ -76,6 +76,8 @@ class Response:
     drop: bool = False
     cacheable: bool = False
     on_served: Callable[[], None] | None = None
+    credential: str = ""
+    """Which credential the request carried, by label, never by value (``installation:3``, ``jwt``, ``token``)."""
 
 
 class ForgeApi(Protocol):

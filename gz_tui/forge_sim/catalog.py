@@ -59,6 +59,8 @@ class RepoMeta:
     """Overrides the owner/namespace (hostile ``other/stolen``, GitLab shared-in projects)."""
     rev: int = 0
     """Bumped on every change, so serialized-JSON caches keyed by ``(id, rev)`` never go stale."""
+    topics: tuple[str, ...] = ("generated",)
+    """Every repo has ``generated``; every 3rd ``infra``, every 4th (from the 1st) ``web``."""
 
     @property
     def wiki(self) -> str:
@@ -107,6 +109,7 @@ def generated_repo(index: int, name: str, group: str) -> RepoMeta:
         archived=index % 11 == 5,
         private=index % 5 == 4,
         language=LANGUAGES[index % len(LANGUAGES)],
+        topics=("generated", *(("infra",) if index % 3 == 0 else ()), *(("web",) if index % 4 == 1 else ())),
     )
 
 

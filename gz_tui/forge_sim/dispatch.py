@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gz_tui.forge_sim.api_common import ApiRequest, ForgeApi, Response, etag_matches, weak_etag
+from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import Catalog, RepoMeta
 from gz_tui.forge_sim.git_http import BackendRequest, BackendResponse, run_backend
 from gz_tui.forge_sim.limits import Limiter
@@ -27,6 +28,12 @@ _FAULT_BODIES = {
 _TEXT = "text/plain; charset=utf-8"
 
 
+def is_app_route(path: str) -> bool:
+    """GitHub's routes that take the app's JWT: ``/app...``, ``/orgs/{org}/installation``, ``/users/{user}/installation``."""
+    parts = path.strip("/").split("/")
+    return parts[0] == "app" or (len(parts) == 3 and parts[0] in ("orgs", "users") and parts[2] == "installation")
+
+
 def fault_response(status: int) -> Response:
     """What a proxy in front of a forge answers: HTML, not the forge's JSON."""
     return Response(status, _FAULT_BODIES[status], content_type="text/html")
@@ -38,6 +45,8 @@ class GitAnswer:
 
     response: Response | None = None
     backend: BackendResponse | None = None
+    credential: str = ""
+    """The credential the request carried, by label (see ``Response.credential``)."""
 
 
 class Dispatcher:
@@ -50,12 +59,31 @@ class Dispatcher:
         limiter: Limiter,
         catalog: Catalog,
         store: RepoStore,
+        app: AppAuthority | None = None,
     ) -> None:
         self.scenario = scenario
         self.token = token
         self.limiter = limiter
         self.catalog = catalog
         self.store = store
+        self.app = app
+        """A GitHub App the forge knows: its JWTs open the app routes, its installation tokens everything else."""
+
+    def credential_of(self, api: ForgeApi, request: ApiRequest) -> tuple[bool, str]:
+        """(accepted, label) of the credential an API request carries: an app JWT on the app routes, an installation
+        token (refused once expired), the forge's token, or none (accepted when the forge has no token)."""
+        authorization = request.header("authorization")
+        if self.app is not None and api.provider == "github":
+            if is_app_route(request.path):
+                verdict = self.app.verify_jwt(authorization)
+                return verdict == "jwt", verdict
+            label = self.app.label_header(authorization)
+            if label is not None:
+                return not label.startswith("expired"), label
+        if self.token is None:
+            return True, "token" if authorization or request.header("private-token") else "none"
+        accepted = api.authorized(request, self.token)
+        return accepted, "token" if accepted else "rejected"
 
     # -- API --
 
@@ -70,8 +98,17 @@ class Dispatcher:
             return fault_response(fault)
         if scenario.error_status:
             return api.error(request, scenario.error_status)
-        if self.token is not None and not api.authorized(request, self.token):
-            return api.unauthorized(request)
+        accepted, credential = self.credential_of(api, request)
+        if not accepted:
+            refused = api.unauthorized(request)
+            refused.credential = credential
+            return refused
+        response = self._answer(api, request)
+        response.credential = credential
+        return response
+
+    def _answer(self, api: ForgeApi, request: ApiRequest) -> Response:
+        scenario = self.scenario
         if self.limiter.secondary_hit():
             limited = api.secondary_limited(request, scenario.secondary_retry_after)
             limited.rate_limited = True
@@ -95,6 +132,17 @@ class Dispatcher:
         return response
 
     # -- git --
+
+    def git_credential(self, authorization: str | None) -> tuple[bool, str]:
+        """(accepted, label) of the credential a git request carries (see :meth:`credential_of`)."""
+        if self.app is not None:
+            label = self.app.label_header(authorization)
+            if label is not None:
+                return not label.startswith("expired"), label
+        if self.token is None:
+            return True, "token" if authorization else "none"
+        accepted = self.git_authorized(authorization)
+        return accepted, "token" if accepted else "rejected"
 
     def git_authorized(self, authorization: str | None) -> bool:
         """``Basic base64(anyuser:TOKEN)`` or ``Bearer TOKEN``."""
@@ -121,7 +169,15 @@ class Dispatcher:
     def serve_git(
         self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None
     ) -> GitAnswer:
-        if not self.git_authorized(authorization):
+        accepted, credential = self.git_credential(authorization)
+        if self.scenario.git_latency > 0:
+            time.sleep(self.scenario.git_latency)
+        answer = self._serve_git(repo_path, rest, query, request, accepted)
+        answer.credential = credential
+        return answer
+
+    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool) -> GitAnswer:
+        if not accepted:
             denied = Response(
                 401,
                 b"Authentication required\n",

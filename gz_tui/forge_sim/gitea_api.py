@@ -232,6 +232,7 @@ class GiteaApi:
             "mirror": False,
             "size": max(1, self._scenario.repo_size_kb) + meta.id % 7,
             "language": meta.language or "",
+            "topics": list(meta.topics),
             "languages_url": f"{base}/api/v1/repos/{full_name}/languages",
             "html_url": f"{base}/{full_name}",
             "url": f"{base}/api/v1/repos/{full_name}",

@@ -23,6 +23,7 @@ from gz_tui.forge_sim.api_common import (
     json_bytes,
     page_bounds,
 )
+from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
 from gz_tui.forge_sim.limits import QuotaState
 from gz_tui.forge_sim.scenario import Scenario
@@ -114,7 +115,8 @@ class GitHubApi:
 
     provider = "github"
 
-    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario) -> None:
+    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario, app: AppAuthority | None = None) -> None:
+        self._app = app
         self._site = site
         self._catalog = catalog
         self._scenario = scenario
@@ -168,10 +170,20 @@ class GitHubApi:
         return response
 
     def _route(self, request: ApiRequest, state: QuotaState) -> Response:
-        if request.method not in ("GET", "HEAD"):
-            return self._not_found()
         parts = [unquote(p) for p in request.path.strip("/").split("/")]
         is_org = self._site.owner_kind == "org"
+        if self._app is not None:  # the dispatcher has verified the app's JWT on these routes
+            match (request.method, parts):
+                case ("GET", ["app"]):
+                    return self._json({"id": self._app.app.app_id, "slug": self._app.app.slug, "name": "gz-tui mirror"})
+                case ("GET", [("orgs" | "users") as kind, name, "installation"]) if self._is_owner(name) and (kind == "orgs") == is_org:
+                    return self._json(self._installation())
+                case ("POST", ["app", "installations", number, "access_tokens"]) if number == str(self._app.app.installation_id):
+                    token, expires = self._app.mint()
+                    body = {"token": token, "expires_at": iso(expires), "permissions": {"contents": "read", "metadata": "read"}, "repository_selection": "all"}
+                    return Response(201, json_bytes(body))
+        if request.method not in ("GET", "HEAD"):
+            return self._not_found()
         match parts:
             case ["rate_limit"]:
                 return Response(200, self._rate_limit_body(state))
@@ -199,7 +211,16 @@ class GitHubApi:
                     return Response(401, _error(401, "Requires authentication"))
                 if is_org:  # the viewer (forge-sim-user) owns nothing here
                     return Response(200, b"[]", cacheable=True)
-                return self._listing(request, "/user/repos", user_endpoint=True, public_only=False)
+                # affiliation (default: all three): their own repos, and the shared ones they collaborate on.
+                affiliation = set((request.param("affiliation") or "owner,collaborator,organization_member").split(","))
+                return self._listing(
+                    request,
+                    "/user/repos",
+                    user_endpoint=True,
+                    public_only=False,
+                    own="owner" in affiliation,
+                    shared=bool(affiliation & {"collaborator", "organization_member"}),
+                )
             case ["repos", owner, name] if self._is_owner(owner):
                 meta = self._catalog.find(name)
                 if meta is not None and meta.owner is None and "/" not in name:
@@ -217,16 +238,31 @@ class GitHubApi:
 
     # -- listings --
 
-    def _view(self, sort: str, direction: str, kind: str) -> tuple[RepoMeta, ...]:
+    def _view(self, sort: str, direction: str, kind: str, own: bool = True, shared: bool = False) -> tuple[RepoMeta, ...]:
         def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
             keep = _TYPE_FILTERS.get(kind)
-            chosen = [m for m in repos if keep(m)] if keep else list(repos)
+            candidates = [*(repos if own else ()), *(self._catalog.shared if shared else ())]
+            chosen = [m for m in candidates if keep(m)] if keep else candidates
             chosen.sort(key=_SORT_KEYS[sort], reverse=direction == "desc")
             return chosen
 
-        return self._catalog.view(("github", sort, direction, kind), build)
+        return self._catalog.view(("github", sort, direction, kind, own, shared), build)
 
-    def _listing(self, request: ApiRequest, link_path: str, user_endpoint: bool, public_only: bool = False) -> Response:
+    def _installation(self) -> dict[str, Any]:
+        assert self._app is not None
+        return {
+            "id": self._app.app.installation_id,
+            "app_id": self._app.app.app_id,
+            "app_slug": self._app.app.slug,
+            "account": self._owner(self._site.org),
+            "repository_selection": "all",
+            "target_type": "Organization" if self._site.owner_kind == "org" else "User",
+            "permissions": {"contents": "read", "metadata": "read"},
+        }
+
+    def _listing(
+        self, request: ApiRequest, link_path: str, user_endpoint: bool, public_only: bool = False, own: bool = True, shared: bool = False
+    ) -> Response:
         default_sort = "full_name" if user_endpoint else "created"
         sort = request.param("sort") or default_sort
         if sort not in _SORT_KEYS:
@@ -241,7 +277,7 @@ class GitHubApi:
             return Response(200, b"[]", cacheable=True)
         per_page = min(100, max(1, request.int_param("per_page", 30)))
         page = max(1, request.int_param("page", 1))
-        view = self._view(sort, direction, kind)
+        view = self._view(sort, direction, kind, own, shared)
         start, end, last = page_bounds(len(view), page, per_page)
         items = view[start:end] if start < len(view) else ()
         body = b"[" + b",".join(self._repo_json(m) for m in items) + b"]"
@@ -398,7 +434,7 @@ class GitHubApi:
             allow_forking=True,
             is_template=False,
             web_commit_signoff_required=False,
-            topics=["generated", (meta.language or "misc").lower()],
+            topics=list(meta.topics),
             visibility="private" if meta.private else "public",
             forks=meta.id % 5,
             open_issues=meta.id % 9,

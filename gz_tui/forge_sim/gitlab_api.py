@@ -111,6 +111,11 @@ class GitLabApi:
                 return self._projects(request, self._catalog.groups[""], user_namespace=True)
             case ["users", _, "projects"]:
                 return Response(404, json_bytes({"message": "404 User Not Found"}))
+            case ["projects", ref, "languages"]:
+                meta = next((m for m in self._catalog.repos() if str(m.id) == unquote(ref)), None)
+                if meta is None:
+                    return Response(404, json_bytes({"message": "404 Project Not Found"}))
+                return self._json({meta.language: 100.0} if meta.language else {})
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
                 group = self._catalog.group_by_ref(unquote(ref))
                 return (
@@ -136,6 +141,7 @@ class GitLabApi:
         shared = bool(request.bool_param("with_shared", True))
         archived = request.bool_param("archived", None)
         visibility = request.param("visibility")
+        wanted_topics = tuple(t for t in (request.param("topic") or "").split(",") if t)
         order_by = request.param("order_by") or "created_at"
         if order_by not in _ORDER_KEYS:
             order_by = "created_at"
@@ -156,10 +162,12 @@ class GitLabApi:
                 chosen = [m for m in chosen if m.archived == archived]
             if visibility in ("public", "private", "internal"):
                 chosen = [m for m in chosen if _visibility(m) == visibility]
+            if wanted_topics:  # GitLab keeps the projects carrying every topic named
+                chosen = [m for m in chosen if set(wanted_topics) <= set(m.topics)]
             chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
             return chosen
 
-        key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, visibility, order_by, sort)
+        key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, visibility, wanted_topics, order_by, sort)
         view = self._catalog.view(key, build)
         response = self._paged(request, view, lambda m: self._project_json(m))
         if self._scenario.churn and response.body != b"[]":
@@ -306,8 +314,8 @@ class GitLabApi:
             "path_with_namespace": path_with_namespace,
             "created_at": iso(meta.created, millis=True),
             "default_branch": "main",
-            "tag_list": ["generated"],
-            "topics": ["generated"],
+            "tag_list": list(meta.topics),
+            "topics": list(meta.topics),
             "ssh_url_to_repo": f"git@{host}:{path_with_namespace}.git",
             "http_url_to_repo": http_url,
             "web_url": f"{base}/{path_with_namespace}",

@@ -29,6 +29,9 @@ class RequestRecord:
     rate_limited: bool
     conditional: bool
     provider: Provider
+    credential: str = ""
+    """The credential the request carried, by label (``installation:N``, ``expired:installation:N``, ``jwt``,
+    ``token``, ``none``...): which token, never its value."""
 
 
 def redact_path(raw_path: str) -> str:

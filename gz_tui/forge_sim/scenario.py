@@ -60,6 +60,9 @@ class Scenario:
     error_status: int | None = None
     """Answer every API request with this status (e.g. 500)."""
 
+    git_latency: float = 0.0
+    """Seconds of real sleep added to every git request (a slow git server: a clone spans more time)."""
+
 
 DEMO_REPOS = 240
 

@@ -120,7 +120,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             prefix=prefix,
         )
         response = self.server.dispatcher.serve_api(self.server.apis[provider], request)
-        self._record(response.status, "api", response.rate_limited, "if-none-match" in headers, provider)
+        self._record(response.status, "api", response.rate_limited, "if-none-match" in headers, provider, response.credential)
         if response.drop:
             self._drop()
             return
@@ -139,12 +139,12 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         )
         answer = self.server.dispatcher.serve_git(repo_path, rest, query, backend_request, headers.get("authorization"))
         if answer.response is not None:
-            self._record(answer.response.status, "git", answer.response.rate_limited, False, "git")
+            self._record(answer.response.status, "git", answer.response.rate_limited, False, "git", answer.credential)
             self._send(answer.response)
             return
         backend = answer.backend
         assert backend is not None
-        self._record(backend.status, "git", False, False, "git")
+        self._record(backend.status, "git", False, False, "git", answer.credential)
         try:
             self._stream(backend.status, backend.reason, backend.headers, backend.chunks())
         finally:
@@ -152,7 +152,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
 
     # -- I/O --
 
-    def _record(self, status: int, kind: str, rate_limited: bool, conditional: bool, provider: str) -> None:
+    def _record(self, status: int, kind: str, rate_limited: bool, conditional: bool, provider: str, credential: str = "") -> None:
         """Logged before the answer is written, so a client that got it always finds it in the log."""
         self.server.log.add(
             RequestRecord(
@@ -164,6 +164,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
                 rate_limited=rate_limited,
                 conditional=conditional,
                 provider=provider,  # type: ignore[arg-type]
+                credential=credential,
             )
         )
 

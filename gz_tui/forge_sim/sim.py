@@ -9,6 +9,7 @@ from typing import Literal, Self
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forge_sim.api_common import Site
+from gz_tui.forge_sim.app_auth import AppAuthority, GitHubApp
 from gz_tui.forge_sim.catalog import Catalog, RepoMeta
 from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.gitea_api import GiteaApi
@@ -42,6 +43,7 @@ class ForgeSim:
         owner_kind: str = "org",
         port: int = 0,
         host: str = "127.0.0.1",
+        github_app: GitHubApp | None = None,
     ) -> None:
         if owner_kind not in ("org", "user"):
             raise ValueError(f"owner_kind must be 'org' or 'user', not {owner_kind!r}")
@@ -57,6 +59,8 @@ class ForgeSim:
         self._store = RepoStore(self.root, self.scenario.repo_size_kb, self.scenario.seed, heavy_history=self.scenario.heavy_history)
         self._limiter = Limiter(self.scenario, clock)
         self._log = RequestLog()
+        self.app_authority = AppAuthority(github_app, clock) if github_app is not None else None
+        """The GitHub App the forge knows (its JWTs verified, its installation tokens issued and expired), if any."""
         self._server: ForgeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -67,13 +71,13 @@ class ForgeSim:
         if self._server is not None:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
-        dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store)
+        dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store, self.app_authority)
         server = ForgeHTTPServer((self._host, self._port), dispatcher, self._log, self.clock.now)
         self._port = int(server.server_address[1])  # a stop() and start() again serves on the same port
         hostport = f"{self._host}:{self._port}"
         site = Site(base_url=f"http://{hostport}", hostport=hostport, org=self.org, owner_kind=self.owner_kind)
         server.apis = {
-            "github": GitHubApi(site, self._catalog, self.scenario),
+            "github": GitHubApi(site, self._catalog, self.scenario, self.app_authority),
             "gitlab": GitLabApi(site, self._catalog, self.scenario),
             "gitea": GiteaApi(site, self._catalog, self.scenario),
         }
@@ -154,6 +158,14 @@ class ForgeSim:
         if provider == "gitlab" and self.owner_kind == "org":
             return [m.gitlab_rel_path for m in repos]
         return [m.name for m in repos]
+
+    def topics_of(self, name: str) -> tuple[str, ...]:
+        """The topics every API flavour lists for a repo."""
+        return self._meta(name).topics
+
+    def language_of(self, name: str) -> str | None:
+        """The language every API flavour gives a repo (GitLab: from ``/projects/:id/languages``)."""
+        return self._meta(name).language
 
     def hostile_names(self) -> list[str]:
         """Names of the hostile listing entries (empty unless ``Scenario.hostile``)."""

@@ -28,6 +28,10 @@ class RemoteRepo:
     default_branch: str | None = None
     owner: str = ""
     """The owner/namespace the forge claims this repo belongs to."""
+    topics: tuple[str, ...] = ()
+    """The forge's topics (GitLab: ``topics``, or ``tag_list`` on older servers). Not journaled in the state."""
+    language: str | None = None
+    """The primary language when the listing says (GitHub, Gitea; GitLab's listing does not). Not journaled."""
 
 
 @dataclass(slots=True)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
 
 from gz_tui.forges.base import ProviderInfo, RemoteRepo
 from gz_tui.forges.http import error_message
-from gz_tui.forges.provider import Provider, text_field
-from gz_tui.kinds import ProviderName
+from gz_tui.forges.provider import Provider, text_field, topics_field
+from gz_tui.kinds import Affiliation, ProviderName
 
 PER_PAGE = 100
 _SECONDARY_MARKERS = (
@@ -19,6 +20,12 @@ _SECONDARY_MARKERS = (
     "you have exceeded a secondary rate limit",
     "please retry your request again later",
 )
+AFFILIATIONS = {
+    Affiliation.OWNER: "owner",
+    Affiliation.MEMBER: "collaborator,organization_member",
+    Affiliation.ALL: "owner,collaborator,organization_member",
+}
+"""``--affiliation`` in GitHub's words (``GET /user/repos?affiliation=``)."""
 _QUERY = f"per_page={PER_PAGE}&sort=created&direction=asc"
 """created/asc: repos created mid-walk append at the end instead of shifting earlier pages."""
 
@@ -39,8 +46,10 @@ class GitHub(Provider):
         return [f"{self.base_url}/orgs/{name}/repos?type=all&{_QUERY}", f"{self.base_url}/users/{name}/repos?type=owner&{_QUERY}"]
 
     def own_listing(self) -> tuple[str, str] | None:
-        """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``."""
-        return f"{self.base_url}/user", f"{self.base_url}/user/repos?affiliation=owner&{_QUERY}"
+        """``/users/X/repos`` shows only public repos, even to X's own token: X's private ones are under ``/user/repos``
+        (``--affiliation`` adds the repos X is a collaborator on or a member of through an organisation)."""
+        affiliation = AFFILIATIONS[Affiliation(self.affiliation or Affiliation.OWNER)]
+        return f"{self.base_url}/user", f"{self.base_url}/user/repos?affiliation={affiliation}&{_QUERY}"
 
     def total_url(self) -> str | None:
         return f"{self.base_url}/orgs/{quote(self.owner, safe='')}"
@@ -56,7 +65,11 @@ class GitHub(Provider):
         return public + (private if isinstance(private, int) else 0)
 
     def parse_repo(self, item: object) -> RemoteRepo | None:
-        return parse_repo(item)
+        repo = parse_repo(item)
+        if repo is not None and self.affiliation in (Affiliation.MEMBER, Affiliation.ALL) and repo.owner.lower() not in ("", self.owner.lower()):
+            # Another owner's repo the user is a member of: in a folder of its owner, so two owners' "api" never collide.
+            return replace(repo, rel_path=f"{repo.owner}/{repo.rel_path}")
+        return repo
 
     def is_secondary_limit(self, response: httpx.Response) -> bool:
         message = error_message(response).lower()
@@ -99,4 +112,6 @@ def parse_repo(item: object, *, change_signal: str = "pushed_at") -> RemoteRepo 
         pushed_at=text_field(item, change_signal),
         default_branch=text_field(item, "default_branch"),
         owner=owner,
+        topics=topics_field(item, "topics"),
+        language=text_field(item, "language"),
     )

@@ -14,7 +14,7 @@ import httpx
 from gz_tui.forges.base import ProviderInfo, RemoteRepo
 from gz_tui.forges.gitea import api_root
 from gz_tui.forges.http import error_message
-from gz_tui.forges.provider import Provider, text_field
+from gz_tui.forges.provider import Provider, text_field, topics_field
 from gz_tui.kinds import ProviderName
 
 PER_PAGE = 100
@@ -39,12 +39,30 @@ class GitLab(Provider):
         }
         if self.skip_archived:
             params["archived"] = "false"
+        if self.topic_filtered_by_server:
+            params["topic"] = self.topics[0]
         name = quote(self.owner, safe="")
         urls = [f"{api}/groups/{name}/projects?{urlencode(params)}"]
         if "/" not in self.owner:  # a top-level name may be a user's personal namespace instead
             personal = {key: value for key, value in params.items() if key not in ("include_subgroups", "with_shared")}
             urls.append(f"{api}/users/{name}/projects?{urlencode({'owned': 'true', **personal})}")
         return urls
+
+    @property
+    def topic_filtered_by_server(self) -> bool:
+        """GitLab's ``topic=a,b`` keeps projects with *all* of them; ``--topic`` is any-of, so only one goes there."""
+        return len(self.topics) == 1
+
+    def language_url(self, repo: RemoteRepo) -> str | None:
+        """GitLab's listing carries no language: ``/projects/:id/languages`` (one request a repo) does."""
+        return f"{api_root(self.base_url, '/api/v4')}/projects/{quote(repo.key, safe='')}/languages"
+
+    def parse_language(self, response: httpx.Response) -> str | None:
+        body = response.json()
+        if not isinstance(body, dict):
+            return None
+        shares = {name: share for name, share in body.items() if isinstance(name, str) and isinstance(share, (int, float))}
+        return max(shares, key=lambda name: shares[name]) if shares else None
 
     def next_url(self, url: str, response: httpx.Response) -> str | None:
         found = super().next_url(url, response)
@@ -75,6 +93,7 @@ class GitLab(Provider):
             pushed_at=text_field(item, "last_activity_at"),
             default_branch=text_field(item, "default_branch"),
             owner=self.owner if inside else namespace,
+            topics=topics_field(item, "topics", "tag_list"),
         )
 
     def forbidden_message(self, response: httpx.Response) -> str:

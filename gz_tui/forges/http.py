@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from gz_tui.forges.provider import Provider
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.forges.auth import Credential, StaticToken
 from gz_tui.forges.base import (
     AuthError,
     ForbiddenError,
@@ -124,7 +125,7 @@ class ApiClient:
         self,
         provider: Provider,
         base_url: str,
-        token: str | None,
+        token: str | Credential | None,
         *,
         clock: Clock = SYSTEM_CLOCK,
         policy: RetryPolicy | None = None,
@@ -138,8 +139,9 @@ class ApiClient:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._origin = origin_of(self.base_url)
-        self._auth = provider.auth_headers(token) if token else {}
-        self._secrets = Redactor([token])
+        self.credential = token if isinstance(token, Credential) else StaticToken(token)
+        """Asked for the token of now before every request (a GitHub App's is refreshed ahead of its expiry)."""
+        self._secrets = Redactor([self.credential.current()])
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.quota = quota or Quota()
@@ -192,9 +194,11 @@ class ApiClient:
         transient = 0
         secondary = 0
         redirects = 0
+        renewed = False
         while True:
             await self._wait_turn()
-            headers = dict(self._auth) if self.same_origin(url) else {}
+            token = await self.credential.fresh() if self.same_origin(url) else None
+            headers = self.provider.auth_headers(token) if token else {}
             if etag:
                 headers["If-None-Match"] = etag
             try:
@@ -230,6 +234,10 @@ class ApiClient:
                 if not self.same_origin(url):
                     raise ForgeError(f"the forge redirected to another host ({origin_of(url)[1]}); not following it with your token")
                 continue
+            if status == 401 and token and self.credential.renewable and not renewed:
+                renewed = True  # a token command run again, or an app token minted again: once per request
+                if await self.credential.renew(token):
+                    continue
             if status == 401:
                 raise AuthError(
                     f"{self._origin[1]} rejected the credentials ({error_message(response)}); "

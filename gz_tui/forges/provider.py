@@ -7,6 +7,7 @@ URLs) parses exactly like one that started from the top.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import httpx
@@ -24,10 +25,15 @@ class Provider:
     rate_prefix: ClassVar[str] = "x-ratelimit-"
     """Prefix of the quota headers (GitHub and Gitea ``x-ratelimit-``, GitLab ``ratelimit-``)."""
 
-    def __init__(self, base_url: str, owner: str, *, skip_archived: bool = False) -> None:
+    def __init__(
+        self, base_url: str, owner: str, *, skip_archived: bool = False, topics: Sequence[str] = (), affiliation: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.owner = owner.strip("/")
         self.skip_archived = skip_archived
+        self.topics = tuple(topics)
+        """``--topic``: a provider that can ask the server for it does (GitLab, one topic); the lister checks every repo."""
+        self.affiliation = affiliation
 
     # -- requests -------------------------------------------------------------------------------
     def default_headers(self) -> dict[str, str]:
@@ -42,6 +48,19 @@ class Provider:
 
     def own_listing(self) -> tuple[str, str] | None:
         """(who-am-I URL, listing URL) for a forge whose user listing hides the token owner's private repos."""
+        return None
+
+    @property
+    def topic_filtered_by_server(self) -> bool:
+        """Whether the listing URLs already keep only repos with ``topics`` (the listing is then not complete)."""
+        return False
+
+    def language_url(self, repo: RemoteRepo) -> str | None:
+        """Where a repo's languages are, for a forge whose listing does not say (GitLab)."""
+        return None
+
+    def parse_language(self, response: httpx.Response) -> str | None:
+        """The primary language in a :meth:`language_url` answer."""
         return None
 
     def total_url(self) -> str | None:
@@ -82,6 +101,15 @@ class Provider:
 
     def forbidden_message(self, response: httpx.Response) -> str:
         return f"access forbidden: {error_message(response)}"
+
+
+def topics_field(item: dict[str, object], *keys: str) -> tuple[str, ...]:
+    """The first of ``keys`` holding a list of strings (topics), its non-string items dropped."""
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, list):
+            return tuple(v for v in value if isinstance(v, str) and v)
+    return ()
 
 
 def text_field(item: dict[str, object], key: str) -> str | None:

@@ -2,6 +2,7 @@
 
 A token reaches git exclusively as ``http.<origin>/.extraHeader`` in the ``GIT_CONFIG_COUNT`` environment:
 never in a URL, an argument list, ``.git/config`` or a token variable inherited from gz-tui's environment.
+The runner asks its credential (:mod:`gz_tui.forges.auth`) for the token of now as each git process starts.
 
 A git child never outlives gz-tui, however gz-tui dies (``kill -9`` of it or of its process group included). Each
 git leads its own session and process group, so one ``killpg`` takes git and its helpers (``git-remote-https``,
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit
 import anyio
 
 from gz_tui.config import TOKEN_ENV_VARS
+from gz_tui.forges.auth import Credential
+from gz_tui.forges.base import ForgeError
 from gz_tui.pipeline.paths import is_loopback
 from gz_tui.untrusted import Redactor, inert
 
@@ -73,6 +76,26 @@ class GitResult:
 def basic_auth_header(username: str, token: str) -> str:
     raw = base64.b64encode(f"{username}:{token}".encode()).decode()
     return f"Authorization: Basic {raw}"
+
+
+@dataclass(frozen=True, slots=True)
+class GitAuth:
+    """Where git's token header goes and which credential gives the token: asked at the start of every git
+    process, so a refreshed token reaches the next one while a transfer under way keeps its own header."""
+
+    origin: str
+    username: str
+    credential: Credential
+
+
+def with_header(env: Mapping[str, str], origin: str, header: str) -> dict[str, str]:
+    """``env`` plus ``http.<origin>.extraHeader`` as one more ``GIT_CONFIG_*`` entry."""
+    out = dict(env)
+    index = int(out.get("GIT_CONFIG_COUNT", "0") or 0)
+    out[f"GIT_CONFIG_KEY_{index}"] = f"http.{origin}.extraHeader"
+    out[f"GIT_CONFIG_VALUE_{index}"] = header
+    out["GIT_CONFIG_COUNT"] = str(index + 1)
+    return out
 
 
 def git_origin(api_base: str) -> str:
@@ -224,7 +247,7 @@ def summarize(lines: Sequence[str], secrets: Redactor | Iterable[str] = ()) -> s
 class GitRunner:
     """Runs git children that die with gz-tui, each leading its own process group (a cancel kills its helpers too)."""
 
-    def __init__(self, env: Mapping[str, str], *, secrets: Sequence[str] = (), git: str = "git") -> None:
+    def __init__(self, env: Mapping[str, str], *, secrets: Sequence[str] = (), git: str = "git", auth: GitAuth | None = None) -> None:
         # A variable holding the token raw (whatever its name: a profile's token_env) does not reach git.
         raw = {secret.strip() for secret in secrets if secret and secret.strip()}
         self.env = {key: value for key, value in env.items() if value.strip() not in raw}
@@ -232,10 +255,53 @@ class GitRunner:
         # request uses: redact the raw token, its base64 Basic-auth forms and its URL-encoded form.
         self.redactor = Redactor(secrets)
         self.git = git
+        self.auth = auth
+        self._known: set[str] = set()
+
+    async def _env(self) -> tuple[dict[str, str], str | None] | GitResult:
+        """The environment of the next git process with the token of now, and that token; or why there is none."""
+        if self.auth is None:
+            return self.env, None
+        try:
+            token = await self.auth.credential.fresh()
+        except ForgeError as exc:
+            return GitResult(returncode=1, message=self.redactor.redact(str(exc)), error_class="auth")
+        if not token:
+            return self.env, None
+        if token not in self._known:
+            self._known.add(token)
+            self.redactor.add(token)
+        return with_header(self.env, self.auth.origin, basic_auth_header(self.auth.username, token)), token
 
     async def run(
         self,
         args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        on_progress: ProgressListener | None = None,
+    ) -> GitResult:
+        """Run git; a credential that can bring another token after git was refused gets one more try."""
+        prepared = await self._env()
+        if isinstance(prepared, GitResult):
+            return prepared
+        env, token = prepared
+        result = await self._run(args, env, cwd=cwd, on_progress=on_progress)
+        if result.error_class == "auth" and token and self.auth is not None and self.auth.credential.renewable:
+            try:
+                renewed = await self.auth.credential.renew(token)
+            except ForgeError:
+                renewed = False
+            if renewed:
+                prepared = await self._env()
+                if isinstance(prepared, GitResult):
+                    return prepared
+                result = await self._run(args, prepared[0], cwd=cwd, on_progress=on_progress)
+        return result
+
+    async def _run(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
         *,
         cwd: Path | None = None,
         on_progress: ProgressListener | None = None,
@@ -252,7 +318,7 @@ class GitRunner:
                 self.git,
                 *args,
                 cwd=str(cwd) if cwd else None,
-                env=self.env,
+                env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -52,6 +53,14 @@ class Lister:
         settings = ctx.settings
         self.include = re.compile(settings.include) if settings.include else None
         self.exclude = re.compile(settings.exclude) if settings.exclude else None
+        self.subgroup_include = re.compile(settings.subgroup_include) if settings.subgroup_include else None
+        self.subgroup_exclude = re.compile(settings.subgroup_exclude) if settings.subgroup_exclude else None
+        self.topics = {topic.lower() for topic in settings.topics}
+        self.language = settings.language.lower() if settings.language else None
+        self.wanted = read_names(settings.repos_file) if settings.repos_file else None
+        """``--repos-file``: lower-cased name → the name as written."""
+        self.conditional = not (self.topics or self.language)
+        """The state keeps no topics or languages: a listing filtered by them is fetched whole (no 304s)."""
         self.error: ForgeError | None = None
         self.fatal = False
         self.planned = {action: 0 for action in PlannedAction}
@@ -108,7 +117,7 @@ class Lister:
                 _, stored_next = await ctx.db(store.page_cache, url)
             else:
                 etag, stored_next = await ctx.db(store.page_cache, url)
-                response = await client.get(url, etag=etag)
+                response = await client.get(url, etag=etag if self.conditional else None)
             try:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
@@ -127,6 +136,7 @@ class Lister:
                 fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos)
             stats.count(listed=len(fresh))
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
+            fresh = await self._select(fresh)
             for item in fresh:
                 await self.offer(item)
             if page.next_url and not total_task_started and stats.counts.total is None and self.shard is None:
@@ -150,9 +160,14 @@ class Lister:
                 url = own or url
             etag, _ = await self.ctx.db(self.ctx.store.page_cache, url)
             try:
-                response = await self.client.get(url, etag=etag, quiet_404=True)
+                response = await self.client.get(url, etag=etag if self.conditional else None, quiet_404=True)
             except NotFoundError:
                 continue
+            if settings.affiliation and (not index or own is None):
+                self.ctx.notice(
+                    f"--affiliation ignored: it selects among the repos of a GitHub user listed with that user's own token, "
+                    f"and {settings.owner} is {'an organisation' if not index else 'not the token owner'}"
+                )
             if index and own is None and self.provider.own_listing() is not None:
                 self.ctx.notice(
                     f"{settings.owner} is a user, not an organisation: only their public repos are listed "
@@ -226,4 +241,57 @@ class Lister:
             return "not matched by --include"
         if self.exclude and self.exclude.search(repo.rel_path):
             return "matched by --exclude"
+        if self.wanted is not None and repo.full_name.lower() not in self.wanted and repo.rel_path.lower() not in self.wanted:
+            return "not named in --repos-file"
+        subgroup = repo.rel_path.rpartition("/")[0]
+        if self.subgroup_include and not self.subgroup_include.search(subgroup):
+            return "subgroup not matched by --subgroup-include"
+        if self.subgroup_exclude and self.subgroup_exclude.search(subgroup):
+            return "subgroup matched by --subgroup-exclude"
         return ""
+
+    async def _select(self, fresh: list[StoredRepo]) -> list[StoredRepo]:
+        """A page's repos minus those ``--topic``/``--language`` leave out, which are recorded as skipped at once.
+
+        The state keeps no topics or languages, so these are decided here, as the page is listed, never for a repo
+        queued again from the state (a resumed run's pending repos passed them when they were listed)."""
+        if not (self.topics or self.language):
+            return fresh
+        ctx, kept, skipped = self.ctx, [], []
+        for item in fresh:
+            reason = "" if self._filtered_out(item.repo) else await self._metadata_skip(item.repo)
+            if reason:
+                skipped.append(Ack(item.repo.key, RepoStatus.SKIPPED, error_message=reason))
+                ctx.stats.count(skipped=1)
+                ctx.emit(RepoSkipped(repo=item.repo.full_name, reason=reason))
+            else:
+                kept.append(item)
+        if skipped:
+            await ctx.db(ctx.store.ack_many, ctx.run_id, skipped)
+        return kept
+
+    async def _metadata_skip(self, repo: RemoteRepo) -> str:
+        if self.topics and not self.topics & {topic.lower() for topic in repo.topics}:
+            return "no topic named by --topic"
+        if self.language:
+            language = repo.language
+            url = self.provider.language_url(repo) if language is None else None
+            if url is not None:
+                try:
+                    language = self.provider.parse_language(await self.client.get(url, quiet_404=True))
+                except (NotFoundError, ValueError):
+                    language = None
+            if (language or "").lower() != self.language:
+                return "another language than --language"
+        return ""
+
+
+def read_names(path: Path) -> dict[str, str]:
+    """The repo names of a ``--repos-file``: one a line, ``#`` comments and blank lines ignored; lower-cased name →
+    the name as written. Raises OSError or UnicodeDecodeError when the file cannot be read."""
+    names: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name = line.split("#", 1)[0].strip().strip("/")
+        if name:
+            names.setdefault(name.lower(), name)
+    return names

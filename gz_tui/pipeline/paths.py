@@ -70,8 +70,9 @@ def destination(dest: Path, rel_path: str, *, longest_name: int = NAME_MAX) -> P
     return target
 
 
-def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http: bool) -> str:
-    """The URL git will be given: https (or loopback http) on the forge's own host, or ssh to it.
+def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http: bool, ssh_hostname: str | None = None) -> str:
+    """The URL git will be given: https (or loopback http) on the forge's own host, or ssh to it (to the
+    ``ssh_hostname`` alias instead, for a ``Host`` entry of ``~/.ssh/config``, when one is given).
 
     Rejects anything that git could read as an option, another transport (``ext::``, ``file://``),
     another host, or embedded credentials.
@@ -90,6 +91,9 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
         match = re.match(r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/]", url)
         if not match or not _same_host(match.group(1).lower(), api_host):
             raise UnsafeRepo(f"refusing ssh URL {url!r}: not on {api_host}")
+        if ssh_hostname:
+            start, end = match.span(1)
+            url = url[:start] + ssh_hostname + url[end:]
         return url
     url = repo.clone_url
     if not url or url.startswith("-") or any(ord(c) < 0x20 or c == "\x7f" for c in url):

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gz_tui.forges.base import RemoteRepo
-from gz_tui.kinds import PERMANENT_ERRORS, CloneKind, ErrorClass, RepoStatus
+from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, ErrorClass, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
@@ -85,9 +85,12 @@ class RepoWork:
         if "/" in repo.rel_path and not self.nested:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
         final = destination(self.ctx.dest, repo.rel_path + (".git" if settings.mirror else ""), longest_name=self.ctx.longest_name)
-        url = clone_url_for(repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http)
+        url = clone_url_for(
+            repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http, ssh_hostname=settings.ssh_hostname
+        )
         owner = settings.owner.strip("/").lower()
-        if repo.owner and repo.owner.lower() != owner:
+        member = settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL) and repo.rel_path.lower() == f"{repo.owner}/{repo.full_name.rpartition('/')[2]}".lower()
+        if repo.owner and repo.owner.lower() != owner and not member:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
         twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path)
         if twin:

@@ -3,7 +3,8 @@
 A run syncs one or more targets (``target``). Each target's lister pages through its forge into its own
 bounded lane (``queue``); when the lane is full the lister blocks (backpressure), so pausing soon stops API
 traffic too. One pool of workers takes from the lanes in turn, so a small target is not starved behind a
-big one. Targets on one forge identity (API origin and token) share one quota and one wait; a wait on one
+big one. Targets on one forge identity (API origin and credential: a token, or a GitHub App installation) share
+one quota, one wait and one credential; a wait on one
 forge never stalls listing on another, and git transfers keep running. This module builds the targets,
 drives the pool and ends the run; per-repo work lives in ``repo_work``, the listing in ``lister``.
 """
@@ -11,13 +12,14 @@ drives the pool and ends the run; per-repo work lives in ``repo_work``, the list
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import anyio
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
+from gz_tui.forges.auth import CommandToken, Credential, GitHubAppToken, StaticToken
 from gz_tui.forges.http import Quota, RetryPolicy, origin_of
 from gz_tui.format import countdown
 from gz_tui.pipeline.context import Events, EventSink
@@ -69,11 +71,15 @@ class Pipeline:
         self._state_code: int | None = None
         """Why a state could not be written (a full disk), if one could not."""
         quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
+        self.credentials: dict[tuple[str, tuple[str, str], str], Credential] = {}
+        """One credential per forge identity: targets on one GitHub App installation share its refreshes."""
         breakers: dict[str, ForgeBreaker] = {}
         self._group: anyio.abc.TaskGroup | None = None
         self.targets: list[TargetRun] = []
         for settings in chosen:
-            identity = (str(settings.provider), origin_of(settings.api_base), settings.token or "")
+            credential = make_credential(settings, self._environ, clock)
+            identity = (str(settings.provider), origin_of(settings.api_base), credential.identity)
+            credential = self.credentials.setdefault(identity, credential)
             origin = git_origin(settings.api_base)
             if origin not in breakers:
                 limit = max(s.outage_limit for s in chosen if git_origin(s.api_base) == origin)
@@ -89,6 +95,7 @@ class Pipeline:
                     policy=policy,
                     git_backoff=git_backoff,
                     quota=quotas.setdefault(identity, Quota()),
+                    credential=credential,
                     breaker=breakers[origin],
                     governor=self._governor,
                     lane=self._queue.lane(name, settings.buffer),
@@ -295,6 +302,22 @@ class Pipeline:
                 api_requests=sum(t.stats.rate.requests for t in self.targets),
             )
         )
+
+
+def make_credential(settings: Settings, environ: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> Credential:
+    """What a target signs in with: a GitHub App, a token command's token (run again on a 401), or a plain token."""
+    if settings.github_app_id is not None and settings.github_app_key is not None:
+        return GitHubAppToken(
+            app_id=settings.github_app_id,
+            key_path=settings.github_app_key,
+            installation_id=settings.github_app_installation_id,
+            owner=settings.owner,
+            api_base=settings.api_base,
+            clock=clock,
+        )
+    if settings.token and settings.token_cmd:
+        return CommandToken(settings.token, settings.token_cmd, environ)
+    return StaticToken(settings.token)
 
 
 def make_pipeline(targets: Settings | Sequence[Settings]) -> Pipeline:

@@ -792,6 +792,24 @@ class StateStore:
         return [(str(r), str(a), float(t)) for r, a, t in rows]
 
     @_guarded
+    def listed_names(self, run_id: int) -> set[str]:
+        """Every name (full name and path below DEST, lower-cased) of the repos run ``run_id`` listed."""
+        names: set[str] = set()
+        for full_name, rel_path in self.db.execute("SELECT full_name, rel_path FROM repos WHERE listed_run = ?", (run_id,)):
+            names.update((str(full_name).lower(), str(rel_path).lower()))
+        return names
+
+    @_guarded
+    def run_options(self, run_id: int) -> dict[str, Any]:
+        """The options run ``run_id`` was started with (what it covered), as recorded."""
+        row = self.db.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+        try:
+            options = json.loads(row[0]) if row else {}
+        except (TypeError, ValueError):
+            return {}
+        return options if isinstance(options, dict) else {}
+
+    @_guarded
     def integrity_ok(self) -> bool:
         return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 

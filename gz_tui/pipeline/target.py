@@ -24,18 +24,19 @@ import anyio
 from gz_tui.clock import Clock
 from gz_tui.config import Settings
 from gz_tui.forges import make_provider
+from gz_tui.forges.auth import Credential
 from gz_tui.forges.base import RateInfo
 from gz_tui.forges.http import ApiClient, Quota, RetryPolicy, origin_of
-from gz_tui.kinds import PERMANENT_ERRORS, CloneKind, PlannedAction, RepoStatus, WaitKind
+from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, PlannedAction, RepoStatus, WaitKind
 from gz_tui.pipeline.context import Events, RunContext
 from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.events import Notice, RateLimitWait, RepoKept, RepoMoved, Resume, RunError, Summary
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.git import (
     MIN_GIT_VERSION,
+    GitAuth,
     GitRunner,
     allow_http_for,
-    basic_auth_header,
     git_environment,
     git_origin,
     git_version,
@@ -108,6 +109,7 @@ class TargetRun:
         policy: RetryPolicy | None,
         git_backoff: float,
         quota: Quota,
+        credential: Credential,
         breaker: ForgeBreaker,
         governor: Governor,
         lane: Lane[StoredRepo],
@@ -136,6 +138,7 @@ class TargetRun:
         self._policy = policy
         self._git_backoff = git_backoff
         self._quota = quota
+        self._credential = credential
         self._breaker = breaker
         self._governor = governor
         self._on_unwritable = on_unwritable
@@ -299,6 +302,17 @@ class TargetRun:
             "skip_archived": s.skip_archived,
             "skip_forks": s.skip_forks,
         }
+        # What limits the repos a run covers, recorded only when given (``gz-tui status`` says it).
+        covered = {
+            "topics": list(s.topics),
+            "language": s.language,
+            "repos_file": str(s.repos_file) if s.repos_file else None,
+            "affiliation": s.affiliation,
+            "subgroup_include": s.subgroup_include,
+            "subgroup_exclude": s.subgroup_exclude,
+            "auth": "github-app" if s.github_app_id is not None else None,
+        }
+        options.update({key: value for key, value in covered.items() if value})
         return store.begin_run(
             forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run
         )
@@ -307,13 +321,21 @@ class TargetRun:
         """The parts that list and sync this target: its client (on its identity's quota), syncer, lister."""
         settings, store = self.settings, self.store
         assert store is not None
-        provider = make_provider(settings.provider, settings.api_base, settings.owner, skip_archived=settings.skip_archived)
-        self._complete_listing = not (settings.skip_archived and provider.info.archived_filtered_by_server)
-        token = settings.token
+        provider = make_provider(
+            settings.provider,
+            settings.api_base,
+            settings.owner,
+            skip_archived=settings.skip_archived,
+            topics=settings.topics,
+            affiliation=settings.affiliation,
+        )
+        self._complete_listing = not (
+            (settings.skip_archived and provider.info.archived_filtered_by_server) or provider.topic_filtered_by_server
+        )
         self.client = ApiClient(
             provider,
             settings.api_base,
-            token,
+            self._credential,
             clock=self.clock,
             policy=self._policy,
             on_wait=self._on_wait,
@@ -338,11 +360,11 @@ class TargetRun:
             base=self._environ,
             protocol=settings.protocol,
             allow_http=allow_http_for(settings.api_base, settings.insecure_http),
-            auth_origin=git_origin(settings.api_base) if token else None,
-            auth_header=basic_auth_header(provider.info.git_username, token) if token else None,
         )
+        token = settings.token
+        auth = GitAuth(git_origin(settings.api_base), provider.info.git_username, self._credential)
         syncer = RepoSyncer(
-            runner=GitRunner(env, secrets=[token] if token else []),
+            runner=GitRunner(env, secrets=[token] if token else [], auth=auth),
             dest=self.dest,
             tmp_root=self.work_dir / TMP_DIR_NAME,
             update_mode=settings.update,
@@ -362,7 +384,7 @@ class TargetRun:
             syncer=syncer,
             governor=self._governor,
             breaker=self._breaker,
-            nested=provider.info.nested,
+            nested=provider.info.nested or settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL),
             git_backoff=self._git_backoff,
             forge_moved=self._moved_from is not None,
         )
@@ -466,6 +488,8 @@ class TargetRun:
         with anyio.CancelScope(shield=True):
             await self.flush()
             code, state = self._outcome(cancelled=cancelled, state_failed=state_failed)
+            if state == RunState.FINISHED and not cancelled and state_failed is None and await self._missing_names():
+                code = max(code, EXIT_FAILED)
             status = {RunState.FINISHED: "finished", RunState.CANCELLED: "cancelled"}.get(state, "failed")
             if self.lister is not None and self.lister.error is not None and status == "finished":
                 status = "failed"  # the listing stopped: the next run resumes from its cursor
@@ -512,6 +536,25 @@ class TargetRun:
         self.stats.message = message
         self.emit(RunError(message=message))
         self.finish_now(EXIT_USAGE, RunState.FAILED)
+
+    async def _missing_names(self) -> list[str]:
+        """After a complete listing: the ``--repos-file`` names the forge did not list, said in a notice."""
+        lister = self.lister
+        if lister is None or lister.wanted is None or lister.error is not None or self.gave_up or self.store is None:
+            return []
+        try:
+            listed = await self._db_raw(self.store.listed_names, self.run_id)
+        except StateError:
+            return []
+        missing = [name for lowered, name in lister.wanted.items() if lowered not in listed]
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+            self.notice(
+                f"{len(missing):,} name{'s' if len(missing) != 1 else ''} of --repos-file {self.settings.repos_file} "
+                f"{'were' if len(missing) != 1 else 'was'} not listed by the forge (misspelt, deleted, or not visible to this "
+                f"token): {shown}"
+            )
+        return missing
 
     def _prunable(self) -> bool:
         """The listing is complete and trustworthy: finished without error, not filtered by the server, not given up."""
