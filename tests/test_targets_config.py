@@ -491,3 +491,21 @@ def test_status_without_targets_or_state_is_as_before(cfg: Path, tmp_path: Path)
     cfg.write_text("[targets.x]\nworkers = 0\n")
     one_line_error(run_cli("status", cwd=tmp_path), f"{cfg}: [targets.x] workers = 0")
     one_line_error(run_cli("status", str(tmp_path), cwd=tmp_path), "no gz-tui state at")  # DEST given: as before
+
+
+def test_show_names_the_selection_and_the_app_of_a_target_only_where_set(env: dict[str, str], cfg: Path, tmp_path: Path) -> None:
+    key = tmp_path / "app.pem"
+    cfg.write_text(
+        '[targets.apache]\ntopics = ["backend", "infra"]\nlanguage = "Go"\nssh_hostname = "github-work"\n\n'
+        f'[targets.bot]\nowner = "acme"\ngithub_app_id = 42\ngithub_app_key = "{key}"\n'
+    )
+    code, out, err = show(["show"], env)
+    assert code == 0, err
+    general, apache, bot = out.split("\n\n")
+    rows = {line.split()[0]: line for line in apache.splitlines()[1:]}
+    assert rows["topics"].split(None, 1)[1].startswith('["backend", "infra"]')
+    assert rows["language"].split()[1] == "Go" and rows["ssh_hostname"].split()[1] == "github-work"
+    assert "github_app_id" not in apache and "repos_file" not in apache and "topics" not in general
+    rows = {line.split()[0]: line for line in bot.splitlines()[1:]}
+    assert "GitHub App 42" in rows["token"] and "set GH_TOKEN" not in rows["token"]
+    assert rows["github_app_key"].split()[1] == str(key)

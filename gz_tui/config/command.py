@@ -22,10 +22,14 @@ _SHOWN = (
     "provider",
     "base_url",
     "token",
+    "github_app_id",
+    "github_app_installation_id",
+    "github_app_key",
     "dest",
     "workers",
     "buffer",
     "protocol",
+    "ssh_hostname",
     "update",
     "depth",
     "mirror",
@@ -42,8 +46,36 @@ _SHOWN = (
     "post_sync",
     "stats_file",
 )
-_TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", "branch", *_SHOWN[-2:])
+_TARGET_SHOWN = (
+    "owner",
+    *_SHOWN[:-2],
+    "include",
+    "exclude",
+    "branch",
+    "topics",
+    "language",
+    "repos_file",
+    "affiliation",
+    "subgroup_include",
+    "subgroup_exclude",
+    *_SHOWN[-2:],
+)
 """A target's block also says whose repos it syncs and which it keeps."""
+_WHEN_SET = frozenset(
+    {
+        "github_app_id",
+        "github_app_installation_id",
+        "github_app_key",
+        "ssh_hostname",
+        "topics",
+        "language",
+        "repos_file",
+        "affiliation",
+        "subgroup_include",
+        "subgroup_exclude",
+    }
+)
+"""Rows shown only when the setting has a value: what most runs never use."""
 
 _HEADER = """\
 # gz-tui configuration. `gz-tui config show` prints the effective settings and where each came from.
@@ -193,9 +225,13 @@ def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str])
     s = resolved.settings
     rows: list[tuple[str, str, str]] = []
     for key in keys:
+        if key in _WHEN_SET and getattr(s, key) in (None, ()):
+            continue
         source = resolved.sources[key]
         value: str
-        if key == "token":
+        if key == "token" and s.github_app_id is not None and not s.token:
+            value = f"(installation tokens of GitHub App {s.github_app_id})"
+        elif key == "token":
             value = "***" if s.token else "(none)"
             if not s.token:
                 hint = " or ".join(TOKEN_ENV_VARS[s.provider])
@@ -208,8 +244,8 @@ def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str])
             from gz_tui.logs import default_log_path
 
             value = str(default_log_path(environ))
-        elif key == "post_sync":
-            value = shown(key, s.post_sync) if s.post_sync else "(none)"
+        elif key in ("post_sync", "topics"):
+            value = shown(key, getattr(s, key)) if getattr(s, key) else "(none)"
         else:
             raw = getattr(s, key)
             value = "(none)" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
@@ -219,8 +255,9 @@ def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str])
 
 def _write_rows(rows: list[tuple[str, str, str]], stdout: TextIO) -> None:
     width = max(len(v) for _, v, _ in rows)
+    keys = max(14, *(len(k) + 1 for k, _, _ in rows))
     for key, value, source in rows:
-        stdout.write(f"{key:<14}{value:<{width}}  {source}\n")
+        stdout.write(f"{key:<{keys}}{value:<{width}}  {source}\n")
 
 
 def _show(resolved: Resolved, targets: list[Resolved], stdout: TextIO, environ: Mapping[str, str], *, general: bool = True) -> None:
