@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup
 
 from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
 from gz_tui.forges.http import ApiClient, rebase_onto
@@ -57,6 +59,8 @@ class Lister:
         self.planned = {action: 0 for action in PlannedAction}
         self._lane: Lane[StoredRepo] | None = None
         self._put: Callable[[StoredRepo], Awaitable[None]] | None = None
+        self.requeued = False
+        """Repos an interrupted run left were queued again (their case twins are not known page by page)."""
 
     async def feed(
         self,
@@ -90,15 +94,32 @@ class Lister:
 
     async def _requeue(self, batches: Iterator[list[StoredRepo]]) -> None:
         while batch := await self.ctx.db(next, batches, None):
+            self.requeued = True
             for item in batch:
                 await self.offer(item)
 
     async def _list(self, cursor: str | None) -> None:
+        error: Exception | None = None
+        async with anyio.create_task_group() as group:
+            try:
+                await self._pages(cursor, group)
+            except Exception as exc:  # noqa: BLE001 -- raised below as itself, not inside an ExceptionGroup
+                error = exc
+                group.cancel_scope.cancel()  # the page being fetched ahead is not wanted any more
+        if error is not None:
+            raise error
+
+    async def _pages(self, cursor: str | None, group: TaskGroup) -> None:
+        """Page by page. While a page is parsed, journaled and queued, the next one is already being fetched:
+        still one request at a time per forge identity (the client's Quota), one page ahead at most."""
         ctx, stats, store, client, provider = self.ctx, self.ctx.stats, self.ctx.store, self.client, self.provider
         url: str | None = cursor
+        ahead: _PageAhead | None = None
         total_task_started = False
         page_number = 0
         seen, seen_all = 0, cursor is None
+        if cursor is None and not self.requeued:
+            ctx.case_twins = False  # a fresh listing: each page says whether it brought a case twin
         while True:
             page_number += 1
             stats.lister_state = ListerState.FETCHING
@@ -106,13 +127,17 @@ class Lister:
             if url is None:
                 url, response = await self._first_page()
                 _, stored_next = await ctx.db(store.page_cache, url)
+            elif ahead is not None and ahead.url == url:
+                stored_next, response = await ahead.result()
             else:
                 etag, stored_next = await ctx.db(store.page_cache, url)
                 response = await client.get(url, etag=etag)
+            ahead = None
             try:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
                 raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
+            del response  # parsed: the body (up to ~0.5 MB) is not kept while the next one comes in
             seen += len(page.repos)
             seen_all = seen_all and not page.not_modified  # a 304 page's repos are not parsed: its count is unknown
             page.repos = [scrub(repo) for repo in page.repos if self.shard is None or self.shard.owns(repo.key)]
@@ -122,9 +147,15 @@ class Lister:
                 stats.set_total(page.total)
             if page.not_modified:
                 page.next_url = page.next_url or stored_next
+            if page.next_url:
+                ahead = _PageAhead(page.next_url)
+                group.start_soon(ahead.fetch, ctx, client)
+            if page.not_modified:
                 fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
             else:
                 fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos)
+            if fresh and not ctx.case_twins:
+                ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
             stats.count(listed=len(fresh))
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
             for item in fresh:
@@ -227,3 +258,32 @@ class Lister:
         if self.exclude and self.exclude.search(repo.rel_path):
             return "matched by --exclude"
         return ""
+
+
+class _PageAhead:
+    """The next listing page, fetched while the current one is journaled and queued; its outcome (the stored
+    ``next`` link and the response, or the error) is handed over where the request would otherwise be made."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._done = anyio.Event()
+        self._outcome: tuple[str | None, httpx.Response] | None = None
+        self._error: Exception | None = None
+
+    async def fetch(self, ctx: RunContext, client: ApiClient) -> None:
+        try:
+            etag, stored_next = await ctx.db(ctx.store.page_cache, self.url)
+            self._outcome = stored_next, await client.get(self.url, etag=etag)
+        except Exception as exc:  # noqa: BLE001 -- raised by result(), in the lister's own order
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> tuple[str | None, httpx.Response]:
+        await self._done.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._outcome is not None
+        outcome, self._outcome = self._outcome, None
+        return outcome

@@ -89,7 +89,7 @@ class RepoWork:
         owner = settings.owner.strip("/").lower()
         if repo.owner and repo.owner.lower() != owner:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
-        twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path)
+        twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path) if self.ctx.case_twins else None
         if twin:
             raise UnsafeRepo(f"path differs only in case from {twin!r}; the two would collide on case-insensitive disks")
         return final, url

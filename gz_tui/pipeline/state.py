@@ -652,6 +652,20 @@ class StateStore:
         return str(row[0]) if row else None
 
     @_guarded
+    def any_case_twin(self, run_id: int, rel_paths: list[str]) -> bool:
+        """Whether any of these paths (a journaled page's) has a case twin listed in this run: one query a page,
+        so the workers ask :meth:`case_twin` per repo only once a twin exists."""
+        if not rel_paths:
+            return False
+        marks = ",".join(["lower(?)"] * len(rel_paths))
+        row = self.db.execute(
+            f"SELECT 1 FROM repos WHERE listed_run = ? AND lower(rel_path) IN ({marks}) "  # noqa: S608 -- placeholders only
+            "GROUP BY lower(rel_path) HAVING COUNT(*) > 1 LIMIT 1",
+            (run_id, *rel_paths),
+        ).fetchone()
+        return row is not None
+
+    @_guarded
     def done_counts(self, run_id: int) -> dict[str, int]:
         return dict(
             self.db.execute("SELECT status, COUNT(*) FROM repos WHERE done_run = ? GROUP BY status", (run_id,)).fetchall()
