@@ -86,7 +86,13 @@ class Workspace:
         home = self.root / "home"
         home.mkdir()
         (home / "gitconfig").write_text("")
-        env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS and not k.startswith("GIT_")}
+        # PYTHONDONTWRITEBYTECODE would make every child compile gz_tui from source (~50 ms of start-up an
+        # installed copy never pays): children run from the bytecode run.py compiles first.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in TOKEN_VARS and not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             GZ_TUI_CONFIG=str(home / "config.toml"),
             GZ_TUI_LOG_DIR=str(home / "logs"),
