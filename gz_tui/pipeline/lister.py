@@ -154,7 +154,7 @@ class Lister:
                 fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
             else:
                 fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos)
-            if fresh and not ctx.case_twins:
+            if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
                 ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
             stats.count(listed=len(fresh))
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
