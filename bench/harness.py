@@ -79,12 +79,20 @@ class Workspace:
     machine measures the same thing as one in CI. Removed on ``close()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dest_root: Path | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="gz-bench-"))
+        self.dest_root = Path(tempfile.mkdtemp(prefix="gz-bench-dest-", dir=dest_root)) if dest_root else self.root
+        """Where clone destinations go (``--dest-root``; tmpfs by default): the forge's bare repos stay in ``root``."""
         home = self.root / "home"
         home.mkdir()
         (home / "gitconfig").write_text("")
-        env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS and not k.startswith("GIT_")}
+        # PYTHONDONTWRITEBYTECODE would make every child compile gz_tui from source (~50 ms of start-up an
+        # installed copy never pays): children run from the bytecode run.py compiles first.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in TOKEN_VARS and not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             GZ_TUI_CONFIG=str(home / "config.toml"),
             GZ_TUI_LOG_DIR=str(home / "logs"),
@@ -103,11 +111,38 @@ class Workspace:
         self._counter += 1
         return self.root / f"{label}-{self._counter}"
 
+    def fresh_dest(self, label: str) -> Path:
+        """A new, not yet existing clone destination under ``dest_root``."""
+        self._counter += 1
+        return self.dest_root / f"{label}-{self._counter}"
+
     def remove(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.dest_root, ignore_errors=True)
+
+
+def is_tmpfs(path: Path) -> bool:
+    """Whether ``path`` lies on a tmpfs mount (by the longest matching mount point in /proc/mounts)."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return False
+    resolved = str(path.resolve())
+    best, kind = "", ""
+    for fields in mounts:
+        point = fields[1] if len(fields) > 2 else ""
+        if point and (resolved == point or resolved.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind == "tmpfs"
+
+
+def default_dest_root() -> Path | None:
+    """tmpfs (``/dev/shm``) when this machine has a writable one: clone timings without the disk's fsync noise."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 # --------------------------------------------------------------------------- the forge
@@ -136,6 +171,8 @@ class ForgeProcess:
         self.repo_size_kb = repo_size_kb
         self.heavy_history = heavy_history
         self.used = 0
+        self.page_urls: list[str] = []
+        """The listing's pages in order, as ``listing()`` followed them (``Link: rel="next"``)."""
         self._start()
 
     def spend(self, requests: int) -> bool:
@@ -183,8 +220,10 @@ class ForgeProcess:
         repos: list[ListedRepo] = []
         self.used += self.repos // 100 + 1
         next_url: str | None = self.listing_url()
+        self.page_urls = []
         with httpx.Client(timeout=60) as client:
             while next_url:
+                self.page_urls.append(next_url)
                 response = client.get(next_url)
                 response.raise_for_status()
                 repos += [ListedRepo(i["name"], i["clone_url"], i.get("pushed_at")) for i in response.json()]
@@ -249,6 +288,9 @@ class Finished:
     cpu_seconds: float = 0.0
     """user + system CPU of the child and the children it waited for (git included)."""
     stdout: str = ""
+    own_cpu_seconds: float | None = None
+    """user + system CPU of the child process alone, its own children (git) excluded: read from
+    ``/proc/PID/stat`` while the exited child is still a zombie. None where ``/proc`` is not there."""
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -275,15 +317,42 @@ def run_timed(args: Sequence[str], ws: Workspace, *, stdin: str | None = None, t
             assert proc.stdin is not None
             proc.stdin.write(stdin.encode())
             proc.stdin.close()
+        seconds, own_cpu = _wait_exited(proc, timeout, start)
         status, rusage = _wait4(proc, timeout)
-        seconds = time.perf_counter() - start
     text = out_path.read_text(errors="replace")
     stderr = err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
     return Finished(
-        seconds, status, _json_lines(text), stderr, int(rusage.ru_maxrss), rusage.ru_utime + rusage.ru_stime, text
+        seconds, status, _json_lines(text), stderr, int(rusage.ru_maxrss), rusage.ru_utime + rusage.ru_stime, text, own_cpu
     )
+
+
+def _wait_exited(proc: subprocess.Popen[bytes], timeout: float, start: float) -> tuple[float, float | None]:
+    """Wait until the child has exited without reaping it: (wall seconds since ``start``, its own CPU seconds).
+
+    ``wait4``'s rusage adds the CPU of every descendant the child waited for (git), and ``/proc/PID/stat``
+    of a running process is a moving target; a zombie's ``utime``/``stime`` are final and its own alone.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            exited = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except (AttributeError, ChildProcessError):  # no waitid here: fall back to wait4's timing, no own CPU
+            return time.perf_counter() - start, None
+        if exited is not None:
+            return time.perf_counter() - start, _zombie_cpu(proc.pid)
+        if time.monotonic() > deadline:
+            return time.perf_counter() - start, None  # _wait4 raises the timeout
+        time.sleep(0.002)
+
+
+def _zombie_cpu(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: this process only
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _wait4(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
@@ -354,6 +423,16 @@ def run_until_event(
     if seen is None:
         raise BenchError(f"the run ended (exit {proc.returncode}) without a {event!r} event; stderr: {stderr[-800:]}")
     return start_epoch, seen, finished
+
+
+def rotate(runs: int, *measures: Callable[[], float]) -> list[list[float]]:
+    """Run several measurements side by side, the order rotating each run (A B C, B C A, C A B, ...)."""
+    results: list[list[float]] = [[] for _ in measures]
+    for i in range(runs):
+        for k in range(len(measures)):
+            index = (i + k) % len(measures)
+            results[index].append(measures[index]())
+    return results
 
 
 def alternate(runs: int, first: Callable[[], float], second: Callable[[], float]) -> tuple[list[float], list[float]]:

@@ -229,3 +229,23 @@ def test_ssh_hostname_reaches_ssh_and_the_clone_works(forge_factory: Any, tmp_pa
     assert len(recorded) == 3 and all("forge-alias" in line and "127.0.0.1" not in line for line in recorded)
     assert code == 0, [e for e in events if e["event"] == "repo_failed"]
     assert repo_dirs(dest) == set(sim.repo_names())
+
+
+def test_repos_left_out_by_topic_or_language_are_journaled_with_their_page(tmp_path: Path) -> None:
+    """The state keeps no topics or languages: a repo they leave out is recorded as skipped in the page's own
+    transaction, so a run killed right after journaling the page never queues it on resume."""
+    from gz_tui.forges.base import Page
+    from gz_tui.pipeline.state import StateStore
+
+    base = "https://api.github.com"
+    repos = [RemoteRepo(key=str(n), full_name=f"acme/r{n}", rel_path=f"r{n}", clone_url=f"{base}/acme/r{n}.git", owner="acme") for n in range(4)]
+    store = StateStore(tmp_path / "state.sqlite3")
+    try:
+        run_id = store.begin_run(forge="github", base_url=base, owner="acme", dest=str(tmp_path), options={}, dry_run=False)
+        page = Page(url=f"{base}/orgs/acme/repos?page=1", repos=repos, next_url=f"{base}/orgs/acme/repos?page=2")
+        fresh = store.record_page(run_id, page, repos, {"1": "no topic named by --topic", "3": "another language than --language"})
+        assert [item.repo.key for item in fresh] == ["0", "1", "2", "3"]  # the lister reports the left-out ones
+        pending = [item.repo.key for batch in store.pending(run_id) for item in batch]
+        assert pending == ["0", "2"]  # what a resumed run would queue
+    finally:
+        store.close()

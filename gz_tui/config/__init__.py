@@ -10,12 +10,15 @@
 - :mod:`~gz_tui.config.command`: ``gz-tui config init|show [NAME...]|path``.
 """
 
-from gz_tui.config.command import (
-    config_command,
-    default_config_document,
-    default_config_text,
-    write_default_config,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gz_tui.config.command import (
+        config_command,
+        default_config_document,
+        default_config_text,
+        write_default_config,
+    )
 from gz_tui.config.resolve import (
     NoTargets,
     Resolved,
@@ -77,3 +80,14 @@ __all__ = [
     "validate",
     "write_default_config",
 ]
+
+_COMMAND = frozenset({"config_command", "default_config_document", "default_config_text", "write_default_config"})
+"""``gz-tui config`` and the config writers (tomli_w, argparse) are imported when first used, not by every run."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COMMAND:
+        from gz_tui.config import command
+
+        return getattr(command, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

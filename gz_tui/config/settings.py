@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import tomli_w
-
 from gz_tui.kinds import Affiliation, CloneProtocol, PartialFilter, ProviderName, UpdateMode
 
 PROVIDERS = tuple(ProviderName)
@@ -446,6 +444,8 @@ def shown(name: str, value: Any) -> str:
         value = str(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown("", item) for item in value) + "]"
+    import tomli_w  # a config writer: only ``config show`` and messages need it, not every run's start-up
+
     return tomli_w.dumps({"v": value}).strip()[4:]
 
 

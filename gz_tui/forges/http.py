@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -157,6 +158,7 @@ class ApiClient:
             transport=transport,
             http2=False,
             trust_env=True,
+            verify=tls_context_for(self.base_url),
         )
 
     async def aclose(self) -> None:
@@ -309,6 +311,19 @@ class ApiClient:
         delay *= 0.5 + self._rng.random()
         await self._wait("backoff", delay)
         return attempt
+
+
+def tls_context_for(base_url: str) -> ssl.SSLContext | bool:
+    """What verifies TLS for a client of this API: the system's trust (httpx's default) for https.
+
+    A plain-http API (loopback, or ``--insecure-http``) never makes a TLS connection: every request stays on its
+    origin (next links are rebased onto it, a redirect elsewhere is refused). Loading the CA bundle for it would
+    cost 20–40 ms of start-up; a context that verifies but trusts no one stands in, so an https request that
+    somehow came would fail closed.
+    """
+    if urlsplit(base_url).scheme == "http":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
 
 
 def _short(exc: Exception) -> str:

@@ -67,6 +67,10 @@ class RunContext:
     db: DbCall
     ack: Callable[[Ack], None]
     events: Events
+    case_twins: bool = True
+    """Whether a repo of this run may have an earlier-listed twin whose path differs only in case. A fresh
+    listing clears it and sets it again as soon as a journaled page brings one; while it is clear, the workers
+    skip the per-repo ``case_twin`` query."""
 
     def emit(self, event: Event) -> None:
         self.events.emit(event)

@@ -36,12 +36,23 @@ class Event:
 
     def as_dict(self, time: float, target: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {"event": self.name, "time": round(time, 3), "target": target}
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
-            if value is None and item.metadata.get("optional"):
+        for name, optional in _layout(type(self)):
+            value = getattr(self, name)
+            if value is None and optional:
                 continue
-            data[item.name] = str(value) if isinstance(value, str) else value
+            data[name] = str(value) if isinstance(value, str) else value
         return data
+
+
+_LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _layout(kind: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """An event class's fields as (name, optional), worked out once per class (events are built per repo)."""
+    layout = _LAYOUTS.get(kind)
+    if layout is None:
+        layout = _LAYOUTS[kind] = tuple((item.name, bool(item.metadata.get("optional"))) for item in dataclasses.fields(kind))
+    return layout
 
 
 @dataclass(frozen=True, slots=True)

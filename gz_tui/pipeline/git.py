@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ KNOWN_TOKEN_VARS = frozenset(name for names in TOKEN_ENV_VARS.values() for name 
 
 ProgressListener = Callable[[str, float | None, int], None]
 """Called with (phase, percent, received bytes so far)."""
+
+PROGRESS_INTERVAL = 0.1
+"""git rewrites its progress line many times a second; the listener hears at most one update per phase in this
+many seconds (the dashboard redraws at about this rate), plus a phase's first line and the last line of all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +319,7 @@ class GitRunner:
             # asyncio's own call: anyio.open_process cannot pass a preexec_fn. A session of its own makes git the
             # leader of its process group (one killpg takes its helpers) with no controlling terminal: a prompt
             # from a helper or a custom GIT_SSH_COMMAND fails at once instead of stopping on the user's terminal.
+            _use_pidfd_child_watcher()
             process = await asyncio.create_subprocess_exec(
                 self.git,
                 *args,
@@ -336,13 +342,15 @@ class GitRunner:
                 nonlocal received
                 assert process is not None and process.stderr is not None
                 pending = ""
+                reporter = _ProgressReporter(on_progress)
                 while chunk := await process.stderr.read(65536):
                     pending += chunk.decode("utf-8", "replace")
-                    *lines, pending = re.split(r"[\r\n]", pending)
+                    *lines, pending = _LINE_END.split(pending)
                     for line in lines:
-                        received = max(received, self._progress(line, on_progress, received, tail))
+                        received = max(received, reporter.line(line, received, tail))
                 if pending:
-                    self._progress(pending, on_progress, received, tail)
+                    received = max(received, reporter.line(pending, received, tail))
+                reporter.flush()
 
             async with anyio.create_task_group() as group:
                 group.start_soon(read_stdout)
@@ -366,20 +374,53 @@ class GitRunner:
             received_bytes=received,
         )
 
-    @staticmethod
-    def _progress(line: str, listener: ProgressListener | None, received: int, tail: deque[str]) -> int:
-        match = _PROGRESS.match(line.strip())
+
+_LINE_END = re.compile(r"[\r\n]")
+
+
+class _ProgressReporter:
+    """git's progress lines for one process, passed on at the rate something can show them.
+
+    Every line is classified (a progress line or one for the error tail), but the listener hears a phase's first
+    line, then at most one line every :data:`PROGRESS_INTERVAL`, and, by ``flush``, the last line held back: the
+    received bytes it reports always add up to what git received.
+    """
+
+    __slots__ = ("listener", "phase", "due", "held")
+
+    def __init__(self, listener: ProgressListener | None) -> None:
+        self.listener = listener
+        self.phase = ""
+        self.due = 0.0
+        self.held: tuple[str, float, int] | None = None
+
+    def line(self, line: str, received: int, tail: deque[str]) -> int:
+        stripped = line.strip()
+        match = _PROGRESS.match(stripped) if "%" in stripped else None
         if not match:
-            if line.strip():
+            if stripped:
                 tail.append(line)
             return received
-        phase, percent = match.group(1).strip(), float(match.group(2))
-        sized = _BYTES.search(line)
-        if sized and phase.lower().startswith("receiving"):
-            received = int(float(sized.group(1)) * _UNITS[sized.group(2)])
-        if listener:
-            listener(phase.lower(), percent, received)
+        phase = match.group(1).strip().lower()
+        if phase.startswith("receiving"):
+            sized = _BYTES.search(line)
+            if sized:
+                received = int(float(sized.group(1)) * _UNITS[sized.group(2)])
+        if self.listener is None:
+            return received
+        update = (phase, float(match.group(2)), received)
+        now = time.monotonic()
+        if phase != self.phase or now >= self.due:
+            self.phase, self.due, self.held = phase, now + PROGRESS_INTERVAL, None
+            self.listener(*update)
+        else:
+            self.held = update
         return received
+
+    def flush(self) -> None:
+        if self.held is not None and self.listener is not None:
+            self.listener(*self.held)
+            self.held = None
 
 
 _REAPER_SLOTS = 1024
@@ -477,6 +518,73 @@ class _Reaper:
 
 _SLOT = struct.Struct("i")
 _REAPER = _Reaper()
+
+_child_watcher_checked = False
+
+
+def _use_pidfd_child_watcher() -> None:
+    """On Python 3.11, wait for git children with a pidfd on the running loop instead of a thread each.
+
+    asyncio 3.11's default child watcher starts (and waits for) a thread per child: about a third of the event
+    loop's time around a spawn. 3.12 and later already use pidfds where the kernel has them; 3.11 gets the
+    same here, once per process, when ``os.pidfd_open`` works (Linux 5.3+, not blocked by a sandbox).
+    """
+    global _child_watcher_checked
+    if _child_watcher_checked:
+        return
+    _child_watcher_checked = True
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_child_watcher(_PidfdChildWatcher())
+
+
+class _PidfdChildWatcher(asyncio.AbstractChildWatcher):
+    """Python 3.12's ``PidfdChildWatcher``: whatever loop is running watches the child's pidfd (3.11's own
+    is tied to one loop, and gz-tui and its tests run several loops over a process's life)."""
+
+    def __enter__(self) -> _PidfdChildWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def is_active(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        pass
+
+    def add_child_handler(self, pid: int, callback: Callable[..., object], *args: object) -> None:
+        loop = asyncio.get_running_loop()
+        pidfd = os.pidfd_open(pid)
+        loop.add_reader(pidfd, self._do_wait, pid, pidfd, loop, callback, args)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        return False  # nothing to forget: the reader goes when the child has been reaped
+
+    def _do_wait(
+        self, pid: int, pidfd: int, loop: asyncio.AbstractEventLoop, callback: Callable[..., object], args: tuple[object, ...]
+    ) -> None:
+        loop.remove_reader(pidfd)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            returncode = 255  # reaped elsewhere (asyncio reports the same)
+        else:
+            returncode = os.waitstatus_to_exitcode(status)
+        os.close(pidfd)
+        callback(pid, returncode, *args)
 
 
 def _kill_group(pid: int) -> None:

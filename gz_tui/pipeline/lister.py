@@ -7,13 +7,16 @@ asking the API as soon as the buffer is full.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup
 
 from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
 from gz_tui.forges.http import ApiClient, rebase_onto
@@ -66,6 +69,8 @@ class Lister:
         self.planned = {action: 0 for action in PlannedAction}
         self._lane: Lane[StoredRepo] | None = None
         self._put: Callable[[StoredRepo], Awaitable[None]] | None = None
+        self.requeued = False
+        """Repos an interrupted run left were queued again (their case twins are not known page by page)."""
 
     async def feed(
         self,
@@ -99,15 +104,32 @@ class Lister:
 
     async def _requeue(self, batches: Iterator[list[StoredRepo]]) -> None:
         while batch := await self.ctx.db(next, batches, None):
+            self.requeued = True
             for item in batch:
                 await self.offer(item)
 
     async def _list(self, cursor: str | None) -> None:
+        error: Exception | None = None
+        async with anyio.create_task_group() as group:
+            try:
+                await self._pages(cursor, group)
+            except Exception as exc:  # noqa: BLE001 -- raised below as itself, not inside an ExceptionGroup
+                error = exc
+                group.cancel_scope.cancel()  # the page being fetched ahead is not wanted any more
+        if error is not None:
+            raise error
+
+    async def _pages(self, cursor: str | None, group: TaskGroup) -> None:
+        """Page by page. While a page is parsed, journaled and queued, the next one is already being fetched:
+        still one request at a time per forge identity (the client's Quota), one page ahead at most."""
         ctx, stats, store, client, provider = self.ctx, self.ctx.stats, self.ctx.store, self.client, self.provider
         url: str | None = cursor
+        ahead: _PageAhead | None = None
         total_task_started = False
         page_number = 0
         seen, seen_all = 0, cursor is None
+        if cursor is None and not self.requeued:
+            ctx.case_twins = False  # a fresh listing: each page says whether it brought a case twin
         while True:
             page_number += 1
             stats.lister_state = ListerState.FETCHING
@@ -115,13 +137,17 @@ class Lister:
             if url is None:
                 url, response = await self._first_page()
                 _, stored_next = await ctx.db(store.page_cache, url)
+            elif ahead is not None and ahead.url == url:
+                stored_next, response = await ahead.result()
             else:
                 etag, stored_next = await ctx.db(store.page_cache, url)
                 response = await client.get(url, etag=etag if self.conditional else None)
+            ahead = None
             try:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
                 raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
+            del response  # parsed: the body (up to ~0.5 MB) is not kept while the next one comes in
             seen += len(page.repos)
             seen_all = seen_all and not page.not_modified  # a 304 page's repos are not parsed: its count is unknown
             page.repos = [scrub(repo) for repo in page.repos if self.shard is None or self.shard.owns(repo.key)]
@@ -131,12 +157,21 @@ class Lister:
                 stats.set_total(page.total)
             if page.not_modified:
                 page.next_url = page.next_url or stored_next
+            if page.next_url:
+                ahead = _PageAhead(page.next_url)
+                group.start_soon(functools.partial(ahead.fetch, ctx, client, conditional=self.conditional))
+            if page.not_modified:
                 fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
+                left_out: dict[str, str] = {}
             else:
-                fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos)
+                left_out = await self._left_out_by_metadata(page.repos)
+                fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos, left_out)
+            if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
+                ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
             stats.count(listed=len(fresh))
             ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
-            fresh = await self._select(fresh)
+            if left_out:
+                fresh = self._without(fresh, left_out)
             for item in fresh:
                 await self.offer(item)
             if page.next_url and not total_task_started and stats.counts.total is None and self.shard is None:
@@ -250,24 +285,29 @@ class Lister:
             return "subgroup matched by --subgroup-exclude"
         return ""
 
-    async def _select(self, fresh: list[StoredRepo]) -> list[StoredRepo]:
-        """A page's repos minus those ``--topic``/``--language`` leave out, which are recorded as skipped at once.
-
-        The state keeps no topics or languages, so these are decided here, as the page is listed, never for a repo
-        queued again from the state (a resumed run's pending repos passed them when they were listed)."""
+    async def _left_out_by_metadata(self, repos: list[RemoteRepo]) -> dict[str, str]:
+        """Repo key → why ``--topic``/``--language`` leave it out. The state keeps no topics or languages, so this is
+        decided as the page is listed and journaled with it (:meth:`StateStore.record_page`): a resumed run's pending
+        repos all passed, and none that failed is queued again."""
         if not (self.topics or self.language):
-            return fresh
-        ctx, kept, skipped = self.ctx, [], []
-        for item in fresh:
-            reason = "" if self._filtered_out(item.repo) else await self._metadata_skip(item.repo)
+            return {}
+        reasons: dict[str, str] = {}
+        for repo in repos:
+            reason = "" if self._filtered_out(repo) else await self._metadata_skip(repo)
             if reason:
-                skipped.append(Ack(item.repo.key, RepoStatus.SKIPPED, error_message=reason))
+                reasons[repo.key] = reason
+        return reasons
+
+    def _without(self, fresh: list[StoredRepo], left_out: dict[str, str]) -> list[StoredRepo]:
+        """``fresh`` minus the repos left out (already journaled as skipped), each counted and reported."""
+        ctx, kept = self.ctx, []
+        for item in fresh:
+            reason = left_out.get(item.repo.key)
+            if reason:
                 ctx.stats.count(skipped=1)
                 ctx.emit(RepoSkipped(repo=item.repo.full_name, reason=reason))
             else:
                 kept.append(item)
-        if skipped:
-            await ctx.db(ctx.store.ack_many, ctx.run_id, skipped)
         return kept
 
     async def _metadata_skip(self, repo: RemoteRepo) -> str:
@@ -295,3 +335,32 @@ def read_names(path: Path) -> dict[str, str]:
         if name:
             names.setdefault(name.lower(), name)
     return names
+
+
+class _PageAhead:
+    """The next listing page, fetched while the current one is journaled and queued; its outcome (the stored
+    ``next`` link and the response, or the error) is handed over where the request would otherwise be made."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._done = anyio.Event()
+        self._outcome: tuple[str | None, httpx.Response] | None = None
+        self._error: Exception | None = None
+
+    async def fetch(self, ctx: RunContext, client: ApiClient, *, conditional: bool) -> None:
+        try:
+            etag, stored_next = await ctx.db(ctx.store.page_cache, self.url)
+            self._outcome = stored_next, await client.get(self.url, etag=etag if conditional else None)
+        except Exception as exc:  # noqa: BLE001 -- raised by result(), in the lister's own order
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> tuple[str | None, httpx.Response]:
+        await self._done.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._outcome is not None
+        outcome, self._outcome = self._outcome, None
+        return outcome

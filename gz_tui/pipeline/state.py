@@ -24,7 +24,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -544,8 +544,13 @@ class StateStore:
 
     # -- listing ------------------------------------------------------------------------------
     @_guarded
-    def record_page(self, run_id: int, page: Page, repos: Sequence[RemoteRepo]) -> list[StoredRepo]:
-        """Journal a page and the cursor after it; return the repos this run has not seen yet."""
+    def record_page(
+        self, run_id: int, page: Page, repos: Sequence[RemoteRepo], skipped: Mapping[str, str] | None = None
+    ) -> list[StoredRepo]:
+        """Journal a page and the cursor after it; return the repos this run has not seen yet.
+
+        ``skipped`` (repo key → reason) are left out by what the state does not keep (``--topic``, ``--language``):
+        recorded as skipped in the same transaction, so a run killed right after never queues them on resume."""
         fresh: list[StoredRepo] = []
         with self.transaction():
             known = self._known(repos)
@@ -571,6 +576,8 @@ class StateStore:
                     for r in repos
                 ],
             )
+            if skipped:
+                self._write_acks(run_id, [Ack(i.repo.key, "skipped", error_message=skipped[i.repo.key]) for i in fresh if i.repo.key in skipped])
             self._save_cursor(run_id, page)
         return fresh
 
@@ -643,14 +650,19 @@ class StateStore:
 
     @_guarded
     def ack_many(self, run_id: int, acks: Iterable[Ack]) -> None:
+        acks = list(acks)
+        if not acks:
+            return
+        with self.transaction():
+            self._write_acks(run_id, acks)
+
+    def _write_acks(self, run_id: int, acks: Iterable[Ack]) -> None:
         now = self._now()
         rows = [
             (a.status, run_id, a.attempts, a.error_class, a.error_message, a.last_commit, a.status, a.pushed_at, now, a.key)
             for a in acks
         ]
-        if not rows:
-            return
-        with self.transaction():
+        if rows:
             self.db.executemany(
                 "UPDATE repos SET status = ?, done_run = ?, attempts = ?, error_class = ?, error_message = ?, "
                 "last_commit = COALESCE(?, last_commit), "
@@ -668,6 +680,20 @@ class StateStore:
             (rel_path, key, run_id, key),
         ).fetchone()
         return str(row[0]) if row else None
+
+    @_guarded
+    def any_case_twin(self, run_id: int, rel_paths: list[str]) -> bool:
+        """Whether any of these paths (a journaled page's) has a case twin listed in this run: one query a page,
+        so the workers ask :meth:`case_twin` per repo only once a twin exists."""
+        if not rel_paths:
+            return False
+        marks = ",".join(["lower(?)"] * len(rel_paths))
+        row = self.db.execute(
+            f"SELECT 1 FROM repos WHERE listed_run = ? AND lower(rel_path) IN ({marks}) "  # noqa: S608 -- placeholders only
+            "GROUP BY lower(rel_path) HAVING COUNT(*) > 1 LIMIT 1",
+            (run_id, *rel_paths),
+        ).fetchone()
+        return row is not None
 
     @_guarded
     def done_counts(self, run_id: int) -> dict[str, int]:
