@@ -54,3 +54,13 @@ def test_several_targets(snap_compare) -> None:  # type: ignore[no-untyped-def]
 def test_several_targets_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
     """At 80×24 the targets panel, eight workers and the newest error still fit."""
     assert snap_compare(demo_app("several-targets"), terminal_size=NARROW)
+
+
+def test_the_question_before_a_prune(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """--prune at the end of a mirror backup: a modal says how many clones would move, names the first five and
+    the attic, says one with local work stays, and "Leave them" has the focus (moving takes a deliberate key)."""
+
+    async def until_asked(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.6)
+
+    assert snap_compare(demo_app("prune-question"), terminal_size=SIZE, run_before=until_asked)

@@ -21,6 +21,7 @@ from gz_tui.config import Settings
 from gz_tui.kinds import ProviderName, WaitKind
 from gz_tui.pipeline.stats import (
     Counts,
+    PruneQuestion,
     ErrorView,
     ListerState,
     RateLimitView,
@@ -201,6 +202,29 @@ def finished_with_errors() -> Snapshot:
     )
 
 
+def prune_question() -> Snapshot:
+    """A nightly mirror backup (``--mirror --wikis --prune``) at its end: every repo synced, and the dashboard asks
+    before it moves the clones of 7 repos the forge no longer lists to the attic (one with local work stays)."""
+    snap = finished_with_errors()
+    return replace(
+        snap,
+        run_state=RunState.RUNNING,
+        counts=Counts(listed=2_104, total=2_104, cloned=12, updated=230, unchanged=1_852, skipped=10, gone=8, kept=1, wikis=388),
+        errors=(),
+        error_count=0,
+        exit_code=None,
+        kinds=("mirror", "wikis"),
+        prune_question=PruneQuestion(
+            target=SETTINGS.name,
+            count=7,
+            total=2_112,
+            names=("acme/legacy-billing", "acme/old-website", "acme/hackathon-2019", "acme/tmp-migration", "acme/poc-grpc"),
+            attic="/backup/acme/.gz-tui/attic/2026-12-04",
+            kept=1,
+        ),
+    )
+
+
 def _sum_counts(counts: Sequence[Counts]) -> Counts:
     """The run's totals; the forge totals add up only when every target knows its own."""
     totals = {f.name: sum(getattr(c, f.name) for c in counts) for f in fields(Counts) if f.name != "total"}
@@ -316,6 +340,7 @@ STATES = {
     "waiting-rate-limit": waiting_rate_limit,
     "finished-with-errors": finished_with_errors,
     "several-targets": several_targets,
+    "prune-question": prune_question,
 }
 """Name → snapshot builder; the names are the screenshot file names."""
 

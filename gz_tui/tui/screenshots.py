@@ -32,6 +32,7 @@ SHOTS: tuple[tuple[str, str, tuple[int, int]], ...] = (
     ("mid-run-80x24", "mid-run", NARROW),
     ("several-targets", "several-targets", SIZE),
     ("several-targets-80x24", "several-targets", NARROW),
+    ("prune-question", "prune-question", SIZE),
 )
 """File name, demo state, terminal size."""
 

@@ -21,7 +21,7 @@ def prune_detail(question: PruneQuestion) -> str:
     return (
         f"{question.count:,} of {question.total:,} clones belong to repos the forge no longer lists: {names}. "
         f"They move to {inert(question.attic)} — nothing is deleted.{kept} "
-        "No leaves them where they are."
+        "Leave them (n) keeps every one in place, and the next run asks again."
     )
 
 
