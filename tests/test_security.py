@@ -513,12 +513,18 @@ def hostile_git_side(self: Dispatcher, repo_path: str, rest: str, query: str, re
 
 
 @pytest.mark.parametrize(
-    "provider, git_rejects, output",
-    [("github", True, "--json"), ("gitlab", False, "--no-tui")],
-    ids=["github-git-rejects-token-and-echoes-it-json", "gitlab-clones-fine-plain-headless"],
+    "provider, git_rejects, output, extra",
+    [("github", True, "--json", ()), ("gitlab", False, "--no-tui", ()), ("gitea", False, "--json", ("--mirror", "--wikis"))],
+    ids=["github-git-rejects-token-and-echoes-it-json", "gitlab-clones-fine-plain-headless", "gitea-mirrors-and-wikis-json"],
 )
 def test_secret_audit_during_and_after_a_cli_run(
-    forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, git_rejects: bool, output: str
+    forge_factory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    git_rejects: bool,
+    output: str,
+    extra: tuple[str, ...],
 ) -> None:
     if git_rejects:
         monkeypatch.setattr(Dispatcher, "serve_git", hostile_git_side)
@@ -539,11 +545,11 @@ def test_secret_audit_during_and_after_a_cli_run(
     log_file = tmp_path / "logs" / "audit.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "gz_tui", "acme", "--provider", provider, "--base-url", sim.api_url(provider),
-         "--dest", str(dest), output, "--workers", "2", "--attempts", "1", "--log-file", str(log_file)],
+         "--dest", str(dest), output, "--workers", "2", "--attempts", "1", "--log-file", str(log_file), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "GITLAB_TOKEN" if provider == "gitlab" else "GH_TOKEN": TOKEN},
+        env={**os.environ, {"gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}.get(provider, "GH_TOKEN"): TOKEN},
         umask=0,  # the most permissive umask: private files must be private by construction
     )
     out_chunks: list[bytes] = []
@@ -615,8 +621,12 @@ def test_secret_audit_during_and_after_a_cli_run(
         assert all(m.startswith("fatal:") for m in echoed), echoed
         assert not [m for m in echoed if "remote:" in m or "\x1b" in m or "owned" in m or "Basic" in m], echoed
         assert repo_dirs(dest) == set()
+    elif "--mirror" in extra:
+        names = sim.repo_names(provider)
+        assert all((dest / f"{name}.git" / "HEAD").is_file() for name in names)
+        assert any((dest / f"{name}.wiki.git" / "HEAD").is_file() for name in names)  # wikis audited too
     else:
-        assert set(sim.repo_names("gitlab")) <= repo_dirs(dest)
+        assert set(sim.repo_names(provider)) <= repo_dirs(dest)
 
     # File modes, even under umask 0: DEST/.gz-tui 0700; the state DB, its WAL/SHM, the lock and the log 0600.
     assert mode(dest / ".gz-tui") == 0o700
