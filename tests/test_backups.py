@@ -211,22 +211,25 @@ def _sync(sim: ForgeSim, dest: Path, provider: str, **changes: Any) -> tuple[int
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_prune_moves_deleted_repos_to_the_attic_and_keeps_local_work(forge_factory: Any, tmp_path: Path, provider: str) -> None:
-    sim: ForgeSim = forge_factory(org=ORG, repos=40)
+    sim: ForgeSim = forge_factory(org=ORG, repos=50)
     dest = tmp_path / ORG
     assert _sync(sim, dest, provider)[0] == 0
     names = sim.repo_names(provider)
-    clean, dirty, stashed, unpushed = names[1], names[2], names[3], names[4]
+    clean, dirty, stashed, unpushed, detached = names[1], names[2], names[3], names[4], names[5]
     (dest / dirty / "notes.txt").write_text("mine\n")
     (dest / stashed / "README.md").write_text("changed\n")
     _git(dest / stashed, "-c", "user.name=t", "-c", "user.email=t@e", "stash")
     (dest / unpushed / "README.md").write_text("local commit\n")
     _git(dest / unpushed, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "local")
+    _git(dest / detached, "checkout", "-q", "--detach")  # a commit on a detached HEAD is on no branch at all
+    (dest / detached / "README.md").write_text("detached work\n")
+    _git(dest / detached, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "detached")
     head_of_clean = git_head(dest / clean)
-    for name in (clean, dirty, stashed, unpushed):
+    for name in (clean, dirty, stashed, unpushed, detached):
         sim.remove_repo(name)
 
     code, _, events = _sync(sim, dest, provider, dry_run=True, prune=True)
-    assert code == 0 and all((dest / n / ".git").is_dir() for n in (clean, dirty, stashed, unpushed))
+    assert code == 0 and all((dest / n / ".git").is_dir() for n in (clean, dirty, stashed, unpushed, detached))
     assert any("--prune would move 1 clone" in e["message"] for e in events if e["event"] == "notice")
 
     code, pipeline, events = _sync(sim, dest, provider, prune=True)
@@ -238,11 +241,16 @@ def test_prune_moves_deleted_repos_to_the_attic_and_keeps_local_work(forge_facto
     assert attic.is_relative_to(dest / ".gz-tui" / "attic") and not (dest / clean).exists()
     assert git_head(attic) == head_of_clean
     kept = {e["repo"]: e["reason"] for e in events if e["event"] == "repo_kept"}
-    assert kept == {dirty: "uncommitted changes", stashed: "stashed changes", unpushed: "commits on no remote branch"}
+    assert kept == {
+        dirty: "uncommitted changes",
+        stashed: "stashed changes",
+        unpushed: "commits on no remote branch",
+        detached: "commits on no remote branch",
+    }
     for name in kept:
         assert (dest / name / ".git").is_dir()
     summary = next(e for e in events if e["event"] == "summary")
-    assert (summary["gone"], summary["moved"], summary["kept"]) == (4, 1, 3)
+    assert (summary["gone"], summary["moved"], summary["kept"]) == (5, 1, 4)
     status = run_cli("status", str(dest))
     assert status.returncode == 0 and "in the attic" in status.stdout and clean in status.stdout and str(attic) in status.stdout
 

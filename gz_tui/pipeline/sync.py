@@ -277,7 +277,8 @@ class RepoSyncer:
         stash = await self.runner.run(["rev-parse", "--quiet", "--verify", "refs/stash"], cwd=folder)
         if stash.ok:
             return "stashed changes"
-        unpushed = await self.runner.run(["rev-list", "-n", "1", "--branches", "--not", "--remotes"], cwd=folder)
+        head = read_head(folder)  # a detached HEAD's own commits count too (None: a clone of an empty repo)
+        unpushed = await self.runner.run(["rev-list", "-n", "1", *([head] if head else []), "--branches", "--not", "--remotes"], cwd=folder)
         if not unpushed.ok:
             return f"git cannot inspect it ({unpushed.message or unpushed.returncode})"
         if unpushed.output.strip():

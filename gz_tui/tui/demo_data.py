@@ -21,9 +21,9 @@ from gz_tui.config import Settings
 from gz_tui.kinds import ProviderName, WaitKind
 from gz_tui.pipeline.stats import (
     Counts,
-    PruneQuestion,
     ErrorView,
     ListerState,
+    PruneQuestion,
     RateLimitView,
     RunState,
     Snapshot,
