@@ -128,7 +128,8 @@ class HeadlessReporter:
                 f"cloned {e['cloned']:,} · updated {e['updated']:,} · unchanged {e['unchanged']:,} · "
                 f"skipped {e['skipped']:,} · failed {e['failed']:,}"
                 + (f" · already done {e['resumed_done']:,}" if e["resumed_done"] else "")
-                + (f" · no longer on the forge {e['gone']:,} (kept)" if e.get("gone") else "")
+                + (f" · wikis {e['wikis']:,}" if e.get("wikis") else "")
+                + (f" · no longer on the forge {e['gone']:,}{_gone_fate(e)}" if e.get("gone") else "")
                 + f" · {countdown(e['seconds'])} · state {e['state']}"
             )
         self._write_out(redact(self._target + text))
@@ -230,3 +231,14 @@ def run_headless(
         json_mode=chosen[0].json, out=out, err=err, color=wants_color(err, os.environ), several=len(chosen) > 1
     )
     return anyio.run(run_headless_async, lambda sink: Pipeline(chosen, clock=clock, events=sink), reporter)
+
+
+def _gone_fate(summary: dict[str, Any]) -> str:
+    """What became of the clones the forge no longer lists: kept, or (``--prune``) moved to the attic and kept."""
+    moved, kept = summary.get("moved", 0), summary.get("kept", 0)
+    if not moved and not kept:
+        return " (kept)"
+    parts = [f"moved to the attic {moved:,}"] if moved else []
+    if kept:
+        parts.append(f"kept for local work {kept:,}")
+    return " (" + ", ".join(parts) + ")"

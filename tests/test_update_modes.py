@@ -133,6 +133,12 @@ def test_repos_gone_from_the_forge_are_reported_and_kept(forge_factory: Any, tmp
     assert "no longer on the forge 2 (kept)" in headless.stdout
     assert "note: 2 clones in" in headless.stderr
 
+    (dest / "repo-00007" / "mine.txt").write_text("local work\n")
+    pruned = run_cli("acme", "--base-url", sim.base_url, "--dest", str(dest), "--prune", "--prune-force")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "no longer on the forge 2 (moved to the attic 1, kept for local work 1)" in pruned.stdout
+    assert not (dest / "repo-00003").exists() and (dest / "repo-00007" / ".git").is_dir()
+
 
 def test_an_unfinished_listing_reports_nothing_gone(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=10)
