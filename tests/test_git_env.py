@@ -58,6 +58,7 @@ def test_classification_of_common_git_failures() -> None:
     assert classify("error: RPC failed; HTTP 429 curl 22 The requested URL returned error: 429") == "throttled"
     assert classify("fatal: the remote end hung up unexpectedly") == "network"
     assert classify("fatal: could not create work tree dir 'x': No space left on device") == "disk"
+    assert classify("fatal: fetch-pack: invalid index-pack output") == "disk"  # index-pack died writing on a full disk
 
 
 def test_summary_prefers_fatal_line_strips_escapes_and_redacts() -> None:

@@ -174,6 +174,7 @@ _DISK_MARKERS = (
     "unable to write",
     "unable to create temporary",
     "failed to write",
+    "invalid index-pack output",  # index-pack died writing the pack (a full disk), so fetch-pack read nothing from it
 )
 
 
