@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -173,15 +173,18 @@ class ApiClient:
     def same_origin(self, url: str) -> bool:
         return origin_of(url) == self._origin
 
-    async def get(self, url: str, *, etag: str | None = None, quiet_404: bool = False) -> httpx.Response:
+    async def get(
+        self, url: str, *, etag: str | None = None, quiet_404: bool = False, on_sent: Callable[[], None] | None = None
+    ) -> httpx.Response:
         """GET with waiting and retrying; returns a 2xx or 304 response, else raises a ForgeError.
 
         An error's text comes partly from the forge (its message, a URL it linked to); a server that
         echoes the credentials it received must not get them printed, so the token is redacted from it.
+        ``on_sent`` is called once the request is written and the answer awaited (the lister's page ahead).
         """
         try:
             async with self.quota.turn:
-                return await self._get(url, etag=etag, quiet_404=quiet_404)
+                return await self._get(url, etag=etag, quiet_404=quiet_404, on_sent=on_sent)
         except ForgeError as exc:
             text = str(exc)
             clean = self._redact(text)
@@ -192,7 +195,7 @@ class ApiClient:
     def _redact(self, text: str) -> str:
         return SECRETS.redact(self._secrets.redact(text))
 
-    async def _get(self, url: str, *, etag: str | None, quiet_404: bool) -> httpx.Response:
+    async def _get(self, url: str, *, etag: str | None, quiet_404: bool, on_sent: Callable[[], None] | None = None) -> httpx.Response:
         transient = 0
         secondary = 0
         redirects = 0
@@ -204,7 +207,10 @@ class ApiClient:
             if etag:
                 headers["If-None-Match"] = etag
             try:
-                response = await self._client.get(url, headers=headers)
+                if on_sent is None:
+                    response = await self._client.get(url, headers=headers)
+                else:
+                    response = await self._client.get(url, headers=headers, extensions={"trace": _answer_awaited(on_sent)})
                 # httpx's response and its (already read) stream point at each other; break the cycle so a
                 # ~0.5 MB page is freed now, not at the next full GC (memory must not grow with the org).
                 response.stream = httpx.ByteStream(b"")
@@ -371,3 +377,13 @@ def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - now)
         except (TypeError, ValueError):
             return None
+
+
+def _answer_awaited(on_sent: Callable[[], None]) -> Callable[[str, dict[str, object]], Awaitable[None]]:
+    """An httpcore trace hook calling ``on_sent`` when the request is out and its answer is awaited."""
+
+    async def trace(event: str, info: dict[str, object]) -> None:
+        if event.endswith("receive_response_headers.started"):
+            on_sent()
+
+    return trace

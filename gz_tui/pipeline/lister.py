@@ -44,6 +44,11 @@ def scrub(repo: RemoteRepo) -> RemoteRepo:
     return replace(repo, full_name=full_name, rel_path=rel_path, clone_url=clone_url, ssh_url=ssh_url or None, owner=owner)
 
 
+
+AHEAD_SEND_SECONDS = 0.02
+"""How long the lister lets the next page's request go out before it parses the current one (it is written in well
+under a millisecond, unless it waits for the quota: then the page at hand is not held up)."""
+
 class Lister:
     """Owns the listing side of one run; the pipeline reads ``error``, ``fatal`` and ``planned`` afterwards."""
 
@@ -143,6 +148,18 @@ class Lister:
                 etag, stored_next = await ctx.db(store.page_cache, url)
                 response = await client.get(url, etag=etag if self.conditional else None)
             ahead = None
+            next_url = provider.next_url(url, response)
+            if next_url and not client.same_origin(next_url):
+                next_url = rebase_onto(next_url, ctx.settings.api_base)
+            if response.status_code == 304:
+                next_url = next_url or stored_next
+            if next_url:
+                # Asked for before this page is parsed, journaled and queued: its request is on the wire meanwhile.
+                etag, after_next = await ctx.db(store.page_cache, next_url)
+                ahead = _PageAhead(next_url, after_next)
+                group.start_soon(functools.partial(ahead.fetch, client, etag if self.conditional else None))
+                with anyio.move_on_after(AHEAD_SEND_SECONDS):  # never held up by a rate-limit wait or another target
+                    await ahead.sent.wait()
             try:
                 page = provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
@@ -151,15 +168,9 @@ class Lister:
             seen += len(page.repos)
             seen_all = seen_all and not page.not_modified  # a 304 page's repos are not parsed: its count is unknown
             page.repos = [scrub(repo) for repo in page.repos if self.shard is None or self.shard.owns(repo.key)]
-            if page.next_url and not client.same_origin(page.next_url):
-                page.next_url = rebase_onto(page.next_url, ctx.settings.api_base)
+            page.next_url = next_url
             if page.total is not None and self.shard is None:
                 stats.set_total(page.total)
-            if page.not_modified:
-                page.next_url = page.next_url or stored_next
-            if page.next_url:
-                ahead = _PageAhead(page.next_url)
-                group.start_soon(functools.partial(ahead.fetch, ctx, client, conditional=self.conditional))
             if page.not_modified:
                 fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
                 left_out: dict[str, str] = {}
@@ -338,22 +349,27 @@ def read_names(path: Path) -> dict[str, str]:
 
 
 class _PageAhead:
-    """The next listing page, fetched while the current one is journaled and queued; its outcome (the stored
-    ``next`` link and the response, or the error) is handed over where the request would otherwise be made."""
+    """The next listing page, fetched while the current one is parsed, journaled and queued; its outcome (the
+    stored ``next`` link and the response, or the error) is handed over where the request would otherwise be made.
 
-    def __init__(self, url: str) -> None:
+    ``sent`` is set once the request has gone out (or failed): the lister waits for it before it parses, since
+    parsing holds the event loop and a request not yet written would wait for it."""
+
+    def __init__(self, url: str, stored_next: str | None) -> None:
         self.url = url
+        self.stored_next = stored_next
+        self.sent = anyio.Event()
         self._done = anyio.Event()
         self._outcome: tuple[str | None, httpx.Response] | None = None
         self._error: Exception | None = None
 
-    async def fetch(self, ctx: RunContext, client: ApiClient, *, conditional: bool) -> None:
+    async def fetch(self, client: ApiClient, etag: str | None) -> None:
         try:
-            etag, stored_next = await ctx.db(ctx.store.page_cache, self.url)
-            self._outcome = stored_next, await client.get(self.url, etag=etag if conditional else None)
+            self._outcome = self.stored_next, await client.get(self.url, etag=etag, on_sent=self.sent.set)
         except Exception as exc:  # noqa: BLE001 -- raised by result(), in the lister's own order
             self._error = exc
         finally:
+            self.sent.set()
             self._done.set()
 
     async def result(self) -> tuple[str | None, httpx.Response]:
