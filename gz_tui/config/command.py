@@ -46,35 +46,11 @@ _SHOWN = (
     "post_sync",
     "stats_file",
 )
-_TARGET_SHOWN = (
-    "owner",
-    *_SHOWN[:-2],
-    "include",
-    "exclude",
-    "branch",
-    "topics",
-    "language",
-    "repos_file",
-    "affiliation",
-    "subgroup_include",
-    "subgroup_exclude",
-    *_SHOWN[-2:],
-)
+_SELECTION = ("topics", "language", "repos_file", "affiliation", "subgroup_include", "subgroup_exclude")
+"""Selection beyond the regexes: a target's own, shown only when set."""
+_TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", "branch", *_SELECTION, *_SHOWN[-2:])
 """A target's block also says whose repos it syncs and which it keeps."""
-_WHEN_SET = frozenset(
-    {
-        "github_app_id",
-        "github_app_installation_id",
-        "github_app_key",
-        "ssh_hostname",
-        "topics",
-        "language",
-        "repos_file",
-        "affiliation",
-        "subgroup_include",
-        "subgroup_exclude",
-    }
-)
+_WHEN_SET = frozenset({"github_app_id", "github_app_installation_id", "github_app_key", "ssh_hostname", *_SELECTION})
 """Rows shown only when the setting has a value: what most runs never use."""
 
 _HEADER = """\

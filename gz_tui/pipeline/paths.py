@@ -60,6 +60,12 @@ def safe_relative_path(rel_path: str, *, longest_name: int = NAME_MAX) -> Path:
     return Path(*segments)
 
 
+def copy_path(rel_path: str, *, mirror: bool, wiki: bool = False) -> str:
+    """Where a repo's copy lives below DEST: ``NAME`` (a working clone) or ``NAME.git`` (a bare mirror), and its wiki
+    beside it: ``NAME.wiki`` or ``NAME.wiki.git``."""
+    return rel_path + (".wiki" if wiki else "") + (".git" if mirror else "")
+
+
 def destination(dest: Path, rel_path: str, *, longest_name: int = NAME_MAX) -> Path:
     """The final directory of a repo, proven to resolve inside DEST."""
     relative = safe_relative_path(rel_path, longest_name=longest_name)

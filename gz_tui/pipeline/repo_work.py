@@ -17,7 +17,7 @@ from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
-from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
+from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, copy_path, destination
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.pipeline.stats import ErrorView, RunState, WorkerState
 from gz_tui.pipeline.sync import Outcome, RepoSyncer
@@ -84,7 +84,7 @@ class RepoWork:
             raise UnsafeRepo("the forge put your token into this repository's name or URL; refused")
         if "/" in repo.rel_path and not self.nested:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
-        final = destination(self.ctx.dest, repo.rel_path + (".git" if settings.mirror else ""), longest_name=self.ctx.longest_name)
+        final = destination(self.ctx.dest, copy_path(repo.rel_path, mirror=settings.mirror), longest_name=self.ctx.longest_name)
         url = clone_url_for(
             repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http, ssh_hostname=settings.ssh_hostname
         )
@@ -172,7 +172,7 @@ class RepoWork:
         name = f"{repo.full_name}.wiki"
         try:
             final = destination(
-                self.ctx.dest, repo.rel_path + (".wiki.git" if settings.mirror else ".wiki"), longest_name=self.ctx.longest_name
+                self.ctx.dest, copy_path(repo.rel_path, mirror=settings.mirror, wiki=True), longest_name=self.ctx.longest_name
             )
         except UnsafeRepo as exc:
             self._record_wiki(name, Outcome(RepoStatus.FAILED, ErrorClass.UNSAFE, str(exc), kind=CloneKind.WIKI))
@@ -193,27 +193,18 @@ class RepoWork:
         self._record_wiki(name, outcome)
 
     def _record_wiki(self, name: str, outcome: Outcome) -> None:
+        """A wiki's outcome: counted and reported like a repo's, never journaled (the state holds repos)."""
         ctx, stats = self.ctx, self.ctx.stats
-        message = redact(outcome.message)
+        outcome = replace(outcome, message=redact(outcome.message), kind=CloneKind.WIKI)
         if outcome.status == RepoStatus.FAILED:
+            outcome = replace(outcome, error_class=outcome.error_class or ErrorClass.OTHER)
             stats.count(failed=1, failed_permanent=int(outcome.error_class in PERMANENT_ERRORS))
-            ctx.run.add_error(ErrorView(ctx.clock.now(), name, outcome.error_class, message, 1, 1, target=self._name))
-            ctx.emit(RepoFailed(repo=name, error_class=ErrorClass(outcome.error_class or ErrorClass.OTHER), message=message, attempts=1))
-            return
-        if outcome.status == RepoStatus.SKIPPED:
+            ctx.run.add_error(ErrorView(ctx.clock.now(), name, outcome.error_class, outcome.message, 1, 1, target=self._name))
+        elif outcome.status == RepoStatus.SKIPPED:
             stats.count(no_wiki=1)
         else:
             stats.count(wikis=1)
-        ctx.emit(
-            RepoDone(
-                repo=name,
-                outcome=RepoStatus(outcome.status),
-                commit=outcome.last_commit,
-                bytes=outcome.received_bytes,
-                kind=CloneKind.WIKI,
-                message=message or None if outcome.status == RepoStatus.SKIPPED else None,
-            )
-        )
+        self._emit_outcome(name, outcome, attempts=1)
 
     def _show_git_throttle(self) -> None:
         """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
@@ -262,17 +253,22 @@ class RepoWork:
             run.add_error(
                 ErrorView(ctx.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts, target=self._name)
             )
+        self._emit_outcome(repo.full_name, outcome, attempts=attempts)
+
+    def _emit_outcome(self, name: str, outcome: Outcome, *, attempts: int) -> None:
+        """``repo_failed``, or ``repo_done`` with the kind of copy (and why, when skipped)."""
+        status = outcome.status
         if status == RepoStatus.FAILED:
-            ctx.emit(RepoFailed(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
-        else:
-            ctx.emit(
-                RepoDone(
-                    repo=repo.full_name,
-                    outcome=RepoStatus(status),
-                    commit=outcome.last_commit,
-                    bytes=outcome.received_bytes,
-                    kind=outcome.kind,
-                    message=outcome.message or None if status == RepoStatus.SKIPPED else None,
-                )
+            self.ctx.emit(RepoFailed(repo=name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
+            return
+        self.ctx.emit(
+            RepoDone(
+                repo=name,
+                outcome=RepoStatus(status),
+                commit=outcome.last_commit,
+                bytes=outcome.received_bytes,
+                kind=outcome.kind,
+                message=outcome.message or None if status == RepoStatus.SKIPPED else None,
             )
+        )
 

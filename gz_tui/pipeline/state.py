@@ -31,7 +31,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from gz_tui.forges.base import Page, RemoteRepo
 from gz_tui.format import binary_size
-from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
+from gz_tui.pipeline.paths import UnsafeRepo, copy_path, safe_relative_path
 
 SCHEMA_VERSION = 2
 _MIGRATIONS: dict[int, str] = {
@@ -764,7 +764,7 @@ class StateStore:
         rows = self.db.execute("SELECT key, rel_path FROM repos WHERE listed_run < ? ORDER BY rel_path", (run_id,)).fetchall()
         for key, rel_path in rows:
             try:
-                folder = dest / safe_relative_path(rel_path + (".git" if mirror else ""))
+                folder = dest / safe_relative_path(copy_path(rel_path, mirror=mirror))
             except UnsafeRepo:
                 continue
             if (folder / "HEAD").is_file() if mirror else (folder / ".git").is_dir():

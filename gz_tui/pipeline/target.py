@@ -44,7 +44,7 @@ from gz_tui.pipeline.git import (
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.lock import LockedError, ProcessLock
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
-from gz_tui.pipeline.paths import name_max
+from gz_tui.pipeline.paths import copy_path, name_max
 from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
 from gz_tui.pipeline.shards import parse_shard, work_dir
@@ -627,15 +627,14 @@ class TargetRun:
         pause = float(os.environ.get(PRUNE_PAUSE_ENV, "0") or 0)
         moved = 0
         for key, rel_path, folder in movable:
-            suffix = ".git" if settings.mirror else ""
-            attic = _free_path(attic_root / (rel_path + suffix))
+            attic = _free_path(attic_root / copy_path(rel_path, mirror=settings.mirror))
             if await self._move_to_attic(store, key, rel_path, folder, attic):
                 moved += 1
                 self.stats.count(moved=1)
                 self.emit(RepoMoved(repo=rel_path, attic=str(attic)))
-                wiki = folder.with_name(folder.name.removesuffix(".git") + (".wiki.git" if settings.mirror else ".wiki"))
+                wiki = folder.with_name(copy_path(folder.name.removesuffix(".git"), mirror=settings.mirror, wiki=True))
                 if wiki.is_dir():
-                    wiki_attic = attic.with_name(attic.name.removesuffix(".git") + (".wiki.git" if settings.mirror else ".wiki"))
+                    wiki_attic = attic.with_name(copy_path(attic.name.removesuffix(".git"), mirror=settings.mirror, wiki=True))
                     await self._move_to_attic(store, key, rel_path + ".wiki", wiki, _free_path(wiki_attic))
                 if pause:
                     await anyio.sleep(pause)
