@@ -145,10 +145,12 @@ def p1_clone(ctx: Context) -> list[Row]:
             f"≤ {P1_GOAL:.2f}",
             ratio <= P1_GOAL,
             [
-                (f"P1: destination {ws.dest_root} ({where}); {runs} runs each, alternated; ratio = median of the paired "
+                (
+                    f"P1: destination {ws.dest_root} ({where}); {runs} runs each, alternated; ratio = median of the paired "
                     f"ratios ({_ratios(ours, theirs)}; ratio of medians {median(ours) / median(theirs):.2f}); gz-tui "
                     f"{spread(ours)} s, xargs {spread(theirs)} s; CPU (process + git children) gz-tui "
-                    f"{median(cpu['gz']):.1f} s vs xargs {median(cpu['ref']):.1f} s")
+                    f"{median(cpu['gz']):.1f} s vs xargs {median(cpu['ref']):.1f} s"
+                )
             ],
         )
     ]
@@ -163,10 +165,12 @@ def p1_clone(ctx: Context) -> list[Row]:
                 "—",
                 None,
                 [
-                    (f"P1 own CPU: the gz-tui process alone (utime+stime from /proc of the exited process, its git "
+                    (
+                        f"P1 own CPU: the gz-tui process alone (utime+stime from /proc of the exited process, its git "
                         f"children excluded): {spread(own)} s for the clone run, of which start-up and listing (the "
                         f"same command with --dry-run) {spread(startup)} s; per repo = (clone − dry run) ÷ {n}; "
-                        f"all-in {median(own) / n * 1000:.2f} ms a repo")
+                        f"all-in {median(own) / n * 1000:.2f} ms a repo"
+                    )
                 ],
             )
         )
@@ -220,8 +224,9 @@ def p2_dry_run(ctx: Context) -> list[Row]:
             ours, theirs = alternate(runs, gz, ref)
             curls = []
     ours_rate, ref_rate = n / median(ours), n / median(theirs)
-    cpu_note = (f"; gz-tui's own CPU {spread(own)} s = {median(own) / (n / 100) * 1000:.1f} ms a page of 100, "
-                "start-up included") if own else ""
+    cpu_note = (
+        (f"; gz-tui's own CPU {spread(own)} s = {median(own) / (n / 100) * 1000:.1f} ms a page of 100, start-up included") if own else ""
+    )
     rows = [
         Row(
             f"P2 dry run {n:,} repos, repos/s",
@@ -231,9 +236,12 @@ def p2_dry_run(ctx: Context) -> list[Row]:
             "≥ 3,000/s",
             ours_rate >= 3000,
             [
-                (f"P2: process wall time, start to exit: gz-tui {spread(ours)} s, httpx loop {spread(theirs)} s"
-                    + (f", curl {spread(curls)} s" if curls else "") + f"; inside the pipeline (summary 'seconds') "
-                    f"{median(inner):.2f} s = {n / median(inner):,.0f} repos/s{cpu_note}; order rotated each run")
+                (
+                    f"P2: process wall time, start to exit: gz-tui {spread(ours)} s, httpx loop {spread(theirs)} s"
+                    + (f", curl {spread(curls)} s" if curls else "")
+                    + f"; inside the pipeline (summary 'seconds') "
+                    f"{median(inner):.2f} s = {n / median(inner):,.0f} repos/s{cpu_note}; order rotated each run"
+                )
             ],
         )
     ]
@@ -297,9 +305,11 @@ def _p2_curl_at_latency(ctx: Context, n: int, runs: int, curl: str) -> Row:
         f"{ratio:.3f}",
         f"≤ {P2_CURL_GOAL:.2f}",
         ratio <= P2_CURL_GOAL,
-        [f"P2 curl at {P2_CURL_LATENCY * 1000:.0f} ms a page: paired ratios ({_ratios(ours, curls)}); gz-tui {spread(ours)} s, "
-         f"curl {spread(curls)} s. At no added latency the forge serves a cached page in ~1.6 ms and curl's whole run is "
-         "shorter than gz-tui's start-up: that row measures Python's start-up and per-page CPU, not the listing design"],
+        [
+            f"P2 curl at {P2_CURL_LATENCY * 1000:.0f} ms a page: paired ratios ({_ratios(ours, curls)}); gz-tui {spread(ours)} s, "
+            f"curl {spread(curls)} s. At no added latency the forge serves a cached page in ~1.6 ms and curl's whole run is "
+            "shorter than gz-tui's start-up: that row measures Python's start-up and per-page CPU, not the listing design"
+        ],
     )
 
 
@@ -331,7 +341,7 @@ def p3_first_clone(ctx: Context) -> list[Row]:
     sim = ForgeSim(ws.fresh_dir("forge"), org=ORG, repos=n, scenario=Scenario(latency=0.05))
     with sim:
         names = sim.repo_names()
-        warm_git([sim.git_url(name) for name in names[:3 * WORKERS]])
+        warm_git([sim.git_url(name) for name in names[: 3 * WORKERS]])
         _warm_api(sim.base_url)
         for _ in range(runs):
             dest = ws.fresh_dir("p3")
@@ -356,8 +366,10 @@ def p3_first_clone(ctx: Context) -> list[Row]:
             "< 1 s",
             first < 1.0,
             [
-                (f"P3: {runs} runs, {spread(firsts, '{:.3f}')} s to the first repo_done event; first git request at the "
-                    f"forge after {median(gits):.3f} s ({spread(gits, '{:.3f}')}), preceded by {median(api_before):.0f} API requests")
+                (
+                    f"P3: {runs} runs, {spread(firsts, '{:.3f}')} s to the first repo_done event; first git request at the "
+                    f"forge after {median(gits):.3f} s ({spread(gits, '{:.3f}')}), preceded by {median(api_before):.0f} API requests"
+                )
             ],
         ),
         Row(
@@ -390,9 +402,7 @@ def p4_memory(ctx: Context) -> list[Row]:
                 forge.spend(size // 100 + 2)
                 dest = ws.fresh_dir("p4")
                 events = ws.fresh_dir("p4-events")
-                probe = run_timed(
-                    [PYTHON, str(BENCH_DIR / "peak_rss.py"), str(events), "--", *gz_args(forge.url, dest, "--dry-run")], ws
-                )
+                probe = run_timed([PYTHON, str(BENCH_DIR / "peak_rss.py"), str(events), "--", *gz_args(forge.url, dest, "--dry-run")], ws)
                 _check(probe.returncode == 0, f"peak_rss.py failed: {probe.stderr[-600:]}")
                 result = json.loads(probe.stdout.strip().splitlines()[-1])
                 summary = _last_json_line(events)
@@ -416,9 +426,11 @@ def p4_memory(ctx: Context) -> list[Row]:
             "≤ 1.15 and < 120 MB",
             ratio <= 1.15 and hi < 120,
             [
-                (f"P4: ru_maxrss of the gz-tui process, worst of {len(peaks[big])} run(s) per size "
+                (
+                    f"P4: ru_maxrss of the gz-tui process, worst of {len(peaks[big])} run(s) per size "
                     f"(all runs: {', '.join(f'{v:.1f}' for v in peaks[small])} / {', '.join(f'{v:.1f}' for v in peaks[big])} MB); "
-                    f"reference column = the {small:,}-repo org")
+                    f"reference column = the {small:,}-repo org"
+                )
             ],
         )
     ]
@@ -582,11 +594,13 @@ def p6_dashboard(ctx: Context) -> list[Row]:
             "≥ 0.95",
             ratio >= 0.95,
             [
-                (f"P6: reference column = headless; {runs} runs each, alternated; ratio = median of the paired ratios "
+                (
+                    f"P6: reference column = headless; {runs} runs each, alternated; ratio = median of the paired ratios "
                     f"({_ratios(tui, headless)}; ratio of medians {median(tui) / median(headless):.2f}); dashboard {spread(tui, '{:.1f}')}, "
                     f"headless {spread(headless, '{:.1f}')} repos/s; the gz-tui process alone (git excluded) used "
                     f"{median(own['tui']):.0%} of a core with the dashboard vs {median(own['headless']):.0%} headless; "
-                    f"CPU including git {median(cpu['tui']):.1f} s vs {median(cpu['headless']):.1f} s")
+                    f"CPU including git {median(cpu['tui']):.1f} s vs {median(cpu['headless']):.1f} s"
+                )
             ],
         )
     ]
@@ -634,8 +648,10 @@ def p7_resync(ctx: Context) -> list[Row]:
             f"≤ {RESYNC_GOAL:.2f}",
             ratio <= RESYNC_GOAL,
             [
-                (f"P7: reference column = the first clone of the same repos into the same dest; {runs} runs; "
-                    f"{no_pushed_at} of the {n:,} repos have no pushed_at, so they cannot be skipped and get a git fetch")
+                (
+                    f"P7: reference column = the first clone of the same repos into the same dest; {runs} runs; "
+                    f"{no_pushed_at} of the {n:,} repos have no pushed_at, so they cannot be skipped and get a git fetch"
+                )
             ],
         )
     ]
@@ -657,8 +673,10 @@ def p8_targets(ctx: Context) -> list[Row]:
         def gz_targets() -> float:
             root = ws.fresh_dir("p8-targets")
             config.write_text(
-                "".join(f'[targets.{name}]\nowner = "{ORG}"\nbase_url = "{forge.url}"\ndest = "{root / name}"\n\n'
-                        for name, forge in (("a", a), ("b", b), ("c", c)))
+                "".join(
+                    f'[targets.{name}]\nowner = "{ORG}"\nbase_url = "{forge.url}"\ndest = "{root / name}"\n\n'
+                    for name, forge in (("a", a), ("b", b), ("c", c))
+                )
             )
             try:
                 finished = run_timed([PYTHON, "-m", "gz_tui", "sync", "--workers", str(WORKERS), "--token", "", "--json"], ws)
@@ -686,7 +704,9 @@ def p8_targets(ctx: Context) -> list[Row]:
             f"{ratio:.3f}",
             "≤ 1.05",
             ratio <= 1.05,
-            [f"P8: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; 3 targets {spread(ours)} s, one org {spread(theirs)} s"],
+            [
+                f"P8: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; 3 targets {spread(ours)} s, one org {spread(theirs)} s"
+            ],
         )
     ]
 
@@ -715,8 +735,14 @@ def p9_shards(ctx: Context) -> list[Row]:
             procs = []
             for k, out in enumerate(outs):
                 with open(out, "wb") as handle:
-                    procs.append(subprocess.Popen([*gz_args(forge.url, dest, workers=WORKERS), "--shard", f"{k}/3"],
-                                                  stdout=handle, stderr=subprocess.DEVNULL, env=ws.env))
+                    procs.append(
+                        subprocess.Popen(
+                            [*gz_args(forge.url, dest, workers=WORKERS), "--shard", f"{k}/3"],
+                            stdout=handle,
+                            stderr=subprocess.DEVNULL,
+                            env=ws.env,
+                        )
+                    )
             codes = [p.wait(timeout=900) for p in procs]
             seconds = clock.perf_counter() - start
             summaries = [_last_json_line(out) for out in outs]
@@ -743,8 +769,10 @@ def p9_shards(ctx: Context) -> list[Row]:
             f"{ratio:.3f}",
             "— (2 cores)",
             True,
-            [f"P9: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; each shard lists the whole org, so API "
-             f"requests grow N-fold on a first run; git work is split, which pays off only with more cores or machines"],
+            [
+                f"P9: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; each shard lists the whole org, so API "
+                f"requests grow N-fold on a first run; git work is split, which pays off only with more cores or machines"
+            ],
         )
     ]
 
@@ -787,10 +815,12 @@ def p10_partial(ctx: Context) -> list[Row]:
             f"{ratio:.3f}",
             "— (loopback)",
             True,
-            [f"P10: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; each repo's first commit holds a "
-             f"{size_kb // 1024} MB incompressible file that its second commit (HEAD) removes: a partial clone never downloads it. "
-             "On loopback bytes cost almost nothing, and a partial clone makes a second request per repo (the blobs HEAD "
-             "needs, fetched at checkout), so wall time is no gain here; over a real link the size row is the time saved"],
+            [
+                f"P10: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; each repo's first commit holds a "
+                f"{size_kb // 1024} MB incompressible file that its second commit (HEAD) removes: a partial clone never downloads it. "
+                "On loopback bytes cost almost nothing, and a partial clone makes a second request per repo (the blobs HEAD "
+                "needs, fetched at checkout), so wall time is no gain here; over a real link the size row is the time saved"
+            ],
         ),
         Row(
             f"P10 size on disk of those {n} clones, MB",

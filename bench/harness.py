@@ -88,11 +88,7 @@ class Workspace:
         (home / "gitconfig").write_text("")
         # PYTHONDONTWRITEBYTECODE would make every child compile gz_tui from source (~50 ms of start-up an
         # installed copy never pays): children run from the bytecode run.py compiles first.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in TOKEN_VARS and not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"
-        }
+        env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS and not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"}
         env.update(
             GZ_TUI_CONFIG=str(home / "config.toml"),
             GZ_TUI_LOG_DIR=str(home / "logs"),
@@ -323,9 +319,7 @@ def run_timed(args: Sequence[str], ws: Workspace, *, stdin: str | None = None, t
     stderr = err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
-    return Finished(
-        seconds, status, _json_lines(text), stderr, int(rusage.ru_maxrss), rusage.ru_utime + rusage.ru_stime, text, own_cpu
-    )
+    return Finished(seconds, status, _json_lines(text), stderr, int(rusage.ru_maxrss), rusage.ru_utime + rusage.ru_stime, text, own_cpu)
 
 
 def _wait_exited(proc: subprocess.Popen[bytes], timeout: float, start: float) -> tuple[float, float | None]:

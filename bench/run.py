@@ -58,8 +58,12 @@ def report(info: dict[str, str], rows: list[Row], args: argparse.Namespace, seco
         "",
         "Machine: " + " · ".join(f"{k} {v}" for k, v in info.items()),
         "",
-        "Command: `python bench/run.py" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
-        + (f" --runs {args.runs}" if args.runs else "") + (f" --dest-root {args.dest_root}" if args.dest_root else "") + "`",
+        "Command: `python bench/run.py"
+        + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if args.only else "")
+        + (f" --runs {args.runs}" if args.runs else "")
+        + (f" --dest-root {args.dest_root}" if args.dest_root else "")
+        + "`",
         "",
         table(rows),
         "",

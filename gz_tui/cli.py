@@ -98,12 +98,18 @@ def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
         p.add_argument("--owner", dest="owner_flag", metavar="NAME", help="the owner, whatever its name (also: -- NAME)")
     p.add_argument("--version", action="version", version=f"gz-tui {__version__}")
     p.add_argument("--provider", choices=PROVIDERS, help="forge type (default github)")
-    p.add_argument("--base-url", dest="base_url", metavar="URL", help="API root (default https://api.github.com; GHES: https://HOST/api/v3)")
+    p.add_argument(
+        "--base-url", dest="base_url", metavar="URL", help="API root (default https://api.github.com; GHES: https://HOST/api/v3)"
+    )
     p.add_argument("--token", help="API token (else GH_TOKEN/GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN, or `gh auth token`)")
     p.add_argument("--profile", help="use a [profiles.NAME] section of the config file")
-    p.add_argument("--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER; with several owners or targets: DIR/OWNER each)")
+    p.add_argument(
+        "--dest", type=Path, metavar="DIR", help="where repos land (default ./OWNER; with several owners or targets: DIR/OWNER each)"
+    )
     p.add_argument("--workers", type=int, metavar="N", help=f"parallel git processes (default 8, at most {RULES['workers'].most})")
-    p.add_argument("--buffer", type=int, metavar="N", help=f"listed repos held ahead of the workers (default 1000, at most {RULES['buffer'].most:,})")
+    p.add_argument(
+        "--buffer", type=int, metavar="N", help=f"listed repos held ahead of the workers (default 1000, at most {RULES['buffer'].most:,})"
+    )
     p.add_argument("--protocol", choices=PROTOCOLS, help="clone over https (default) or ssh")
     p.add_argument("--update", choices=UPDATE_MODES, help="for repos already on disk (default fetch)")
     p.add_argument("--depth", type=int, metavar="N", help="shallow clones of N commits")
@@ -112,38 +118,111 @@ def build_parser(*, sync: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--filter", choices=PARTIAL_FILTERS, help="partial clones: blob:none (history, no file contents until needed) or tree:0")
     p.add_argument("--single-branch", dest="single_branch", action="store_true", default=None, help="clone and fetch one branch only")
     p.add_argument("--branch", metavar="NAME", help="check out branch NAME (a repo without it fails with no_branch)")
-    p.add_argument("--prune", action="store_true", default=None, help="move clones of repos the forge no longer lists to DEST/.gz-tui/attic/ (never deleted)")
-    p.add_argument("--prune-force", dest="prune_force", action="store_true", default=None, help="prune even more than --prune-limit percent of the clones")
-    p.add_argument("--prune-limit", dest="prune_limit", type=int, metavar="PERCENT", help="largest share of the clones one prune moves (default 10)")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        default=None,
+        help="move clones of repos the forge no longer lists to DEST/.gz-tui/attic/ (never deleted)",
+    )
+    p.add_argument(
+        "--prune-force",
+        dest="prune_force",
+        action="store_true",
+        default=None,
+        help="prune even more than --prune-limit percent of the clones",
+    )
+    p.add_argument(
+        "--prune-limit", dest="prune_limit", type=int, metavar="PERCENT", help="largest share of the clones one prune moves (default 10)"
+    )
     p.add_argument("--include", metavar="REGEX", help="only repos whose path matches")
     p.add_argument("--exclude", metavar="REGEX", help="skip repos whose path matches")
     p.add_argument("--skip-archived", dest="skip_archived", action="store_true", default=None)
     p.add_argument("--skip-forks", dest="skip_forks", action="store_true", default=None)
     p.add_argument("--dry-run", dest="dry_run", action="store_true", default=None, help="list, filter and report; clone nothing")
-    p.add_argument("--no-tui", dest="headless", action="store_true", default=None, help="headless (automatic when stdout is not a terminal)")
+    p.add_argument(
+        "--no-tui", dest="headless", action="store_true", default=None, help="headless (automatic when stdout is not a terminal)"
+    )
     p.add_argument("--json", action="store_true", default=None, help="headless, one JSON event per line on stdout")
     p.add_argument("--state", dest="state_path", type=Path, metavar="PATH", help="state database (default DEST/.gz-tui/state.sqlite3)")
     p.add_argument("--fresh", action="store_true", default=None, help="forget the saved state (clones on disk become updates)")
     p.add_argument("--retry-failed", dest="retry_failed", action="store_true", default=None, help="re-run only the last run's failures")
-    p.add_argument("--attempts", type=int, metavar="N", help=f"attempts per repo for transient failures (default 3, at most {RULES['attempts'].most})")
-    p.add_argument("--outage-limit", dest="outage_limit", type=int, metavar="SECONDS", help="how long the forge may stay unreachable before the run stops, its repos left pending (default 600)")
-    p.add_argument("--shard", metavar="K/N", help="sync only shard K of N (0 ≤ K < N; repos split by a stable hash of their forge id); N machines or pods, one destination")
-    p.add_argument("--shards", type=int, metavar="N", help="how many shards, when K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
+    p.add_argument(
+        "--attempts", type=int, metavar="N", help=f"attempts per repo for transient failures (default 3, at most {RULES['attempts'].most})"
+    )
+    p.add_argument(
+        "--outage-limit",
+        dest="outage_limit",
+        type=int,
+        metavar="SECONDS",
+        help="how long the forge may stay unreachable before the run stops, its repos left pending (default 600)",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="sync only shard K of N (0 ≤ K < N; repos split by a stable hash of their forge id); N machines or pods, one destination",
+    )
+    p.add_argument(
+        "--shards", type=int, metavar="N", help="how many shards, when K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)"
+    )
     p.add_argument("--insecure-http", dest="insecure_http", action="store_true", default=None, help="allow http:// to a non-loopback host")
     p.add_argument("--log-file", dest="log_file", type=Path, metavar="PATH", help="log file (rotated; never holds secrets)")
     p.add_argument("--stats-file", dest="stats_file", type=Path, metavar="PATH", help="append one JSON line per target per run")
-    p.add_argument("--token-cmd", dest="token_cmd", metavar="COMMAND", help='a command printing the token, run without a shell ("op read op://vault/gh/token"); run again on a 401, once')
-    p.add_argument("--token-file", dest="token_file", type=Path, metavar="PATH", help="a file holding the token (must not be readable by group or others)")
-    p.add_argument("--github-app-id", dest="github_app_id", type=int, metavar="ID", help="sign in as this GitHub App (also GZ_TUI_GITHUB_APP_ID); needs --github-app-key")
-    p.add_argument("--github-app-key", dest="github_app_key", type=Path, metavar="PATH", help="the GitHub App's private key, PEM (also GZ_TUI_GITHUB_APP_KEY)")
-    p.add_argument("--github-app-installation-id", dest="github_app_installation_id", type=int, metavar="ID", help="the app's installation (default: the owner's, asked of GitHub)")
+    p.add_argument(
+        "--token-cmd",
+        dest="token_cmd",
+        metavar="COMMAND",
+        help='a command printing the token, run without a shell ("op read op://vault/gh/token"); run again on a 401, once',
+    )
+    p.add_argument(
+        "--token-file",
+        dest="token_file",
+        type=Path,
+        metavar="PATH",
+        help="a file holding the token (must not be readable by group or others)",
+    )
+    p.add_argument(
+        "--github-app-id",
+        dest="github_app_id",
+        type=int,
+        metavar="ID",
+        help="sign in as this GitHub App (also GZ_TUI_GITHUB_APP_ID); needs --github-app-key",
+    )
+    p.add_argument(
+        "--github-app-key",
+        dest="github_app_key",
+        type=Path,
+        metavar="PATH",
+        help="the GitHub App's private key, PEM (also GZ_TUI_GITHUB_APP_KEY)",
+    )
+    p.add_argument(
+        "--github-app-installation-id",
+        dest="github_app_installation_id",
+        type=int,
+        metavar="ID",
+        help="the app's installation (default: the owner's, asked of GitHub)",
+    )
     p.add_argument("--topic", dest="topics", action="append", metavar="TOPIC", help="only repos with this topic (repeatable: any of them)")
     p.add_argument("--language", metavar="LANG", help="only repos in this language (GitLab: one request per repo)")
-    p.add_argument("--repos-file", dest="repos_file", type=Path, metavar="PATH", help="only the repos named in this file, one a line; names not listed are reported (exit 1)")
-    p.add_argument("--affiliation", choices=AFFILIATIONS, help="a GitHub user's repos listed with their own token: owner (default), member, or all")
-    p.add_argument("--subgroup-include", dest="subgroup_include", metavar="REGEX", help="GitLab: only repos whose subgroup path (below the group) matches")
+    p.add_argument(
+        "--repos-file",
+        dest="repos_file",
+        type=Path,
+        metavar="PATH",
+        help="only the repos named in this file, one a line; names not listed are reported (exit 1)",
+    )
+    p.add_argument(
+        "--affiliation", choices=AFFILIATIONS, help="a GitHub user's repos listed with their own token: owner (default), member, or all"
+    )
+    p.add_argument(
+        "--subgroup-include",
+        dest="subgroup_include",
+        metavar="REGEX",
+        help="GitLab: only repos whose subgroup path (below the group) matches",
+    )
     p.add_argument("--subgroup-exclude", dest="subgroup_exclude", metavar="REGEX", help="GitLab: skip repos whose subgroup path matches")
-    p.add_argument("--ssh-hostname", dest="ssh_hostname", metavar="HOST", help="with --protocol ssh: clone from this ~/.ssh/config Host alias")
+    p.add_argument(
+        "--ssh-hostname", dest="ssh_hostname", metavar="HOST", help="with --protocol ssh: clone from this ~/.ssh/config Host alias"
+    )
     if not sync:
         p.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
         p.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
@@ -254,8 +333,7 @@ def _run(resolved: list[Resolved], *, demo: bool) -> int:
     if tokenless and not demo and not first.json:
         who = f" for {', '.join(tokenless)}" if len(targets) > 1 else ""
         sys.stderr.write(
-            f"gz-tui: no token{who}: GitHub allows 60 API requests an hour without one (about 6,000 repos); "
-            "set GH_TOKEN or pass --token\n"
+            f"gz-tui: no token{who}: GitHub allows 60 API requests an hour without one (about 6,000 repos); set GH_TOKEN or pass --token\n"
         )
     try:
         if targets[0].headless:

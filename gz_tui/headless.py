@@ -227,9 +227,7 @@ def run_headless(
     targets: Settings | Sequence[Settings], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK
 ) -> int:
     chosen = [targets] if isinstance(targets, Settings) else list(targets)
-    reporter = HeadlessReporter(
-        json_mode=chosen[0].json, out=out, err=err, color=wants_color(err, os.environ), several=len(chosen) > 1
-    )
+    reporter = HeadlessReporter(json_mode=chosen[0].json, out=out, err=err, color=wants_color(err, os.environ), several=len(chosen) > 1)
     return anyio.run(run_headless_async, lambda sink: Pipeline(chosen, clock=clock, events=sink), reporter)
 
 

@@ -115,8 +115,10 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
             done_total += done
             listed_total += listed
         covers = finished and seen is not None and listed_total == seen
-        verdict = "covers the whole listing" if covers else (
-            f"does not cover the whole listing yet ({listed_total:,} of {seen:,} listed repos)" if seen else "is not complete yet"
+        verdict = (
+            "covers the whole listing"
+            if covers
+            else (f"does not cover the whole listing yet ({listed_total:,} of {seen:,} listed repos)" if seen else "is not complete yet")
         )
         out.write(f"  union: {done_total:,} repos done of {listed_total:,} listed by the shards · {verdict}\n")
     return worst

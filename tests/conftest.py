@@ -46,7 +46,9 @@ def forge_factory(tmp_path: Path) -> Iterator[object]:
         sim.stop()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m gz_tui ARGS`` as a user would run it, headless (stdout is a pipe)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

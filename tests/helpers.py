@@ -89,9 +89,7 @@ def screen_text(app: Any) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def run_cancelled_when(
-    settings: Settings, stop: Callable[[list[dict[str, Any]]], bool], **kwargs: Any
-) -> tuple[int, list[dict[str, Any]]]:
+def run_cancelled_when(settings: Settings, stop: Callable[[list[dict[str, Any]]], bool], **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
     """Run the pipeline in-process and cancel it (as Ctrl+C would) once ``stop(events so far)`` holds."""
     events: list[dict[str, Any]] = []
     pipeline = Pipeline(settings, events=lambda event: (events.append(event), stop(events) and pipeline.cancel()), **kwargs)

@@ -32,7 +32,11 @@ def respond(*responses: httpx.Response) -> tuple[httpx.MockTransport, list[httpx
 def get(transport: httpx.MockTransport, clock: FakeClock, token: str | None = "tok", waits: list | None = None) -> httpx.Response:
     async def main() -> httpx.Response:
         client = ApiClient(
-            GitHub(BASE, "acme"), BASE, token, clock=clock, transport=transport,
+            GitHub(BASE, "acme"),
+            BASE,
+            token,
+            clock=clock,
+            transport=transport,
             on_wait=(lambda k, s, u: waits.append((k, round(s, 3)))) if waits is not None else None,
             policy=RetryPolicy(backoff_base=1.0),
         )
@@ -62,8 +66,11 @@ def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_double
 def test_primary_limit_waits_until_reset_plus_one_second() -> None:
     clock, waits = FakeClock(), []
     reset = int(clock.now()) + 300
-    limited = httpx.Response(403, json={"message": "API rate limit exceeded for user ID 1."},
-                             headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000", "x-ratelimit-reset": str(reset)})
+    limited = httpx.Response(
+        403,
+        json={"message": "API rate limit exceeded for user ID 1."},
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000", "x-ratelimit-reset": str(reset)},
+    )
     transport, _ = respond(limited, httpx.Response(200, json=[]))
     get(transport, clock, waits=waits)
     assert waits[0][0] == "primary"
@@ -94,8 +101,11 @@ def test_401_is_not_retried_and_other_403_names_sso() -> None:
     with pytest.raises(AuthError, match="rejected the credentials"):
         get(transport, clock)
     assert len(seen) == 1
-    sso = httpx.Response(403, json={"message": "Resource protected by organization SAML enforcement."},
-                         headers={"x-github-sso": "required; url=https://github.com/orgs/acme/sso?authorization_request=1"})
+    sso = httpx.Response(
+        403,
+        json={"message": "Resource protected by organization SAML enforcement."},
+        headers={"x-github-sso": "required; url=https://github.com/orgs/acme/sso?authorization_request=1"},
+    )
     transport, seen = respond(sso)
     with pytest.raises(ForbiddenError, match="single sign-on"):
         get(transport, clock)
@@ -127,7 +137,9 @@ def test_next_links_as_each_forge_sends_them_and_tolerant_repo_parsing() -> None
     github = GitHub(BASE, "acme")
     page = github.parse_page(
         f"{BASE}/orgs/acme/repos",
-        httpx.Response(200, json=[], headers={"link": '<https://a/organizations/1/repos?page=2>; rel="next", <https://a/x?page=9>; rel="last"'}),
+        httpx.Response(
+            200, json=[], headers={"link": '<https://a/organizations/1/repos?page=2>; rel="next", <https://a/x?page=9>; rel="last"'}
+        ),
     )
     assert page.next_url == "https://a/organizations/1/repos?page=2"
     gitea = Gitea(BASE, "acme").parse_page(  # Gitea joins links with "," and no space

@@ -284,9 +284,7 @@ def test_prune_never_follows_a_listing_filtered_by_the_server(forge_factory: Any
     assert len(repo_dirs(dest)) == 20
 
 
-def test_sigkill_in_the_middle_of_a_prune_leaves_every_clone_in_place_or_whole_in_the_attic(
-    forge_factory: Any, tmp_path: Path
-) -> None:
+def test_sigkill_in_the_middle_of_a_prune_leaves_every_clone_in_place_or_whole_in_the_attic(forge_factory: Any, tmp_path: Path) -> None:
     sim: ForgeSim = forge_factory(org=ORG, repos=30)
     dest = tmp_path / ORG
     assert _sync(sim, dest, "github")[0] == 0

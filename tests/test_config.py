@@ -139,7 +139,7 @@ def test_flag_beats_profile_beats_defaults_beats_builtin(
     assert getattr(profile.settings, field) == in_profile
     assert profile.sources[field] == f"config {cfg} [profiles.github]"
 
-    write(cfg, PROFILES.replace("[profiles.github]", "[profiles.gh]\nprovider = \"github\""))
+    write(cfg, PROFILES.replace("[profiles.github]", '[profiles.gh]\nprovider = "github"'))
     defaults = resolve_with_sources({"owner": "o"}, env)
     assert defaults.profile is None
     assert getattr(defaults.settings, field) == in_defaults
@@ -158,9 +158,7 @@ def test_defaults_fill_what_the_profile_leaves_out(env: dict[str, str], cfg: Pat
     assert s.sources["buffer"] == "default"
 
 
-def test_token_precedence_flag_then_token_env_then_provider_vars_then_config(
-    env: dict[str, str], cfg: Path
-) -> None:
+def test_token_precedence_flag_then_token_env_then_provider_vars_then_config(env: dict[str, str], cfg: Path) -> None:
     write(cfg, PROFILES.replace('token_env = "WORK_TOKEN"', 'token_env = "WORK_TOKEN"\ntoken = "from-file"'))
     env |= {"WORK_TOKEN": "from-work-env", "GITLAB_TOKEN": "from-gitlab-env"}
     flags = {"owner": "o", "profile": "work"}
@@ -277,22 +275,22 @@ def test_provider_flag_conflicting_with_profile_is_an_error(env: dict[str, str],
     ("text", "named"),
     [
         ("[defaults]\nwokers = 3\n", 'unknown key "wokers" in [defaults]; did you mean "workers"?'),
-        ("[profiles.work]\nprovider = \"gitlab\"\ntoken_var = \"X\"\n", 'unknown key "token_var" in [profiles.work]'),
+        ('[profiles.work]\nprovider = "gitlab"\ntoken_var = "X"\n', 'unknown key "token_var" in [profiles.work]'),
         ("[default]\nworkers = 3\n", 'unknown key "default" in the top level'),
         ("[defaults]\ninsecure_http = true\n", 'unknown key "insecure_http"'),
-        ("[defaults]\ntoken_env = \"T\"\n", '"token_env" belongs in a [profiles.NAME] or [targets.NAME] table, not in [defaults]'),
-        ("[profiles.w]\nprovider = \"gitlab\"\ntoken_env = \"MY-TOKEN\"\n", '[profiles.w] token_env = "MY-TOKEN"'),
-        ("[defaults]\nworkers = \"eight\"\n", '[defaults] workers = "eight": expected a whole number'),
+        ('[defaults]\ntoken_env = "T"\n', '"token_env" belongs in a [profiles.NAME] or [targets.NAME] table, not in [defaults]'),
+        ('[profiles.w]\nprovider = "gitlab"\ntoken_env = "MY-TOKEN"\n', '[profiles.w] token_env = "MY-TOKEN"'),
+        ('[defaults]\nworkers = "eight"\n', '[defaults] workers = "eight": expected a whole number'),
         ("[defaults]\nworkers = true\n", "[defaults] workers = true: expected a whole number"),
         ("[defaults]\nworkers = 0\n", "[defaults] workers = 0: expected a whole number of at least 1"),
         ("[defaults]\nskip_forks = 1\n", "[defaults] skip_forks = 1: expected true or false"),
-        ("[defaults]\nprotocol = \"git\"\n", '[defaults] protocol = "git": expected one of "https", "ssh"'),
-        ("[defaults]\ndest_root = \"src\"\n", '[defaults] dest_root = "src": expected an absolute path'),
-        ("[profiles.w]\nprovider = \"gitlab\"\nbase_url = \"gitlab.x\"\n", "[profiles.w] base_url"),
-        ("[profiles.w]\nprovider = \"gitea\"\nbase_url = \"https://me:pw@git.x\"\n", "base_url = (hidden): expected a URL without credentials"),
+        ('[defaults]\nprotocol = "git"\n', '[defaults] protocol = "git": expected one of "https", "ssh"'),
+        ('[defaults]\ndest_root = "src"\n', '[defaults] dest_root = "src": expected an absolute path'),
+        ('[profiles.w]\nprovider = "gitlab"\nbase_url = "gitlab.x"\n', "[profiles.w] base_url"),
+        ('[profiles.w]\nprovider = "gitea"\nbase_url = "https://me:pw@git.x"\n', "base_url = (hidden): expected a URL without credentials"),
         ("[profiles.w]\nworkers = 2\n", '[profiles.w] needs provider = "github", "gitlab" or "gitea"'),
-        ("[profiles.w]\nprovider = \"gitlab\"\ntoken = 5\n", "[profiles.w] token = (hidden)"),
-        ("[defaults]\nprofile = \"nope\"\n", '[defaults] profile = "nope" names no [profiles.*] table'),
+        ('[profiles.w]\nprovider = "gitlab"\ntoken = 5\n', "[profiles.w] token = (hidden)"),
+        ('[defaults]\nprofile = "nope"\n', '[defaults] profile = "nope" names no [profiles.*] table'),
         ("[defaults\nworkers = 3\n", "invalid TOML"),
         ("profiles = 3\n", "profiles must be tables"),
     ],
@@ -309,7 +307,7 @@ def test_bad_config_is_one_line_naming_file_and_key(env: dict[str, str], cfg: Pa
 
 
 def test_bad_config_through_config_show_is_exit_2_one_line(env: dict[str, str], cfg: Path) -> None:
-    write(cfg, "[defaults]\nworkers = \"many\"\n")
+    write(cfg, '[defaults]\nworkers = "many"\n')
     code, out, err = run(["show"], env)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "workers" in err and "Traceback" not in err
@@ -385,9 +383,7 @@ def test_no_gh_and_no_token_means_none(env: dict[str, str]) -> None:
 # --------------------------------------------------------------------------- config init / show / path
 
 
-def test_init_writes_a_private_commented_config_that_round_trips_to_the_defaults(
-    env: dict[str, str], cfg: Path
-) -> None:
+def test_init_writes_a_private_commented_config_that_round_trips_to_the_defaults(env: dict[str, str], cfg: Path) -> None:
     code, out, err = run(["init"], env)
     assert (code, err) == (0, "")
     assert str(cfg) in out

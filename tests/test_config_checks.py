@@ -26,9 +26,7 @@ BOUNDS = [
 
 
 @pytest.mark.parametrize(("key", "value", "problem"), BOUNDS)
-def test_a_bound_in_the_defaults_table_names_the_file_the_table_and_the_value(
-    cfg: Path, key: str, value: int, problem: str
-) -> None:
+def test_a_bound_in_the_defaults_table_names_the_file_the_table_and_the_value(cfg: Path, key: str, value: int, problem: str) -> None:
     cfg.write_text(f"[defaults]\n{key} = {value}\n")
     with pytest.raises(ConfigError) as err:
         resolve_with_sources({"owner": "o"})
@@ -93,4 +91,3 @@ def test_config_show_refuses_a_file_with_an_out_of_bounds_value(cfg: Path) -> No
     assert config_command(["show"], stdout=out, stderr=err) == 2
     assert out.getvalue() == ""
     assert err.getvalue() == f"gz-tui config: error: {cfg}: [defaults] buffer = 5000000: must be at most 100,000\n"
-

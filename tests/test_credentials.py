@@ -109,7 +109,9 @@ def test_a_wrong_app_key_is_one_clear_line_and_exit_2(forge_factory: Any, tmp_pa
         (["--github-app-installation-id", "5"], "needs --github-app-id"),
     ],
 )
-def test_github_app_settings_are_checked_before_anything_runs(tmp_path: Path, app_keys: tuple[bytes, bytes], args: list[str], message: str) -> None:
+def test_github_app_settings_are_checked_before_anything_runs(
+    tmp_path: Path, app_keys: tuple[bytes, bytes], args: list[str], message: str
+) -> None:
     paths = {
         "KEY": write_private(tmp_path / "key.pem", app_keys[0]),
         "LOOSE": write_private(tmp_path / "loose.pem", app_keys[0], 0o640),

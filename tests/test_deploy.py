@@ -40,7 +40,6 @@ TOKEN_LOOKING = re.compile(
 ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/upload-artifact", "actions/download-artifact"}
 
 
-
 # ---------------------------------------------------------------------------------------------------- loading
 
 

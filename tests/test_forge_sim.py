@@ -62,9 +62,7 @@ def git_env(token: str | None = None) -> dict[str, str]:
 
 
 def git(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["git", *args], check=False, env=env or git_env(), capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run(["git", *args], check=False, env=env or git_env(), capture_output=True, text=True, timeout=60)
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -244,9 +242,7 @@ def test_bad_credentials_and_not_found_bodies(tmp_path: Path, client: httpx.Clie
 
 def test_request_log_records_every_request_without_secrets(tmp_path: Path, client: httpx.Client) -> None:
     with ForgeSim(tmp_path, repos=3, token=TOKEN) as locked:
-        client.get(
-            f"{locked.base_url}/orgs/acme/repos?access_token={TOKEN}", headers={"Authorization": f"token {TOKEN}"}
-        )
+        client.get(f"{locked.base_url}/orgs/acme/repos?access_token={TOKEN}", headers={"Authorization": f"token {TOKEN}"})
         client.get(f"{locked.base_url}/acme/repo-00001.git/info/refs?service=git-upload-pack")
         records = locked.requests()
         assert [(r.kind, r.provider, r.status, r.method) for r in records] == [
@@ -315,10 +311,7 @@ def test_unknown_repo_is_404_and_push_is_refused(tmp_path: Path, client: httpx.C
         missing = git("ls-remote", f"{open_forge.base_url}/acme/nope.git", check=False)
         assert missing.returncode != 0 and "not found" in missing.stderr
         assert client.get(f"{open_forge.base_url}/acme/nope.git/info/refs?service=git-upload-pack").status_code == 404
-        assert (
-            client.get(f"{open_forge.base_url}/other/repo-00001.git/info/refs?service=git-upload-pack").status_code
-            == 404
-        )
+        assert client.get(f"{open_forge.base_url}/other/repo-00001.git/info/refs?service=git-upload-pack").status_code == 404
         push = client.get(f"{open_forge.git_url('repo-00001')}/info/refs?service=git-receive-pack")
         assert push.status_code == 403
         assert client.post(f"{open_forge.git_url('repo-00001')}/git-receive-pack", content=b"0000").status_code == 403
@@ -391,9 +384,7 @@ def test_cli_serves_10000_repos_quickly_and_exits_cleanly_on_sigterm(tmp_path: P
         match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
         assert match, line
         assert "10000 repos" in line
-        response = httpx.get(
-            f"{match.group(1)}/orgs/acme/repos?per_page=100", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
+        response = httpx.get(f"{match.group(1)}/orgs/acme/repos?per_page=100", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
         assert response.status_code == 200 and len(response.json()) == 100
         assert 'rel="last"' in response.headers["link"] and "page=100>" in response.headers["link"]
     finally:

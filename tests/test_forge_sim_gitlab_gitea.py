@@ -142,9 +142,7 @@ def test_gitlab_host_is_used_in_link_urls(tmp_path: Path, client: httpx.Client) 
             for url, _ in LINK.findall(response.headers["link"])
         )
         gitea = client.get(f"{sim.base_url}/api/v1/orgs/acme/repos?limit=10")
-        assert link_url(gitea.headers["link"], "next").startswith(
-            "http://gitlab.example.invalid:8443/api/v1/orgs/acme/repos?"
-        )
+        assert link_url(gitea.headers["link"], "next").startswith("http://gitlab.example.invalid:8443/api/v1/orgs/acme/repos?")
 
 
 def test_gitlab_auth_and_not_found(tmp_path: Path, client: httpx.Client) -> None:
@@ -164,9 +162,7 @@ def test_gitlab_auth_and_not_found(tmp_path: Path, client: httpx.Client) -> None
             "ratelimit-resettime",
         ):
             assert header in ok.headers
-        missing = client.get(
-            f"{sim.base_url}/api/v4/groups/{quote('acme/nope', safe='')}/projects", headers={"PRIVATE-TOKEN": TOKEN}
-        )
+        missing = client.get(f"{sim.base_url}/api/v4/groups/{quote('acme/nope', safe='')}/projects", headers={"PRIVATE-TOKEN": TOKEN})
         assert missing.status_code == 404 and missing.json() == {"message": "404 Group Not Found"}
 
 

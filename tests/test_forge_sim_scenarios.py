@@ -95,9 +95,7 @@ def test_primary_limit_on_gitlab_and_gitea_is_a_429_with_retry_after(tmp_path: P
     ("status", "retry_after"),
     [(403, 60), (403, None), (429, 30)],
 )
-def test_secondary_limit_every_nth_request(
-    tmp_path: Path, client: httpx.Client, status: int, retry_after: int | None
-) -> None:
+def test_secondary_limit_every_nth_request(tmp_path: Path, client: httpx.Client, status: int, retry_after: int | None) -> None:
     scenario = Scenario(secondary_every=3, secondary_status=status, secondary_retry_after=retry_after)
     with ForgeSim(tmp_path, repos=5, scenario=scenario) as sim:
         answers = [client.get(f"{sim.base_url}/orgs/acme/repos") for _ in range(7)]
@@ -247,9 +245,7 @@ def test_repo_size_kb_adds_a_shared_incompressible_blob(tmp_path: Path) -> None:
         for name in ("repo-00001", "repo-00002"):
             git("clone", "--quiet", "--", sim.git_url(name), str(tmp_path / name))
             assert (tmp_path / name / "data.bin").stat().st_size == 300 * 1024
-        packs = [
-            next((root / "acme" / f"{n}.git" / "objects" / "pack").glob("*.pack")) for n in ("repo-00001", "repo-00002")
-        ]
+        packs = [next((root / "acme" / f"{n}.git" / "objects" / "pack").glob("*.pack")) for n in ("repo-00001", "repo-00002")]
         assert os.stat(packs[0]).st_ino == os.stat(packs[1]).st_ino  # hard-linked, not copied
         pushed = sim.push_commit("repo-00001")
         git("-C", str(tmp_path / "repo-00001"), "pull", "--quiet")

@@ -23,7 +23,9 @@ TOKEN = "ghp_RawTokenInTheEnvironment0123"
 
 def test_token_goes_only_into_a_scoped_extra_header() -> None:
     header = basic_auth_header("x-access-token", "s3cret")
-    env = git_environment(base={"PATH": "/usr/bin"}, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header)
+    env = git_environment(
+        base={"PATH": "/usr/bin"}, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header
+    )
     count = int(env["GIT_CONFIG_COUNT"])
     pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(count)}
     value = pairs["http.https://github.com/.extraHeader"]
@@ -35,14 +37,22 @@ def test_token_goes_only_into_a_scoped_extra_header() -> None:
 
 
 def test_inherited_git_config_variables_are_dropped() -> None:
-    env = git_environment(base={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.sshCommand", "GIT_CONFIG_VALUE_0": "evil"}, protocol="https", allow_http=True)
+    env = git_environment(
+        base={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.sshCommand", "GIT_CONFIG_VALUE_0": "evil"},
+        protocol="https",
+        allow_http=True,
+    )
     keys = [env[f"GIT_CONFIG_KEY_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
     assert "core.sshCommand" not in keys
     assert env["GIT_ALLOW_PROTOCOL"] == "http:https"
 
 
 def test_variables_that_choose_config_files_are_kept() -> None:
-    env = git_environment(base={"GIT_CONFIG_GLOBAL": "/tmp/g", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_PARAMETERS": "'x.y'='z'"}, protocol="https", allow_http=False)
+    env = git_environment(
+        base={"GIT_CONFIG_GLOBAL": "/tmp/g", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_PARAMETERS": "'x.y'='z'"},
+        protocol="https",
+        allow_http=False,
+    )
     assert env["GIT_CONFIG_GLOBAL"] == "/tmp/g" and env["GIT_CONFIG_NOSYSTEM"] == "1"
     assert "GIT_CONFIG_PARAMETERS" not in env
 
@@ -77,7 +87,11 @@ def test_token_variables_never_reach_git() -> None:
     header = basic_auth_header("x-access-token", TOKEN)
 
     env = git_environment(
-        base=base, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header,
+        base=base,
+        protocol="https",
+        allow_http=False,
+        auth_origin="https://github.com/",
+        auth_header=header,
         strip_vars=["WORK_FORGE_TOKEN"],
     )
 

@@ -127,9 +127,7 @@ def test_an_existing_readable_log_file_is_made_private(tmp_path: Path) -> None:
     assert log.read_text().startswith("old line\n")  # appended, not truncated
 
 
-def test_rotation_keeps_three_private_backups_without_secrets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rotation_keeps_three_private_backups_without_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
     secret = "ghs_RotateMeNotIntoTheFile"
     log = tmp_path / "run.log"
@@ -149,9 +147,7 @@ def test_rotation_keeps_three_private_backups_without_secrets(
 
 
 @posix_only
-def test_rotation_makes_backups_left_by_earlier_runs_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rotation_makes_backups_left_by_earlier_runs_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
     log = tmp_path / "run.log"
     old_backup = tmp_path / "run.log.1"  # e.g. from a version that did not care
@@ -222,9 +218,7 @@ def test_a_read_only_log_dir_falls_back_with_a_warning(tmp_path: Path) -> None:
     assert log_file_of(logger) is None and len(warnings) == 1 and "ermission denied" in warnings[0]
 
 
-def test_a_write_error_later_never_reaches_the_terminal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_write_error_later_never_reaches_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "run.log"
     logger = setup_logging(log, [])
     handler = logger.handlers[0]

@@ -16,7 +16,9 @@ def repo(name: str = "ok", url: str = "http://127.0.0.1:8080/acme/ok.git", ssh: 
     return RemoteRepo(key="1", full_name=f"acme/{name}", rel_path=name, clone_url=url, ssh_url=ssh, owner="acme")
 
 
-@pytest.mark.parametrize("name", ["../x", "..", ".", ".git", "a\\b", "-rf", "bad\nname", "\x1b[31mred", "a\x00b", "/abs", "a//b", ".gz-tui", ""])
+@pytest.mark.parametrize(
+    "name", ["../x", "..", ".", ".git", "a\\b", "-rf", "bad\nname", "\x1b[31mred", "a\x00b", "/abs", "a//b", ".gz-tui", ""]
+)
 def test_unsafe_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(UnsafeRepo):
         destination(tmp_path, name)

@@ -58,7 +58,19 @@ def test_gitlab_429_retry_after_is_waited_out_with_no_requests_inside(forge_fact
 def test_gitlab_resume_after_ctrl_c(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=50, scenario=Scenario(repo_size_kb=512))
     dest = tmp_path / "acme"
-    args = [sys.executable, "-m", "gz_tui", "acme", "--provider", "gitlab", "--base-url", sim.api_url("gitlab"), "--dest", str(dest), "--json"]
+    args = [
+        sys.executable,
+        "-m",
+        "gz_tui",
+        "acme",
+        "--provider",
+        "gitlab",
+        "--base-url",
+        sim.api_url("gitlab"),
+        "--dest",
+        str(dest),
+        "--json",
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = interrupt_when(process, lambda: len(repo_dirs(dest)) >= 4)
     assert process.returncode == 130, err
@@ -87,7 +99,10 @@ def test_gitlab_missing_group_or_user_is_one_clear_line(forge_factory: Any, tmp_
     sim = forge_factory(org="acme", repos=3)
     result = run_cli("nobody", "--provider", "gitlab", "--base-url", sim.api_url("gitlab"), "--dest", str(tmp_path / "n"))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == f"gz-tui: gitlab owner 'nobody' not found at {sim.base_url.split('//')[1]} (if it is private, pass a token that can see it); check the spelling"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"gz-tui: gitlab owner 'nobody' not found at {sim.base_url.split('//')[1]} (if it is private, pass a token that can see it); check the spelling"
+    )
 
 
 def test_gitea_org_with_clamped_limit_is_cloned_completely(forge_factory: Any, tmp_path: Path) -> None:
@@ -114,7 +129,9 @@ def test_token_protected_forges_accept_the_provider_token_variable(forge_factory
     sim = forge_factory(org="acme", repos=5, token=token)
     variable = "GITLAB_TOKEN" if provider == "gitlab" else "GITEA_TOKEN"
     dest = tmp_path / "acme"
-    result = run_cli("acme", "--provider", provider, "--base-url", sim.api_url(provider), "--dest", str(dest), "--json", env={variable: token})
+    result = run_cli(
+        "acme", "--provider", provider, "--base-url", sim.api_url(provider), "--dest", str(dest), "--json", env={variable: token}
+    )
     assert result.returncode == 0, result.stderr
     assert len(repo_dirs(dest)) == len(sim.repo_names(provider))
     assert token not in result.stdout + result.stderr

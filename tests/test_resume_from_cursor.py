@@ -22,9 +22,7 @@ REPOS = 130
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
-def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(
-    forge_factory: Any, tmp_path: Path, provider: str
-) -> None:
+def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(forge_factory: Any, tmp_path: Path, provider: str) -> None:
     sim = forge_factory(org="acme", repos=REPOS)
     dest = tmp_path / "acme"
     settings = settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider), workers=4, buffer=20)

@@ -26,9 +26,7 @@ def resync(sim: ForgeSim, dest: Path, provider: str) -> tuple[int, dict[str, str
     code, _, events = run_pipeline(settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider)))
     prefix = f"{ORG}/"
     outcomes = {
-        e["repo"].removeprefix(prefix): str(e.get("outcome", e["event"]))
-        for e in events
-        if e["event"] in ("repo_done", "repo_failed")
+        e["repo"].removeprefix(prefix): str(e.get("outcome", e["event"])) for e in events if e["event"] in ("repo_done", "repo_failed")
     }
     return code, outcomes
 

@@ -177,12 +177,7 @@ class FakeServer:
         handler.wfile.write(body)
 
     def credentials_seen(self) -> list[str]:
-        return [
-            f"{path}: {name}"
-            for _, path, headers in self.requests
-            for name in ("authorization", "private-token")
-            if name in headers
-        ]
+        return [f"{path}: {name}" for _, path, headers in self.requests for name in ("authorization", "private-token") if name in headers]
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -214,7 +209,15 @@ def other_host() -> str:
 
 
 def plain_settings(base_url: str, dest: Path, **changes: Any) -> Settings:
-    values: dict[str, Any] = {"owner": "acme", "base_url": base_url, "dest": dest, "workers": 2, "buffer": 20, "headless": True, "attempts": 1}
+    values: dict[str, Any] = {
+        "owner": "acme",
+        "base_url": base_url,
+        "dest": dest,
+        "workers": 2,
+        "buffer": 20,
+        "headless": True,
+        "attempts": 1,
+    }
     values.update(changes)
     return Settings(**values)
 
@@ -231,12 +234,7 @@ def git_spy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], lis
     bindir.mkdir()
     log = tmp_path / "git-argv.log"
     script = bindir / "git"
-    script.write_text(
-        "#!/bin/bash\n"
-        "rec=$(printf '%s\\x1f' \"$@\")\n"
-        f"printf '%s\\x1e' \"$rec\" >> '{log}'\n"
-        f"exec '{real}' \"$@\"\n"
-    )
+    script.write_text(f"#!/bin/bash\nrec=$(printf '%s\\x1f' \"$@\")\nprintf '%s\\x1e' \"$rec\" >> '{log}'\nexec '{real}' \"$@\"\n")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
 
@@ -383,9 +381,7 @@ def test_api_token_never_follows_a_link_to_another_origin(
 
 
 @pytest.mark.parametrize("same_host", [False, True], ids=["other-host", "same-host-other-port"])
-def test_api_token_never_follows_a_redirect_to_another_origin(
-    servers: Callable[..., FakeServer], tmp_path: Path, same_host: bool
-) -> None:
+def test_api_token_never_follows_a_redirect_to_another_origin(servers: Callable[..., FakeServer], tmp_path: Path, same_host: bool) -> None:
     other = servers("127.0.0.1" if same_host else other_host())
     forge = servers(routes={"/": lambda path: (302, {"Location": other.origin + path}, b"")})
 
@@ -399,9 +395,7 @@ def test_api_token_never_follows_a_redirect_to_another_origin(
     assert not leaks(json.dumps(events).encode())
 
 
-def test_git_neither_follows_a_redirect_nor_carries_the_token_to_another_origin(
-    servers: Callable[..., FakeServer], tmp_path: Path
-) -> None:
+def test_git_neither_follows_a_redirect_nor_carries_the_token_to_another_origin(servers: Callable[..., FakeServer], tmp_path: Path) -> None:
     other = servers(other_host())
     forge: FakeServer
 
@@ -544,8 +538,26 @@ def test_secret_audit_during_and_after_a_cli_run(
     dest = tmp_path / "dest"
     log_file = tmp_path / "logs" / "audit.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gz_tui", "acme", "--provider", provider, "--base-url", sim.api_url(provider),
-         "--dest", str(dest), output, "--workers", "2", "--attempts", "1", "--log-file", str(log_file), *extra],
+        [
+            sys.executable,
+            "-m",
+            "gz_tui",
+            "acme",
+            "--provider",
+            provider,
+            "--base-url",
+            sim.api_url(provider),
+            "--dest",
+            str(dest),
+            output,
+            "--workers",
+            "2",
+            "--attempts",
+            "1",
+            "--log-file",
+            str(log_file),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -907,8 +919,21 @@ def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: An
     dest = tmp_path / "dest"
     log_file = tmp_path / "logs" / "app.log"
     result = run_cli(
-        "acme", "--base-url", sim.base_url, "--dest", str(dest), "--json", "--workers", "4", "--log-file", str(log_file),
-        "--github-app-id", "7", "--github-app-key", str(key_path), env=env,
+        "acme",
+        "--base-url",
+        sim.base_url,
+        "--dest",
+        str(dest),
+        "--json",
+        "--workers",
+        "4",
+        "--log-file",
+        str(log_file),
+        "--github-app-id",
+        "7",
+        "--github-app-key",
+        str(key_path),
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert repo_dirs(dest) == set(sim.repo_names())
@@ -928,7 +953,9 @@ def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: An
     other_path = tmp_path / "other.pem"
     other_path.write_bytes(other_pem)
     other_path.chmod(0o600)
-    refused = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d2"), "--github-app-id", "7", "--github-app-key", str(other_path))
+    refused = run_cli(
+        "acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d2"), "--github-app-id", "7", "--github-app-key", str(other_path)
+    )
     other_lines = [line for line in other_pem.splitlines() if line and not line.startswith(b"-----")]
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert app_secret_leaks(refused.stderr.encode() + refused.stdout.encode(), other_lines) == []
@@ -956,7 +983,9 @@ def test_a_forge_echoing_the_installation_token_and_jwt_gets_them_redacted(tmp_p
 
     previous = SECRETS.forms
     try:
-        credential = GitHubAppToken(app_id=1, key_path=path, installation_id=5, owner="acme", api_base="https://api.example", transport=httpx.MockTransport(handler))
+        credential = GitHubAppToken(
+            app_id=1, key_path=path, installation_id=5, owner="acme", api_base="https://api.example", transport=httpx.MockTransport(handler)
+        )
         token = anyio.run(credential.fresh)
         assert token == "ghs_EchoedInstallationToken0123456789"
         echoed = f"server says {token} and {seen['jwt']} and {pem.decode().splitlines()[1]}"

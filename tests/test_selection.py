@@ -215,11 +215,7 @@ def test_ssh_hostname_reaches_ssh_and_the_clone_works(forge_factory: Any, tmp_pa
     calls = tmp_path / "ssh-calls"
     fake_ssh = tmp_path / "fake-ssh"
     fake_ssh.write_text(
-        "#!/bin/sh\n"
-        f"echo \"$@\" >> '{calls}'\n"
-        "for last; do :; done\n"
-        f"cd '{sim.root}/repos' 2>/dev/null || cd '{sim.root}'\n"
-        'eval "$last"\n'
+        f"#!/bin/sh\necho \"$@\" >> '{calls}'\nfor last; do :; done\ncd '{sim.root}/repos' 2>/dev/null || cd '{sim.root}'\neval \"$last\"\n"
     )
     fake_ssh.chmod(0o755)
     dest = tmp_path / "dest"
@@ -238,7 +234,9 @@ def test_repos_left_out_by_topic_or_language_are_journaled_with_their_page(tmp_p
     from gz_tui.pipeline.state import StateStore
 
     base = "https://api.github.com"
-    repos = [RemoteRepo(key=str(n), full_name=f"acme/r{n}", rel_path=f"r{n}", clone_url=f"{base}/acme/r{n}.git", owner="acme") for n in range(4)]
+    repos = [
+        RemoteRepo(key=str(n), full_name=f"acme/r{n}", rel_path=f"r{n}", clone_url=f"{base}/acme/r{n}.git", owner="acme") for n in range(4)
+    ]
     store = StateStore(tmp_path / "state.sqlite3")
     try:
         run_id = store.begin_run(forge="github", base_url=base, owner="acme", dest=str(tmp_path), options={}, dry_run=False)

@@ -114,7 +114,9 @@ def test_the_shard_comes_from_the_flag_an_indexed_job_or_gitlab_ci_and_says_so()
     assert shard_from("1/3", None, {}) == Shard(1, 3, "--shard")
     job = shard_from(None, 4, {"JOB_COMPLETION_INDEX": "2"})
     assert job == Shard(2, 4, "JOB_COMPLETION_INDEX=2, --shards 4")
-    assert shard_from(None, None, {"JOB_COMPLETION_INDEX": "0", "GZ_TUI_SHARDS": "5"}) == Shard(0, 5, "JOB_COMPLETION_INDEX=0, GZ_TUI_SHARDS 5")
+    assert shard_from(None, None, {"JOB_COMPLETION_INDEX": "0", "GZ_TUI_SHARDS": "5"}) == Shard(
+        0, 5, "JOB_COMPLETION_INDEX=0, GZ_TUI_SHARDS 5"
+    )
     assert shard_from(None, None, {"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "3"}) == Shard(2, 3, "CI_NODE_INDEX=3 of CI_NODE_TOTAL=3")
     assert shard_from(None, None, {"CI_NODE_INDEX": "1", "CI_NODE_TOTAL": "1"}) is None
     assert shard_from(None, None, {}) is None
@@ -129,7 +131,10 @@ def test_the_shard_comes_from_the_flag_an_indexed_job_or_gitlab_ci_and_says_so()
 def test_a_bad_shard_is_one_line_and_exit_2(tmp_path: Path) -> None:
     for args in (["--shard", "4/4"], ["--shard", "two"], ["--shards", "3"]):
         result = run_cli("acme", "--base-url", "http://127.0.0.1:1", "--dest", str(tmp_path / "d"), *args)
-        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, (
+            args,
+            result.stderr,
+        )
     indexed = run_cli("acme", "--base-url", "http://127.0.0.1:1", "--dest", str(tmp_path / "d"), env={"JOB_COMPLETION_INDEX": "1"})
     assert indexed.returncode == 2 and "--shards N" in indexed.stderr
 

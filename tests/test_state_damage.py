@@ -65,9 +65,7 @@ def one_line(text: str) -> str:
 
 
 @pytest.mark.parametrize("damage", [garbage_at_start, garbage_in_repos_table], ids=["first-4KB", "repos-page"])
-def test_a_damaged_state_is_one_line_everywhere_and_fresh_moves_it_aside(
-    forge_factory: Any, tmp_path: Path, damage: Any
-) -> None:
+def test_a_damaged_state_is_one_line_everywhere_and_fresh_moves_it_aside(forge_factory: Any, tmp_path: Path, damage: Any) -> None:
     sim = forge_factory(org="acme", repos=6)
     dest = tmp_path / "acme"
     assert run_pipeline(settings_for(sim, dest))[0] == 0

@@ -28,12 +28,16 @@ from tests.helpers import repo_dirs, run_pipeline, settings_for
 
 def remote(index: int) -> RemoteRepo:
     name = f"repo-{index:04d}"
-    return RemoteRepo(key=f"id-{index}", full_name=f"acme/{name}", rel_path=name, clone_url=f"https://example.com/acme/{name}.git", owner="acme")
+    return RemoteRepo(
+        key=f"id-{index}", full_name=f"acme/{name}", rel_path=name, clone_url=f"https://example.com/acme/{name}.git", owner="acme"
+    )
 
 
 def listed_store(path: Path, count: int) -> tuple[StateStore, int]:
     store = StateStore(path)
-    run_id = store.begin_run(forge="github", base_url="https://api.github.com", owner="acme", dest=str(path.parent), options={}, dry_run=False)
+    run_id = store.begin_run(
+        forge="github", base_url="https://api.github.com", owner="acme", dest=str(path.parent), options={}, dry_run=False
+    )
     repos = [remote(i) for i in range(count)]
     store.record_page(run_id, Page(url="https://api.github.com/orgs/acme/repos?page=1", repos=repos, next_url=None), repos)
     return store, run_id
@@ -54,8 +58,12 @@ def test_a_full_state_database_is_a_state_write_error_and_keeps_what_was_written
         more = [remote(i) for i in range(50, 550)]
         writes = {
             "ack_many": lambda: store.ack_many(run_id, failed_acks(10, 40)),
-            "record_page": lambda: store.record_page(run_id, Page(url="https://api.github.com/orgs/acme/repos?page=2", repos=more, next_url=None), more),
-            "begin_run": lambda: store.begin_run(forge="github", base_url="b", owner="acme", dest="d", options={"x": "y" * 100_000}, dry_run=False),
+            "record_page": lambda: store.record_page(
+                run_id, Page(url="https://api.github.com/orgs/acme/repos?page=2", repos=more, next_url=None), more
+            ),
+            "begin_run": lambda: store.begin_run(
+                forge="github", base_url="b", owner="acme", dest="d", options={"x": "y" * 100_000}, dry_run=False
+            ),
         }
         for name, write in writes.items():
             with pytest.raises(StateWriteError) as caught:
@@ -83,7 +91,9 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M,mode=0700", "tmpfs", str(mount)], check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4M,mode=0700", "tmpfs", str(mount)], check=False, capture_output=True, text=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     try:
@@ -120,8 +130,7 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
             with pytest.raises(StateWriteError) as caught:
                 write()
             assert str(caught.value) == (
-                f"the state database {path} cannot be written: {small_fs} is full (0 B free); "
-                "free some space and run again to resume"
+                f"the state database {path} cannot be written: {small_fs} is full (0 B free); free some space and run again to resume"
             )
         with pytest.raises(StateWriteError, match=f"{small_fs} is full"):
             StateStore(small_fs / "other" / "state.sqlite3")  # a new state on the full disk: the same one line
@@ -194,7 +203,6 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
     fetched = {r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git" and "info/refs" in r.path}
     assert fetched and not fetched & on_disk
     assert repo_dirs(dest) == set(sim.repo_names())
-
 
 
 def test_a_full_destination_stops_the_run_in_one_line_and_the_next_run_with_room_finds_the_clones(

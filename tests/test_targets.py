@@ -51,13 +51,16 @@ def run_targets(targets: list[Settings], **kwargs: Any) -> tuple[int, list[dict[
     return code, events
 
 
-def test_three_forges_sync_in_one_run_each_complete_at_its_own_destination(
-    forge_factory: Any, tmp_path: Path, monkeypatch: Any
-) -> None:
+def test_three_forges_sync_in_one_run_each_complete_at_its_own_destination(forge_factory: Any, tmp_path: Path, monkeypatch: Any) -> None:
     sims = three_forges(forge_factory)
     config = tmp_path / "config.toml"
-    write_config(config, sims, tmp_path, extra='post_sync = ["' + sys.executable + '", "-c", "import sys, pathlib; '
-                 f"pathlib.Path(r'{tmp_path}', 'after-' + __import__('json').load(sys.stdin)['target']).touch()\"]\n")
+    write_config(
+        config,
+        sims,
+        tmp_path,
+        extra='post_sync = ["' + sys.executable + '", "-c", "import sys, pathlib; '
+        f"pathlib.Path(r'{tmp_path}', 'after-' + __import__('json').load(sys.stdin)['target']).touch()\"]\n",
+    )
     monkeypatch.setenv("GZ_TUI_CONFIG", str(config))
     stats_file = tmp_path / "stats.jsonl"
     result = run_cli("sync", "--json", "--workers", "4", "--stats-file", str(stats_file))
@@ -108,8 +111,11 @@ def test_a_multi_target_run_killed_at_random_resumes_every_target_and_clones_not
     events = [json.loads(line) for line in result.stdout.splitlines()]
     for provider, sim in sims.items():
         assert repo_dirs(tmp_path / provider) == set(sim.repo_names(provider)), provider
-        cloned_again = {e["repo"].removeprefix("acme/") for e in events if e["event"] == "repo_done" and e["target"] == provider
-                        and e["outcome"] == "cloned"}
+        cloned_again = {
+            e["repo"].removeprefix("acme/")
+            for e in events
+            if e["event"] == "repo_done" and e["target"] == provider and e["outcome"] == "cloned"
+        }
         assert not cloned_again & before[provider], f"{provider}: a clone already on disk was cloned again"
 
 
@@ -126,6 +132,7 @@ def test_a_rate_limit_wait_on_one_forge_stalls_neither_the_others_listing_nor_cl
 
     async def main() -> int:
         async with anyio.create_task_group() as group:
+
             async def watch() -> None:
                 while True:
                     await anyio.sleep(0.2)
@@ -148,9 +155,9 @@ def test_a_rate_limit_wait_on_one_forge_stalls_neither_the_others_listing_nor_cl
         assert any(r.kind == "api" for r in inside), f"{provider} kept listing during github's wait"
         assert any(r.kind == "git" for r in inside), f"{provider} kept cloning during github's wait"
     waiting = [s for s in snapshots if start < s.now < until]
-    assert waiting and all(
-        t.rate.wait_kind == "primary" for s in waiting for t in s.targets if t.name == "github"
-    ), "the github target shows its countdown"
+    assert waiting and all(t.rate.wait_kind == "primary" for s in waiting for t in s.targets if t.name == "github"), (
+        "the github target shows its countdown"
+    )
     assert all(t.rate.wait_kind is None for s in waiting for t in s.targets if t.name != "github")
 
 
@@ -183,9 +190,7 @@ def test_a_small_target_is_not_starved_behind_a_big_one(forge_factory: Any, tmp_
     assert big_summary["exit_code"] == 130 and big_summary["cloned"] < 1000
 
 
-def test_pausing_one_target_fills_its_buffer_and_stops_its_lister_while_the_others_go_on(
-    forge_factory: Any, tmp_path: Path
-) -> None:
+def test_pausing_one_target_fills_its_buffer_and_stops_its_lister_while_the_others_go_on(forge_factory: Any, tmp_path: Path) -> None:
     sims = {"github": forge_factory(org="acme", repos=300), "gitea": forge_factory(org="acme", repos=60, scenario=Scenario(latency=0.05))}
     targets = targets_for(sims, tmp_path, workers=2, buffer=20)
     events: list[dict[str, Any]] = []

@@ -188,9 +188,7 @@ async def test_quitting_mid_run_stops_the_pipeline_and_exits_130(forge_factory: 
     assert not any((dest / ".gz-tui" / "tmp").glob("*"))
 
 
-async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_during_it(
-    forge_factory: Any, tmp_path: Path
-) -> None:
+async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_during_it(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="gz-demo", repos=DEMO_REPOS, scenario=demo_scenario())
     dest = tmp_path / "gz-demo"
     app = make_app(settings_for(sim, dest, workers=8, buffer=1000, headless=False), make_pipeline)

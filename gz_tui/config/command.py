@@ -249,9 +249,7 @@ def _show(resolved: Resolved, targets: list[Resolved], stdout: TextIO, environ: 
         _write_rows(_rows(target, _TARGET_SHOWN, environ), stdout)
 
 
-def config_command(
-    argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None
-) -> int:
+def config_command(argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None) -> int:
     """``gz-tui config init [--force] | show [NAME...] [--profile NAME] [--provider P] [--base-url URL] | path``.
 
     Returns 0 on success, 2 on a usage or config error (one line on ``stderr``, never a traceback).

@@ -94,9 +94,7 @@ def _profile_api_base(profile: Mapping[str, Any]) -> str:
     return _norm_url(profile.get("base_url") or DEFAULT_BASE_URLS[profile["provider"]])
 
 
-def _select_profile(
-    given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str]
-) -> str | None:
+def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str]) -> str | None:
     """The profile a run uses: the one named, else the only one matching the provider/base URL given
     (by a flag, or a target's table), else ``[defaults] profile``, else the one named after the provider."""
     profiles = config.profiles if config else {}
@@ -131,11 +129,7 @@ def _select_profile(
 
 def _checked_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The flags the user gave, each checked by its rule, and ``--profile``."""
-    given = {
-        k: check(k, v) if k in RULES else v
-        for k, v in flags.items()
-        if v is not None and k in SETTING_NAMES and k != "target"
-    }
+    given = {k: check(k, v) if k in RULES else v for k, v in flags.items() if v is not None and k in SETTING_NAMES and k != "target"}
     profile_flag = flags.get("profile")
     return given, None if profile_flag is None else check("profile", profile_flag)
 
@@ -160,9 +154,7 @@ def _resolve(
     warnings: list[str] = list(config.warnings) if config else []
     table: Mapping[str, Any] = config.targets[target] if config is not None and target is not None else {}
     label = f"[targets.{target}]" if target is not None else ""
-    forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {
-        k: given[k] for k in ("provider", "base_url") if k in given
-    }
+    forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {k: given[k] for k in ("provider", "base_url") if k in given}
     name = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings)
     profile = config.profiles[name] if config is not None and name is not None else None
     layers: list[tuple[Origin, Mapping[str, Any]]] = []
@@ -193,9 +185,7 @@ def _resolve(
             if key in APP_ENV and sources[key] != str(FLAG) and environ.get(APP_ENV[key], "").strip():
                 values[key], sources[key] = _from_env(key, environ), f"env {APP_ENV[key]}"
     if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
-        raise ConfigError(
-            f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}'
-        )
+        raise ConfigError(f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}')
     if target is not None:
         values["owner"], values["target"] = table.get("owner", target), target
         sources["owner"] = f"config {path} {label}" if "owner" in table else f"the name of {label}"
@@ -298,8 +288,7 @@ def _token_holders(
             holders.append((profile_label, profile, f"config {path} {profile_label}"))
         else:
             warnings.append(
-                f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} "
-                f"differs from {settings.api_base}"
+                f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} differs from {settings.api_base}"
             )
     return holders
 
@@ -433,7 +422,9 @@ def check_distinct(resolved: Sequence[Resolved]) -> None:
             if dest == other_dest:
                 raise ConfigError(f"{pair} would both sync into {dest} (give one its own dest)")
             if state == other_state:
-                raise ConfigError(f"{pair} would share the state file {state} (--state names one state: leave it out when syncing several targets)")
+                raise ConfigError(
+                    f"{pair} would share the state file {state} (--state names one state: leave it out when syncing several targets)"
+                )
             if dest.is_relative_to(other_dest) or other_dest.is_relative_to(dest):
                 inner, outer = (dest, other_dest) if dest.is_relative_to(other_dest) else (other_dest, dest)
                 raise ConfigError(f"{pair}: destination {inner} is inside {outer} (give each its own folder)")

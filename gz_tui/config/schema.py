@@ -166,9 +166,7 @@ def load_config(path: Path) -> ConfigFile | None:
     return ConfigFile(path, defaults, profiles, _token_warnings(path, profiles, targets), targets)
 
 
-def _token_warnings(
-    path: Path, profiles: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]
-) -> tuple[str, ...]:
+def _token_warnings(path: Path, profiles: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
     holders = [f"[profiles.{n}]" for n, p in profiles.items() if "token" in p]
     holders += [f"[targets.{n}]" for n, t in targets.items() if "token" in t]
     if not holders or os.name == "nt":
@@ -176,8 +174,5 @@ def _token_warnings(
     mode = stat.S_IMODE(path.stat().st_mode)
     if not mode & 0o044:
         return ()
-    warning = (
-        f"{path} holds a token ({', '.join(holders)}) and is readable by other users "
-        f"(mode {mode:04o}); run: chmod 600 {path}"
-    )
+    warning = f"{path} holds a token ({', '.join(holders)}) and is readable by other users (mode {mode:04o}); run: chmod 600 {path}"
     return (warning,)

@@ -272,7 +272,7 @@ def branch_name(value: Any) -> str:
         and not any(ord(c) <= 0x20 or c in "~^:?*[\\\x7f" for c in value)
     ):
         return value
-    raise Invalid.expecting("a branch name, such as \"main\"")
+    raise Invalid.expecting('a branch name, such as "main"')
 
 
 def command_line(value: Any) -> tuple[str, ...]:
@@ -285,7 +285,7 @@ def command_line(value: Any) -> tuple[str, ...]:
         except ValueError as exc:
             raise Invalid(f"is not a command line ({exc})") from None
         if not value:
-            raise Invalid.expecting("a command, such as \"op read op://vault/gh/token\"")
+            raise Invalid.expecting('a command, such as "op read op://vault/gh/token"')
     return argv(value)
 
 
@@ -477,8 +477,16 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
     if settings.provider != ProviderName.GITLAB and "/" in settings.owner:
         return f"{settings.provider} owners have no '/': {settings.owner!r}"
     if settings.mirror:
-        lean = [flag for flag, on in (("--depth", settings.depth), ("--filter", settings.filter),
-                                      ("--single-branch", settings.single_branch), ("--branch", settings.branch)) if on]
+        lean = [
+            flag
+            for flag, on in (
+                ("--depth", settings.depth),
+                ("--filter", settings.filter),
+                ("--single-branch", settings.single_branch),
+                ("--branch", settings.branch),
+            )
+            if on
+        ]
         if lean:
             return f"--mirror copies every ref in full; {', '.join(lean)} {'is' if len(lean) == 1 else 'are'} for working clones"
     if settings.depth and settings.filter:

@@ -27,6 +27,8 @@ TOKEN_ENV_VARS = {
     ProviderName.GITEA: ("GITEA_TOKEN",),
 }
 GH_TIMEOUT_SECONDS = 3.0
+
+
 class TokenSourceError(ConfigError):
     """A token command or file that gave no token: one line, exit 2."""
 

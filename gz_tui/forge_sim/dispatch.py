@@ -166,9 +166,7 @@ class Dispatcher:
             return None
         return self.catalog.find_servable(owner, rest)
 
-    def serve_git(
-        self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None
-    ) -> GitAnswer:
+    def serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None) -> GitAnswer:
         accepted, credential = self.git_credential(authorization)
         if self.scenario.git_latency > 0:
             time.sleep(self.scenario.git_latency)

@@ -30,10 +30,7 @@ from gz_tui.forge_sim.scenario import Scenario
 
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-SECONDARY_DOCS = (
-    "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
-    "#about-secondary-rate-limits"
-)
+SECONDARY_DOCS = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID "
@@ -180,7 +177,12 @@ class GitHubApi:
                     return self._json(self._installation())
                 case ("POST", ["app", "installations", number, "access_tokens"]) if number == str(self._app.app.installation_id):
                     token, expires = self._app.mint()
-                    body = {"token": token, "expires_at": iso(expires), "permissions": {"contents": "read", "metadata": "read"}, "repository_selection": "all"}
+                    body = {
+                        "token": token,
+                        "expires_at": iso(expires),
+                        "permissions": {"contents": "read", "metadata": "read"},
+                        "repository_selection": "all",
+                    }
                     return Response(201, json_bytes(body))
         if request.method not in ("GET", "HEAD"):
             return self._not_found()

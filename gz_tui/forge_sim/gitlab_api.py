@@ -63,9 +63,7 @@ class GitLabApi:
         return Response(401, json_bytes({"message": "401 Unauthorized"}))
 
     def error(self, request: ApiRequest, status: int) -> Response:
-        return Response(
-            status, json_bytes({"message": f"{status} Internal Server Error" if status >= 500 else str(status)})
-        )
+        return Response(status, json_bytes({"message": f"{status} Internal Server Error" if status >= 500 else str(status)}))
 
     def counts_quota(self, request: ApiRequest) -> bool:
         return True
@@ -118,9 +116,7 @@ class GitLabApi:
                 return self._json({meta.language: 100.0} if meta.language else {})
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
                 group = self._catalog.group_by_ref(unquote(ref))
-                return (
-                    self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
-                )
+                return self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
         return Response(404, json_bytes({"error": "404 Not Found"}))
 
     def _group_not_found(self) -> Response:
@@ -179,8 +175,7 @@ class GitLabApi:
         groups = [
             g
             for g in self._catalog.groups.values()
-            if g.rel
-            and (g.parent_id == group.id or (descendants and (group.rel == "" or g.rel.startswith(group.rel + "/"))))
+            if g.rel and (g.parent_id == group.id or (descendants and (group.rel == "" or g.rel.startswith(group.rel + "/"))))
         ]
         return self._paged(request, groups, lambda g: json_bytes(self._group_object(g)))
 

@@ -119,7 +119,9 @@ def load_app_key(path: Path) -> bytes:
     try:
         key = load_pem_private_key(text.encode(), password=None)
     except (ValueError, TypeError):
-        raise CredentialError(f"--github-app-key {path} is not an unencrypted PEM private key (download one from the app's settings)") from None
+        raise CredentialError(
+            f"--github-app-key {path} is not an unencrypted PEM private key (download one from the app's settings)"
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CredentialError(f"--github-app-key {path} is not an RSA key (GitHub Apps sign with RS256)")
     return text.encode()
@@ -290,7 +292,9 @@ class GitHubAppToken(Credential):
         if response.status_code == 404:
             raise AuthError(f"GitHub App {self.app_id} has no installation {installation} (check --github-app-installation-id)")
         if response.status_code not in (200, 201):
-            raise ForgeError(f"GitHub App {self.app_id}: minting an installation token failed: HTTP {response.status_code} {error_message(response)}")
+            raise ForgeError(
+                f"GitHub App {self.app_id}: minting an installation token failed: HTTP {response.status_code} {error_message(response)}"
+            )
         token, expires_at = self._parse(response)
         add_secret(token)
         now = self.clock.now()
@@ -312,7 +316,9 @@ class GitHubAppToken(Credential):
                     "and that --github-app-key is that app's private key"
                 )
             if response.status_code != 200:
-                raise ForgeError(f"GitHub App {self.app_id}: finding its installation failed: HTTP {response.status_code} {error_message(response)}")
+                raise ForgeError(
+                    f"GitHub App {self.app_id}: finding its installation failed: HTTP {response.status_code} {error_message(response)}"
+                )
             try:
                 number = response.json().get("id")
             except (ValueError, AttributeError):
@@ -321,7 +327,9 @@ class GitHubAppToken(Credential):
                 self.installation_id = number
                 return number
             raise ForgeError(f"GitHub App {self.app_id}: the installation answer for {self.owner} holds no id")
-        raise AuthError(f"GitHub App {self.app_id} is not installed on {self.owner} (install it there, or give --github-app-installation-id)")
+        raise AuthError(
+            f"GitHub App {self.app_id} is not installed on {self.owner} (install it there, or give --github-app-installation-id)"
+        )
 
     def _parse(self, response: httpx.Response) -> tuple[str, float]:
         try:

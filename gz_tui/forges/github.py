@@ -66,7 +66,11 @@ class GitHub(Provider):
 
     def parse_repo(self, item: object) -> RemoteRepo | None:
         repo = parse_repo(item)
-        if repo is not None and self.affiliation in (Affiliation.MEMBER, Affiliation.ALL) and repo.owner.lower() not in ("", self.owner.lower()):
+        if (
+            repo is not None
+            and self.affiliation in (Affiliation.MEMBER, Affiliation.ALL)
+            and repo.owner.lower() not in ("", self.owner.lower())
+        ):
             # Another owner's repo the user is a member of: in a folder of its owner, so two owners' "api" never collide.
             return replace(repo, rel_path=f"{repo.owner}/{repo.rel_path}")
         return repo

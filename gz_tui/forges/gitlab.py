@@ -84,7 +84,7 @@ class GitLab(Provider):
         return RemoteRepo(
             key=str(item["id"]),
             full_name=full,
-            rel_path=full[len(prefix):] if inside else full,
+            rel_path=full[len(prefix) :] if inside else full,
             clone_url=text_field(item, "http_url_to_repo") or "",
             ssh_url=text_field(item, "ssh_url_to_repo"),
             archived=item.get("archived") is True,

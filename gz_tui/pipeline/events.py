@@ -285,7 +285,22 @@ EVENTS: tuple[type[Event], ...] = (
     Total,
 )
 LOGGED = frozenset(
-    {Resume, Notice, RepoFailed, RepoMoved, RepoKept, RateLimitWait, ForgeUnreachable, ForgeReachable, ListingFailed, RunError, Summary, Total, Paused, Unpaused}
+    {
+        Resume,
+        Notice,
+        RepoFailed,
+        RepoMoved,
+        RepoKept,
+        RateLimitWait,
+        ForgeUnreachable,
+        ForgeReachable,
+        ListingFailed,
+        RunError,
+        Summary,
+        Total,
+        Paused,
+        Unpaused,
+    }
 )
 """Events also written to the log file (the others are too frequent to be worth it)."""
 

@@ -44,10 +44,10 @@ def scrub(repo: RemoteRepo) -> RemoteRepo:
     return replace(repo, full_name=full_name, rel_path=rel_path, clone_url=clone_url, ssh_url=ssh_url or None, owner=owner)
 
 
-
 AHEAD_SEND_SECONDS = 0.02
 """How long the lister lets the next page's request go out before it parses the current one (it is written in well
 under a millisecond, unless it waits for the quota: then the page at hand is not held up)."""
+
 
 class Lister:
     """Owns the listing side of one run; the pipeline reads ``error``, ``fatal`` and ``planned`` afterwards."""
@@ -222,8 +222,7 @@ class Lister:
             return url, response
         hint = "" if settings.token else " (if it is private, pass a token that can see it)"
         raise NotFoundError(
-            f"{settings.provider} owner {settings.owner!r} not found at "
-            f"{urlsplit(settings.api_base).netloc}{hint}; check the spelling"
+            f"{settings.provider} owner {settings.owner!r} not found at {urlsplit(settings.api_base).netloc}{hint}; check the spelling"
         )
 
     async def _own_listing(self) -> str | None:

@@ -54,9 +54,7 @@ def safe_relative_path(rel_path: str, *, longest_name: int = NAME_MAX) -> Path:
             raise UnsafeRepo(f"reserved path segment {segment!r}")
         size = len(segment.encode("utf-8"))
         if size > longest_name:
-            raise UnsafeRepo(
-                f"path segment {segment[:40]!r}… is {size} bytes, longer than this file system allows ({longest_name})"
-            )
+            raise UnsafeRepo(f"path segment {segment[:40]!r}… is {size} bytes, longer than this file system allows ({longest_name})")
     return Path(*segments)
 
 
@@ -87,12 +85,7 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
     if protocol == "ssh":
         url = repo.ssh_url or ""
         user = url.removeprefix("ssh://").split("@", 1)[0] if "@" in url else ""
-        if (
-            url.startswith("-")
-            or user.startswith("-")
-            or "::" in url.split("@", 1)[0]
-            or any(ord(c) <= 0x20 or c == "\x7f" for c in url)
-        ):
+        if url.startswith("-") or user.startswith("-") or "::" in url.split("@", 1)[0] or any(ord(c) <= 0x20 or c == "\x7f" for c in url):
             raise UnsafeRepo(f"refusing ssh URL {url!r}")
         match = re.match(r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/]", url)
         if not match or not _same_host(match.group(1).lower(), api_host):

@@ -86,10 +86,17 @@ class RepoWork:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
         final = destination(self.ctx.dest, copy_path(repo.rel_path, mirror=settings.mirror), longest_name=self.ctx.longest_name)
         url = clone_url_for(
-            repo, api_base=settings.api_base, protocol=settings.protocol, allow_http=settings.insecure_http, ssh_hostname=settings.ssh_hostname
+            repo,
+            api_base=settings.api_base,
+            protocol=settings.protocol,
+            allow_http=settings.insecure_http,
+            ssh_hostname=settings.ssh_hostname,
         )
         owner = settings.owner.strip("/").lower()
-        member = settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL) and repo.rel_path.lower() == f"{repo.owner}/{repo.full_name.rpartition('/')[2]}".lower()
+        member = (
+            settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL)
+            and repo.rel_path.lower() == f"{repo.owner}/{repo.full_name.rpartition('/')[2]}".lower()
+        )
         if repo.owner and repo.owner.lower() != owner and not member:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
         twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path) if self.ctx.case_twins else None
@@ -103,7 +110,9 @@ class RepoWork:
         unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
         if exists and settings.update != "skip" and unchanged and not self.forge_moved:
             kind = self.syncer.kind()
-            self._record(repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1)
+            self._record(
+                repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1
+            )
             await self._sync_wiki(index, repo, url)
             return
         started = self.ctx.clock.now()
@@ -155,7 +164,9 @@ class RepoWork:
             stats.add_error(
                 ErrorView(now, repo.full_name, outcome.error_class, message, attempt, max_attempts, now + delay, target=self._name)
             )
-            self.ctx.emit(RepoRetry(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=message, attempt=attempt, delay=delay))
+            self.ctx.emit(
+                RepoRetry(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=message, attempt=attempt, delay=delay)
+            )
             stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
             await self.ctx.clock.sleep(delay)
             exists = final.exists()
@@ -271,4 +282,3 @@ class RepoWork:
                 message=outcome.message or None if status == RepoStatus.SKIPPED else None,
             )
         )
-

@@ -571,13 +571,28 @@ class StateStore:
                 "owner = excluded.owner, has_wiki = excluded.has_wiki, page_url = excluded.page_url, listed_run = excluded.listed_run, "
                 "attempts = CASE WHEN repos.listed_run = excluded.listed_run THEN repos.attempts ELSE 0 END",
                 [
-                    (r.key, r.full_name, r.rel_path, r.clone_url, r.ssh_url, int(r.archived), int(r.fork),
-                     r.pushed_at, r.default_branch, r.owner, int(r.has_wiki), page.url, run_id)
+                    (
+                        r.key,
+                        r.full_name,
+                        r.rel_path,
+                        r.clone_url,
+                        r.ssh_url,
+                        int(r.archived),
+                        int(r.fork),
+                        r.pushed_at,
+                        r.default_branch,
+                        r.owner,
+                        int(r.has_wiki),
+                        page.url,
+                        run_id,
+                    )
                     for r in repos
                 ],
             )
             if skipped:
-                self._write_acks(run_id, [Ack(i.repo.key, "skipped", error_message=skipped[i.repo.key]) for i in fresh if i.repo.key in skipped])
+                self._write_acks(
+                    run_id, [Ack(i.repo.key, "skipped", error_message=skipped[i.repo.key]) for i in fresh if i.repo.key in skipped]
+                )
             self._save_cursor(run_id, page)
         return fresh
 
@@ -591,9 +606,7 @@ class StateStore:
             ).fetchall()
             w = _REPO_WIDTH
             fresh = [StoredRepo(_repo_from_row(row), row[w + 1], 0) for row in rows if row[w] != run_id]
-            self.db.executemany(
-                "UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh]
-            )
+            self.db.executemany("UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh])
             self._save_cursor(run_id, page)
         return fresh
 
@@ -638,8 +651,7 @@ class StateStore:
             params = (run_id, run_id)
         while True:
             rows = self._rows(
-                f"SELECT rowid, {_REPO_COLUMNS}, synced_pushed_at, attempts FROM repos "
-                f"WHERE {where} AND rowid > ? ORDER BY rowid LIMIT ?",
+                f"SELECT rowid, {_REPO_COLUMNS}, synced_pushed_at, attempts FROM repos WHERE {where} AND rowid > ? ORDER BY rowid LIMIT ?",
                 (*params, last, batch),
             )
             if not rows:
@@ -659,8 +671,7 @@ class StateStore:
     def _write_acks(self, run_id: int, acks: Iterable[Ack]) -> None:
         now = self._now()
         rows = [
-            (a.status, run_id, a.attempts, a.error_class, a.error_message, a.last_commit, a.status, a.pushed_at, now, a.key)
-            for a in acks
+            (a.status, run_id, a.attempts, a.error_class, a.error_message, a.last_commit, a.status, a.pushed_at, now, a.key) for a in acks
         ]
         if rows:
             self.db.executemany(
@@ -697,17 +708,14 @@ class StateStore:
 
     @_guarded
     def done_counts(self, run_id: int) -> dict[str, int]:
-        return dict(
-            self.db.execute("SELECT status, COUNT(*) FROM repos WHERE done_run = ? GROUP BY status", (run_id,)).fetchall()
-        )
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM repos WHERE done_run = ? GROUP BY status", (run_id,)).fetchall())
 
     @_guarded
     def failure_classes(self, run_id: int) -> dict[str, int]:
         """How many repos failed in this run, per error class."""
         return dict(
             self.db.execute(
-                "SELECT COALESCE(error_class, 'other'), COUNT(*) FROM repos WHERE done_run = ? AND status = 'failed' "
-                "GROUP BY error_class",
+                "SELECT COALESCE(error_class, 'other'), COUNT(*) FROM repos WHERE done_run = ? AND status = 'failed' GROUP BY error_class",
                 (run_id,),
             ).fetchall()
         )

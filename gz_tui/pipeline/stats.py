@@ -392,7 +392,13 @@ class Stats:
         self, *, name: str, forge: str, owner: str, dest: str, api_host: str, buffer_capacity: int, state_path: str = ""
     ) -> TargetStats:
         target = TargetStats(
-            self, name=name, forge=forge, owner=owner, dest=dest, api_host=api_host, buffer_capacity=buffer_capacity,
+            self,
+            name=name,
+            forge=forge,
+            owner=owner,
+            dest=dest,
+            api_host=api_host,
+            buffer_capacity=buffer_capacity,
             state_path=state_path,
         )
         self.targets.append(target)

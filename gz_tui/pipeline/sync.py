@@ -159,9 +159,7 @@ class RepoSyncer:
             )
         return replace(_failed(result), kind=kind)
 
-    async def clone(
-        self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener, *, wiki: bool = False
-    ) -> Outcome:
+    async def clone(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener, *, wiki: bool = False) -> Outcome:
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", repo.rel_path)[-60:]
         tmp = self.tmp_root / f"{slug}.{_secrets.token_hex(4)}"
@@ -218,9 +216,7 @@ class RepoSyncer:
             return Outcome(RepoStatus.SKIPPED, message="no wiki", kind=CloneKind.WIKI)
         return replace(outcome, kind=CloneKind.WIKI)
 
-    async def _update(
-        self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener, *, known: bool, wiki: bool
-    ) -> Outcome:
+    async def _update(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener, *, known: bool, wiki: bool) -> Outcome:
         origin, clone_id = await self._origin_and_id(final)
         if origin is None:
             return Outcome("failed", "conflict", f"{final.name} exists but is not a git clone; move it away or use another --dest")
@@ -257,10 +253,7 @@ class RepoSyncer:
                 return _failed(step)
         after = read_head(final)
         changed = fetched or before != after
-        return Outcome(
-            "updated" if changed else "unchanged", last_commit=after, received_bytes=result.received_bytes, moved_origin=moved
-        )
-
+        return Outcome("updated" if changed else "unchanged", last_commit=after, received_bytes=result.received_bytes, moved_origin=moved)
 
     async def local_work(self, folder: Path) -> str | None:
         """Why a clone must not be moved away (uncommitted changes, stashes, commits on no remote branch), or None.
@@ -290,4 +283,3 @@ def _failed(result: GitResult) -> Outcome:
     return Outcome(
         "failed", result.error_class or "other", result.message or f"git exited with {result.returncode}", transient=result.transient
     )
-

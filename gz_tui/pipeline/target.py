@@ -240,8 +240,7 @@ class TargetRun:
             held = "bare mirrors (--mirror)" if found == "mirror" else "working clones"
             made = "bare mirrors (--mirror)" if wanted == "mirror" else "working clones (no --mirror)"
             raise SetupError(
-                f"{self.dest} holds {held}; this run makes {made}, and one destination keeps one kind: "
-                "use another --dest for them"
+                f"{self.dest} holds {held}; this run makes {made}, and one destination keeps one kind: use another --dest for them"
             )
         if not self.settings.dry_run and store.clone_kind() is None:
             store.set_clone_kind(wanted)
@@ -313,9 +312,7 @@ class TargetRun:
             "auth": "github-app" if s.github_app_id is not None else None,
         }
         options.update({key: value for key, value in covered.items() if value})
-        return store.begin_run(
-            forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run
-        )
+        return store.begin_run(forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=options, dry_run=dry_run)
 
     def _wire(self) -> None:
         """The parts that list and sync this target: its client (on its identity's quota), syncer, lister."""
@@ -729,7 +726,9 @@ class TargetRun:
                 "forge": str(self.settings.provider),
                 "owner": self.settings.owner,
                 "dest": str(self.dest),
-                **{k: summary[k] for k in ("exit_code", "listed", "cloned", "updated", "unchanged", "skipped", "failed", "gone", "seconds")},
+                **{
+                    k: summary[k] for k in ("exit_code", "listed", "cloned", "updated", "unchanged", "skipped", "failed", "gone", "seconds")
+                },
                 "bytes": self.stats.counts.received_bytes,
             }
             try:

@@ -71,4 +71,3 @@ def make_app(targets: Settings | Sequence[Settings], factory: PipelineFactory, c
     and again, each with ``retry_failed=True``, for each ``r``.
     """
     return GzTuiApp([targets] if isinstance(targets, Settings) else targets, factory, clock)
-

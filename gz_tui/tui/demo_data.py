@@ -91,10 +91,7 @@ def _workers(now: float, *, paused: bool = False) -> tuple[WorkerView, ...]:
     if not paused:
         return tuple(busy)
     # Paused: finished workers take nothing new; one big clone is still finishing its repo.
-    return tuple(
-        w if w.index == 7 else WorkerView(w.index, WorkerState.PAUSED)
-        for w in busy
-    )
+    return tuple(w if w.index == 7 else WorkerView(w.index, WorkerState.PAUSED) for w in busy)
 
 
 def _errors(now: float) -> tuple[ErrorView, ...]:
@@ -237,9 +234,7 @@ def several_targets() -> Snapshot:
     limit, a Gitea org listed and finishing its last repos. One pool of 8 workers serves all three."""
     now = NOW
     github_rate = RateLimitView(limit=5_000, remaining=4_211, reset_at=now + 41 * 60 + 9, requests=22)
-    gitlab_rate = RateLimitView(
-        limit=2_000, remaining=0, reset_at=now + 41, wait_kind=WaitKind.PRIMARY, wait_until=now + 41, requests=6
-    )
+    gitlab_rate = RateLimitView(limit=2_000, remaining=0, reset_at=now + 41, wait_kind=WaitKind.PRIMARY, wait_until=now + 41, requests=6)
     targets = (
         TargetView(
             name="acme",
@@ -292,12 +287,23 @@ def several_targets() -> Snapshot:
     )
     workers = (
         WorkerView(1, WorkerState.CLONING, "acme/kafka-connect", "receiving objects", 43.0, 212 * MIB + 77_312, now - 72, "acme"),
-        WorkerView(2, WorkerState.CLONING, "platform/infra/terraform/modules-aws", "receiving objects", 71.0, 18 * MIB, now - 12, "platform-infra"),
+        WorkerView(
+            2, WorkerState.CLONING, "platform/infra/terraform/modules-aws", "receiving objects", 71.0, 18 * MIB, now - 12, "platform-infra"
+        ),
         WorkerView(3, WorkerState.UPDATING, "acme/spark-sql", "resolving deltas", 88.0, 31 * MIB + 400_000, now - 4, "acme"),
         WorkerView(4, WorkerState.CLONING, "tools/ci-runner-images", "counting objects", 35.0, 2 * MIB, now - 6, "tools"),
         WorkerView(5, WorkerState.UPDATING, "platform/infra/k8s/cluster-addons", "fetching", None, 96_000, now - 2, "platform-infra"),
         WorkerView(6, WorkerState.CLONING, "acme/web-frontend", "receiving objects", 12.0, 9 * MIB + 123_456, now - 9, "acme"),
-        WorkerView(7, WorkerState.CLONING, "platform/infra/observability/grafana-dashboards", "receiving objects", 64.0, 5 * MIB, now - 21, "platform-infra"),
+        WorkerView(
+            7,
+            WorkerState.CLONING,
+            "platform/infra/observability/grafana-dashboards",
+            "receiving objects",
+            64.0,
+            5 * MIB,
+            now - 21,
+            "platform-infra",
+        ),
         WorkerView(8, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31, "acme"),
     )
     acme_errors = _errors(now)
@@ -305,7 +311,16 @@ def several_targets() -> Snapshot:
         replace(acme_errors[0], target="acme"),
         ErrorView(now - 40, "platform/infra/k8s/legacy-helm-charts", "network", "fatal: early EOF", 1, 3, now - 34, "platform-infra"),
         replace(acme_errors[1], target="acme"),
-        ErrorView(now - 122, "platform/infra/secrets/vault-policies", "auth", "repository not accessible with this token (HTTP 403)", 1, 3, None, "platform-infra"),
+        ErrorView(
+            now - 122,
+            "platform/infra/secrets/vault-policies",
+            "auth",
+            "repository not accessible with this token (HTTP 403)",
+            1,
+            3,
+            None,
+            "platform-infra",
+        ),
         *(replace(e, target="acme") for e in acme_errors[2:]),
     )
     acme = targets[0]
@@ -348,6 +363,7 @@ STATES = {
 def settings_for(state: str) -> list[Settings]:
     """The targets' settings behind a demo state (what ``r`` would run again)."""
     return list(TARGETS) if state == "several-targets" else [SETTINGS]
+
 
 _TERMINAL = {RunState.FINISHED, RunState.CANCELLED, RunState.FAILED}
 

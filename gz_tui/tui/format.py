@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["binary_size", "countdown", "wall_time"]
 
 
-
 def thousands(value: int | float | None) -> str:
     """``1234567`` → ``"1,234,567"``; None → ``"—"``."""
     if value is None:

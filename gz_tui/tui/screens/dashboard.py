@@ -283,9 +283,7 @@ class DashboardScreen(Screen[None]):
                 hint.append(f" ({thousands(counts.failed_permanent)} more would fail again)")
             hint.append("   ")
         elif counts.failed_permanent and nxt is None and snap.run_state == RunState.FINISHED:
-            hint.append(
-                f"{thousands(counts.failed_permanent)} failed for good: a retry would not change them   "
-            )
+            hint.append(f"{thousands(counts.failed_permanent)} failed for good: a retry would not change them   ")
         elif nxt == "resume":
             hint.append("r", style="bold reverse")
             hint.append(" resume from the checkpoint   ")

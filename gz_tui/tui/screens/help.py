@@ -11,14 +11,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("p", "Pause the run: workers finish their current repo and take nothing new; the buffer fills and "
-          "the lister stops asking the API. Press p again to carry on. With a target selected (t), p "
-          "pauses or unpauses that target alone."),
-    ("t", "In a run of several targets: select one in the Targets panel (↑/↓ or a click move the "
-          "selection, t or Escape gives the keys back to the run). p then pauses just that target: its "
-          "repos wait, its buffer fills, its lister stops; the other targets carry on. p again unpauses it."),
-    ("c", "Cancel the run (asks first). Git is stopped, partial clones are removed, finished repos and "
-          "the checkpoint are kept."),
+    (
+        "p",
+        "Pause the run: workers finish their current repo and take nothing new; the buffer fills and "
+        "the lister stops asking the API. Press p again to carry on. With a target selected (t), p "
+        "pauses or unpauses that target alone.",
+    ),
+    (
+        "t",
+        "In a run of several targets: select one in the Targets panel (↑/↓ or a click move the "
+        "selection, t or Escape gives the keys back to the run). p then pauses just that target: its "
+        "repos wait, its buffer fills, its lister stops; the other targets carry on. p again unpauses it.",
+    ),
+    ("c", "Cancel the run (asks first). Git is stopped, partial clones are removed, finished repos and the checkpoint are kept."),
     ("r", "After a cancel, or a finish with failures: run again from the checkpoint, retrying the failures."),
     ("e", "Enlarge the error log (Enter on an error shows its full text; e or Escape goes back)."),
     ("q", "Quit. While a run is going it asks first, stops the run cleanly and exits with code 130."),
@@ -32,12 +37,14 @@ PANELS = (
     ("Speed", "Repos finished per second over the last minutes, current rates, and the outcome counters."),
     ("Buffer", "Repos listed but not yet taken by a worker. FULL means the lister waits for the workers."),
     ("API", "Requests left before the forge's rate limit resets; while a limit is hit, a countdown."),
-    ("Targets", "In a run of several targets, one row each: forge/owner, its progress (done of what it "
-                "listed or the forge's total), repos listed and failed, and what it is doing: listing, "
-                "WAITING with a countdown, blocked on its full buffer, PAUSED, done, FAILED. The selected "
-                "target's folder and message show under the rows. The panels above count the whole run."),
-    ("Workers", "What each worker is doing: repository (and its target), git phase, progress, bytes "
-                "received, time on it."),
+    (
+        "Targets",
+        "In a run of several targets, one row each: forge/owner, its progress (done of what it "
+        "listed or the forge's total), repos listed and failed, and what it is doing: listing, "
+        "WAITING with a countdown, blocked on its full buffer, PAUSED, done, FAILED. The selected "
+        "target's folder and message show under the rows. The panels above count the whole run.",
+    ),
+    ("Workers", "What each worker is doing: repository (and its target), git phase, progress, bytes received, time on it."),
     ("Errors", "Newest first: when, which repo, what kind of failure, the message and the retry plan."),
 )
 
