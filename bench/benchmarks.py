@@ -466,8 +466,8 @@ def build_resume_state(dest: Path, sim: Any, n: int) -> list[str]:
     """
     import httpx
 
-    from gz_tui.forges.base import Page, RemoteRepo
     from gz_tui.forges.github import GitHub
+    from gz_tui.forges.records import Page, RemoteRepo
     from gz_tui.pipeline.state import Ack, StateStore
 
     provider = GitHub(sim.base_url, ORG)

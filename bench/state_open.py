@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.pipeline.state import Ack, StateStore
 
 

@@ -25,9 +25,10 @@ from gz_tui.config import (
     resolve_owners,
     resolve_targets,
 )
-from gz_tui.kinds import Affiliation, PartialFilter, ProviderName
+from gz_tui.forges.registry import provider_info
+from gz_tui.kinds import Affiliation, PartialFilter
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from gz_tui.pipeline.shards import ShardError
+from gz_tui.shard import ShardError, shard_from
 
 AFFILIATIONS = tuple(Affiliation)
 COMMANDS = ("status", "config", "sync")
@@ -295,8 +296,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def with_shard(settings: Settings, environ: Mapping[str, str]) -> Settings:
     """The settings with their shard decided: ``--shard``, else the environment (Indexed Job, GitLab CI)."""
-    from gz_tui.pipeline.shards import shard_from
-
     shard = shard_from(settings.shard, settings.shards, environ)
     if shard is None:
         return replace(settings, shard=None, shard_source="")
@@ -329,12 +328,15 @@ def _run(resolved: list[Resolved], *, demo: bool) -> int:
     first = targets[0]
     if first.json or first.dry_run or not sys.stdout.isatty():
         targets = [replace(t, headless=True) for t in targets]
-    tokenless = [t.target for t in targets if t.provider == ProviderName.GITHUB and not t.token and t.github_app_id is None]
-    if tokenless and not demo and not first.json:
-        who = f" for {', '.join(tokenless)}" if len(targets) > 1 else ""
-        sys.stderr.write(
-            f"gz-tui: no token{who}: GitHub allows 60 API requests an hour without one (about 6,000 repos); set GH_TOKEN or pass --token\n"
-        )
+    notes: dict[str, list[str]] = {}
+    for t in targets:
+        note = provider_info(t.provider).anonymous_note
+        if note and not t.token and t.github_app_id is None:
+            notes.setdefault(note, []).append(t.target)
+    for note, tokenless in notes.items():
+        if not demo and not first.json:
+            who = f" for {', '.join(tokenless)}" if len(targets) > 1 else ""
+            sys.stderr.write(f"gz-tui: no token{who}: {note}\n")
     try:
         if targets[0].headless:
             from gz_tui.headless import run_headless
@@ -355,7 +357,7 @@ def command(word: str, argv: list[str]) -> int:
         from gz_tui.status import status_command
 
         return status_command(argv)
-    from gz_tui.config import config_command
+    from gz_tui.config.command import config_command
 
     return config_command(argv, stdout=sys.stdout, stderr=sys.stderr)
 

@@ -6,7 +6,30 @@ events, the state database and the config file as plain strings, and a typo in c
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+
+
+class ExitCode(IntEnum):
+    """How a run ends, for the shell (headless and dashboard alike; README "Exit codes")."""
+
+    OK = 0
+    """Every repo is done."""
+    FAILED = 1
+    """Some repos failed (or the listing stopped part-way: a rerun resumes)."""
+    USAGE = 2
+    """Bad usage, refused credentials, an owner that does not exist: nothing to resume."""
+    INTERRUPTED = 130
+    """Ctrl+C, SIGTERM, a cancel or a closed output: the state is saved and a rerun resumes."""
+
+
+class RunStatus(StrEnum):
+    """How a run is recorded in the state (``runs.status``)."""
+
+    RUNNING = "running"
+    """Started and not recorded as ended: still going, or killed (the next run resumes it)."""
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
 class ProviderName(StrEnum):

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gz_tui.pipeline.shards import Shard, shard_dirs
-from gz_tui.pipeline.state import STATE_FILE_NAME, StateError, StateStore, default_state_path
+from gz_tui.layout import STATE_FILE_NAME, default_state_path, shard_dirs
+from gz_tui.pipeline.state import StateError, StateStore
+from gz_tui.shard import Shard
 from gz_tui.untrusted import inert
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gz_tui.clock import FakeClock
-from gz_tui.forges.base import AuthError, ForbiddenError, PageError
+from gz_tui.forges.errors import AuthError, ForbiddenError, PageError
 from gz_tui.forges.gitea import Gitea
 from gz_tui.forges.github import GitHub, parse_repo
 from gz_tui.forges.gitlab import GitLab

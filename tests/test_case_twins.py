@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.pipeline.state import StateStore
 
 BASE = "https://api.github.com"

@@ -18,11 +18,11 @@ from gz_tui import config as config_module
 from gz_tui.config import (
     ConfigError,
     Settings,
-    config_command,
     config_path,
     resolve,
     resolve_with_sources,
 )
+from gz_tui.config.command import config_command
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX file modes and shell scripts")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gz_tui.config import ConfigError, config_command, resolve_with_sources
+from gz_tui.config import ConfigError, resolve_with_sources
+from gz_tui.config.command import config_command
 from tests.conftest import run_cli
 
 

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import anyio
 
-from gz_tui.config import TOKEN_ENV_VARS
+from gz_tui.forges.registry import TOKEN_ENV_VARS, git_origin
 from gz_tui.pipeline.git import (
     GitRunner,
     basic_auth_header,
     classify,
     git_environment,
-    git_origin,
     summarize,
 )
 
@@ -58,8 +57,8 @@ def test_variables_that_choose_config_files_are_kept() -> None:
 
 
 def test_git_origin_for_github_and_enterprise() -> None:
-    assert git_origin("https://api.github.com") == "https://github.com/"
-    assert git_origin("https://ghe.example.com/api/v3") == "https://ghe.example.com/"
+    assert git_origin("github", "https://api.github.com") == "https://github.com/"
+    assert git_origin("github", "https://ghe.example.com/api/v3") == "https://ghe.example.com/"
 
 
 def test_classification_of_common_git_failures() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gz_tui.forges.base import RemoteRepo
+from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, destination
 
 API = "http://127.0.0.1:8080"

@@ -35,7 +35,7 @@ from gz_tui.config import Settings
 from gz_tui.forge_sim import Scenario
 from gz_tui.forge_sim.api_common import Response
 from gz_tui.forge_sim.dispatch import Dispatcher, GitAnswer
-from gz_tui.forges.base import RemoteRepo
+from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
@@ -967,7 +967,7 @@ def test_a_forge_echoing_the_installation_token_and_jwt_gets_them_redacted(tmp_p
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from gz_tui.forges.auth import GitHubAppToken
+    from gz_tui.forges.github_app import GitHubAppToken
     from gz_tui.untrusted import SECRETS, redact
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gz_tui.forges.base import RemoteRepo
+from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.paths import clone_url_for
 from gz_tui.status import status_command
 from tests.conftest import run_cli
@@ -230,7 +230,7 @@ def test_ssh_hostname_reaches_ssh_and_the_clone_works(forge_factory: Any, tmp_pa
 def test_repos_left_out_by_topic_or_language_are_journaled_with_their_page(tmp_path: Path) -> None:
     """The state keeps no topics or languages: a repo they leave out is recorded as skipped in the page's own
     transaction, so a run killed right after journaling the page never queues it on resume."""
-    from gz_tui.forges.base import Page
+    from gz_tui.forges.records import Page
     from gz_tui.pipeline.state import StateStore
 
     base = "https://api.github.com"

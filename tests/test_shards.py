@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gz_tui.forge_sim import Scenario
-from gz_tui.pipeline.shards import Shard, ShardError, shard_from, slot_of
+from gz_tui.shard import Shard, ShardError, shard_from, slot_of
 from tests.conftest import run_cli
 from tests.helpers import github_listing, repo_dirs
 

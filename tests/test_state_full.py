@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from gz_tui.forge_sim import Scenario
-from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
 from tests.conftest import run_cli

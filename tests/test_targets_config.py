@@ -17,13 +17,12 @@ from gz_tui.config import (
     ConfigError,
     NoTargets,
     Settings,
-    config_command,
-    default_config_text,
     load_config,
     resolve_owners,
     resolve_targets,
     resolve_with_sources,
 )
+from gz_tui.config.command import config_command, default_config_text
 from gz_tui.config.settings import check
 from tests.conftest import run_cli
 

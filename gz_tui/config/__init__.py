@@ -7,18 +7,10 @@
   (:func:`resolve_with_sources`), the owners of a command line (:func:`resolve_owners`) or the
   ``[targets.NAME]`` of the file (:func:`resolve_targets`);
 - :mod:`~gz_tui.config.tokens`: the token, from a flag, the environment, ``gh auth token`` or the file;
-- :mod:`~gz_tui.config.command`: ``gz-tui config init|show [NAME...]|path``.
+- :mod:`~gz_tui.config.command`: ``gz-tui config init|show [NAME...]|path`` (imported where it is used, not
+  by every run: it loads the config writer).
 """
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from gz_tui.config.command import (
-        config_command,
-        default_config_document,
-        default_config_text,
-        write_default_config,
-    )
 from gz_tui.config.resolve import (
     NoTargets,
     Resolved,
@@ -47,7 +39,7 @@ from gz_tui.config.settings import (
     Settings,
     validate,
 )
-from gz_tui.config.tokens import TOKEN_ENV_VARS, token_from_environment, token_from_gh
+from gz_tui.config.tokens import token_from_environment, token_from_gh
 
 __all__ = [
     "APP_NAME",
@@ -57,7 +49,6 @@ __all__ = [
     "PROVIDERS",
     "RULES",
     "SETTING_NAMES",
-    "TOKEN_ENV_VARS",
     "UPDATE_MODES",
     "ConfigError",
     "ConfigFile",
@@ -65,10 +56,7 @@ __all__ = [
     "Resolved",
     "Settings",
     "check_distinct",
-    "config_command",
     "config_path",
-    "default_config_document",
-    "default_config_text",
     "load_config",
     "resolve",
     "resolve_owners",
@@ -78,16 +66,4 @@ __all__ = [
     "token_from_environment",
     "token_from_gh",
     "validate",
-    "write_default_config",
 ]
-
-_COMMAND = frozenset({"config_command", "default_config_document", "default_config_text", "write_default_config"})
-"""``gz-tui config`` and the config writers (tomli_w, argparse) are imported when first used, not by every run."""
-
-
-def __getattr__(name: str) -> Any:
-    if name in _COMMAND:
-        from gz_tui.config import command
-
-        return getattr(command, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,8 @@ import tomli_w
 from gz_tui.config.resolve import Resolved, resolve_targets, resolve_with_sources
 from gz_tui.config.schema import DEFAULTS_KEYS, config_path, load_config
 from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError, shown
-from gz_tui.config.tokens import TOKEN_ENV_VARS
+from gz_tui.forges.registry import provider_info
+from gz_tui.logs import default_log_path
 
 _SHOWN = (
     "provider",
@@ -210,15 +211,14 @@ def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str])
         elif key == "token":
             value = "***" if s.token else "(none)"
             if not s.token:
-                hint = " or ".join(TOKEN_ENV_VARS[s.provider])
-                source = f"set {hint}" + (", run gh auth login" if s.provider == "github" else "") + " or pass --token"
+                info = provider_info(s.provider)
+                hint = " or ".join(info.token_env_vars)
+                source = f"set {hint}" + (", run gh auth login" if info.gh_cli else "") + " or pass --token"
         elif key == "base_url":
             value = s.api_base
         elif key == "dest" and not resolved.table:
             value = f"{resolved.dest_root or '.'}{os.sep}<owner>"
         elif key == "log_file" and s.log_file is None:
-            from gz_tui.logs import default_log_path
-
             value = str(default_log_path(environ))
         elif key in ("post_sync", "topics"):
             value = shown(key, getattr(s, key)) if getattr(s, key) else "(none)"

@@ -48,6 +48,7 @@ from gz_tui.config.settings import (
 )
 from gz_tui.config.tokens import TokenHolder, find_token
 from gz_tui.kinds import ProviderName
+from gz_tui.layout import default_state_path
 
 
 @dataclass(slots=True)
@@ -410,8 +411,6 @@ def resolve_targets(
 def check_distinct(resolved: Sequence[Resolved]) -> None:
     """:class:`ConfigError` naming both targets when two would sync into one destination (or one inside
     the other's), or share a state file."""
-    from gz_tui.pipeline.state import default_state_path  # gz_tui.pipeline pulls in the forges
-
     seen: list[tuple[str, Path, Path]] = []
     for r in resolved:
         s = r.settings

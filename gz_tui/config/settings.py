@@ -22,17 +22,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gz_tui.forges.auth import CredentialError
+from gz_tui.forges.github_app import load_app_key
+from gz_tui.forges.registry import DEFAULT_PROVIDER, provider_info
+from gz_tui.forges.registry import PROVIDERS as PROVIDER_CLASSES
 from gz_tui.kinds import Affiliation, CloneProtocol, PartialFilter, ProviderName, UpdateMode
+from gz_tui.shard import ShardError, parse_shard
+from gz_tui.urls import is_loopback
 
 PROVIDERS = tuple(ProviderName)
 PROTOCOLS = tuple(CloneProtocol)
 UPDATE_MODES = tuple(UpdateMode)
 
-DEFAULT_BASE_URLS = {
-    ProviderName.GITHUB: "https://api.github.com",
-    ProviderName.GITLAB: "https://gitlab.com",
-    ProviderName.GITEA: "https://codeberg.org",
-}
+DEFAULT_BASE_URLS = {name: cls.info.default_base_url for name, cls in PROVIDER_CLASSES.items()}
+"""Per provider, the API root used when no ``--base-url`` is given (each forge declares its own)."""
 
 
 class ConfigError(ValueError):
@@ -45,7 +48,7 @@ class Settings:
 
     owner: str
     """Org or user (GitHub, Gitea), or a group's full path (GitLab)."""
-    provider: ProviderName = ProviderName.GITHUB
+    provider: ProviderName = DEFAULT_PROVIDER
     base_url: str = ""
     """API root; empty means the provider's default."""
     token: str | None = field(default=None, repr=False)
@@ -87,7 +90,7 @@ class Settings:
     attempts: int = 3
     """Attempts per repo for transient git failures."""
     shard: str | None = None
-    """``K/N``: this run syncs shard K of N (``pipeline.shards``); set from ``--shard`` or the environment."""
+    """``K/N``: this run syncs shard K of N (``gz_tui.shard``); set from ``--shard`` or the environment."""
     shards: int | None = None
     """N, for a run whose index K comes from the environment (``JOB_COMPLETION_INDEX``)."""
     shard_source: str = ""
@@ -249,8 +252,6 @@ def argv(value: Any) -> tuple[str, ...]:
 
 
 def shard_text(value: Any) -> str:
-    from gz_tui.pipeline.shards import ShardError, parse_shard
-
     if not isinstance(value, str):
         raise Invalid.expecting("K/N, such as 0/4")
     try:
@@ -468,13 +469,11 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
 
     ``origins`` says where a value came from, when not from a flag (``Resolved.origins``).
     """
-    # The one definition of "loopback"; imported here because gz_tui.pipeline pulls in the forges.
-    from gz_tui.pipeline.paths import is_loopback
-
     origins = origins or {}
     if not settings.owner or not settings.owner.strip("/"):
         return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
-    if settings.provider != ProviderName.GITLAB and "/" in settings.owner:
+    info = provider_info(settings.provider)
+    if not info.nested and "/" in settings.owner:
         return f"{settings.provider} owners have no '/': {settings.owner!r}"
     if settings.mirror:
         lean = [
@@ -505,14 +504,12 @@ def _credential_problem(settings: Settings) -> str | None:
         if settings.github_app_installation_id is not None:
             return "--github-app-installation-id needs --github-app-id and --github-app-key"
         return None
-    if settings.provider != ProviderName.GITHUB:
+    if not provider_info(settings.provider).app_login:
         return f"a GitHub App signs in to GitHub only, not {settings.provider} (use --token, --token-cmd or --token-file)"
     if settings.github_app_id is None or settings.github_app_key is None:
         return "--github-app-id and --github-app-key go together: the app's id and its private key file (PEM)"
     if settings.token_source == "--token":
         return "--token and a GitHub App both sign in: give one of them"
-    from gz_tui.forges.auth import CredentialError, load_app_key
-
     try:
         load_app_key(settings.github_app_key)
     except CredentialError as exc:
@@ -521,10 +518,11 @@ def _credential_problem(settings: Settings) -> str | None:
 
 
 def _filter_problem(settings: Settings) -> str | None:
-    if settings.provider != ProviderName.GITLAB and (settings.subgroup_include or settings.subgroup_exclude):
+    info = provider_info(settings.provider)
+    if not info.nested and (settings.subgroup_include or settings.subgroup_exclude):
         flag = "--subgroup-include" if settings.subgroup_include else "--subgroup-exclude"
         return f"{flag} selects GitLab subgroups; {settings.provider} has none"
-    if settings.affiliation and settings.provider != ProviderName.GITHUB:
+    if settings.affiliation and not info.affiliation:
         return f"--affiliation selects the repos of a GitHub user; {settings.provider} has no such listing"
     if settings.repos_file is not None:
         try:

@@ -19,13 +19,8 @@ from urllib.parse import urlsplit
 
 from gz_tui.config.settings import ConfigError, Settings
 from gz_tui.forges import auth
-from gz_tui.kinds import ProviderName
+from gz_tui.forges.registry import git_origin, provider_info
 
-TOKEN_ENV_VARS = {
-    ProviderName.GITHUB: ("GH_TOKEN", "GITHUB_TOKEN"),
-    ProviderName.GITLAB: ("GITLAB_TOKEN",),
-    ProviderName.GITEA: ("GITEA_TOKEN",),
-}
 GH_TIMEOUT_SECONDS = 3.0
 
 
@@ -49,24 +44,22 @@ def read_token_file(path: Path, where: str = "--token-file") -> str:
 
 def token_from_environment(provider: str, environ: Mapping[str, str]) -> tuple[str | None, str]:
     """The first non-empty token variable for this provider, with its name."""
-    for name in TOKEN_ENV_VARS[ProviderName(provider)]:
+    for name in provider_info(provider).token_env_vars:
         value = environ.get(name, "").strip()
         if value:
             return value, name
     return None, ""
 
 
-def token_from_gh(api_base: str, environ: Mapping[str, str]) -> str | None:
-    """``gh auth token`` for the host behind ``api_base``, if ``gh`` is on PATH and answers within 3 s.
+def token_from_gh(provider: str, api_base: str, environ: Mapping[str, str]) -> str | None:
+    """``gh auth token`` for the git host behind ``api_base``, if ``gh`` is on PATH and answers within 3 s.
 
     Any failure means "no token".
     """
     gh = shutil.which("gh", path=environ.get("PATH", ""))
     if gh is None:
         return None
-    host = urlsplit(api_base).hostname or "github.com"
-    if host == "api.github.com":
-        host = "github.com"
+    host = urlsplit(git_origin(provider, api_base)).hostname or "github.com"
     try:
         done = subprocess.run(
             [gh, "auth", "token", "--hostname", host],
@@ -130,10 +123,10 @@ def find_token(
     from_env, var = token_from_environment(settings.provider, environ)
     if from_env:
         return from_env, f"env {var}", var, ()
-    if settings.provider == ProviderName.GITHUB:
+    if provider_info(settings.provider).gh_cli:
         answers = {} if gh_answers is None else gh_answers
         if settings.api_base not in answers:
-            answers[settings.api_base] = token_from_gh(settings.api_base, environ)
+            answers[settings.api_base] = token_from_gh(settings.provider, settings.api_base, environ)
         from_gh = answers[settings.api_base]
         if from_gh:
             return from_gh, "gh auth token", "gh auth token", ()

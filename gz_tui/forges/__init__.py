@@ -1,30 +1,29 @@
-"""Forge providers (GitHub, GitLab, Gitea) behind one interface; no Textual here."""
+"""Forge providers (GitHub, GitLab, Gitea) behind one interface; no Textual here.
 
-from __future__ import annotations
+Where things are:
 
-from collections.abc import Sequence
+- :mod:`~gz_tui.forges.provider`: the :class:`Provider` base class, one forge's API dialect for one owner (its
+  docstring says how a forge that pages in the body or speaks GraphQL fits);
+- :mod:`~gz_tui.forges.registry`: ``--provider NAME`` → the class, and what each forge declares
+  (:class:`~gz_tui.forges.records.ProviderInfo`: default base URL, token variables, git user, capabilities);
+- :mod:`~gz_tui.forges.http`: the one API client (rate limits, retries, conditional GETs, POST);
+- :mod:`~gz_tui.forges.auth` and :mod:`~gz_tui.forges.github_app`: what a run signs in with;
+- :mod:`~gz_tui.forges.records`, :mod:`~gz_tui.forges.errors`, :mod:`~gz_tui.forges.responses`: the records,
+  the failures and the response readers every provider shares.
+
+Adding a forge touches four places and nothing in ``config/`` or ``pipeline/``:
+
+1. ``gz_tui/kinds.py``: a member of :class:`~gz_tui.kinds.ProviderName` (the ``--provider`` word);
+2. ``gz_tui/forges/<name>.py``: a :class:`Provider` subclass with its ``info`` (default base URL, token
+   variables, git user name, what it supports), ``auth_headers``, ``first_urls``, ``parse_repo``, and the
+   override points its API needs (``next_url``, ``parse_page``, ``page_request``, ``git_origin``,
+   ``rate_info``, ``forbidden_message``);
+3. ``gz_tui/forges/registry.py``: one line in ``PROVIDERS``;
+4. ``gz_tui/forge_sim/``: its dialect of the embedded forge (``<name>_api.py`` and its route in ``sim.py``), so
+   the same first-run, resume, re-sync, hostile-listing and token-audit tests run against it.
+"""
 
 from gz_tui.forges.provider import Provider
-from gz_tui.kinds import ProviderName
+from gz_tui.forges.registry import PROVIDERS, make_provider, provider_class, provider_info
 
-
-def make_provider(
-    name: str, base_url: str, owner: str, *, skip_archived: bool = False, topics: Sequence[str] = (), affiliation: str | None = None
-) -> Provider:
-    """The provider for ``--provider NAME`` talking to the API root ``base_url`` about ``owner``."""
-    if name == ProviderName.GITHUB:
-        from gz_tui.forges.github import GitHub
-
-        return GitHub(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation)
-    if name == ProviderName.GITLAB:
-        from gz_tui.forges.gitlab import GitLab
-
-        return GitLab(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation)
-    if name == ProviderName.GITEA:
-        from gz_tui.forges.gitea import Gitea
-
-        return Gitea(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation)
-    raise ValueError(f"unknown provider {name!r}")
-
-
-__all__ = ["Provider", "make_provider"]
+__all__ = ["PROVIDERS", "Provider", "make_provider", "provider_class", "provider_info"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from gz_tui.forges.base import ProviderInfo, RemoteRepo
 from gz_tui.forges.github import parse_repo
 from gz_tui.forges.provider import Provider
+from gz_tui.forges.records import ProviderInfo, RemoteRepo
 from gz_tui.kinds import ProviderName
 
 LIMIT = 50
@@ -23,7 +23,12 @@ def api_root(base_url: str, suffix: str) -> str:
 
 
 class Gitea(Provider):
-    info = ProviderInfo(name=ProviderName.GITEA, git_username="gz-tui")
+    info = ProviderInfo(
+        name=ProviderName.GITEA,
+        default_base_url="https://codeberg.org",
+        token_env_vars=("GITEA_TOKEN",),
+        git_username="gz-tui",
+    )
     total_header = "x-total-count"
 
     def auth_headers(self, token: str) -> dict[str, str]:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from gz_tui.forges.base import ProviderInfo, RemoteRepo
-from gz_tui.forges.http import error_message
 from gz_tui.forges.provider import Provider, text_field, topics_field
+from gz_tui.forges.records import ProviderInfo, RemoteRepo
+from gz_tui.forges.responses import error_message
 from gz_tui.kinds import Affiliation, ProviderName
 
 PER_PAGE = 100
@@ -33,7 +33,24 @@ _QUERY = f"per_page={PER_PAGE}&sort=created&direction=asc"
 class GitHub(Provider):
     """The GitHub REST dialect (api.github.com, or ``https://HOST/api/v3`` for Enterprise)."""
 
-    info = ProviderInfo(name=ProviderName.GITHUB, git_username="x-access-token")
+    info = ProviderInfo(
+        name=ProviderName.GITHUB,
+        default_base_url="https://api.github.com",
+        token_env_vars=("GH_TOKEN", "GITHUB_TOKEN"),
+        git_username="x-access-token",
+        app_login=True,
+        affiliation=True,
+        gh_cli=True,
+        anonymous_note="GitHub allows 60 API requests an hour without one (about 6,000 repos); set GH_TOKEN or pass --token",
+    )
+
+    @classmethod
+    def git_origin(cls, api_base: str) -> str:
+        """github.com serves its API at api.github.com and git at github.com; Enterprise serves both on one host."""
+        parts = urlsplit(api_base)
+        if (parts.hostname or "").lower() == "api.github.com":
+            return "https://github.com/"
+        return super().git_origin(api_base)
 
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}

@@ -11,17 +11,24 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from gz_tui.forges.base import ProviderInfo, RemoteRepo
 from gz_tui.forges.gitea import api_root
-from gz_tui.forges.http import error_message
 from gz_tui.forges.provider import Provider, text_field, topics_field
+from gz_tui.forges.records import ProviderInfo, RemoteRepo
+from gz_tui.forges.responses import error_message
 from gz_tui.kinds import ProviderName
 
 PER_PAGE = 100
 
 
 class GitLab(Provider):
-    info = ProviderInfo(name=ProviderName.GITLAB, git_username="oauth2", nested=True, archived_filtered_by_server=True)
+    info = ProviderInfo(
+        name=ProviderName.GITLAB,
+        default_base_url="https://gitlab.com",
+        token_env_vars=("GITLAB_TOKEN",),
+        git_username="oauth2",
+        nested=True,
+        archived_filtered_by_server=True,
+    )
     total_header = "x-total"
     rate_prefix = "ratelimit-"
 

@@ -12,34 +12,33 @@ While a wait is on, no request leaves this client.
 
 from __future__ import annotations
 
-import json
 import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-if TYPE_CHECKING:
-    from gz_tui.forges.provider import Provider
-
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forges.auth import Credential, StaticToken
-from gz_tui.forges.base import (
+from gz_tui.forges.errors import (
     AuthError,
     ForbiddenError,
     ForgeError,
     NotFoundError,
     PageError,
-    RateInfo,
     UnreachableError,
 )
+from gz_tui.forges.records import RateInfo
+from gz_tui.forges.responses import USER_AGENT, error_message
 from gz_tui.untrusted import SECRETS, Redactor, inert
+from gz_tui.urls import origin_of, without_fragment
 
-USER_AGENT = "gz-tui (+https://github.com/gz-tui/gz-tui)"
+if TYPE_CHECKING:
+    from gz_tui.forges.provider import Provider
 
 WaitListener = Callable[[str, float, float], None]
 """Called with (kind, seconds, until_epoch) when the client starts waiting."""
@@ -55,37 +54,6 @@ class RetryPolicy:
     primary_margin: float = 1.0
     spread_threshold: float = 0.05
     """Spread requests once remaining falls below this share of the limit (and at most 50 left)."""
-
-
-def origin_of(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, f"{host}:{port}"
-
-
-def rebase_onto(url: str, base: str) -> str:
-    """Keep a link's path and query but send it to the configured API origin.
-
-    GitLab and Gitea build links from their configured public host, which may differ from the one the
-    user configured; the token only ever goes to the origin the user named.
-    """
-    link, home = urlsplit(url), urlsplit(base)
-    return urlunsplit((home.scheme, home.netloc, link.path, link.query, ""))
-
-
-def error_message(response: httpx.Response) -> str:
-    """The forge's own error text as one inert line, redacted of every registered secret, at most 300 characters."""
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return inert(response.text, flatten=True, limit=200, redactor=SECRETS)
-    message = body.get("message") if isinstance(body, dict) else None
-    if isinstance(message, dict):
-        message = message.get("error") or json.dumps(message)
-    if not isinstance(message, str):
-        return inert(json.dumps(body), flatten=True, limit=200, redactor=SECRETS)
-    return inert(message, flatten=True, limit=300, redactor=SECRETS)
 
 
 class Quota:
@@ -119,7 +87,7 @@ class Quota:
 
 
 class ApiClient:
-    """Sends GETs for one provider, honouring rate limits; one request at a time per forge identity (GitHub
+    """Sends one provider's requests (GET, and POST for a GraphQL forge), honouring rate limits; one request at a time per forge identity (GitHub
     asks for serial requests): clients sharing a :class:`Quota` take turns."""
 
     def __init__(
@@ -182,9 +150,26 @@ class ApiClient:
         echoes the credentials it received must not get them printed, so the token is redacted from it.
         ``on_sent`` is called once the request is written and the answer awaited (the lister's page ahead).
         """
+        return await self._turn("GET", url, etag=etag, quiet_404=quiet_404, on_sent=on_sent)
+
+    async def post(self, url: str, body: object, *, quiet_404: bool = False, on_sent: Callable[[], None] | None = None) -> httpx.Response:
+        """POST ``body`` as JSON with the same waits, retries and errors as :meth:`get` (a GraphQL query is a POST
+        that only reads, so a failed one is as safe to send again as a GET)."""
+        return await self._turn("POST", url, body=body, quiet_404=quiet_404, on_sent=on_sent)
+
+    async def _turn(
+        self,
+        method: str,
+        url: str,
+        *,
+        etag: str | None = None,
+        body: object = None,
+        quiet_404: bool,
+        on_sent: Callable[[], None] | None,
+    ) -> httpx.Response:
         try:
             async with self.quota.turn:
-                return await self._get(url, etag=etag, quiet_404=quiet_404, on_sent=on_sent)
+                return await self._send(method, url, etag=etag, body=body, quiet_404=quiet_404, on_sent=on_sent)
         except ForgeError as exc:
             text = str(exc)
             clean = self._redact(text)
@@ -195,7 +180,9 @@ class ApiClient:
     def _redact(self, text: str) -> str:
         return SECRETS.redact(self._secrets.redact(text))
 
-    async def _get(self, url: str, *, etag: str | None, quiet_404: bool, on_sent: Callable[[], None] | None = None) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, *, etag: str | None, body: object, quiet_404: bool, on_sent: Callable[[], None] | None
+    ) -> httpx.Response:
         transient = 0
         secondary = 0
         redirects = 0
@@ -206,11 +193,12 @@ class ApiClient:
             headers = self.provider.auth_headers(token) if token else {}
             if etag:
                 headers["If-None-Match"] = etag
+            extensions = {"trace": _answer_awaited(on_sent)} if on_sent is not None else None
             try:
-                if on_sent is None:
-                    response = await self._client.get(url, headers=headers)
+                if method == "GET":
+                    response = await self._client.get(url, headers=headers, extensions=extensions)
                 else:
-                    response = await self._client.get(url, headers=headers, extensions={"trace": _answer_awaited(on_sent)})
+                    response = await self._client.request(method, url, headers=headers, json=body, extensions=extensions)
                 # httpx's response and its (already read) stream point at each other; break the cycle so a
                 # ~0.5 MB page is freed now, not at the next full GC (memory must not grow with the org).
                 response.stream = httpx.ByteStream(b"")
@@ -312,7 +300,7 @@ class ApiClient:
     async def _backoff(self, attempt: int, reason: str, url: str) -> int:
         attempt += 1
         if attempt >= self.policy.transient_attempts:
-            raise PageError(f"listing stopped: {reason} after {attempt} attempts ({_redact_query(url)}); run again to resume")
+            raise PageError(f"listing stopped: {reason} after {attempt} attempts ({without_fragment(url)}); run again to resume")
         delay = min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** (attempt - 1))
         delay *= 0.5 + self._rng.random()
         await self._wait("backoff", delay)
@@ -334,49 +322,6 @@ def tls_context_for(base_url: str) -> ssl.SSLContext | bool:
 
 def _short(exc: Exception) -> str:
     return inert(str(exc) or type(exc).__name__, flatten=True, limit=200, redactor=SECRETS)
-
-
-def _redact_query(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-
-
-def int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name)
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(float(value.strip()))
-    except ValueError:
-        return None
-
-
-def rate_from_headers(response: httpx.Response, now: float, prefix: str = "x-ratelimit-") -> RateInfo:
-    """Quota headers: GitHub and Gitea send ``x-ratelimit-*``, GitLab ``ratelimit-*`` (reset in epoch seconds)."""
-    reset = int_header(response, prefix + "reset")
-    if reset is not None and reset > 10_000_000_000:
-        reset //= 1000  # tolerate millisecond-sized values
-    return RateInfo(
-        limit=int_header(response, prefix + "limit"),
-        remaining=int_header(response, prefix + "remaining"),
-        reset_at=float(reset) if reset is not None else None,
-        retry_after=retry_after_seconds(response, now),
-    )
-
-
-def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError):
-            return None
 
 
 def _answer_awaited(on_sent: Callable[[], None]) -> Callable[[str, dict[str, object]], Awaitable[None]]:

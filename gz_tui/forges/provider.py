@@ -3,6 +3,20 @@
 A provider is made for one owner and is stateless from then on: everything it needs to parse a page is
 given to its constructor, so a run that continues from a saved cursor (and never asks for the first
 URLs) parses exactly like one that started from the top.
+
+The lister drives every forge the same way: it asks :meth:`Provider.first_urls`, sends each page's request,
+hands the answer to :meth:`Provider.parse_page` and follows :meth:`Provider.next_url` until there is none. The
+URL of a page is also its key in the state's journal (the cursor a resumed run starts from, the ETag cache), so
+it must say everything needed to ask for that page again. The override points for forges that do not page with
+``Link`` headers over GET:
+
+- **paging in the body** (Bitbucket's ``next``, ``isLastPage``/``nextPageStart``): override :meth:`next_url`
+  (it gets the response) and :meth:`parse_page` (repos under a key of the body instead of a top-level list);
+- **GraphQL** (Sourcehut): encode the cursor in the page URL (a query parameter of the endpoint), return the
+  endpoint and the query from :meth:`page_request` so the lister POSTs it, and read the next cursor from the
+  body in :meth:`next_url`;
+- **no change signal in the listing**: leave ``RemoteRepo.pushed_at`` empty; the pipeline then checks the repo
+  with git itself.
 """
 
 from __future__ import annotations
@@ -12,8 +26,9 @@ from typing import ClassVar
 
 import httpx
 
-from gz_tui.forges.base import Page, ProviderInfo, RateInfo, RemoteRepo
-from gz_tui.forges.http import error_message, int_header, rate_from_headers
+from gz_tui.forges.records import Page, ProviderInfo, RateInfo, RemoteRepo
+from gz_tui.forges.responses import error_message, int_header, rate_from_headers
+from gz_tui.urls import origin_url
 
 
 class Provider:
@@ -35,7 +50,16 @@ class Provider:
         """``--topic``: a provider that can ask the server for it does (GitLab, one topic); the lister checks every repo."""
         self.affiliation = affiliation
 
+    @classmethod
+    def git_origin(cls, api_base: str) -> str:
+        """Where git traffic goes for this API (``scheme://host:port/``): by default the API's own origin."""
+        return origin_url(api_base)
+
     # -- requests -------------------------------------------------------------------------------
+    def page_request(self, url: str) -> tuple[str, object] | None:
+        """``(endpoint, JSON body)`` when a listing page is asked for with a POST (GraphQL); None: GET ``url``."""
+        return None
+
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 

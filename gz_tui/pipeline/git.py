@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from gz_tui.config import TOKEN_ENV_VARS
 from gz_tui.forges.auth import Credential
-from gz_tui.forges.base import ForgeError
-from gz_tui.pipeline.paths import is_loopback
+from gz_tui.forges.errors import ForgeError
+from gz_tui.forges.registry import KNOWN_TOKEN_VARS
 from gz_tui.untrusted import Redactor, inert
+from gz_tui.urls import is_loopback
 
 MIN_GIT_VERSION = (2, 31)
 """GIT_CONFIG_COUNT arrived in git 2.31."""
@@ -46,8 +46,6 @@ MIN_GIT_VERSION = (2, 31)
 _PROGRESS = re.compile(r"^(?:remote:\s*)?([A-Za-z][A-Za-z ]+?):\s+(\d{1,3})%")
 _BYTES = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB)")
 _UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-KNOWN_TOKEN_VARS = frozenset(name for names in TOKEN_ENV_VARS.values() for name in names)
-"""Every variable gz-tui reads a token from; none of them reaches a git child."""
 
 ProgressListener = Callable[[str, float | None, int], None]
 """Called with (phase, percent, received bytes so far)."""
@@ -101,14 +99,6 @@ def with_header(env: Mapping[str, str], origin: str, header: str) -> dict[str, s
     out[f"GIT_CONFIG_VALUE_{index}"] = header
     out["GIT_CONFIG_COUNT"] = str(index + 1)
     return out
-
-
-def git_origin(api_base: str) -> str:
-    """Where git traffic goes for this API: github.com for api.github.com, else the API's own origin."""
-    parts = urlsplit(api_base)
-    if (parts.hostname or "").lower() == "api.github.com":
-        return "https://github.com/"
-    return f"{parts.scheme}://{parts.netloc}/"
 
 
 def git_environment(

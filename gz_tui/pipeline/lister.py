@@ -18,18 +18,20 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from gz_tui.forges.base import ForgeError, NotFoundError, PageError, RemoteRepo
-from gz_tui.forges.http import ApiClient, rebase_onto
+from gz_tui.forges.errors import ForgeError, NotFoundError, PageError
+from gz_tui.forges.http import ApiClient
 from gz_tui.forges.provider import Provider
+from gz_tui.forges.records import RemoteRepo
 from gz_tui.kinds import PlannedAction, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 from gz_tui.pipeline.queue import Lane
-from gz_tui.pipeline.shards import Shard
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.pipeline.stats import ListerState, RunState
+from gz_tui.shard import Shard
 from gz_tui.untrusted import redact
+from gz_tui.urls import rebase_onto
 
 
 def scrub(repo: RemoteRepo) -> RemoteRepo:
@@ -57,7 +59,7 @@ class Lister:
         self.client = client
         self.provider = provider
         self.shard = shard
-        """A sharded run lists the whole org and keeps only its own repos (``pipeline.shards``)."""
+        """A sharded run lists the whole org and keeps only its own repos (``gz_tui.shard``)."""
         settings = ctx.settings
         self.include = re.compile(settings.include) if settings.include else None
         self.exclude = re.compile(settings.exclude) if settings.exclude else None

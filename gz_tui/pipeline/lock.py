@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Self
 
+from gz_tui.layout import WorkDir, state_lock_path
+
 
 class LockedError(Exception):
     """Another gz-tui holds the lock; ``str()`` is one line for the user (exit 2)."""
@@ -29,7 +31,7 @@ class ProcessLock:
 
     @classmethod
     def for_dest(cls, dest: Path, *, shared: bool = False) -> ProcessLock:
-        return cls(dest / ".gz-tui" / "lock", f"working on {dest}", shared=shared)
+        return cls(WorkDir(dest).dest_lock, f"working on {dest}", shared=shared)
 
     @classmethod
     def for_state(cls, state: Path) -> ProcessLock:
@@ -77,15 +79,3 @@ class ProcessLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def state_lock_path(state: Path) -> Path:
-    """``state.sqlite3`` → ``state.sqlite3.lock``, beside it."""
-    return state.with_name(f"{state.name}.lock")
-
-
-class DestLock(ProcessLock):
-    """The destination's lock, ``DEST/.gz-tui/lock`` (kept for callers that name it so)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, f"working on {path.parent.parent}")

@@ -7,19 +7,15 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gz_tui.forges.base import RemoteRepo
+from gz_tui.forges.records import RemoteRepo
+from gz_tui.layout import STATE_DIR
+from gz_tui.urls import default_port, is_loopback
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-STATE_DIR = ".gz-tui"
 
 
 class UnsafeRepo(ValueError):
     """The forge sent a name or URL gz-tui refuses to act on; ``str()`` says which and why."""
-
-
-def is_loopback(host: str | None) -> bool:
-    return bool(host) and (host in _LOOPBACK or host.startswith("127."))  # type: ignore[union-attr]
 
 
 NAME_MAX = 255
@@ -104,16 +100,12 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
         raise UnsafeRepo("refusing clone URL with embedded credentials")
     host = (parts.hostname or "").lower()
     api = urlsplit(api_base)
-    same_port = (parts.port or _default_port(parts.scheme)) == (api.port or _default_port(api.scheme))
+    same_port = (parts.port or default_port(parts.scheme)) == (api.port or default_port(api.scheme))
     if not _same_host(host, api_host) or not same_port:
         raise UnsafeRepo(f"refusing clone URL on another host ({parts.netloc or '?'}, expected {api.netloc})")
     if parts.scheme == "http" and not (allow_http or is_loopback(host)):
         raise UnsafeRepo("refusing plain-http clone URL (use --insecure-http to allow)")
     return url
-
-
-def _default_port(scheme: str) -> int:
-    return 443 if scheme == "https" else 80
 
 
 def _same_host(host: str, api_host: str) -> bool:

@@ -12,27 +12,28 @@ drives the pool and ends the run; per-repo work lives in ``repo_work``, the list
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import anyio
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
-from gz_tui.forges.auth import CommandToken, Credential, GitHubAppToken, StaticToken
-from gz_tui.forges.http import Quota, RetryPolicy, origin_of
+from gz_tui.forges.auth import Credential
+from gz_tui.forges.http import Quota, RetryPolicy
+from gz_tui.forges.registry import git_origin, make_credential
 from gz_tui.format import countdown
 from gz_tui.pipeline.context import Events, EventSink
 from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.events import ForgeReachable, ForgeUnreachable, Paused, RunError, Total, Unpaused
 from gz_tui.pipeline.gates import Gate, Governor
-from gz_tui.pipeline.git import git_origin
 from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.queue import FairQueue
 from gz_tui.pipeline.state import StateError, StateWriteError, StoredRepo
 from gz_tui.pipeline.stats import OutageView, RunState, Snapshot, Stats, WorkerState
 from gz_tui.pipeline.target import TargetRun
 from gz_tui.untrusted import add_secret
+from gz_tui.urls import origin_of
 
 ACK_FLUSH_SECONDS = 0.25
 
@@ -77,12 +78,22 @@ class Pipeline:
         self._group: anyio.abc.TaskGroup | None = None
         self.targets: list[TargetRun] = []
         for settings in chosen:
-            credential = make_credential(settings, self._environ, clock)
+            credential = make_credential(
+                token=settings.token,
+                token_cmd=settings.token_cmd,
+                app_id=settings.github_app_id,
+                app_key=settings.github_app_key,
+                app_installation_id=settings.github_app_installation_id,
+                owner=settings.owner,
+                api_base=settings.api_base,
+                environ=self._environ,
+                clock=clock,
+            )
             identity = (str(settings.provider), origin_of(settings.api_base), credential.identity)
             credential = self.credentials.setdefault(identity, credential)
-            origin = git_origin(settings.api_base)
+            origin = git_origin(settings.provider, settings.api_base)
             if origin not in breakers:
-                limit = max(s.outage_limit for s in chosen if git_origin(s.api_base) == origin)
+                limit = max(s.outage_limit for s in chosen if git_origin(s.provider, s.api_base) == origin)
                 breakers[origin] = self._breaker(origin, limit)
             name = settings.name
             self.targets.append(
@@ -249,7 +260,7 @@ class Pipeline:
         """The breaker of one git host; opening it holds only its targets' lanes, giving up stops only them."""
 
         def on_origin() -> list[TargetRun]:
-            return [t for t in self.targets if git_origin(t.settings.api_base) == origin]
+            return [t for t in self.targets if git_origin(t.settings.provider, t.settings.api_base) == origin]
 
         def opened(where: str, since: float, stops_at: float) -> None:
             self.stats.outage = OutageView(where, since, stops_at)
@@ -302,22 +313,6 @@ class Pipeline:
                 api_requests=sum(t.stats.rate.requests for t in self.targets),
             )
         )
-
-
-def make_credential(settings: Settings, environ: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> Credential:
-    """What a target signs in with: a GitHub App, a token command's token (run again on a 401), or a plain token."""
-    if settings.github_app_id is not None and settings.github_app_key is not None:
-        return GitHubAppToken(
-            app_id=settings.github_app_id,
-            key_path=settings.github_app_key,
-            installation_id=settings.github_app_installation_id,
-            owner=settings.owner,
-            api_base=settings.api_base,
-            clock=clock,
-        )
-    if settings.token and settings.token_cmd:
-        return CommandToken(settings.token, settings.token_cmd, environ)
-    return StaticToken(settings.token)
 
 
 def make_pipeline(targets: Settings | Sequence[Settings]) -> Pipeline:

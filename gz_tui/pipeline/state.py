@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from gz_tui.forges.base import Page, RemoteRepo
+from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.format import binary_size
 from gz_tui.pipeline.paths import UnsafeRepo, copy_path, safe_relative_path
 
@@ -105,15 +105,6 @@ CREATE TABLE IF NOT EXISTS pages (
     fetched_at REAL
 );
 """
-
-
-STATE_FILE_NAME = "state.sqlite3"
-
-
-def default_state_path(dest: Path) -> Path:
-    """Where a destination's (unsharded) state lives unless ``--state`` says otherwise; a shard's is in its own
-    folder (``shards.work_dir``)."""
-    return dest / ".gz-tui" / STATE_FILE_NAME
 
 
 class StateError(Exception):

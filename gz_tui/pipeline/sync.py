@@ -12,11 +12,9 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from gz_tui.forges.base import RemoteRepo
+from gz_tui.forges.records import RemoteRepo
 from gz_tui.kinds import CloneKind, ErrorClass, RepoStatus
 from gz_tui.pipeline.git import GitResult, GitRunner, ProgressListener
-
-TMP_DIR_NAME = "tmp"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,12 @@ import anyio
 
 from gz_tui.clock import Clock
 from gz_tui.config import Settings
-from gz_tui.forges import make_provider
 from gz_tui.forges.auth import Credential
-from gz_tui.forges.base import RateInfo
-from gz_tui.forges.http import ApiClient, Quota, RetryPolicy, origin_of
+from gz_tui.forges.http import ApiClient, Quota, RetryPolicy
+from gz_tui.forges.records import RateInfo
+from gz_tui.forges.registry import git_origin, make_provider
 from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, PlannedAction, RepoStatus, WaitKind
+from gz_tui.layout import STATE_DIR, WorkDir
 from gz_tui.pipeline.context import Events, RunContext
 from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gz_tui.pipeline.events import Notice, RateLimitWait, RepoKept, RepoMoved, Resume, RunError, Summary
@@ -38,7 +39,6 @@ from gz_tui.pipeline.git import (
     GitRunner,
     allow_http_for,
     git_environment,
-    git_origin,
     git_version,
 )
 from gz_tui.pipeline.lister import Lister
@@ -47,17 +47,16 @@ from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
 from gz_tui.pipeline.paths import copy_path, name_max
 from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
-from gz_tui.pipeline.shards import parse_shard, work_dir
-from gz_tui.pipeline.state import STATE_FILE_NAME, Ack, StateError, StateStore, StateWriteError, StoredRepo
+from gz_tui.pipeline.state import Ack, StateError, StateStore, StateWriteError, StoredRepo
 from gz_tui.pipeline.stats import ListerState, PruneQuestion, RunState, Stats, TargetStats
-from gz_tui.pipeline.sync import TMP_DIR_NAME, RepoSyncer, is_bare
+from gz_tui.pipeline.sync import RepoSyncer, is_bare
+from gz_tui.shard import parse_shard
+from gz_tui.urls import origin_of
 
 T = TypeVar("T")
 
 
 POST_SYNC_SECONDS = 600
-ATTIC_DIR_NAME = "attic"
-"""``DEST/.gz-tui/attic/DATE/PATH``: where ``--prune`` moves clones of repos the forge no longer lists."""
 PRUNE_PAUSE_ENV = "GZ_TUI_TEST_PRUNE_PAUSE"
 """Seconds to wait after each move of a prune: lets a test kill a run in the middle of pruning."""
 
@@ -122,7 +121,8 @@ class TargetRun:
         self.run_stats = run_stats
         self.dest = settings.dest.expanduser().resolve()
         self.shard = replace(parse_shard(settings.shard), source=settings.shard_source or "--shard") if settings.shard else None
-        self.work_dir = work_dir(self.dest, self.shard)
+        self.layout = WorkDir(self.dest, self.shard)
+        self.work_dir = self.layout.root
         """``DEST/.gz-tui`` (or ``…/shard-K-of-N``): this run's state, lock and temporary clones."""
         self.stats: TargetStats = run_stats.add_target(
             name=self.name,
@@ -131,7 +131,7 @@ class TargetRun:
             dest=str(self.dest),
             api_host=origin_of(settings.api_base)[1].removesuffix(":443").removesuffix(":80"),
             buffer_capacity=settings.buffer,
-            state_path=str(settings.state_path or self.work_dir / STATE_FILE_NAME),
+            state_path=str(settings.state_path or self.layout.state),
         )
         self.lane = lane
         self._environ = environ
@@ -206,7 +206,7 @@ class TargetRun:
                 f"git {version[0]}.{version[1]} is too old (gz-tui needs 2.31+ to keep tokens out of process lists); upgrade git"
             )
         try:
-            (self.dest / ".gz-tui").mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.layout.base.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.work_dir.mkdir(exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SetupError(f"cannot create {self.dest}: {exc.strerror}; choose a writable --dest") from None
@@ -221,7 +221,7 @@ class TargetRun:
         state_path = Path(self.stats.state_path)
         locks = [(ProcessLock.for_dest(self.dest, shared=self.shard is not None), str(self.dest))]
         if self.shard is not None:
-            locks.append((ProcessLock(self.work_dir / "lock", f"syncing {self.shard.dir_name} of {self.dest}"), str(self.work_dir)))
+            locks.append((ProcessLock(self.layout.slot_lock, f"syncing {self.shard.dir_name} of {self.dest}"), str(self.work_dir)))
         locks.append((ProcessLock.for_state(state_path), f"the state {state_path}"))
         for lock, what in locks:
             try:
@@ -279,7 +279,7 @@ class TargetRun:
                 self.stats.count(failed=sum(classes.values()), failed_permanent=permanent)
         else:
             self.run_id = self._begin(store, dry_run=False)
-        tmp = self.work_dir / TMP_DIR_NAME
+        tmp = self.layout.tmp
         if tmp.exists():
             await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
 
@@ -359,11 +359,11 @@ class TargetRun:
             allow_http=allow_http_for(settings.api_base, settings.insecure_http),
         )
         token = settings.token
-        auth = GitAuth(git_origin(settings.api_base), provider.info.git_username, self._credential)
+        auth = GitAuth(git_origin(settings.provider, settings.api_base), provider.info.git_username, self._credential)
         syncer = RepoSyncer(
             runner=GitRunner(env, secrets=[token] if token else [], auth=auth),
             dest=self.dest,
-            tmp_root=self.work_dir / TMP_DIR_NAME,
+            tmp_root=self.layout.tmp,
             update_mode=settings.update,
             depth=settings.depth,
             mirror=settings.mirror,
@@ -611,8 +611,7 @@ class TargetRun:
             self.notice(f"kept: local work — {rel_path} ({reason}) is no longer listed by the forge and stays in place")
         if not movable:
             return
-        day = time.strftime("%Y-%m-%d", time.localtime(self.clock.now()))
-        attic_root = self.dest / ".gz-tui" / ATTIC_DIR_NAME / day
+        attic_root = self.layout.attic(self.clock.now())
         names = [rel for _, rel, _ in movable]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
         if settings.dry_run:
@@ -787,9 +786,9 @@ class TargetRun:
 
         Only this run's own folder goes (a shard's, never its siblings' live state), and the folders above it
         only when that leaves them empty."""
-        state_dir = self.dest / ".gz-tui"
+        state_dir = self.layout.base
         try:
-            if [p.name for p in self.dest.iterdir()] != [".gz-tui"] or not Path(self.stats.state_path).is_relative_to(self.work_dir):
+            if [p.name for p in self.dest.iterdir()] != [STATE_DIR] or not Path(self.stats.state_path).is_relative_to(self.work_dir):
                 return
             if self.shard is None and any(state_dir.glob("shard-*-of-*")):
                 return

@@ -1,8 +1,10 @@
-"""What every forge provider hands the pipeline: repos, pages, and errors a user can act on."""
+"""The records a forge provider hands the pipeline: repos, listing pages, quota readings, and its own static facts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from gz_tui.kinds import ProviderName
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,44 +48,6 @@ class Page:
     total: int | None = None
 
 
-class ForgeError(Exception):
-    """A failure that stops the listing; ``str()`` is one line a user can act on."""
-
-    exit_code = 1
-
-
-class UsageError(ForgeError):
-    exit_code = 2
-
-
-class AuthError(ForgeError):
-    """Bad or missing credentials: never retried (GitHub locks accounts out after repeated 401s)."""
-
-    exit_code = 2
-
-
-class NotFoundError(ForgeError):
-    exit_code = 2
-
-
-class ForbiddenError(ForgeError):
-    """A 403 that is not a rate limit: SSO enforcement or missing permission."""
-
-    exit_code = 2
-
-
-class UnreachableError(ForgeError):
-    """The API could not be reached at all (DNS, refused, TLS)."""
-
-    exit_code = 2
-
-
-class PageError(ForgeError):
-    """A listing page kept failing after bounded retries; state is saved and a rerun resumes."""
-
-    exit_code = 1
-
-
 @dataclass(frozen=True, slots=True)
 class RateInfo:
     """What a response says about the quota, normalised across forges."""
@@ -97,12 +61,29 @@ class RateInfo:
 
 @dataclass(frozen=True, slots=True)
 class ProviderInfo:
-    """Static facts the pipeline and git runner need from a provider."""
+    """What a forge declares about itself, so that ``config/`` and ``pipeline/`` never name a particular forge.
 
-    name: str
+    Each provider class sets one (``Provider.info``); the registry (:mod:`gz_tui.forges.registry`) maps
+    ``--provider NAME`` to the class.
+    """
+
+    name: ProviderName
+    default_base_url: str
+    """The API root when no ``--base-url`` is given (the forge's public instance)."""
+    token_env_vars: tuple[str, ...]
+    """The environment variables a token for this forge is read from, in order (``GH_TOKEN``, ``GITLAB_TOKEN``…)."""
     git_username: str
     """User name paired with the token in git's Basic auth (GitHub ``x-access-token``, GitLab ``oauth2``)."""
     nested: bool = False
-    """Whether repo paths may hold ``/`` (GitLab subgroups); elsewhere a ``/`` in a name is refused."""
+    """Whether repo paths may hold ``/`` (GitLab subgroups): owners may be paths and ``--subgroup-*`` apply; elsewhere
+    a ``/`` in a name is refused."""
     archived_filtered_by_server: bool = False
     """Whether ``--skip-archived`` is asked of the server, so archived repos are then absent from the listing."""
+    app_login: bool = False
+    """Whether a GitHub App (``--github-app-id``/``--github-app-key``) can sign in to it."""
+    affiliation: bool = False
+    """Whether ``--affiliation`` selects among a user's repos (GitHub's ``/user/repos?affiliation=``)."""
+    gh_cli: bool = False
+    """Whether ``gh auth token`` knows its tokens (asked when no token was given)."""
+    anonymous_note: str | None = None
+    """Said on stderr when a run has no token and this forge limits anonymous use sharply."""

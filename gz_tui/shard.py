@@ -5,9 +5,9 @@ in its slot: ``int.from_bytes(sha256(id).digest()[:8], "big") % N == K``. The id
 repo stays in its shard; SHA-256, not Python's per-process randomised ``hash``, so every machine agrees. The
 union of the N shards is exactly one full run.
 
-Each shard keeps its own state, lock and temporary clones in ``DEST/.gz-tui/shard-K-of-N/``, so N processes
-can share one destination; they hold the destination's lock shared, so a run that is not sharded (which holds
-it exclusively) never works beside them.
+Each shard keeps its own state, lock and temporary clones in ``DEST/.gz-tui/shard-K-of-N/`` (``gz_tui.layout``),
+so N processes can share one destination; they hold the destination's lock shared, so a run that is not sharded
+(which holds it exclusively) never works beside them. A leaf: ``config/`` checks ``--shard`` with it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 MAX_SHARDS = 1024
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-STATE_DIR = ".gz-tui"
 
 
 class ShardError(ValueError):
@@ -104,22 +102,3 @@ def _whole(text: str, name: str) -> int:
     if not text.isdigit():
         raise ShardError(f"{name}={text!r} is not a whole number")
     return int(text)
-
-
-def work_dir(dest: Path, shard: Shard | None) -> Path:
-    """Where a run keeps its state, lock and temporary clones: ``DEST/.gz-tui`` or ``DEST/.gz-tui/shard-K-of-N``."""
-    base = dest / STATE_DIR
-    return base / shard.dir_name if shard is not None else base
-
-
-def shard_dirs(dest: Path) -> list[tuple[Shard, Path]]:
-    """The shards that have kept state in ``dest``, by N then K."""
-    found = []
-    for folder in (dest / STATE_DIR).glob("shard-*-of-*"):
-        match = re.fullmatch(r"shard-(\d+)-of-(\d+)", folder.name)
-        if match and (folder / "state.sqlite3").is_file():
-            try:
-                found.append((Shard(int(match.group(1)), int(match.group(2)), "state"), folder))
-            except ShardError:
-                continue
-    return sorted(found, key=lambda pair: (pair[0].count, pair[0].index))
