@@ -7,8 +7,10 @@ against the embedded forge and the real pipeline are in ``test_tui_pipeline.py``
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from gz_tui.clock import FakeClock
 from gz_tui.config import Settings
 from gz_tui.pipeline.stats import ErrorView, RunState, Snapshot, WorkerState, WorkerView
 from gz_tui.tui import demo_data
+from gz_tui.tui import format as tui_format
 from gz_tui.tui.app import GzTuiApp, make_app
 from gz_tui.tui.format import (
     Fit,
@@ -26,7 +29,6 @@ from gz_tui.tui.format import (
     clock_duration,
     common_parent,
     countdown,
-    escape,
     fit_path,
     forge_text,
     home_path,
@@ -138,11 +140,18 @@ def test_percent_never_claims_done_too_early() -> None:
 
 
 def test_forge_strings_are_never_markup() -> None:
-    assert escape("[bold]x[/bold]") == r"\[bold]x\[/bold]"
     text = forge_text("[red]boom[/red]\x1b[31m")
     assert isinstance(text, Text)
     assert text.plain == "[red]boom[/red]\\x1b[31m"
     assert not text.spans
+
+
+def test_the_formatting_helpers_import_no_textual() -> None:
+    tree = ast.parse(Path(tui_format.__file__).read_text())
+    modules = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    modules += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert "rich.text" in modules, "the walk sees the module's imports"
+    assert [m for m in modules if m.split(".")[0] == "textual"] == []
 
 
 def test_paths_and_names_are_shortened() -> None:
