@@ -7,17 +7,25 @@ against the embedded forge and the real pipeline are in ``test_tui_pipeline.py``
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import pkgutil
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.binding import Binding
 
 from gz_tui.clock import FakeClock
 from gz_tui.config import Settings
-from gz_tui.pipeline.stats import ErrorView, RunState, Snapshot, WorkerState, WorkerView
+from gz_tui.kinds import WaitKind
+from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, WorkerState, WorkerView
 from gz_tui.tui import demo_data
+from gz_tui.tui import format as tui_format
 from gz_tui.tui.app import GzTuiApp, make_app
 from gz_tui.tui.format import (
     Fit,
@@ -26,7 +34,6 @@ from gz_tui.tui.format import (
     clock_duration,
     common_parent,
     countdown,
-    escape,
     fit_path,
     forge_text,
     home_path,
@@ -38,6 +45,7 @@ from gz_tui.tui.format import (
     thousands,
     wall_time,
 )
+from gz_tui.tui.keys import declared, key_name
 from gz_tui.tui.screens import ConfirmScreen, DashboardScreen, ErrorDetailScreen, HelpScreen
 from gz_tui.tui.widgets import ErrorLog, RunSummary, TargetsPanel, WorkerTable
 from gz_tui.tui.widgets.errors import attempt_text
@@ -62,8 +70,8 @@ def utc() -> Iterator[None]:
         yield
 
 
-def app_for(snapshot: Snapshot, targets: Sequence[Settings] = (demo_data.SETTINGS,)) -> tuple[GzTuiApp, Any]:
-    factory = demo_data.static_factory(snapshot)
+def app_for(snapshot: Snapshot, targets: Sequence[Settings] = (demo_data.SETTINGS,)) -> tuple[GzTuiApp, demo_data.StaticFactory]:
+    factory = demo_data.StaticFactory(snapshot)
     app = make_app(targets, factory, FakeClock(snapshot.now))
     app.animation_level = "none"
     return app, factory
@@ -138,11 +146,18 @@ def test_percent_never_claims_done_too_early() -> None:
 
 
 def test_forge_strings_are_never_markup() -> None:
-    assert escape("[bold]x[/bold]") == r"\[bold]x\[/bold]"
     text = forge_text("[red]boom[/red]\x1b[31m")
     assert isinstance(text, Text)
     assert text.plain == "[red]boom[/red]\\x1b[31m"
     assert not text.spans
+
+
+def test_the_formatting_helpers_import_no_textual() -> None:
+    tree = ast.parse(Path(tui_format.__file__).read_text())
+    modules = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    modules += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert "rich.text" in modules, "the walk sees the module's imports"
+    assert [m for m in modules if m.split(".")[0] == "textual"] == []
 
 
 def test_paths_and_names_are_shortened() -> None:
@@ -178,7 +193,7 @@ def test_rate_limit_line_counts_down() -> None:
     assert rate_limit_text(snap).plain.startswith("WAITING primary limit: waiting 41:09 (resets 08:53:50)")
     later = replace(snap, now=snap.now + 60)
     assert "waiting 40:09" in rate_limit_text(later).plain
-    secondary = replace(snap, rate=replace(snap.rate, wait_kind="secondary", wait_until=snap.now + 58))
+    secondary = replace(snap, rate=replace(snap.rate, wait_kind=WaitKind.SECONDARY, wait_until=snap.now + 58))
     assert rate_limit_text(secondary).plain.startswith("WAITING secondary limit: retry in 0:58")
     over = replace(snap, now=snap.rate.wait_until + 1)  # type: ignore[operator]
     assert "WAITING" not in rate_limit_text(over).plain
@@ -233,7 +248,7 @@ async def test_worker_rows_are_keyed_and_updated_in_place() -> None:
         control = factory.made[0][1]
         workers = list(snap.workers)
         workers[7] = WorkerView(8, WorkerState.CLONING, "acme/new-one", "receiving objects", 5.0, 2048, snap.now - 1)
-        control._snapshot = replace(snap, workers=tuple(workers))
+        control.show(replace(snap, workers=tuple(workers)))
         dashboard(app).refresh_snapshot()
         await pilot.pause()
         assert table.row_keys == list(range(1, 9))
@@ -453,8 +468,7 @@ async def test_a_notice_pops_up_once_as_a_literal_note() -> None:
         await pilot.pause()
         dashboard(app).refresh_snapshot()
         await pilot.pause()
-        assert [n.message for n in app._notifications] == [notice]
-        assert "octo[b]cat[/b]" in screen_text(app)
+        assert screen_text(app).count("octo[b]cat[/b]") == 1, "one toast, its text literal"
 
 
 async def test_e_enlarges_the_error_log_and_escape_goes_back() -> None:
@@ -484,13 +498,13 @@ async def test_errors_are_newest_first_and_new_ones_go_on_top() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         log = app.screen.query_one(ErrorLog)
-        first = [log.get_row_at(i)[1].plain.strip() for i in range(log.row_count)]
+        first = [str(log.get_row_at(i)[1]).strip() for i in range(log.row_count)]
         assert first[0] == "legacy-billing" and first[-1] == "old-wiki"
         newest = ErrorView(snap.now, "acme/brand-new", "network", "reset", 1, 3, snap.now + 2)
-        factory.made[0][1]._snapshot = replace(snap, errors=(newest, *snap.errors), error_count=14)
+        factory.made[0][1].show(replace(snap, errors=(newest, *snap.errors), error_count=14))
         dashboard(app).refresh_snapshot()
         await pilot.pause()
-        rows = [log.get_row_at(i)[1].plain.strip() for i in range(log.row_count)]
+        rows = [str(log.get_row_at(i)[1]).strip() for i in range(log.row_count)]
         assert rows == ["brand-new", *first]
         assert log.border_title == "Errors (14) · newest 8 shown"
 
@@ -500,7 +514,7 @@ async def test_help_and_palette_list_only_what_applies() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        assert "Unpause" in titles and "Cancel the run" in titles
+        assert "Unpause" in titles and "Cancel" in titles
         assert "Pause" not in titles and "Resume" not in titles and "Retry failed" not in titles
         await pilot.press("question_mark")
         await pilot.pause()
@@ -511,6 +525,82 @@ async def test_help_and_palette_list_only_what_applies() -> None:
         assert isinstance(app.screen, DashboardScreen)
 
 
+def test_every_key_binding_says_what_it_does() -> None:
+    """Each key of the app, its screens and widgets is a ``Binding`` with a tooltip (the footer's hover text)."""
+    import gz_tui.tui
+
+    declaring: dict[str, list[object]] = {}
+    for info in pkgutil.walk_packages(gz_tui.tui.__path__, "gz_tui.tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and "BINDINGS" in vars(cls):
+                declaring[cls.__name__] = list(vars(cls)["BINDINGS"])
+    assert set(declaring) >= {"GzTuiApp", "DashboardScreen", "TargetsPanel", "ErrorLog", "ConfirmScreen", "HelpScreen"}
+    untold = [(name, b) for name, bindings in declaring.items() for b in bindings if not isinstance(b, Binding) or not b.tooltip]
+    assert untold == []
+
+
+ENDED = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
+
+
+@pytest.mark.parametrize("state", ["mid_run", "paused_full", "finished_with_errors", "several_targets"])
+async def test_every_dashboard_key_is_in_the_help_and_in_the_palette_while_it_applies(state: str) -> None:
+    snapshot: Snapshot = getattr(demo_data, state)()
+    app, _ = app_for(snapshot, demo_data.TARGETS if state == "several_targets" else (demo_data.SETTINGS,))
+    async with app.run_test(size=SIZE) as pilot:
+        if snapshot.run_state in ENDED:
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = dashboard(app)
+        for enlarged in (False, True):  # the enlarged error log has keys of its own (Back)
+            palette = {command.title: command.help for command in app.get_system_commands(app.screen)}
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            rows = {row.key: row.text for row in app.screen.key_rows}
+            await pilot.press("escape")
+            await pilot.pause()
+            applied = []
+            for binding in declared(DashboardScreen.BINDINGS):
+                assert binding.tooltip, binding
+                said = DashboardScreen.KEY_HELP.get(binding.action, binding.tooltip.rstrip("."))
+                assert said in rows[key_name(binding.key)], binding
+                if board.check_action(binding.action, ()):
+                    applied.append(binding.action)
+                    assert palette.get(binding.description) == binding.tooltip, binding
+                else:
+                    assert binding.description not in palette, binding
+            assert "quit" in applied and "help" in applied
+            assert ("back" in applied) is enlarged
+            await pilot.press("e")
+            await pilot.pause()
+            assert (app.screen.maximized is not None) is not enlarged
+
+
+async def test_the_help_still_says_all_it_said_of_each_key() -> None:
+    app, _ = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = {row.key: row.text for row in dashboard(app).key_help()}
+    said = {
+        "p": "Pause the run: workers finish their current repo and take nothing new; the buffer fills and "
+        "the lister stops asking the API. Press p again to carry on. With a target selected (t), p "
+        "pauses or unpauses that target alone.",
+        "t": "In a run of several targets: select one in the Targets panel (↑/↓ or a click move the "
+        "selection, t or Escape gives the keys back to the run). p then pauses just that target: its "
+        "repos wait, its buffer fills, its lister stops; the other targets carry on. p again unpauses it.",
+        "c": "Cancel the run (asks first). Git is stopped, partial clones are removed, finished repos and the checkpoint are kept.",
+        "r": "After a cancel, or a finish with failures: run again from the checkpoint, retrying the failures.",
+        "e": "Enlarge the error log (Enter on an error shows its full text; e or Escape goes back).",
+        "q": "Quit. While a run is going it asks first, stops the run cleanly and exits with code 130.",
+        "ctrl+c": "Same as q; press it again on the question to confirm.",
+        "ctrl+p": "Command palette: every action that applies right now.",
+        "?": "This help.",
+    }
+    assert {key: rows.get(key) for key in said} == said
+    assert rows["Enter"] == "Show the full text of the error under the cursor."
+
+
 async def test_the_render_tick_follows_the_run() -> None:
     """Countdowns move with the snapshot's clock: the dashboard re-reads the run on its own tick."""
     snap = demo_data.waiting_rate_limit()
@@ -518,8 +608,12 @@ async def test_the_render_tick_follows_the_run() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "waiting 41:09" in screen_text(app)
-        factory.made[0][1]._snapshot = replace(snap, now=snap.now + 60)
-        await pilot.pause(0.3)
+        factory.made[0][1].show(replace(snap, now=snap.now + 60))
+        # No refresh_snapshot() here: only the dashboard's own tick can bring the new countdown on screen.
+        for _ in range(100):
+            if "waiting 40:09" in screen_text(app):
+                break
+            await pilot.pause(0.05)
         assert "waiting 40:09" in screen_text(app)
 
 
@@ -551,7 +645,7 @@ def test_the_rate_limit_panel_shows_an_unreachable_forge_and_when_the_run_gives_
 # -- a run of several targets -----------------------------------------------------------------------
 
 
-def several_app(snapshot: Snapshot | None = None) -> tuple[GzTuiApp, Any]:
+def several_app(snapshot: Snapshot | None = None) -> tuple[GzTuiApp, demo_data.StaticFactory]:
     return app_for(snapshot or demo_data.several_targets(), demo_data.TARGETS)
 
 
@@ -584,7 +678,7 @@ def test_what_a_target_row_says_it_is_doing() -> None:
     assert said(acme) == "listing page 22"
     assert said(infra) == "WAITING 0:41 · primary limit, until 08:13:22"
     assert said(infra, now + 30).startswith("WAITING 0:11")
-    assert said(infra, now + 60) != "WAITING" and "WAITING" not in said(replace(infra, lister_state="fetching"), now + 60)
+    assert said(infra, now + 60) != "WAITING" and "WAITING" not in said(replace(infra, lister_state=ListerState.FETCHING), now + 60)
     assert said(tools) == "listing done · 2 to go"
     assert said(replace(acme, buffer_used=500)) == "blocked — buffer full (500)"
     assert said(replace(acme, paused=True)).startswith("PAUSED")
@@ -633,7 +727,7 @@ async def test_the_targets_countdown_follows_the_clock() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "WAITING 0:41" in line_with(app, "gitlab/")
-        factory.made[0][1]._snapshot = replace(snap, now=snap.now + 30)
+        factory.made[0][1].show(replace(snap, now=snap.now + 30))
         dashboard(app).refresh_snapshot()
         await pilot.pause()
         assert "WAITING 0:11" in line_with(app, "gitlab/")
@@ -646,13 +740,14 @@ async def test_target_rows_are_keyed_and_only_a_changed_row_is_rendered_again() 
         await pilot.pause()
         panel = app.screen.query_one(TargetsPanel)
         assert panel.row_keys == ["acme", "platform-infra", "tools"]
-        acme_strip = panel._strips["acme"]
+        acme_line = panel.cached_line("acme")
+        assert acme_line is not None
         done = replace(snap.targets[2].counts, cloned=292, queued=0, active=0)
-        factory.made[0][1]._snapshot = with_target(snap, "tools", counts=done, run_state=RunState.FINISHED)
+        factory.made[0][1].show(with_target(snap, "tools", counts=done, run_state=RunState.FINISHED))
         dashboard(app).refresh_snapshot()
         await pilot.pause()
         assert panel.row_keys == ["acme", "platform-infra", "tools"]
-        assert panel._strips["acme"] is acme_strip, "an unchanged row is not rendered again"
+        assert panel.cached_line("acme") is acme_line, "an unchanged row is not rendered again"
         tools = line_with(app, "gitea/tools")
         assert "312 / 312" in tools and "100%" in tools and tools.rstrip().endswith("done")
         assert "3 targets · 1 done" in screen_text(app)
@@ -794,7 +889,7 @@ async def test_a_factory_error_with_several_targets_lists_each_as_failed() -> No
 
 async def test_make_app_takes_a_lone_settings_as_a_run_of_one_target() -> None:
     snap = demo_data.mid_run()
-    factory = demo_data.static_factory(snap)
+    factory = demo_data.StaticFactory(snap)
     app = make_app(demo_data.SETTINGS, factory, FakeClock(snap.now))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

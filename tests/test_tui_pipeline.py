@@ -44,14 +44,15 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, 
 
 
 async def press(pilot: Any, key: str) -> None:
-    """Press a key the way ``pilot.press`` does, without its wait for an idle process.
+    """Send a key the way ``pilot.press`` does, without its wait for an idle process.
 
     The embedded forge serves git from a thread of this process, so the process is never idle while
-    clones run and ``pilot.press`` would spend up to two seconds per key waiting for it.
+    clones run and ``pilot.press`` would spend up to two seconds per key waiting for it. The key is handled
+    some time later: callers wait for what it does (``wait_until``), never for a fixed time.
     """
     event = events.Key(key, key if len(key) == 1 else None)
     event.set_sender(pilot.app)
-    pilot.app._driver.send_message(event)
+    pilot.app.post_message(event)
     await pilot.pause(0.05)
 
 
@@ -96,7 +97,7 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
     async with app.run_test(size=SIZE) as pilot:
         board = app.dashboard
         await press(pilot, "p")
-        assert board.control is not None and board.control.paused
+        await wait_until(pilot, lambda: board.control is not None and board.control.paused, 5, "the run to pause")
         await wait_until(pilot, lambda: board.control.snapshot().buffer_used == 10, 20, "the buffer to fill")  # type: ignore[union-attr]
         requests = len(sim.api_requests())
         await pilot.pause(0.6)
@@ -106,6 +107,7 @@ async def test_pause_fills_the_buffer_stops_the_api_then_unpause_finishes(forge_
         assert app.screen.active_bindings["p"].binding.description == "Unpause"
 
         await press(pilot, "p")
+        await wait_until(pilot, lambda: not board.control.paused, 5, "the run to carry on")  # type: ignore[union-attr]
         await wait_until(pilot, lambda: not board.run_active, 45, "the run to finish")
         assert board.exit_code == 0
         snap = board.snap
@@ -152,7 +154,7 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         assert "CANCELLED" in text and "resume from the checkpoint" in text
 
         await press(pilot, "r")
-        assert board.run_active
+        await wait_until(pilot, lambda: len(factory_calls) == 2, 5, "r to start a second run")
         await wait_until(pilot, lambda: not board.run_active, 60, "the resumed run to finish")
         assert board.exit_code == 0
         assert [s.retry_failed for s in factory_calls[-1]] == [True]
@@ -182,7 +184,7 @@ async def test_quitting_mid_run_stops_the_pipeline_and_exits_130(forge_factory: 
         await press(pilot, "ctrl+c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the quit question")
         await press(pilot, "y")
-        await wait_until(pilot, lambda: app._exit, 5, "the app to exit")
+        await wait_until(pilot, lambda: app.return_code is not None, 5, "the app to exit")
     assert app.return_value == 130
     assert child_git_processes() == []
     assert not any((dest / ".gz-tui" / "tmp").glob("*"))
@@ -208,7 +210,7 @@ async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_
         await press(pilot, "ctrl+c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the quit question")
         await press(pilot, "y")
-        await wait_until(pilot, lambda: app._exit, 5, "the app to exit")
+        await wait_until(pilot, lambda: app.return_code is not None, 5, "the app to exit")
     assert app.return_value == 130
 
 

@@ -1,15 +1,17 @@
 """The Textual app: wires settings, the pipeline factory and the clock to the dashboard screen.
 
 Behaviour lives in ``screens/`` and ``widgets/``; this module only builds the app (``make_app``, used by
-``cli.py`` and the tests), routes the global quit keys and lists the run's actions in the command palette.
+``cli.py`` and the tests), routes the global quit keys and fills the command palette with the dashboard's
+keys that apply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
@@ -17,24 +19,25 @@ from gz_tui.config import Settings
 from gz_tui.pipeline.control import PipelineFactory
 from gz_tui.tui.screens.dashboard import DashboardScreen
 
-PALETTE_ACTIONS = (
-    ("pause", "Pause", "Let workers finish their current repo and take nothing new"),
-    ("unpause", "Unpause", "Carry on after a pause"),
-    ("cancel", "Cancel the run", "Stop git, keep finished repos and the checkpoint"),
-    ("resume", "Resume", "Run again from the checkpoint, retrying failures"),
-    ("retry", "Retry failed", "Run again from the checkpoint, retrying the failed repos"),
-    ("targets", "Select a target", "Choose one target of the run, to pause or unpause it on its own"),
-    ("errors", "Errors", "Enlarge the error log"),
-    ("help", "Help", "What the panels mean and which keys apply"),
-)
-
 
 class GzTuiApp(App[int]):
     """The dashboard for one gz-tui run; its result is the run's exit code."""
 
     CSS_PATH = "app.tcss"
     TITLE = "gz-tui"
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Same as q; press it again on the question to confirm"),
+        # Textual's own ctrl+p binding, declared here to say what the palette holds ("palette" is the footer's word).
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            show=False,
+            priority=True,
+            tooltip="Command palette: every action that applies right now",
+        ),
+    ]
+    """The global keys (the dashboard's are in ``DashboardScreen.BINDINGS``)."""
 
     def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()
@@ -56,11 +59,11 @@ class GzTuiApp(App[int]):
         self.dashboard.request_quit()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        dashboard = self.dashboard
-        for action, title, help_text in PALETTE_ACTIONS:
-            if dashboard.check_action(action, ()):
-                yield SystemCommand(title, help_text, getattr(dashboard, f"action_{action}"))
-        yield from super().get_system_commands(screen)
+        """The dashboard's keys that apply now, then Textual's commands but its Quit (the dashboard has one)."""
+        own = self.dashboard.commands()
+        yield from own
+        titles = {command.title for command in own}
+        yield from (command for command in super().get_system_commands(screen) if command.title not in titles)
 
 
 def make_app(targets: Settings | Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> GzTuiApp:

@@ -385,6 +385,10 @@ class StaticControl:
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
+    def show(self, snapshot: Snapshot) -> None:
+        """Report ``snapshot`` from now on (a test moving the run on: a new error, the clock, a finished target)."""
+        self._snapshot = snapshot
+
     @property
     def paused(self) -> bool:
         return self._snapshot.run_state == RunState.PAUSED
@@ -431,17 +435,18 @@ class StaticControl:
         return 130
 
 
-def static_factory(snapshot: Snapshot):  # type: ignore[no-untyped-def]
+class StaticFactory:
     """A ``PipelineFactory`` whose every run reports ``snapshot``; records the targets' settings it was given."""
-    made: list[tuple[list[Settings], StaticControl]] = []
 
-    def factory(targets: Sequence[Settings]) -> StaticControl:
-        control = StaticControl(snapshot)
-        made.append((list(targets), control))
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.made: list[tuple[list[Settings], StaticControl]] = []
+        """Each call's targets and the control it returned, in order."""
+
+    def __call__(self, targets: Sequence[Settings]) -> StaticControl:
+        control = StaticControl(self.snapshot)
+        self.made.append((list(targets), control))
         return control
-
-    factory.made = made  # type: ignore[attr-defined]
-    return factory
 
 
 @contextmanager

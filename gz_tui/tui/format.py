@@ -1,7 +1,8 @@
 """Plain formatting helpers for the dashboard: numbers, sizes, durations, wall-clock times, forge text.
 
-Every helper returns ``str`` (or ``rich.text.Text`` for untrusted forge strings) and is free of Textual,
-so the rules of the dashboard (thousands separators, binary units, mm:ss / hh:mm:ss) live in one place.
+The helpers return ``str``, or Rich renderables (``rich.text.Text`` for untrusted forge strings, ``Fit`` for a
+panel's wordings); nothing here imports Textual, so the rules of the dashboard (thousands separators, binary
+units, mm:ss / hh:mm:ss) live in one place and are tested without an app.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
-from textual.markup import escape as _escape_markup
 
 from gz_tui.format import binary_size, countdown, wall_time
 from gz_tui.untrusted import inert
@@ -60,11 +60,6 @@ def percent(fraction: float | None) -> str:
     value = max(0.0, min(1.0, fraction)) * 100
     shown = int(value) if value < 100 else 100
     return f"{shown}%"
-
-
-def escape(text: str) -> str:
-    """Escape forge text (repo names, error messages) for use inside Textual markup."""
-    return _escape_markup(text)
 
 
 def forge_text(text: str, style: str = "") -> Text:

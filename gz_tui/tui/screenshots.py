@@ -40,7 +40,7 @@ SHOTS: tuple[tuple[str, str, tuple[int, int]], ...] = (
 def demo_app(state: str) -> GzTuiApp:
     """A dashboard showing one fixed demo state: no forge, no pipeline, a frozen clock, no animation."""
     snapshot = demo_data.STATES[state]()
-    app = make_app(demo_data.settings_for(state), demo_data.static_factory(snapshot), FakeClock(snapshot.now))
+    app = make_app(demo_data.settings_for(state), demo_data.StaticFactory(snapshot), FakeClock(snapshot.now))
     app.animation_level = "none"
     return app
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
@@ -12,10 +14,10 @@ from textual.widgets import Button, Label, Static
 class ConfirmScreen(ModalScreen[bool]):
     """``Cancel the run?`` with a safe default: Escape, ``n`` or the focused "No" button answer no."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", show=False),
-        Binding("n,escape", "answer(False)", "No", show=False),
-        Binding("left,right", "app.focus_next", show=False),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", show=False, tooltip="Answer yes"),
+        Binding("n,escape", "answer(False)", "No", show=False, tooltip="Answer no (the safe answer)"),
+        Binding("left,right", "app.focus_next", show=False, tooltip="Move between the two answers"),
     ]
 
     def __init__(self, question: str, detail: str, *, yes: str = "Yes", no: str = "No", kind: str = "") -> None:

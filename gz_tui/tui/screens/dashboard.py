@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from functools import partial
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -26,6 +27,7 @@ from gz_tui.config import Settings
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_USAGE, PipelineFactory, RunControl
 from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot, TargetView
 from gz_tui.tui.format import thousands
+from gz_tui.tui.keys import KeyHelp, KeySource, declared, key_table
 from gz_tui.tui.screens.confirm import ConfirmScreen
 from gz_tui.tui.screens.error_detail import ErrorDetailScreen
 from gz_tui.tui.screens.help import HelpScreen
@@ -54,22 +56,44 @@ TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 
 Next = Literal["resume", "retry"] | None
 
+_PAUSE_HELP = (
+    "Pause the run: workers finish their current repo and take nothing new; the buffer fills and "
+    "the lister stops asking the API. Press p again to carry on."
+)
+_AGAIN_HELP = "After a cancel, or a finish with failures: run again from the checkpoint, retrying the failures."
+
 
 class DashboardScreen(Screen[None]):
     AUTO_FOCUS = ""
 
-    BINDINGS = [
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("p", "unpause", "Unpause", id="unpause"),
-        Binding("c", "cancel", "Cancel", id="cancel"),
-        Binding("r", "resume", "Resume", id="resume"),
-        Binding("r", "retry", "Retry failed", id="retry"),
-        Binding("t", "targets", "Targets", id="targets"),
-        Binding("e", "errors", "Errors", id="errors"),
-        Binding("escape", "back", "Back", id="back"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause", id="pause", tooltip="Let workers finish their current repo and take nothing new"),
+        Binding("p", "unpause", "Unpause", id="unpause", tooltip="Carry on after a pause"),
+        Binding("c", "cancel", "Cancel", id="cancel", tooltip="Cancel the run: stop git, keep finished repos and the checkpoint"),
+        Binding("r", "resume", "Resume", id="resume", tooltip="Run again from the checkpoint, retrying failures"),
+        Binding("r", "retry", "Retry failed", id="retry", tooltip="Run again from the checkpoint, retrying the failed repos"),
+        Binding("t", "targets", "Targets", id="targets", tooltip="Select one target of the run, to pause or unpause it on its own"),
+        Binding("e", "errors", "Errors", id="errors", tooltip="Enlarge the error log"),
+        Binding("escape", "back", "Back", id="back", tooltip="Back from the enlarged error log"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="What the panels mean and which keys apply"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first while a run is going)"),
     ]
+    """The dashboard's keys; the command palette (``commands``) and the help screen (``key_help``) are read from them."""
+
+    KEY_HELP: ClassVar[dict[str, str]] = {
+        "pause": _PAUSE_HELP,
+        "unpause": _PAUSE_HELP,
+        "targets": "In a run of several targets: select one in the Targets panel (↑/↓ or a click move the "
+        "selection, t or Escape gives the keys back to the run). p then pauses just that target: its "
+        "repos wait, its buffer fills, its lister stops; the other targets carry on. p again unpauses it.",
+        "cancel": "Cancel the run (asks first). Git is stopped, partial clones are removed, finished repos and the checkpoint are kept.",
+        "resume": _AGAIN_HELP,
+        "retry": _AGAIN_HELP,
+        "errors": "Enlarge the error log (Enter on an error shows its full text; e or Escape goes back).",
+        "quit": "Quit. While a run is going it asks first, stops the run cleanly and exits with code 130.",
+        "help": "This help.",
+    }
+    """What the help screen says of a key where its tooltip is not the whole story (``gz_tui.tui.keys``)."""
 
     def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(id="dashboard")
@@ -420,7 +444,26 @@ class DashboardScreen(Screen[None]):
             self.action_errors()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[KeyHelp]:
+        """The help screen's key table: the keys of the dashboard, of the two panels that take keys (those the
+        footer shows) and the app's global ones, read from their bindings."""
+        return key_table(
+            KeySource.of(self.BINDINGS, self.KEY_HELP),
+            KeySource.of(TargetsPanel.BINDINGS, TargetsPanel.KEY_HELP, shown_only=True),
+            KeySource.of(ErrorLog.BINDINGS, shown_only=True),
+            KeySource.of(self.app.BINDINGS),
+        )
+
+    def commands(self) -> list[SystemCommand]:
+        """The command palette's entries: each of the dashboard's keys that applies now (``check_action``),
+        titled as in the footer and explained by its tooltip."""
+        return [
+            SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
+            for binding in declared(self.BINDINGS)
+            if self.check_action(binding.action, ())
+        ]
 
     def action_quit(self) -> None:
         self.request_quit()

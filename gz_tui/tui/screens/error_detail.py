@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -30,7 +32,7 @@ def error_renderable(error: ErrorView, now: float) -> Table:
 
 
 class ErrorDetailScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter,q", "close", "Close", show=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close", show=True, tooltip="Back to the error log")]
 
     def __init__(self, error: ErrorView, now: float) -> None:
         super().__init__()

@@ -1,36 +1,22 @@
-"""What every part of the dashboard means and which keys apply when."""
+"""What every part of the dashboard means and which keys apply when.
+
+The key table is not written here: the dashboard reads it from its bindings (``gz_tui.tui.keys``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = (
-    (
-        "p",
-        "Pause the run: workers finish their current repo and take nothing new; the buffer fills and "
-        "the lister stops asking the API. Press p again to carry on. With a target selected (t), p "
-        "pauses or unpauses that target alone.",
-    ),
-    (
-        "t",
-        "In a run of several targets: select one in the Targets panel (↑/↓ or a click move the "
-        "selection, t or Escape gives the keys back to the run). p then pauses just that target: its "
-        "repos wait, its buffer fills, its lister stops; the other targets carry on. p again unpauses it.",
-    ),
-    ("c", "Cancel the run (asks first). Git is stopped, partial clones are removed, finished repos and the checkpoint are kept."),
-    ("r", "After a cancel, or a finish with failures: run again from the checkpoint, retrying the failures."),
-    ("e", "Enlarge the error log (Enter on an error shows its full text; e or Escape goes back)."),
-    ("q", "Quit. While a run is going it asks first, stops the run cleanly and exits with code 130."),
-    ("ctrl+c", "Same as q; press it again on the question to confirm."),
-    ("ctrl+p", "Command palette: every action that applies right now."),
-    ("?", "This help."),
-)
+from gz_tui.tui.keys import KeyHelp
 
 PANELS = (
     ("Progress", "Repos done (cloned, updated, unchanged, skipped or failed) over the forge's total, and the ETA."),
@@ -49,13 +35,13 @@ PANELS = (
 )
 
 
-def help_renderable() -> Table:
+def help_renderable(keys: Sequence[KeyHelp]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(ratio=1)
     table.add_row(Text("Keys", style="bold underline"), "")
-    for key, text in KEYS:
-        table.add_row(key, text)
+    for row in keys:
+        table.add_row(row.key, row.text)
     table.add_row("", "")
     table.add_row(Text("Panels", style="bold underline"), "")
     for name, text in PANELS:
@@ -68,12 +54,19 @@ def help_renderable() -> Table:
 class HelpScreen(ModalScreen[None]):
     """Press ``?``, ``q`` or Escape to close."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", show=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close", show=True, tooltip="Close the help")
+    ]
+
+    def __init__(self, keys: Sequence[KeyHelp]) -> None:
+        super().__init__()
+        self.key_rows = tuple(keys)
+        """The key table's rows (``DashboardScreen.key_help``)."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog") as scroll:
             scroll.border_title = "gz-tui help"
-            yield Static(help_renderable(), id="help-text")
+            yield Static(help_renderable(self.key_rows), id="help-text")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

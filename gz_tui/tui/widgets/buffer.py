@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar
 
 from gz_tui.pipeline.stats import ListerState, Snapshot
 from gz_tui.tui.format import Fit, thousands
-from gz_tui.tui.widgets.panel_text import PanelText
+from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
+
+
+def is_full(snap: Snapshot) -> bool:
+    return snap.buffer_capacity > 0 and snap.buffer_used >= snap.buffer_capacity
 
 
 def buffer_text(snap: Snapshot) -> Fit:
@@ -17,8 +18,7 @@ def buffer_text(snap: Snapshot) -> Fit:
     core = Text()
     core.append(f"{thousands(snap.buffer_used)} / {thousands(snap.buffer_capacity)}", style="bold")
     core.append("  ")
-    full = snap.buffer_capacity > 0 and snap.buffer_used >= snap.buffer_capacity
-    if full:
+    if is_full(snap):
         core.append("FULL", style="bold black on yellow")
         core.append(" — lister blocked")
         return Fit(core + Text(" (backpressure)"), core)
@@ -38,22 +38,13 @@ def buffer_text(snap: Snapshot) -> Fit:
     return Fit(core)
 
 
-class BufferGauge(Horizontal):
+class BufferGauge(BarPanel):
     """``Buffer   ━━━━━━━━━━━━━━━━━━━━━  500 / 500  FULL — lister blocked (backpressure)``."""
 
-    DEFAULT_CSS = """
-    BufferGauge {
-        height: 1;
-    }
-    """
+    LABEL = "Buffer"
+    ALARM_CLASS = "-full"
 
-    def compose(self) -> ComposeResult:
-        yield Label("Buffer", classes="panel-label")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="buffer-bar")
-        yield PanelText(id="buffer-text", classes="panel-text")
-
-    def update_snapshot(self, snap: Snapshot) -> None:
+    def read(self, snap: Snapshot) -> BarReading:
         capacity = max(snap.buffer_capacity, 1)
-        self.query_one(ProgressBar).update(total=capacity, progress=min(snap.buffer_used, capacity))
-        self.set_class(snap.buffer_capacity > 0 and snap.buffer_used >= snap.buffer_capacity, "-full")
-        self.query_one("#buffer-text", PanelText).show(buffer_text(snap))
+        used = min(snap.buffer_used, capacity)
+        return BarReading(progress=used, total=capacity, text=buffer_text(snap), alarm=is_full(snap))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
@@ -66,7 +67,9 @@ class ErrorLog(DataTable[object]):
     }
     """
 
-    BINDINGS = [Binding("enter", "show_error", "Details", show=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "show_error", "Details", show=True, tooltip="Show the full text of the error under the cursor")
+    ]
 
     class Selected(Message):
         """The user asked for the full text of one error."""

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar
 
 from gz_tui.pipeline.stats import ListerState, RunState, Snapshot
 from gz_tui.tui.format import Fit, countdown, percent, thousands
-from gz_tui.tui.widgets.panel_text import PanelText
+from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 
 
 def goal(snap: Snapshot) -> int:
@@ -62,21 +59,11 @@ def progress_text(snap: Snapshot) -> Fit:
     return Fit(core + extra, core)
 
 
-class ProgressPanel(Horizontal):
+class ProgressPanel(BarPanel):
     """``Progress ━━━━━━━━━━━━━━━━━━━━━━━━  1,234 / 2,104  58%  ETA 3:27``."""
 
-    DEFAULT_CSS = """
-    ProgressPanel {
-        height: 1;
-    }
-    """
+    LABEL = "Progress"
 
-    def compose(self) -> ComposeResult:
-        yield Label("Progress", classes="panel-label")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="progress-bar")
-        yield PanelText(id="progress-text", classes="panel-text")
-
-    def update_snapshot(self, snap: Snapshot) -> None:
+    def read(self, snap: Snapshot) -> BarReading:
         done = snap.counts.done
-        self.query_one(ProgressBar).update(total=max(goal(snap), done, 1), progress=done)
-        self.query_one("#progress-text", PanelText).show(progress_text(snap))
+        return BarReading(progress=done, total=max(goal(snap), done, 1), text=progress_text(snap))

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar
 
 from gz_tui.format import WAIT_WORDS
 from gz_tui.pipeline.stats import Snapshot
 from gz_tui.tui.format import Fit, countdown, forge_text, thousands, wall_time
-from gz_tui.tui.widgets.panel_text import PanelText
+from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 
 
 def is_waiting(snap: Snapshot) -> bool:
@@ -66,26 +63,17 @@ def rate_limit_text(snap: Snapshot) -> Fit:
     return Fit(core + counters + git, core + git, core, short + git, short)
 
 
-class RateLimitPanel(Horizontal):
+class RateLimitPanel(BarPanel):
     """``API      ━━━━━━━━━━━━━━━  4,211 / 5,000 left · resets in 41:09 · 22 requests · 304s: 0``."""
 
-    DEFAULT_CSS = """
-    RateLimitPanel {
-        height: 1;
-    }
-    """
+    LABEL = "API"
+    ALARM_CLASS = "-waiting"
 
-    def compose(self) -> ComposeResult:
-        yield Label("API", classes="panel-label")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="rate-bar")
-        yield PanelText(id="rate-text", classes="panel-text")
-
-    def update_snapshot(self, snap: Snapshot) -> None:
+    def read(self, snap: Snapshot) -> BarReading:
         rate = snap.rate
-        bar = self.query_one(ProgressBar)
+        text = rate_limit_text(snap)
+        alarm = is_waiting(snap) or snap.outage is not None
         if rate.limit and rate.remaining is not None:
-            bar.update(total=rate.limit, progress=max(0, min(rate.remaining, rate.limit)))
-        else:
-            bar.update(total=1, progress=0)
-        self.set_class(is_waiting(snap) or snap.outage is not None, "-waiting")
-        self.query_one("#rate-text", PanelText).show(rate_limit_text(snap))
+            left = max(0, min(rate.remaining, rate.limit))
+            return BarReading(progress=left, total=rate.limit, text=text, alarm=alarm)
+        return BarReading(progress=0, total=1, text=text, alarm=alarm)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -58,6 +59,7 @@ BAR_BOUNDS = (4, 8, 20)
 
 _TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 _BLOCK = "bold black on yellow"
+_PAUSE_TARGET_HELP = "With a target selected (t), p pauses or unpauses that target alone."
 
 
 def tally(targets: Sequence[TargetView]) -> str:
@@ -242,15 +244,21 @@ class TargetsPanel(ScrollView, can_focus=True):
     }
     """
 
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("home", "cursor(-1000000)", "First", show=False),
-        Binding("end", "cursor(1000000)", "Last", show=False),
-        Binding("p", "pause_target", "Pause target", id="pause-target"),
-        Binding("p", "unpause_target", "Unpause target", id="unpause-target"),
-        Binding("escape", "leave", "Back to the run", show=False),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False, tooltip="Select the target above"),
+        Binding("down", "cursor(1)", "Down", show=False, tooltip="Select the target below"),
+        Binding("home", "cursor(-1000000)", "First", show=False, tooltip="Select the first target"),
+        Binding("end", "cursor(1000000)", "Last", show=False, tooltip="Select the last target"),
+        Binding("p", "pause_target", "Pause target", id="pause-target", tooltip="Pause the selected target alone"),
+        Binding("p", "unpause_target", "Unpause target", id="unpause-target", tooltip="Carry on with the selected target"),
+        Binding("escape", "leave", "Back to the run", show=False, tooltip="Give the keys back to the whole run"),
     ]
+
+    KEY_HELP: ClassVar[dict[str, str]] = {
+        "pause_target": _PAUSE_TARGET_HELP,
+        "unpause_target": _PAUSE_TARGET_HELP,
+    }
+    """What the help screen adds to the dashboard's ``p`` (``gz_tui.tui.keys``)."""
 
     class PauseRequested(Message):
         """The user asked for one target to be paused (``pause``) or to carry on."""
@@ -288,6 +296,10 @@ class TargetsPanel(ScrollView, can_focus=True):
         if not self.has_focus or not self._order:
             return None
         return self._order[min(self._cursor, len(self._order) - 1)]
+
+    def cached_line(self, name: str) -> Strip | None:
+        """The target's row as rendered and kept between ticks; None once it is to be rendered again."""
+        return self._strips.get(name)
 
     def keys_state(self) -> tuple[object, ...]:
         """What the footer's ``p`` depends on: the selected target and whether it is paused or over."""
