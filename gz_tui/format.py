@@ -1,9 +1,10 @@
-"""Size and time formatting shared by the dashboard and headless output (no Textual here)."""
+"""Size, time and name-list formatting shared by the dashboard, headless output and notices (no Textual here)."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 _BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -39,6 +40,11 @@ def countdown(seconds: float | None) -> str:
     if hours:
         return f"{hours}:{minutes:02}:{secs:02}"
     return f"{minutes}:{secs:02}"
+
+
+def some_of(names: Sequence[str], limit: int) -> str:
+    """The first ``limit`` of ``names``, then how many more: ``a, b, c and 1,204 more``."""
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 def wall_time(epoch: float | None) -> str:

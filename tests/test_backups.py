@@ -12,11 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from gz_tui.forge_sim import ForgeSim
 from gz_tui.forge_sim.scenario import Scenario
+from gz_tui.pipeline.prune import PruneQuestions
 from gz_tui.pipeline.state import SCHEMA_VERSION, StateStore
+from gz_tui.pipeline.stats import PruneQuestion, Stats
 from tests.conftest import git_head, run_cli
 from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
 
@@ -334,6 +337,41 @@ class _store:
 
     def __exit__(self, *exc: object) -> None:
         self.store.close()
+
+
+def test_the_prune_questions_of_several_targets_are_asked_one_at_a_time() -> None:
+    """Two targets reach their prune together: the dashboard shows one question, and the other waits for its answer."""
+    stats = Stats(workers=1)
+    questions = PruneQuestions(stats)
+    answers: dict[str, bool] = {}
+
+    async def shown(target: str | None) -> str:
+        for _ in range(100):
+            if stats.prune_question is not None and target in (None, stats.prune_question.target):
+                return stats.prune_question.target
+            await anyio.sleep(0)
+        raise AssertionError(f"no question of {target or 'any target'} is shown")
+
+    async def ask(target: str) -> None:
+        answers[target] = await questions.ask(PruneQuestion(target=target, count=1, total=9, names=("old",), attic="/attic"))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(ask, "backend")
+            group.start_soon(ask, "frontend")
+            first = await shown(None)
+            second = "frontend" if first == "backend" else "backend"
+            questions.answer(second, True)  # not the question on screen: nothing happens
+            await anyio.sleep(0)
+            assert stats.prune_question is not None and stats.prune_question.target == first and not answers
+            questions.answer(first, True)
+            await shown(second)
+            assert answers == {first: True}
+            questions.answer(second, False)
+
+    anyio.run(main)
+    assert set(answers.values()) == {True, False} and len(answers) == 2
+    assert stats.prune_question is None
 
 
 def test_a_journaled_move_that_never_happened_is_dropped_on_the_next_run(forge_factory: Any, tmp_path: Path) -> None:

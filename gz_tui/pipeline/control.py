@@ -6,14 +6,15 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gz_tui.config import Settings
+from gz_tui.kinds import ExitCode
 from gz_tui.pipeline.stats import Snapshot
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-"""0 every repo done · 1 some failed · 2 usage/auth/not found · 130 interrupted (headless and dashboard alike)."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED
+"""The old names of ``kinds.ExitCode``'s members, for ``cli.py`` until it names ExitCode itself."""
 
 
 class RunControl(Protocol):
-    """One run of the pipeline. ``run()`` returns the exit code (0, 1, 2 or 130)."""
+    """One run of the pipeline. ``run()`` returns the exit code (``kinds.ExitCode``: 0, 1, 2 or 130)."""
 
     def snapshot(self) -> Snapshot: ...
 

@@ -57,6 +57,13 @@ class Lane(Generic[T]):
         self.held = held
         self._queue.notify()
 
+    def drop(self) -> int:
+        """Close the lane and let go of what it holds (its repos stay pending in the state); returns how many."""
+        dropped = len(self.items)
+        self.items.clear()
+        self.close()
+        return dropped
+
     def put_back(self, item: T) -> None:
         """An item taken but not worked on goes back to the front (no capacity check: it was already counted)."""
         self.items.appendleft(item)

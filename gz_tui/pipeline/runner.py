@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import anyio
+from anyio.abc import TaskGroup
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
@@ -23,15 +24,17 @@ from gz_tui.forges.auth import Credential
 from gz_tui.forges.http import Quota, RetryPolicy
 from gz_tui.forges.registry import git_origin, make_credential
 from gz_tui.format import countdown
+from gz_tui.kinds import ExitCode
 from gz_tui.pipeline.context import Events, EventSink
-from gz_tui.pipeline.control import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from gz_tui.pipeline.events import ForgeReachable, ForgeUnreachable, Paused, RunError, Total, Unpaused
+from gz_tui.pipeline.events import ForgeReachable, ForgeUnreachable, Paused, RunError, Unpaused
 from gz_tui.pipeline.gates import Gate, Governor
 from gz_tui.pipeline.outage import ForgeBreaker
-from gz_tui.pipeline.queue import FairQueue
+from gz_tui.pipeline.prune import PruneQuestions
+from gz_tui.pipeline.queue import FairQueue, Lane
+from gz_tui.pipeline.report import total
 from gz_tui.pipeline.state import StateError, StateWriteError, StoredRepo
 from gz_tui.pipeline.stats import OutageView, RunState, Snapshot, Stats, WorkerState
-from gz_tui.pipeline.target import TargetRun
+from gz_tui.pipeline.target import RunParts, TargetRun
 from gz_tui.untrusted import add_secret
 from gz_tui.urls import origin_of
 
@@ -66,17 +69,31 @@ class Pipeline:
         self._gate = Gate()
         self._queue: FairQueue[StoredRepo] = FairQueue()
         self._governor = Governor(len(self.stats.workers), clock)
+        self._questions = PruneQuestions(self.stats)
         self._cancel_scope: anyio.CancelScope | None = None
         self._cancelled = False
         self._state_unwritable: str | None = None
-        self._state_code: int | None = None
-        """Why a state could not be written (a full disk), if one could not."""
+        """Why a state could not be written (a full disk) or used (damage found mid-run), if one could not."""
+        self._state_code: ExitCode | None = None
+        """The exit code that stop calls for (1 a full disk, 2 damage)."""
         quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
         self.credentials: dict[tuple[str, tuple[str, str], str], Credential] = {}
         """One credential per forge identity: targets on one GitHub App installation share its refreshes."""
         breakers: dict[str, ForgeBreaker] = {}
-        self._group: anyio.abc.TaskGroup | None = None
+        self._group: TaskGroup | None = None
+        parts = RunParts(
+            stats=self.stats,
+            clock=clock,
+            environ=self._environ,
+            policy=policy,
+            git_backoff=git_backoff,
+            governor=self._governor,
+            questions=self._questions,
+            on_unwritable=self._stop_for_state,
+        )
         self.targets: list[TargetRun] = []
+        self._owners: dict[Lane[StoredRepo], TargetRun] = {}
+        """Whose lane is whose: a worker's repo belongs to the target of the lane it came from."""
         for settings in chosen:
             credential = make_credential(
                 token=settings.token,
@@ -95,24 +112,18 @@ class Pipeline:
             if origin not in breakers:
                 limit = max(s.outage_limit for s in chosen if git_origin(s.provider, s.api_base) == origin)
                 breakers[origin] = self._breaker(origin, limit)
-            name = settings.name
-            self.targets.append(
-                TargetRun(
-                    settings,
-                    run_stats=self.stats,
-                    events=self._events.for_target(name),
-                    clock=clock,
-                    environ=self._environ,
-                    policy=policy,
-                    git_backoff=git_backoff,
-                    quota=quotas.setdefault(identity, Quota()),
-                    credential=credential,
-                    breaker=breakers[origin],
-                    governor=self._governor,
-                    lane=self._queue.lane(name, settings.buffer),
-                    on_unwritable=self._stop_for_state,
-                )
+            lane = self._queue.lane(settings.name, settings.buffer)
+            target = TargetRun(
+                settings,
+                parts,
+                events=self._events.for_target(settings.name),
+                quota=quotas.setdefault(identity, Quota()),
+                credential=credential,
+                breaker=breakers[origin],
+                lane=lane,
             )
+            self.targets.append(target)
+            self._owners[lane] = target
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property
@@ -121,31 +132,26 @@ class Pipeline:
 
     def pause(self) -> None:
         self._gate.close()
-        self.stats.paused = True
+        self.stats.set_paused(True)
         self._events.emit(Paused())
 
     def unpause(self) -> None:
         self._gate.open()
-        self.stats.paused = False
+        self.stats.set_paused(False)
         self._events.emit(Unpaused())
 
     def pause_target(self, name: str) -> None:
-        self._pause_target(name, True)
+        for target in self.targets:
+            if target.name == name:
+                target.pause(True)
 
     def unpause_target(self, name: str) -> None:
-        self._pause_target(name, False)
-
-    def _pause_target(self, name: str, paused: bool) -> None:
         for target in self.targets:
-            if target.name == name and target.stats.paused != paused:
-                target.lane.pause(paused)
-                target.stats.paused = paused
-                target.emit(Paused() if paused else Unpaused())
+            if target.name == name:
+                target.pause(False)
 
     def answer_prune(self, target: str, yes: bool) -> None:
-        for run in self.targets:
-            if run.name == target:
-                run.answer_prune(yes)
+        self._questions.answer(target, yes)
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -153,15 +159,11 @@ class Pipeline:
             self._cancel_scope.cancel()
 
     def snapshot(self) -> Snapshot:
-        queued = 0
-        for target in self.targets:
-            target.stats.buffer_used = target.lane.used if target.code is None else 0
-            queued += target.stats.buffer_used
-        self.stats.counts = replace(self.stats.counts, queued=queued)
+        self.stats.set_queued(sum(target.show_buffer() for target in self.targets))
         return self.stats.snapshot()
 
     # -- the run ------------------------------------------------------------------------------
-    async def run(self) -> int:
+    async def run(self) -> ExitCode:
         try:
             await self._run()
         finally:
@@ -170,23 +172,19 @@ class Pipeline:
                     await target.finish(cancelled=self._cancelled, state_failed=self._state_code)
                     target.close()
         code = self._exit_code()
-        self.stats.exit_code = code
-        ended = {EXIT_INTERRUPTED: RunState.CANCELLED}.get(code, RunState.FINISHED)
+        ended = {ExitCode.INTERRUPTED: RunState.CANCELLED}.get(code, RunState.FINISHED)
         if self._state_unwritable or all(t.stats.run_state == RunState.FAILED for t in self.targets):
-            ended = RunState.FAILED if code != EXIT_INTERRUPTED else ended
+            ended = RunState.FAILED if code != ExitCode.INTERRUPTED else ended
         self.stats.advance(ended)
         for index in range(1, len(self.stats.workers) + 1):
             self.stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
-        self.stats.end()
+        self.stats.end(code)
         if len(self.targets) > 1:
-            self._emit_total(code)
+            self._events.emit(total(code, self.stats))
         return code
 
     async def _run(self) -> None:
         opened = [target for target in self.targets if await target.open()]
-        for target in self.targets:
-            if target not in opened:
-                target.lane.close()  # nothing will come from it: the workers must not wait for it
         if not opened or self._state_unwritable:
             return
         with anyio.CancelScope() as scope:
@@ -200,16 +198,10 @@ class Pipeline:
                     for index in range(1, len(self.stats.workers) + 1):
                         group.start_soon(self._worker, index, group)
                     for target in opened:
-                        group.start_soon(target.list_repos, lambda done: self._maybe_finish(done, group))
+                        group.start_soon(target.list_repos, group)
                 journal.cancel_scope.cancel()
 
-    def _maybe_finish(self, target: TargetRun, group: anyio.abc.TaskGroup) -> None:
-        """A target whose listing is over and whose every repo is recorded ends now, while others go on."""
-        if target.done and not target.finishing:
-            target.finishing = True
-            group.start_soon(target.finish)
-
-    async def _worker(self, index: int, group: anyio.abc.TaskGroup) -> None:
+    async def _worker(self, index: int, group: TaskGroup) -> None:
         stats = self.stats
         while True:
             await self._hold(index)
@@ -218,9 +210,9 @@ class Pipeline:
                 stats.set_worker(index, state=WorkerState.DONE, repo=None, phase="", percent=None)
                 return
             lane, item = taken
-            target = next(t for t in self.targets if t.lane is lane)
+            target = self._owners[lane]
             await target.sync(index, item)
-            self._maybe_finish(target, group)
+            target.finish_when_done(group)  # a target ends once its last repo is recorded, while others go on
 
     async def _hold(self, index: int) -> None:
         if not self._gate.is_open:
@@ -234,15 +226,15 @@ class Pipeline:
             for target in self.targets:
                 await target.flush()
 
-    def _exit_code(self) -> int:
+    def _exit_code(self) -> ExitCode:
         if self._cancelled:
-            return EXIT_INTERRUPTED
-        codes = [t.code if t.code is not None else EXIT_USAGE for t in self.targets]
-        if EXIT_INTERRUPTED in codes:
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
+        codes = [t.code if t.code is not None else ExitCode.USAGE for t in self.targets]
+        if ExitCode.INTERRUPTED in codes:
+            return ExitCode.INTERRUPTED
         if self._state_code is not None:
             codes.append(self._state_code)
-        return max(codes, default=EXIT_OK)
+        return max(codes, default=ExitCode.OK)
 
     # -- stopping by itself ---------------------------------------------------------------------
     def _stop_for_state(self, exc: StateError) -> None:
@@ -250,8 +242,8 @@ class Pipeline:
         what is on disk is found by the next run."""
         if self._state_unwritable is None:
             self._state_unwritable = str(exc)
-            self._state_code = EXIT_FAILED if isinstance(exc, StateWriteError) else EXIT_USAGE
-            self.stats.message = str(exc)
+            self._state_code = ExitCode.FAILED if isinstance(exc, StateWriteError) else ExitCode.USAGE
+            self.stats.set_message(str(exc))
             self._events.emit(RunError(message=str(exc)))
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
@@ -263,7 +255,7 @@ class Pipeline:
             return [t for t in self.targets if git_origin(t.settings.provider, t.settings.api_base) == origin]
 
         def opened(where: str, since: float, stops_at: float) -> None:
-            self.stats.outage = OutageView(where, since, stops_at)
+            self.stats.set_outage(OutageView(where, since, stops_at))
             self._events.emit(ForgeUnreachable(host=where, stops_at=round(stops_at, 3)))
             for target in on_origin():
                 target.lane.hold(True)
@@ -272,11 +264,11 @@ class Pipeline:
 
         def retrying(at: float) -> None:
             if self.stats.outage is not None:
-                self.stats.outage = replace(self.stats.outage, retry_at=at)
+                self.stats.set_outage(replace(self.stats.outage, retry_at=at))
 
         def closed(seconds: float) -> None:
             where = self.stats.outage.where if self.stats.outage else origin
-            self.stats.outage = None
+            self.stats.set_outage(None)
             self._events.emit(ForgeReachable(host=where, seconds=round(seconds, 3)))
             for target in on_origin():
                 target.lane.hold(False)
@@ -287,32 +279,15 @@ class Pipeline:
                 f"the forge at {where} has been unreachable for {countdown(seconds)}; stopped with the unfinished repos "
                 "still pending (no attempt spent on them): run again to resume"
             )
-            self.stats.outage = None
+            self.stats.set_outage(None)
             for target in on_origin():
                 if target.code is None:
                     target.give_up(message)
                     if self._group is not None:
-                        self._maybe_finish(target, self._group)
+                        target.finish_when_done(self._group)
 
         breaker = ForgeBreaker(origin, self.clock, limit=limit, on_open=opened, on_retry=retrying, on_close=closed, on_give_up=give_up)
         return breaker
-
-    def _emit_total(self, code: int) -> None:
-        c = self.stats.counts
-        self._events.emit(
-            Total(
-                exit_code=code,
-                targets=len(self.targets),
-                listed=c.listed,
-                cloned=c.cloned,
-                updated=c.updated,
-                unchanged=c.unchanged,
-                skipped=c.skipped,
-                failed=c.failed,
-                seconds=round(self.stats.snapshot().elapsed, 3),
-                api_requests=sum(t.stats.rate.requests for t in self.targets),
-            )
-        )
 
 
 def make_pipeline(targets: Settings | Sequence[Settings]) -> Pipeline:

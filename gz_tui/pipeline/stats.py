@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
@@ -430,6 +431,25 @@ class Stats:
             self._window.roll(self.clock.now())
             self._window.bytes[-1] += nbytes
 
+    def set_paused(self, paused: bool) -> None:
+        """The run's gate is closed (or open again): active states show as PAUSED."""
+        self.paused = paused
+
+    def set_queued(self, queued: int) -> None:
+        """How many repos wait in the buffer, all targets' lanes together."""
+        self.counts = replace(self.counts, queued=queued)
+
+    def set_outage(self, outage: OutageView | None) -> None:
+        self.outage = outage
+
+    def set_message(self, message: str) -> None:
+        """Why the run stopped (a state it cannot write): one plain line."""
+        self.message = message
+
+    def add_kinds(self, kinds: Iterable[str]) -> None:
+        """Kinds of copies a target makes (``mirror``, ``wikis``…), added to the run's, each once."""
+        self.kinds = tuple(dict.fromkeys([*self.kinds, *kinds]))
+
     def set_worker(self, index: int, **changes: object) -> None:
         self.workers[index - 1] = replace(self.workers[index - 1], **changes)  # type: ignore[arg-type]
 
@@ -438,8 +458,9 @@ class Stats:
         self.error_count += 1
 
     # -- readers -----------------------------------------------------------------------------
-    def end(self) -> None:
-        """The run has returned: freeze the snapshot's clock."""
+    def end(self, exit_code: int) -> None:
+        """The run has returned ``exit_code``: freeze the snapshot's clock."""
+        self.exit_code = exit_code
         if self.ended_at is None:
             self.ended_at = self.clock.now()
 
