@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from gz_tui.pipeline import state as state_module
 from gz_tui.pipeline.state import (
     SCHEMA_VERSION,
     StateCorruptError,
     StateStore,
     StateVersionError,
+    schema,
 )
 from tests.conftest import run_cli
 from tests.helpers import repo_dirs, run_pipeline, settings_for
@@ -100,7 +100,7 @@ def test_damage_found_after_open_in_a_big_state_ends_the_run_with_the_same_line(
     forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above QUICK_CHECK_MAX_BYTES only the small tables are checked at open: the query that meets the damage says it."""
-    monkeypatch.setattr(state_module, "QUICK_CHECK_MAX_BYTES", 0)
+    monkeypatch.setattr(schema, "QUICK_CHECK_MAX_BYTES", 0)
     sim = forge_factory(org="acme", repos=6)
     dest = tmp_path / "acme"
     assert run_pipeline(settings_for(sim, dest))[0] == 0

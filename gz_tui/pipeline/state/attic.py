@@ -1,0 +1,47 @@
+"""The attic's journal: every move ``--prune`` makes, written before the rename and settled after it.
+
+A run killed between the two leaves a ``moving`` entry; the next run looks at the disk and settles it
+(``prune.reconcile_attic``), so ``gz-tui status`` always lists where each moved clone is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gz_tui.pipeline.state.base import StoreBase, guarded
+
+
+class AtticJournal(StoreBase):
+    """The ``attic`` table."""
+
+    @guarded
+    def attic_intent(self, key: str, rel_path: str, source: Path, attic: Path) -> int:
+        """Journal a move before it happens: a kill between this and the rename is reconciled by the next run."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO attic (key, rel_path, source, attic, status, at) VALUES (?, ?, ?, ?, 'moving', ?)",
+                (key, rel_path, str(source), str(attic), self._now()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    @guarded
+    def attic_done(self, entry: int, moved: bool) -> None:
+        """The move happened (``moved``), or did not: its record is then dropped."""
+        if moved:
+            self.db.execute("UPDATE attic SET status = 'moved' WHERE id = ?", (entry,))
+        else:
+            self.db.execute("DELETE FROM attic WHERE id = ?", (entry,))
+
+    @guarded
+    def attic_moving(self) -> list[tuple[int, Path, Path]]:
+        """(id, source, attic) of the moves journaled and not known to have happened (a killed prune)."""
+        rows = self.db.execute("SELECT id, source, attic FROM attic WHERE status = 'moving' ORDER BY id").fetchall()
+        return [(int(i), Path(src), Path(dst)) for i, src, dst in rows]
+
+    @guarded
+    def attic_entries(self, limit: int = 1000) -> list[tuple[str, str, float]]:
+        """(rel_path, attic path, when) of the clones moved to the attic, newest first."""
+        rows = self.db.execute(
+            "SELECT rel_path, attic, at FROM attic WHERE status = 'moved' ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(str(r), str(a), float(t)) for r, a, t in rows]

@@ -1,0 +1,116 @@
+"""The listing's journal: each page with the repos it held, the cursor after it, and the page's ETag.
+
+A page is journaled (its repos, the cursor and the ETag, in one transaction) before any of its repos is queued,
+so a killed run resumes from the page after the last one it journaled. A 304 re-lists a page's repos from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gz_tui.forges.records import Page, RemoteRepo
+from gz_tui.kinds import RepoStatus
+from gz_tui.pipeline.state.base import guarded
+from gz_tui.pipeline.state.records import REPO_COLUMNS, REPO_WIDTH, Ack, StoredRepo, repo_from_row
+from gz_tui.pipeline.state.repos import RepoRows
+
+
+class PageRows(RepoRows):
+    """The listing pages (the ``pages`` table, the run's cursor) and the repos each one brings."""
+
+    @guarded
+    def record_page(
+        self, run_id: int, page: Page, repos: Sequence[RemoteRepo], skipped: Mapping[str, str] | None = None
+    ) -> list[StoredRepo]:
+        """Journal a page and the cursor after it; return the repos this run has not seen yet.
+
+        ``skipped`` (repo key → reason) are left out by what the state does not keep (``--topic``, ``--language``):
+        recorded as skipped in the same transaction, so a run killed right after never queues them on resume."""
+        fresh: list[StoredRepo] = []
+        with self.transaction():
+            known = self._known(repos)
+            for repo in repos:
+                previous = known.get(repo.key)
+                if previous is not None and previous[0] == run_id:
+                    continue  # listed twice in one run (offsets shifted): de-duplicated by id
+                fresh.append(StoredRepo(repo, previous[1] if previous else None, 0))
+            # The page is what it holds now: a repo it no longer holds (deleted, moved to another page) must not
+            # come back when a later 304 re-lists this page from the state.
+            self.db.execute("UPDATE repos SET page_url = NULL WHERE page_url = ?", (page.url,))
+            self.db.executemany(
+                f"INSERT INTO repos ({REPO_COLUMNS}, page_url, listed_run, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
+                "ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, rel_path = excluded.rel_path, "
+                "clone_url = excluded.clone_url, ssh_url = excluded.ssh_url, archived = excluded.archived, "
+                "fork = excluded.fork, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, "
+                "owner = excluded.owner, has_wiki = excluded.has_wiki, page_url = excluded.page_url, listed_run = excluded.listed_run, "
+                "attempts = CASE WHEN repos.listed_run = excluded.listed_run THEN repos.attempts ELSE 0 END",
+                [
+                    (
+                        r.key,
+                        r.full_name,
+                        r.rel_path,
+                        r.clone_url,
+                        r.ssh_url,
+                        int(r.archived),
+                        int(r.fork),
+                        r.pushed_at,
+                        r.default_branch,
+                        r.owner,
+                        int(r.has_wiki),
+                        page.url,
+                        run_id,
+                    )
+                    for r in repos
+                ],
+            )
+            if skipped:
+                self._write_acks(
+                    run_id,
+                    [Ack(i.repo.key, RepoStatus.SKIPPED, error_message=skipped[i.repo.key]) for i in fresh if i.repo.key in skipped],
+                )
+            self._save_cursor(run_id, page)
+        return fresh
+
+    @guarded
+    def reuse_page(self, run_id: int, page: Page) -> list[StoredRepo]:
+        """A 304: the page is what we stored; re-list its repos for this run without re-parsing anything."""
+        with self.transaction():
+            rows = self.db.execute(
+                f"SELECT {REPO_COLUMNS}, listed_run, synced_pushed_at FROM repos WHERE page_url = ? ORDER BY rowid",
+                (page.url,),
+            ).fetchall()
+            w = REPO_WIDTH
+            fresh = [StoredRepo(repo_from_row(row), row[w + 1], 0) for row in rows if row[w] != run_id]
+            self.db.executemany("UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh])
+            self._save_cursor(run_id, page)
+        return fresh
+
+    @guarded
+    def page_cache(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, next URL) the page at ``url`` had when last fetched whole."""
+        row = self.db.execute("SELECT etag, next_url FROM pages WHERE url = ?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def _save_cursor(self, run_id: int, page: Page) -> None:
+        if page.etag and not page.not_modified:
+            self.db.execute(
+                "INSERT INTO pages (url, etag, next_url, fetched_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, next_url = excluded.next_url, fetched_at = excluded.fetched_at",
+                (page.url, page.etag, page.next_url, self._now()),
+            )
+        self.db.execute(
+            "UPDATE runs SET cursor = ?, listing_done = ? WHERE id = ?",
+            (page.next_url, int(page.next_url is None), run_id),
+        )
+
+    @guarded
+    def set_listing_seen(self, count: int) -> None:
+        """How many repos the last complete listing held in all (a shard keeps only its own: this says how many
+        the union of the shards must cover)."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('listing_seen', ?)", (str(count),))
+
+    @guarded
+    def listing_seen(self) -> int | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'listing_seen'").fetchone()
+        return int(row[0]) if row and str(row[0]).isdigit() else None
