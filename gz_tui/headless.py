@@ -16,7 +16,7 @@ from gz_tui.config import Settings
 from gz_tui.format import WAIT_WORDS, binary_size, countdown, wall_time
 from gz_tui.pipeline.events import Progress
 from gz_tui.pipeline.runner import Pipeline
-from gz_tui.pipeline.stats import ListerState, Snapshot
+from gz_tui.pipeline.snapshot import ListerState, Snapshot
 from gz_tui.untrusted import inert, redact, redact_values
 
 PROGRESS_SECONDS = 2.0

@@ -18,8 +18,9 @@ import pytest
 from gz_tui.forge_sim import ForgeSim
 from gz_tui.forge_sim.scenario import Scenario
 from gz_tui.pipeline.prune import PruneQuestions
+from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.pipeline.state import SCHEMA_VERSION, StateStore
-from gz_tui.pipeline.stats import PruneQuestion, Stats
+from gz_tui.pipeline.stats import Stats
 from tests.conftest import git_head, run_cli
 from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
 

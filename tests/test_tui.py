@@ -23,7 +23,7 @@ from textual.binding import Binding
 from gz_tui.clock import FakeClock
 from gz_tui.config import Settings
 from gz_tui.kinds import WaitKind
-from gz_tui.pipeline.stats import ErrorView, ListerState, RunState, Snapshot, WorkerState, WorkerView
+from gz_tui.pipeline.snapshot import ErrorView, ListerState, RunState, Snapshot, WorkerState, WorkerView
 from gz_tui.tui import demo_data
 from gz_tui.tui import format as tui_format
 from gz_tui.tui.app import GzTuiApp, make_app
@@ -634,7 +634,7 @@ def test_a_run_too_short_to_time_shows_no_average_rate() -> None:
 
 
 def test_the_rate_limit_panel_shows_an_unreachable_forge_and_when_the_run_gives_up() -> None:
-    from gz_tui.pipeline.stats import OutageView
+    from gz_tui.pipeline.snapshot import OutageView
 
     snap = demo_data.mid_run()
     down = replace(snap, outage=OutageView("git.example.com:443", snap.now - 20, snap.now + 580, snap.now + 8))

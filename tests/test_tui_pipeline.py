@@ -18,7 +18,7 @@ from textual import events
 from gz_tui.config import Settings
 from gz_tui.forge_sim import DEMO_REPOS, Scenario, demo_scenario
 from gz_tui.pipeline.runner import make_pipeline
-from gz_tui.pipeline.stats import RunState, WorkerState
+from gz_tui.pipeline.snapshot import RunState, WorkerState
 from gz_tui.tui.app import make_app
 from gz_tui.tui.screens import ConfirmScreen
 from tests.helpers import repo_dirs, screen_text, settings_for

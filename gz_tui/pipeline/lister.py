@@ -27,8 +27,8 @@ from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 from gz_tui.pipeline.queue import Lane
+from gz_tui.pipeline.snapshot import ListerState, RunState
 from gz_tui.pipeline.state import Ack, StoredRepo
-from gz_tui.pipeline.stats import ListerState, RunState
 from gz_tui.shard import Shard
 from gz_tui.untrusted import redact
 from gz_tui.urls import rebase_onto

@@ -21,8 +21,9 @@ from gz_tui.layout import WorkDir
 from gz_tui.pipeline.context import DbCall, RunContext
 from gz_tui.pipeline.events import RepoKept, RepoMoved
 from gz_tui.pipeline.paths import copy_path
+from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.pipeline.state import StateStore
-from gz_tui.pipeline.stats import PruneQuestion, Stats
+from gz_tui.pipeline.stats import Stats
 from gz_tui.pipeline.sync import RepoSyncer
 
 PRUNE_PAUSE_ENV = "GZ_TUI_TEST_PRUNE_PAUSE"

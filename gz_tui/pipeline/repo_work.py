@@ -18,8 +18,8 @@ from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, copy_path, destination
+from gz_tui.pipeline.snapshot import ErrorView, RunState, WorkerState
 from gz_tui.pipeline.state import Ack, StoredRepo
-from gz_tui.pipeline.stats import ErrorView, RunState, WorkerState
 from gz_tui.pipeline.sync import Outcome, RepoSyncer
 from gz_tui.untrusted import REDACTED, redact
 

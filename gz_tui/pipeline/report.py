@@ -19,8 +19,9 @@ from gz_tui.format import some_of
 from gz_tui.kinds import ExitCode, PlannedAction
 from gz_tui.pipeline.context import DbCall
 from gz_tui.pipeline.events import Summary, Total
+from gz_tui.pipeline.snapshot import Counts
 from gz_tui.pipeline.state import StateError, StateStore
-from gz_tui.pipeline.stats import Counts, Stats, TargetStats
+from gz_tui.pipeline.stats import Stats, TargetStats
 from gz_tui.shard import Shard
 
 POST_SYNC_SECONDS = 600

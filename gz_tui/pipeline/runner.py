@@ -32,8 +32,9 @@ from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.prune import PruneQuestions
 from gz_tui.pipeline.queue import FairQueue, Lane
 from gz_tui.pipeline.report import total
+from gz_tui.pipeline.snapshot import OutageView, RunState, Snapshot, WorkerState
 from gz_tui.pipeline.state import StateError, StateWriteError, StoredRepo
-from gz_tui.pipeline.stats import OutageView, RunState, Snapshot, Stats, WorkerState
+from gz_tui.pipeline.stats import Stats
 from gz_tui.pipeline.target import RunParts, TargetRun
 from gz_tui.untrusted import add_secret
 from gz_tui.urls import origin_of

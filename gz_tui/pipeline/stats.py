@@ -1,19 +1,31 @@
-"""The live stats model of a run and the immutable snapshots the UI and headless reporters read.
+"""The live stats model of a run, which the pipeline writes and ``snapshot()`` freezes for readers.
 
 The pipeline mutates a ``Stats`` object from its tasks; readers call ``snapshot()`` on their own tick and
-get frozen copies, so render rate is decoupled from event rate and no reader ever sees a live deque.
-Memory is bounded: per-second throughput buckets and the error log are fixed-size deques.
+get the frozen views of ``snapshot`` (the UI's contract), so render rate is decoupled from event rate and no
+reader ever sees a live deque. Memory is bounded: per-second throughput buckets and the error log are
+fixed-size deques.
 """
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.kinds import WaitKind
+from gz_tui.pipeline.snapshot import (
+    Counts,
+    ErrorView,
+    ListerState,
+    OutageView,
+    PruneQuestion,
+    RateLimitView,
+    RunState,
+    Snapshot,
+    TargetView,
+    WorkerView,
+)
 
 THROUGHPUT_SECONDS = 300
 """How many one-second throughput buckets are kept (the sparkline's history)."""
@@ -21,216 +33,8 @@ THROUGHPUT_SECONDS = 300
 ERRORS_KEPT = 200
 """How many recent errors the model keeps for display; the state DB keeps them all."""
 
-
-class RunState(enum.StrEnum):
-    """Where a run is. STARTING → LISTING → RUNNING → one of the three ends; PAUSED and WAITING are shown
-    over an active state while the gate is closed or the lister waits out a limit (``Stats.snapshot``)."""
-
-    STARTING = "starting"
-    LISTING = "listing"
-    RUNNING = "running"
-    PAUSED = "paused"
-    WAITING = "waiting"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
 _ACTIVE = (RunState.STARTING, RunState.LISTING, RunState.RUNNING)
-TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 _ORDER = {RunState.STARTING: 0, RunState.LISTING: 1, RunState.RUNNING: 2}
-
-
-class ListerState(enum.StrEnum):
-    IDLE = "idle"
-    FETCHING = "fetching"
-    BLOCKED = "blocked"
-    WAITING = "waiting"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class WorkerState(enum.StrEnum):
-    IDLE = "idle"
-    CLONING = "cloning"
-    UPDATING = "updating"
-    RETRYING = "retrying"
-    PAUSED = "paused"
-    DONE = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerView:
-    index: int
-    state: WorkerState = WorkerState.IDLE
-    repo: str | None = None
-    phase: str = ""
-    percent: float | None = None
-    received_bytes: int = 0
-    started_at: float | None = None
-    """Clock ``now()`` when the current repo was taken; elapsed = snapshot.now - started_at."""
-    target: str = ""
-    """The target (``Settings.target``) whose repo this worker has, in a run of several targets."""
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorView:
-    time: float
-    repo: str
-    error_class: str
-    message: str
-    attempt: int
-    max_attempts: int
-    retry_at: float | None = None
-    """When a retry is scheduled (epoch seconds), or None when the repo gave up."""
-    target: str = ""
-    """The target the repo belongs to."""
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitView:
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: float | None = None
-    wait_kind: WaitKind | None = None
-    """Why the lister is waiting (``primary``, ``secondary``, ``throttled``, ``backoff``, ``pacing``), else None."""
-    wait_until: float | None = None
-    requests: int = 0
-    not_modified: int = 0
-    git_throttled_until: float | None = None
-    """While git servers throttle, when the reduced concurrency is next reconsidered."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutageView:
-    """The forge stopped answering git: workers wait while it is probed."""
-
-    where: str
-    """``host:port``."""
-    since: float
-    stops_at: float
-    """When the run gives up if the forge is still down."""
-    retry_at: float | None = None
-    """The next probe."""
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    listed: int = 0
-    total: int | None = None
-    """The forge's own total when it tells one (GitHub org public_repos, X-Total, X-Total-Count)."""
-    queued: int = 0
-    active: int = 0
-    cloned: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-    failed_permanent: int = 0
-    """Of ``failed``, those a retry cannot cure (unsafe names, not found, refused credentials)."""
-    resumed_done: int = 0
-    """Repos finished by an earlier, interrupted run of the same pass (not redone)."""
-    received_bytes: int = 0
-    """Bytes git reported receiving in this run (for the average speed in the summary)."""
-    gone: int = 0
-    """Clones on disk whose repos the forge no longer lists (known once the listing is complete; kept on disk)."""
-    wikis: int = 0
-    """Wikis cloned, updated or found unchanged (``--wikis``); not part of ``done``."""
-    no_wiki: int = 0
-    """Wikis the forge says are enabled but nobody has written (``skipped: no wiki``)."""
-    moved: int = 0
-    """Clones ``--prune`` moved to the attic."""
-    kept: int = 0
-    """Clones ``--prune`` left in place because they hold local work."""
-
-    @property
-    def done(self) -> int:
-        return self.cloned + self.updated + self.unchanged + self.skipped + self.failed + self.resumed_done
-
-
-@dataclass(frozen=True, slots=True)
-class PruneQuestion:
-    """The dashboard's question before ``--prune`` moves clones (``RunControl.answer_prune`` answers it)."""
-
-    target: str
-    count: int
-    """Clones that would move to the attic."""
-    total: int
-    """The destination's clones."""
-    names: tuple[str, ...]
-    """The first few of them."""
-    attic: str
-    kept: int = 0
-    """Clones left in place whatever the answer (local work)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TargetView:
-    """One target of a run (an owner on a forge, with its own destination and state), for the targets panel."""
-
-    name: str
-    forge: str
-    owner: str
-    dest: str
-    api_host: str
-    counts: Counts
-    lister_state: ListerState
-    lister_page: int
-    rate: RateLimitView
-    """Its forge identity's quota and wait (targets on one API origin with one token share them)."""
-    buffer_used: int
-    buffer_capacity: int
-    paused: bool
-    """Paused on its own (``RunControl.pause_target``): its buffer fills, its lister stops."""
-    run_state: RunState
-    """FINISHED (or CANCELLED/FAILED) once its own work is over, while other targets may still run."""
-    exit_code: int | None = None
-    message: str | None = None
-    state_path: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    forge: str
-    owner: str
-    dest: str
-    api_host: str
-    run_state: RunState
-    started_at: float
-    now: float
-    counts: Counts
-    throughput: tuple[float, ...]
-    repos_per_second: float
-    bytes_per_second: float
-    buffer_used: int
-    buffer_capacity: int
-    lister_state: ListerState
-    lister_page: int
-    rate: RateLimitView
-    workers: tuple[WorkerView, ...]
-    errors: tuple[ErrorView, ...]
-    """Newest first."""
-    error_count: int
-    state_path: str = ""
-    dry_run: bool = False
-    exit_code: int | None = None
-    message: str | None = None
-    """A run-level message: why the run failed or stopped (already a plain one-line string)."""
-    notices: tuple[str, ...] = ()
-    """Things the user should know that are not errors (e.g. "only public repos are visible"), oldest first."""
-    outage: OutageView | None = None
-    """Set while the forge is unreachable (see ``pipeline.outage``)."""
-    targets: tuple[TargetView, ...] = ()
-    """Every target of the run, in the order they were given (one for a single-owner run). The fields above
-    are the run's totals and, where a total makes no sense, the busiest target's (its rate, its lister)."""
-    kinds: tuple[str, ...] = ()
-    """What kind of copies the run makes when not plain working clones: ``mirror``, ``partial``, ``shallow``, ``wikis``."""
-    prune_question: PruneQuestion | None = None
-    """Set while a prune waits for the user's answer (dashboard only)."""
-
-    @property
-    def elapsed(self) -> float:
-        return max(0.0, self.now - self.started_at)
 
 
 @dataclass(slots=True)
@@ -309,7 +113,7 @@ class TargetStats:
     def advance(self, state: RunState) -> None:
         """This target's own state (it may end while others go on); the run's moves forward with it."""
         self._run_state = _advanced(self._run_state, state)
-        if state not in TERMINAL:
+        if not state.terminal:
             self.run.advance(state)
 
     def view(self) -> TargetView:
@@ -340,9 +144,9 @@ class TargetStats:
 
 def _advanced(current: RunState, state: RunState) -> RunState:
     """States only move forward, and an ended one stays ended."""
-    if current in TERMINAL:
+    if current.terminal:
         return current
-    if state in TERMINAL or _ORDER[state] > _ORDER[current]:
+    if state.terminal or _ORDER[state] > _ORDER[current]:
         return state
     return current
 

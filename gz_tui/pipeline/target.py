@@ -38,8 +38,9 @@ from gz_tui.pipeline.prune import PruneQuestions, Pruner, prune_pause
 from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
 from gz_tui.pipeline.report import TargetReport
+from gz_tui.pipeline.snapshot import ListerState, RunState
 from gz_tui.pipeline.state import Ack, StateError, StateWriteError, StoredRepo
-from gz_tui.pipeline.stats import ListerState, RunState, Stats, TargetStats
+from gz_tui.pipeline.stats import Stats, TargetStats
 from gz_tui.pipeline.sync import RepoSyncer
 from gz_tui.shard import parse_shard
 from gz_tui.urls import origin_of

@@ -19,7 +19,7 @@ import anyio
 
 from gz_tui.config import Settings
 from gz_tui.kinds import ProviderName, WaitKind
-from gz_tui.pipeline.stats import (
+from gz_tui.pipeline.snapshot import (
     Counts,
     ErrorView,
     ListerState,
@@ -365,9 +365,6 @@ def settings_for(state: str) -> list[Settings]:
     return list(TARGETS) if state == "several-targets" else [SETTINGS]
 
 
-_TERMINAL = {RunState.FINISHED, RunState.CANCELLED, RunState.FAILED}
-
-
 class StaticControl:
     """A ``RunControl`` that reports one fixed snapshot.
 
@@ -422,7 +419,7 @@ class StaticControl:
         self._snapshot = replace(self._snapshot, prune_question=None)
 
     async def run(self) -> int:
-        if self._snapshot.run_state in _TERMINAL:
+        if self._snapshot.run_state.terminal:
             return self._snapshot.exit_code or 0
         await self._cancelled.wait()
         self._snapshot = replace(

@@ -20,7 +20,7 @@ from gz_tui.format import binary_size, countdown, wall_time
 from gz_tui.untrusted import inert
 
 if TYPE_CHECKING:
-    from gz_tui.pipeline.stats import Snapshot
+    from gz_tui.pipeline.snapshot import Snapshot
 
 __all__ = ["binary_size", "countdown", "wall_time"]
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import on, work
@@ -25,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_USAGE, PipelineFactory, RunControl
-from gz_tui.pipeline.stats import Counts, ListerState, RateLimitView, RunState, Snapshot, TargetView
+from gz_tui.pipeline.snapshot import RunState, Snapshot
 from gz_tui.tui.format import thousands
 from gz_tui.tui.keys import KeyHelp, KeySource, declared, key_table
 from gz_tui.tui.screens.confirm import ConfirmScreen
@@ -51,8 +50,6 @@ QUIT_GRACE_SECONDS = 5.0
 """After a confirmed quit, how long the pipeline gets to stop cleanly before its worker is cancelled."""
 
 EXIT_CRASHED = EXIT_USAGE
-
-TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 
 Next = Literal["resume", "retry"] | None
 
@@ -191,60 +188,13 @@ class DashboardScreen(Screen[None]):
         self.refresh_snapshot()
 
     # -- rendering ---------------------------------------------------------------------------
-    def _placeholder(self) -> Snapshot:
-        """What to show when no pipeline could be built: the settings, and why it failed."""
-        settings = self.targets[0]
-        now = self.clock.now()
-        targets = tuple(
-            TargetView(
-                name=s.name,
-                forge=s.provider,
-                owner=s.owner,
-                dest=str(s.dest),
-                api_host=urlsplit(s.api_base).netloc,
-                counts=Counts(),
-                lister_state=ListerState.IDLE,
-                lister_page=0,
-                rate=RateLimitView(),
-                buffer_used=0,
-                buffer_capacity=s.buffer,
-                paused=False,
-                run_state=RunState.FAILED,
-            )
-            for s in self.targets
-        )
-        return Snapshot(
-            forge=settings.provider,
-            owner=settings.owner,
-            dest=str(settings.dest),
-            api_host=urlsplit(settings.api_base).netloc,
-            run_state=RunState.FAILED,
-            started_at=now,
-            now=now,
-            counts=Counts(),
-            throughput=(),
-            repos_per_second=0.0,
-            bytes_per_second=0.0,
-            buffer_used=0,
-            buffer_capacity=settings.buffer,
-            lister_state=ListerState.IDLE,
-            lister_page=0,
-            rate=RateLimitView(),
-            workers=(),
-            errors=(),
-            error_count=0,
-            dry_run=settings.dry_run,
-            message=self.crash,
-            targets=targets,
-        )
-
     def _current_snapshot(self) -> Snapshot | None:
         if self.control is None:
-            return self._placeholder() if self.crash is not None else self.snap
+            return Snapshot.placeholder(self.targets, now=self.clock.now(), message=self.crash) if self.crash is not None else self.snap
         snap = self.control.snapshot()
         if self.crash is not None:
             return replace(snap, run_state=RunState.FAILED, message=self.crash)
-        if not self.run_active and snap.run_state not in TERMINAL:
+        if not self.run_active and not snap.run_state.terminal:
             # run() has returned but the snapshot still says otherwise: trust the exit code.
             state = {0: RunState.FINISHED, 1: RunState.FINISHED, EXIT_INTERRUPTED: RunState.CANCELLED}.get(
                 self.exit_code if self.exit_code is not None else 0, RunState.FAILED

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from gz_tui.pipeline.stats import ErrorView
+from gz_tui.pipeline.snapshot import ErrorView
 from gz_tui.tui.format import forge_text, wall_time
 from gz_tui.tui.widgets.errors import attempt_text
 

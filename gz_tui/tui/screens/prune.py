@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gz_tui.pipeline.stats import PruneQuestion
+from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.tui.screens.confirm import ConfirmScreen
 from gz_tui.untrusted import inert
 

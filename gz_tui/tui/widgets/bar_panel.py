@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from gz_tui.pipeline.stats import Snapshot
+from gz_tui.pipeline.snapshot import Snapshot
 from gz_tui.tui.format import Fit
 from gz_tui.tui.widgets.panel_text import PanelText
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from gz_tui.pipeline.stats import ListerState, Snapshot
+from gz_tui.pipeline.snapshot import ListerState, Snapshot
 from gz_tui.tui.format import Fit, thousands
 from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 

@@ -14,7 +14,7 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from gz_tui.pipeline.stats import ErrorView, Snapshot
+from gz_tui.pipeline.snapshot import ErrorView, Snapshot
 from gz_tui.tui.format import TargetNames, countdown, fit_path, forge_text, short_repo, thousands, wall_time
 
 COLUMNS: tuple[tuple[str, str], ...] = (

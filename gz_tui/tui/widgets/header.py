@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.pipeline.snapshot import RunState, Snapshot
 from gz_tui.tui.format import clock_duration, common_parent, forge_text, home_path
 from gz_tui.tui.widgets.targets import tally
 
@@ -25,7 +25,7 @@ STATE_STYLES: dict[RunState, str] = {
 
 def state_word(snap: Snapshot, *, stopping: bool = False) -> Text:
     """``RUNNING``, ``PAUSED``, … with its colour; ``FINISHED`` turns red when repos failed."""
-    if stopping and snap.run_state not in (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED):
+    if stopping and not snap.run_state.terminal:
         return Text(" STOPPING ", style="bold black on yellow")
     style = STATE_STYLES.get(snap.run_state, "bold")
     word = snap.run_state.value.upper()

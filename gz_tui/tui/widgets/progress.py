@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from gz_tui.pipeline.stats import ListerState, RunState, Snapshot
+from gz_tui.pipeline.snapshot import ListerState, RunState, Snapshot
 from gz_tui.tui.format import Fit, countdown, percent, thousands
 from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 
@@ -49,7 +49,7 @@ def progress_text(snap: Snapshot) -> Fit:
             core.append(f"  {percent(done / counts.listed if counts.listed else 1.0)}")
         else:
             core.append(" listed so far")
-    if snap.run_state in (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED):
+    if snap.run_state.terminal:
         pass
     elif snap.run_state == RunState.PAUSED:
         core.append("  ETA paused")

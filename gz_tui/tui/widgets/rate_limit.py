@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from gz_tui.format import WAIT_WORDS
-from gz_tui.pipeline.stats import Snapshot
+from gz_tui.pipeline.snapshot import Snapshot
 from gz_tui.tui.format import Fit, countdown, forge_text, thousands, wall_time
 from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.pipeline.snapshot import RunState, Snapshot
 from gz_tui.tui.format import clock_duration, common_parent, forge_text, home_path, repo_rate, thousands
 
 MIN_SECONDS_FOR_A_RATE = 1.0

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gz_tui.format import WAIT_WORDS
-from gz_tui.pipeline.stats import ListerState, RunState, Snapshot, TargetView
+from gz_tui.pipeline.snapshot import ListerState, RunState, Snapshot, TargetView
 from gz_tui.tui.format import (
     Fit,
     countdown,
@@ -57,7 +57,6 @@ LABEL_BOUNDS = (10, 26)
 BAR_BOUNDS = (4, 8, 20)
 """The bar's least width, the width it keeps unless the state would get less than ``STATE_MIN``, its most."""
 
-_TERMINAL = (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED)
 _BLOCK = "bold black on yellow"
 _PAUSE_TARGET_HELP = "With a target selected (t), p pauses or unpauses that target alone."
 
@@ -65,7 +64,7 @@ _PAUSE_TARGET_HELP = "With a target selected (t), p pauses or unpauses that targ
 def tally(targets: Sequence[TargetView]) -> str:
     """`` · 1 paused · 1 done · 1 failed`` (empty while every target simply runs): for titles and the header."""
     counted = (
-        ("paused", sum(1 for t in targets if t.paused and t.run_state not in _TERMINAL)),
+        ("paused", sum(1 for t in targets if t.paused and not t.run_state.terminal)),
         ("done", sum(1 for t in targets if t.run_state == RunState.FINISHED)),
         ("failed", sum(1 for t in targets if t.run_state == RunState.FAILED)),
         ("cancelled", sum(1 for t in targets if t.run_state == RunState.CANCELLED)),
@@ -157,7 +156,7 @@ def target_row(target: TargetView, now: float) -> TargetRow:
     done = counts.done
     heading_for = goal(target)
     listing_on = counts.total is None and target.lister_state not in (ListerState.DONE, ListerState.FAILED)
-    goal_text = thousands(heading_for) + ("+" if listing_on and target.run_state not in _TERMINAL else "")
+    goal_text = thousands(heading_for) + ("+" if listing_on and not target.run_state.terminal else "")
     finished = target.run_state == RunState.FINISHED
     fraction = 1.0 if finished else (done / heading_for if heading_for else 0.0)
     detail = Text()
@@ -182,7 +181,7 @@ def target_row(target: TargetView, now: float) -> TargetRow:
         failed_any=counts.failed > 0,
         state=state_text(target, now),
         paused=target.paused,
-        pausable=target.run_state not in _TERMINAL,
+        pausable=not target.run_state.terminal,
         detail=detail,
     )
 

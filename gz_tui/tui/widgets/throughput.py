@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Sparkline
 
-from gz_tui.pipeline.stats import RunState, Snapshot
+from gz_tui.pipeline.snapshot import Snapshot
 from gz_tui.tui.format import Fit, binary_rate, repo_rate, thousands
 from gz_tui.tui.widgets.panel_text import PanelText
 
@@ -19,7 +19,7 @@ def throughput_text(snap: Snapshot) -> Fit:
     """``4.2 repos/s  18.4 MiB/s  cloned 1,180  updated 41  failed 13`` (shorter when narrow)."""
     counts = snap.counts
     rates = Text()
-    if snap.run_state in (RunState.FINISHED, RunState.CANCELLED, RunState.FAILED):
+    if snap.run_state.terminal:
         worked = counts.done - counts.resumed_done
         rates.append(f"average {repo_rate(worked / snap.elapsed if snap.elapsed > 0 else 0.0)}", style="bold")
     else:

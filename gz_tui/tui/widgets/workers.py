@@ -15,7 +15,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gz_tui.pipeline.stats import Snapshot, WorkerState, WorkerView
+from gz_tui.pipeline.snapshot import Snapshot, WorkerState, WorkerView
 from gz_tui.tui.format import TargetNames, binary_size, clock_duration, fit_path, forge_text, percent, short_repo
 from gz_tui.tui.widgets.cells import CELL_PADDING, table_line
 
