@@ -2,16 +2,14 @@
 
 An interrupted run's unfinished repos are queued first; listing then continues from the saved cursor.
 ``send`` blocks while the buffer is full, which is the whole of the backpressure: a paused pipeline stops
-asking the API as soon as the buffer is full.
+asking the API as soon as the buffer is full. Which repos are kept is ``selection``'s to say; the lister pages.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -21,12 +19,13 @@ from anyio.abc import TaskGroup
 from gz_tui.forges.errors import ForgeError, NotFoundError, PageError
 from gz_tui.forges.http import ApiClient
 from gz_tui.forges.provider import Provider
-from gz_tui.forges.records import RemoteRepo
+from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.kinds import PlannedAction, RepoStatus
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
 from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
 from gz_tui.pipeline.queue import Lane
+from gz_tui.pipeline.selection import Selection
 from gz_tui.pipeline.snapshot import ListerState, RunState
 from gz_tui.pipeline.state import Ack, StoredRepo
 from gz_tui.shard import Shard
@@ -51,6 +50,23 @@ AHEAD_SEND_SECONDS = 0.02
 under a millisecond, unless it waits for the quota: then the page at hand is not held up)."""
 
 
+async def fetch_page(
+    client: ApiClient,
+    provider: Provider,
+    url: str,
+    *,
+    etag: str | None = None,
+    quiet_404: bool = False,
+    on_sent: Callable[[], None] | None = None,
+) -> httpx.Response:
+    """One listing page: GET ``url``, or the POST a forge asks for instead (``Provider.page_request``: GraphQL)."""
+    request = provider.page_request(url)
+    if request is None:
+        return await client.get(url, etag=etag, quiet_404=quiet_404, on_sent=on_sent)
+    endpoint, body = request
+    return await client.post(endpoint, body, quiet_404=quiet_404, on_sent=on_sent)
+
+
 class Lister:
     """Owns the listing side of one run; the pipeline reads ``error``, ``fatal`` and ``planned`` afterwards."""
 
@@ -60,17 +76,10 @@ class Lister:
         self.provider = provider
         self.shard = shard
         """A sharded run lists the whole org and keeps only its own repos (``gz_tui.shard``)."""
-        settings = ctx.settings
-        self.include = re.compile(settings.include) if settings.include else None
-        self.exclude = re.compile(settings.exclude) if settings.exclude else None
-        self.subgroup_include = re.compile(settings.subgroup_include) if settings.subgroup_include else None
-        self.subgroup_exclude = re.compile(settings.subgroup_exclude) if settings.subgroup_exclude else None
-        self.topics = {topic.lower() for topic in settings.topics}
-        self.language = settings.language.lower() if settings.language else None
-        self.wanted = read_names(settings.repos_file) if settings.repos_file else None
-        """``--repos-file``: lower-cased name → the name as written."""
-        self.conditional = not (self.topics or self.language)
-        """The state keeps no topics or languages: a listing filtered by them is fetched whole (no 304s)."""
+        self.selection = Selection(ctx.settings, provider, client)
+        self.conditional = not self.selection.by_metadata
+        """Pages are asked for with their ETag (a 304 re-lists them from the state), unless the selection reads
+        what the state does not keep."""
         self.error: ForgeError | None = None
         self.fatal = False
         self.planned = {action: 0 for action in PlannedAction}
@@ -129,7 +138,7 @@ class Lister:
     async def _pages(self, cursor: str | None, group: TaskGroup) -> None:
         """Page by page. While a page is parsed, journaled and queued, the next one is already being fetched:
         still one request at a time per forge identity (the client's Quota), one page ahead at most."""
-        ctx, stats, store, client, provider = self.ctx, self.ctx.stats, self.ctx.store, self.client, self.provider
+        ctx, stats = self.ctx, self.ctx.stats
         url: str | None = cursor
         ahead: _PageAhead | None = None
         total_task_started = False
@@ -141,29 +150,17 @@ class Lister:
             page_number += 1
             stats.lister_state = ListerState.FETCHING
             stats.lister_page = page_number
-            if url is None:
-                url, response = await self._first_page()
-                _, stored_next = await ctx.db(store.page_cache, url)
-            elif ahead is not None and ahead.url == url:
-                stored_next, response = await ahead.result()
-            else:
-                etag, stored_next = await ctx.db(store.page_cache, url)
-                response = await client.get(url, etag=etag if self.conditional else None)
+            url, response, next_url = await self._fetch(url, ahead)
             ahead = None
-            next_url = provider.next_url(url, response)
-            if next_url and not client.same_origin(next_url):
-                next_url = rebase_onto(next_url, ctx.settings.api_base)
-            if response.status_code == 304:
-                next_url = next_url or stored_next
             if next_url:
                 # Asked for before this page is parsed, journaled and queued: its request is on the wire meanwhile.
-                etag, after_next = await ctx.db(store.page_cache, next_url)
+                etag, after_next = await ctx.db(ctx.store.page_cache, next_url)
                 ahead = _PageAhead(next_url, after_next)
-                group.start_soon(functools.partial(ahead.fetch, client, etag if self.conditional else None))
+                group.start_soon(functools.partial(ahead.fetch, self.client, self.provider, etag if self.conditional else None))
                 with anyio.move_on_after(AHEAD_SEND_SECONDS):  # never held up by a rate-limit wait or another target
                     await ahead.sent.wait()
             try:
-                page = provider.parse_page(url, response)
+                page = self.provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
                 raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
             del response  # parsed: the body (up to ~0.5 MB) is not kept while the next one comes in
@@ -173,19 +170,7 @@ class Lister:
             page.next_url = next_url
             if page.total is not None and self.shard is None:
                 stats.set_total(page.total)
-            if page.not_modified:
-                fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
-                left_out: dict[str, str] = {}
-            else:
-                left_out = await self._left_out_by_metadata(page.repos)
-                fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos, left_out)
-            if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
-                ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
-            stats.count(listed=len(fresh))
-            ctx.emit(PageListed(number=page_number, repos=len(fresh), cached=page.not_modified))
-            if left_out:
-                fresh = self._without(fresh, left_out)
-            for item in fresh:
+            for item in await self._journal(page, page_number):
                 await self.offer(item)
             if page.next_url and not total_task_started and stats.counts.total is None and self.shard is None:
                 total_task_started = True  # after the first page's repos are queued: never delays the first clone
@@ -194,9 +179,44 @@ class Lister:
                 break
             url = page.next_url
         if seen_all:
-            await ctx.db(store.set_listing_seen, seen)
+            await ctx.db(ctx.store.set_listing_seen, seen)
         stats.lister_state = ListerState.DONE
         stats.advance(RunState.RUNNING)
+
+    async def _fetch(self, url: str | None, ahead: _PageAhead | None) -> tuple[str, httpx.Response, str | None]:
+        """The page at ``url`` (None: the first), from the page fetched ahead when it is that one; with its URL
+        and the URL of the page after it (rebased onto the API's origin; the stored one when this is a 304)."""
+        ctx, store = self.ctx, self.ctx.store
+        if url is None:
+            url, response = await self._first_page()
+            _, stored_next = await ctx.db(store.page_cache, url)
+        elif ahead is not None and ahead.url == url:
+            stored_next, response = await ahead.result()
+        else:
+            etag, stored_next = await ctx.db(store.page_cache, url)
+            response = await fetch_page(self.client, self.provider, url, etag=etag if self.conditional else None)
+        next_url = self.provider.next_url(url, response)
+        if next_url and not self.client.same_origin(next_url):
+            next_url = rebase_onto(next_url, ctx.settings.api_base)
+        if response.status_code == 304:
+            next_url = next_url or stored_next
+        return url, response, next_url
+
+    async def _journal(self, page: Page, number: int) -> list[StoredRepo]:
+        """Journal a page (its repos, those the selection leaves out by metadata, the cursor after it) and say so;
+        the repos this run has not seen yet that are to be offered."""
+        ctx, store = self.ctx, self.ctx.store
+        if page.not_modified:
+            fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
+            left_out: dict[str, str] = {}
+        else:
+            left_out = await self.selection.left_out_by_metadata(page.repos)
+            fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos, left_out)
+        if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
+            ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
+        ctx.stats.count(listed=len(fresh))
+        ctx.emit(PageListed(number=number, repos=len(fresh), cached=page.not_modified))
+        return self._without(fresh, left_out) if left_out else fresh
 
     async def _first_page(self) -> tuple[str, httpx.Response]:
         """The org listing, or the user listing when the owner is a user; a clear error when neither exists."""
@@ -208,7 +228,7 @@ class Lister:
                 url = own or url
             etag, _ = await self.ctx.db(self.ctx.store.page_cache, url)
             try:
-                response = await self.client.get(url, etag=etag if self.conditional else None, quiet_404=True)
+                response = await fetch_page(self.client, self.provider, url, etag=etag if self.conditional else None, quiet_404=True)
             except NotFoundError:
                 continue
             if settings.affiliation and (not index or own is None):
@@ -254,9 +274,9 @@ class Lister:
             self.ctx.stats.set_total(total)
 
     async def offer(self, item: StoredRepo) -> None:
-        """Filter, then put into the buffer — blocking while it is full (backpressure)."""
+        """Filter (``selection``), then put into the buffer — blocking while it is full (backpressure)."""
         ctx, stats, repo = self.ctx, self.ctx.stats, item.repo
-        skip = self._filtered_out(repo)
+        skip = self.selection.reason(repo)
         if skip:
             ctx.ack(Ack(repo.key, RepoStatus.SKIPPED, error_message=skip))
             stats.count(skipped=1)
@@ -278,38 +298,6 @@ class Lister:
         if stats.lister_state == ListerState.BLOCKED:
             stats.lister_state = ListerState.FETCHING
 
-    def _filtered_out(self, repo: RemoteRepo) -> str:
-        s = self.ctx.settings
-        if s.skip_archived and repo.archived:
-            return "archived (--skip-archived)"
-        if s.skip_forks and repo.fork:
-            return "fork (--skip-forks)"
-        if self.include and not self.include.search(repo.rel_path):
-            return "not matched by --include"
-        if self.exclude and self.exclude.search(repo.rel_path):
-            return "matched by --exclude"
-        if self.wanted is not None and repo.full_name.lower() not in self.wanted and repo.rel_path.lower() not in self.wanted:
-            return "not named in --repos-file"
-        subgroup = repo.rel_path.rpartition("/")[0]
-        if self.subgroup_include and not self.subgroup_include.search(subgroup):
-            return "subgroup not matched by --subgroup-include"
-        if self.subgroup_exclude and self.subgroup_exclude.search(subgroup):
-            return "subgroup matched by --subgroup-exclude"
-        return ""
-
-    async def _left_out_by_metadata(self, repos: list[RemoteRepo]) -> dict[str, str]:
-        """Repo key → why ``--topic``/``--language`` leave it out. The state keeps no topics or languages, so this is
-        decided as the page is listed and journaled with it (:meth:`StateStore.record_page`): a resumed run's pending
-        repos all passed, and none that failed is queued again."""
-        if not (self.topics or self.language):
-            return {}
-        reasons: dict[str, str] = {}
-        for repo in repos:
-            reason = "" if self._filtered_out(repo) else await self._metadata_skip(repo)
-            if reason:
-                reasons[repo.key] = reason
-        return reasons
-
     def _without(self, fresh: list[StoredRepo], left_out: dict[str, str]) -> list[StoredRepo]:
         """``fresh`` minus the repos left out (already journaled as skipped), each counted and reported."""
         ctx, kept = self.ctx, []
@@ -321,32 +309,6 @@ class Lister:
             else:
                 kept.append(item)
         return kept
-
-    async def _metadata_skip(self, repo: RemoteRepo) -> str:
-        if self.topics and not self.topics & {topic.lower() for topic in repo.topics}:
-            return "no topic named by --topic"
-        if self.language:
-            language = repo.language
-            url = self.provider.language_url(repo) if language is None else None
-            if url is not None:
-                try:
-                    language = self.provider.parse_language(await self.client.get(url, quiet_404=True))
-                except (NotFoundError, ValueError):
-                    language = None
-            if (language or "").lower() != self.language:
-                return "another language than --language"
-        return ""
-
-
-def read_names(path: Path) -> dict[str, str]:
-    """The repo names of a ``--repos-file``: one a line, ``#`` comments and blank lines ignored; lower-cased name →
-    the name as written. Raises OSError or UnicodeDecodeError when the file cannot be read."""
-    names: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name = line.split("#", 1)[0].strip().strip("/")
-        if name:
-            names.setdefault(name.lower(), name)
-    return names
 
 
 class _PageAhead:
@@ -364,9 +326,9 @@ class _PageAhead:
         self._outcome: tuple[str | None, httpx.Response] | None = None
         self._error: Exception | None = None
 
-    async def fetch(self, client: ApiClient, etag: str | None) -> None:
+    async def fetch(self, client: ApiClient, provider: Provider, etag: str | None) -> None:
         try:
-            self._outcome = self.stored_next, await client.get(self.url, etag=etag, on_sent=self.sent.set)
+            self._outcome = self.stored_next, await fetch_page(client, provider, self.url, etag=etag, on_sent=self.sent.set)
         except Exception as exc:  # noqa: BLE001 -- raised by result(), in the lister's own order
             self._error = exc
         finally:

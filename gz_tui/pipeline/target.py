@@ -371,7 +371,7 @@ class TargetRun:
         with anyio.CancelScope(shield=True):
             await self.flush()
             code, state = self._outcome(cancelled=cancelled, state_failed=state_failed)
-            wanted = lister.wanted if whole and state == RunState.FINISHED and lister is not None else None
+            wanted = lister.selection.wanted if whole and state == RunState.FINISHED and lister is not None else None
             if wanted is not None and plan is not None and await self._report.missing_names(wanted, plan.store, plan.run_id):
                 code = max(code, ExitCode.FAILED)
             status = {RunState.FINISHED: RunStatus.FINISHED, RunState.CANCELLED: RunStatus.CANCELLED}.get(state, RunStatus.FAILED)
