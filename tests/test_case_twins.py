@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gz_tui.forges.records import Page, RemoteRepo
+from gz_tui.kinds import RunStatus
 from gz_tui.pipeline.state import StateStore
 
 BASE = "https://api.github.com"
@@ -48,7 +49,7 @@ def test_two_twins_on_one_page_are_reported_and_other_runs_do_not_count(tmp_path
     try:
         old_run = begin(store, tmp_path)
         journal(store, old_run, 1, [remote("1", "Gone")])
-        store.finish_run(old_run, "finished")
+        store.finish_run(old_run, RunStatus.FINISHED)
         run_id = begin(store, tmp_path)
         # "Gone" was listed by an earlier run only: no twin of this run's "GONE".
         assert not store.any_case_twin(run_id, journal(store, run_id, 1, [remote("2", "GONE")]))

@@ -20,6 +20,7 @@ import pytest
 
 from gz_tui.forge_sim import Scenario
 from gz_tui.forges.records import Page, RemoteRepo
+from gz_tui.kinds import RunStatus
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
 from tests.conftest import run_cli
@@ -125,7 +126,7 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
         filler = fill(small_fs)
         for write in (
             lambda: store.ack_many(run_id, [Ack(f"id-{i}", "cloned", last_commit="0" * 40) for i in range(100)]),
-            lambda: store.finish_run(run_id, "finished"),
+            lambda: store.finish_run(run_id, RunStatus.FINISHED),
         ):
             with pytest.raises(StateWriteError) as caught:
                 write()
@@ -137,7 +138,7 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
 
         filler.unlink()
         store.ack_many(run_id, [Ack(f"id-{i}", "cloned", last_commit="0" * 40) for i in range(100)])
-        store.finish_run(run_id, "finished")
+        store.finish_run(run_id, RunStatus.FINISHED)
         assert store.done_counts(run_id) == {"cloned": 100}
         assert store.last_run() is not None and store.last_run().finished  # type: ignore[union-attr]
     finally:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gz_tui.forges.records import RemoteRepo
+from gz_tui.kinds import RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +15,7 @@ class Run:
     forge: str
     base_url: str
     owner: str
-    status: str
+    status: RunStatus
     cursor: str | None
     listing_done: bool
     started_at: float
@@ -24,7 +25,7 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.status == "finished"
+        return self.status == RunStatus.FINISHED
 
 
 @dataclass(frozen=True, slots=True)

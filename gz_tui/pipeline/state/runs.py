@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gz_tui.kinds import RunStatus
 from gz_tui.pipeline.state.base import guarded
-from gz_tui.pipeline.state.errors import StateError
+from gz_tui.pipeline.state.errors import StateError, corrupt
 from gz_tui.pipeline.state.records import Run, StatusReport
 from gz_tui.pipeline.state.repos import RepoRows
 
@@ -26,7 +27,11 @@ class RunRows(RepoRows):
         ).fetchone()
         if row is None:
             return None
-        return Run(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], bool(row[9]), row[10])
+        try:
+            status = RunStatus(row[4])
+        except ValueError:
+            raise corrupt(self.path, f"run status {row[4]!r}") from None
+        return Run(row[0], row[1], row[2], row[3], status, row[5], bool(row[6]), row[7], row[8], bool(row[9]), row[10])
 
     @guarded
     def check_identity(self, forge: str, owner: str) -> None:
@@ -42,18 +47,17 @@ class RunRows(RepoRows):
     def begin_run(self, *, forge: str, base_url: str, owner: str, dest: str, options: dict[str, object], dry_run: bool) -> int:
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (forge, base_url, owner, dest, options, started_at, status, dry_run) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-                (forge, base_url, owner, dest, json.dumps(options, sort_keys=True), self._now(), int(dry_run)),
+                "INSERT INTO runs (forge, base_url, owner, dest, options, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (forge, base_url, owner, dest, json.dumps(options, sort_keys=True), self._now(), RunStatus.RUNNING, int(dry_run)),
             )
         return int(cursor.lastrowid or 0)
 
     @guarded
     def reopen_run(self, run_id: int) -> None:
-        self.db.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
+        self.db.execute("UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?", (RunStatus.RUNNING, run_id))
 
     @guarded
-    def finish_run(self, run_id: int, status: str) -> None:
+    def finish_run(self, run_id: int, status: RunStatus) -> None:
         self.db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, self._now(), run_id))
 
     @guarded

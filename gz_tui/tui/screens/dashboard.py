@@ -23,7 +23,8 @@ from textual.worker import Worker, WorkerState
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
-from gz_tui.pipeline.control import EXIT_INTERRUPTED, EXIT_USAGE, PipelineFactory, RunControl
+from gz_tui.kinds import ExitCode
+from gz_tui.pipeline.control import PipelineFactory, RunControl
 from gz_tui.pipeline.snapshot import RunState, Snapshot
 from gz_tui.tui.format import thousands
 from gz_tui.tui.keys import KeyHelp, KeySource, declared, key_table
@@ -49,7 +50,7 @@ TICK_SECONDS = 0.25
 QUIT_GRACE_SECONDS = 5.0
 """After a confirmed quit, how long the pipeline gets to stop cleanly before its worker is cancelled."""
 
-EXIT_CRASHED = EXIT_USAGE
+EXIT_CRASHED = ExitCode.USAGE
 
 Next = Literal["resume", "retry"] | None
 
@@ -171,11 +172,11 @@ class DashboardScreen(Screen[None]):
         elif event.state == WorkerState.ERROR:
             self._crashed(worker.error)
         elif event.state == WorkerState.CANCELLED:
-            self.exit_code = EXIT_INTERRUPTED
+            self.exit_code = ExitCode.INTERRUPTED
         else:
             return
         if self._quitting:
-            self.app.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
+            self.app.exit(ExitCode.INTERRUPTED, return_code=ExitCode.INTERRUPTED)
             return
         self.refresh_snapshot()
 
@@ -196,7 +197,7 @@ class DashboardScreen(Screen[None]):
             return replace(snap, run_state=RunState.FAILED, message=self.crash)
         if not self.run_active and not snap.run_state.terminal:
             # run() has returned but the snapshot still says otherwise: trust the exit code.
-            state = {0: RunState.FINISHED, 1: RunState.FINISHED, EXIT_INTERRUPTED: RunState.CANCELLED}.get(
+            state = {0: RunState.FINISHED, 1: RunState.FINISHED, ExitCode.INTERRUPTED: RunState.CANCELLED}.get(
                 self.exit_code if self.exit_code is not None else 0, RunState.FAILED
             )
             return replace(snap, run_state=state)
@@ -287,7 +288,7 @@ class DashboardScreen(Screen[None]):
         """What ``r`` would do now: resume an interrupted run, retry failures, or nothing."""
         if self.run_active or self.snap is None or self.snap.dry_run or self._quitting:
             return None
-        if self.crash is None and self.snap.run_state == RunState.FAILED and self.exit_code == EXIT_USAGE:
+        if self.crash is None and self.snap.run_state == RunState.FAILED and self.exit_code == ExitCode.USAGE:
             return None  # owner not found, token refused, setup impossible: the same run would fail the same way
         if self.crash is not None or self.snap.run_state in (RunState.CANCELLED, RunState.FAILED):
             return "resume"
@@ -470,4 +471,4 @@ class DashboardScreen(Screen[None]):
         """The pipeline did not stop within the grace period: cancel its worker and leave anyway."""
         if self._worker is not None and self.run_active:
             self._worker.cancel()
-        self.app.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
+        self.app.exit(ExitCode.INTERRUPTED, return_code=ExitCode.INTERRUPTED)
