@@ -468,6 +468,7 @@ def build_resume_state(dest: Path, sim: Any, n: int) -> list[str]:
 
     from gz_tui.forges.github import GitHub
     from gz_tui.forges.records import Page, RemoteRepo
+    from gz_tui.kinds import RepoStatus
     from gz_tui.pipeline.state import Ack, StateStore
 
     provider = GitHub(sim.base_url, ORG)
@@ -504,7 +505,7 @@ def build_resume_state(dest: Path, sim: Any, n: int) -> list[str]:
         for i in range(0, len(done), 5000):
             store.ack_many(
                 run_id,
-                [Ack(r.key, "cloned", last_commit="0" * 40, pushed_at=r.pushed_at) for r in done[i : i + 5000]],
+                [Ack(r.key, RepoStatus.CLONED, last_commit="0" * 40, pushed_at=r.pushed_at) for r in done[i : i + 5000]],
             )
         _check(store.last_run() is not None and not store.last_run().finished, "the run must be left unfinished")  # type: ignore[union-attr]
     finally:

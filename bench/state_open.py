@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gz_tui.forges.records import Page, RemoteRepo
+from gz_tui.kinds import RepoStatus
 from gz_tui.pipeline.state import Ack, StateStore
 
 
@@ -42,7 +43,7 @@ def build(path: Path, n: int) -> None:
             ]
             url = f"https://api.github.com/orgs/acme/repos?page={start // 100 + 1}"
             store.record_page(run_id, Page(url=url, repos=repos, next_url=None, etag=f'W/"{start}"'), repos)
-            store.ack_many(run_id, [Ack(r.key, "cloned", last_commit="0" * 40, pushed_at=r.pushed_at) for r in repos])
+            store.ack_many(run_id, [Ack(r.key, RepoStatus.CLONED, last_commit="0" * 40, pushed_at=r.pushed_at) for r in repos])
     finally:
         store.close()
 

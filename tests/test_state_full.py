@@ -20,7 +20,7 @@ import pytest
 
 from gz_tui.forge_sim import Scenario
 from gz_tui.forges.records import Page, RemoteRepo
-from gz_tui.kinds import RunStatus
+from gz_tui.kinds import ErrorClass, RepoStatus, RunStatus
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
 from tests.conftest import run_cli
@@ -45,14 +45,16 @@ def listed_store(path: Path, count: int) -> tuple[StateStore, int]:
 
 
 def failed_acks(first: int, count: int) -> list[Ack]:
-    return [Ack(f"id-{i}", "failed", error_class="network", error_message="x" * 2000) for i in range(first, first + count)]
+    return [
+        Ack(f"id-{i}", RepoStatus.FAILED, error_class=ErrorClass.NETWORK, error_message="x" * 2000) for i in range(first, first + count)
+    ]
 
 
 def test_a_full_state_database_is_a_state_write_error_and_keeps_what_was_written(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     store, run_id = listed_store(path, 50)
     try:
-        store.ack_many(run_id, [Ack(f"id-{i}", "cloned") for i in range(10)])
+        store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED) for i in range(10)])
         pages = store.db.execute("PRAGMA page_count").fetchone()[0]
         store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now answers SQLITE_FULL to any growth
 
@@ -125,7 +127,7 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
     try:
         filler = fill(small_fs)
         for write in (
-            lambda: store.ack_many(run_id, [Ack(f"id-{i}", "cloned", last_commit="0" * 40) for i in range(100)]),
+            lambda: store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)]),
             lambda: store.finish_run(run_id, RunStatus.FINISHED),
         ):
             with pytest.raises(StateWriteError) as caught:
@@ -137,7 +139,7 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
             StateStore(small_fs / "other" / "state.sqlite3")  # a new state on the full disk: the same one line
 
         filler.unlink()
-        store.ack_many(run_id, [Ack(f"id-{i}", "cloned", last_commit="0" * 40) for i in range(100)])
+        store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)])
         store.finish_run(run_id, RunStatus.FINISHED)
         assert store.done_counts(run_id) == {"cloned": 100}
         assert store.last_run() is not None and store.last_run().finished  # type: ignore[union-attr]

@@ -22,7 +22,7 @@ from textual.binding import Binding
 
 from gz_tui.clock import FakeClock
 from gz_tui.config import Settings
-from gz_tui.kinds import WaitKind
+from gz_tui.kinds import ErrorClass, WaitKind
 from gz_tui.pipeline.snapshot import ErrorView, ListerState, RunState, Snapshot, WorkerState, WorkerView
 from gz_tui.tui import demo_data
 from gz_tui.tui import format as tui_format
@@ -180,7 +180,7 @@ def test_fit_picks_the_longest_wording_that_fits() -> None:
 
 def test_attempt_column() -> None:
     now = demo_data.NOW
-    error = ErrorView(now, "acme/x", "network", "hung up", 2, 3, now + 4)
+    error = ErrorView(now, "acme/x", ErrorClass.NETWORK, "hung up", 2, 3, now + 4)
     assert attempt_text(error, now) == "try 2/3, retry in 0:04"
     assert attempt_text(error, now, short=True) == "2/3, retry 0:04"
     assert attempt_text(error, now + 10) == "try 2/3, retried"
@@ -500,7 +500,7 @@ async def test_errors_are_newest_first_and_new_ones_go_on_top() -> None:
         log = app.screen.query_one(ErrorLog)
         first = [str(log.get_row_at(i)[1]).strip() for i in range(log.row_count)]
         assert first[0] == "legacy-billing" and first[-1] == "old-wiki"
-        newest = ErrorView(snap.now, "acme/brand-new", "network", "reset", 1, 3, snap.now + 2)
+        newest = ErrorView(snap.now, "acme/brand-new", ErrorClass.NETWORK, "reset", 1, 3, snap.now + 2)
         factory.made[0][1].show(replace(snap, errors=(newest, *snap.errors), error_count=14))
         dashboard(app).refresh_snapshot()
         await pilot.pause()

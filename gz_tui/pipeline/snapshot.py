@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gz_tui.config import Settings
-from gz_tui.kinds import WaitKind
+from gz_tui.kinds import ErrorClass, WaitKind
 
 
 class RunState(enum.StrEnum):
@@ -71,7 +71,7 @@ class WorkerView:
 class ErrorView:
     time: float
     repo: str
-    error_class: str
+    error_class: ErrorClass
     message: str
     attempt: int
     max_attempts: int

@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from gz_tui.config import Settings
-from gz_tui.kinds import ProviderName, WaitKind
+from gz_tui.kinds import ErrorClass, ProviderName, WaitKind
 from gz_tui.pipeline.snapshot import (
     Counts,
     ErrorView,
@@ -97,13 +97,13 @@ def _workers(now: float, *, paused: bool = False) -> tuple[WorkerView, ...]:
 def _errors(now: float) -> tuple[ErrorView, ...]:
     """Newest first, like ``Snapshot.errors``."""
     return (
-        ErrorView(now - 3, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 2, 3, now + 4),
-        ErrorView(now - 95, "acme/secret-sauce", "auth", "repository not accessible with this token (HTTP 403)", 1, 3, None),
-        ErrorView(now - 141, "acme/monorepo-archive", "network", "no data received for 120 s; git killed", 3, 3, None),
-        ErrorView(now - 260, "acme/api-gateway", "other", "fatal: bad object refs/heads/main", 1, 3, None),
-        ErrorView(now - 302, "acme/huge-assets", "disk", "No space left on device while writing pack", 1, 3, None),
-        ErrorView(now - 377, "acme/legacy-billing", "network", "fatal: the remote end hung up unexpectedly", 1, 3, now - 371),
-        ErrorView(now - 418, "acme/old-wiki", "not_found", "repository was deleted after listing (HTTP 404)", 1, 3, None),
+        ErrorView(now - 3, "acme/legacy-billing", ErrorClass.NETWORK, "fatal: the remote end hung up unexpectedly", 2, 3, now + 4),
+        ErrorView(now - 95, "acme/secret-sauce", ErrorClass.AUTH, "repository not accessible with this token (HTTP 403)", 1, 3, None),
+        ErrorView(now - 141, "acme/monorepo-archive", ErrorClass.NETWORK, "no data received for 120 s; git killed", 3, 3, None),
+        ErrorView(now - 260, "acme/api-gateway", ErrorClass.OTHER, "fatal: bad object refs/heads/main", 1, 3, None),
+        ErrorView(now - 302, "acme/huge-assets", ErrorClass.DISK, "No space left on device while writing pack", 1, 3, None),
+        ErrorView(now - 377, "acme/legacy-billing", ErrorClass.NETWORK, "fatal: the remote end hung up unexpectedly", 1, 3, now - 371),
+        ErrorView(now - 418, "acme/old-wiki", ErrorClass.NOT_FOUND, "repository was deleted after listing (HTTP 404)", 1, 3, None),
     )
 
 
@@ -309,12 +309,14 @@ def several_targets() -> Snapshot:
     acme_errors = _errors(now)
     errors = (
         replace(acme_errors[0], target="acme"),
-        ErrorView(now - 40, "platform/infra/k8s/legacy-helm-charts", "network", "fatal: early EOF", 1, 3, now - 34, "platform-infra"),
+        ErrorView(
+            now - 40, "platform/infra/k8s/legacy-helm-charts", ErrorClass.NETWORK, "fatal: early EOF", 1, 3, now - 34, "platform-infra"
+        ),
         replace(acme_errors[1], target="acme"),
         ErrorView(
             now - 122,
             "platform/infra/secrets/vault-policies",
-            "auth",
+            ErrorClass.AUTH,
             "repository not accessible with this token (HTTP 403)",
             1,
             3,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gz_tui.forges.records import RemoteRepo
-from gz_tui.kinds import RunStatus
+from gz_tui.kinds import ErrorClass, RepoStatus, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +40,9 @@ class Ack:
     """The outcome of one repo in one run, journaled in batches."""
 
     key: str
-    status: str
+    status: RepoStatus
     attempts: int = 1
-    error_class: str | None = None
+    error_class: ErrorClass | None = None
     error_message: str | None = None
     last_commit: str | None = None
     pushed_at: str | None = None
