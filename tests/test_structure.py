@@ -159,3 +159,32 @@ def test_config_imports_no_gz_tui_module_inside_a_function() -> None:
             tree = ast.parse(path.read_text(encoding="utf-8"))
             hidden += [f"{name}:{line} {target}" for target, line, in_function in _imports(tree, name) if in_function]
     assert hidden == []
+
+
+CLASS_MAX_LINES = 300
+CLASS_MAX_METHODS = 20
+"""No class of ``pipeline/`` is bigger: one that grows past them does several jobs, and is cut by phase or by idea."""
+
+
+def class_sizes(source: str, module: str) -> dict[str, tuple[int, int]]:
+    """``module:Class`` → (lines, methods it defines itself, properties included) of every class in ``source``."""
+    sizes = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            methods = sum(isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) for child in node.body)
+            sizes[f"{module}:{node.name}"] = ((node.end_lineno or node.lineno) - node.lineno + 1, methods)
+    return sizes
+
+
+def test_class_sizes_counts_lines_and_methods() -> None:
+    source = "class A:\n    def f(self): ...\n    async def g(self): ...\n    x = 1\n\n    class B:\n        pass\n"
+    assert class_sizes(source, "m") == {"m:A": (7, 2), "m:B": (2, 0)}
+
+
+def test_no_class_of_the_pipeline_has_more_than_300_lines_or_20_methods() -> None:
+    sizes: dict[str, tuple[int, int]] = {}
+    for name, path in MODULES.items():
+        if _inside(name, "gz_tui.pipeline"):
+            sizes.update(class_sizes(path.read_text(encoding="utf-8"), name))
+    too_big = {name: size for name, size in sizes.items() if size[0] > CLASS_MAX_LINES or size[1] > CLASS_MAX_METHODS}
+    assert too_big == {}

@@ -99,14 +99,14 @@ def test_git_throttling_halves_concurrency_and_restores_it_when_quiet() -> None:
     governor.throttled()
     assert governor.allowed == 2
     clock.advance(29)
-    governor._restore()
+    governor.restore_when_quiet()
     assert governor.allowed == 2
     clock.advance(1)
-    governor._restore()
+    governor.restore_when_quiet()
     assert governor.allowed == 3
     for _ in range(10):
         clock.advance(30)
-        governor._restore()
+        governor.restore_when_quiet()
     assert governor.allowed == 8
 
 

@@ -49,7 +49,8 @@ class Governor:
         self.allowed = max(1, self.allowed // 2)
         self.quiet_at = self.clock.now() + self.quiet_seconds
 
-    def _restore(self) -> None:
+    def restore_when_quiet(self) -> None:
+        """One slot back once the git servers have been quiet for ``quiet_seconds`` (``acquire`` asks each time)."""
         if self.quiet_at is not None and self.clock.now() >= self.quiet_at:
             self.allowed = min(self.maximum, self.allowed + 1)
             self.quiet_at = None if self.allowed == self.maximum else self.clock.now() + self.quiet_seconds
@@ -61,7 +62,7 @@ class Governor:
 
     async def acquire(self) -> None:
         while True:
-            self._restore()
+            self.restore_when_quiet()
             if self.active < self.allowed:
                 self.active += 1
                 return

@@ -138,6 +138,11 @@ class Opening:
         plan = self._begin_or_resume(store)
         if self.layout.tmp.exists():
             await anyio.to_thread.run_sync(shutil.rmtree, self.layout.tmp, True)
+        if plan.moved_from is not None:
+            self.notice(
+                f"the forge moved: the last run used {plan.moved_from}, this one {self.settings.api_base}; listing starts "
+                "over there, and clones of the same repos (same forge id) have their origin moved to it"
+            )
         return plan
 
     def _preflight(self) -> None:

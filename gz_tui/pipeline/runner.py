@@ -77,11 +77,16 @@ class Pipeline:
         """Why a state could not be written (a full disk) or used (damage found mid-run), if one could not."""
         self._state_code: ExitCode | None = None
         """The exit code that stop calls for (1 a full disk, 2 damage)."""
-        quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
         self.credentials: dict[tuple[str, tuple[str, str], str], Credential] = {}
         """One credential per forge identity: targets on one GitHub App installation share its refreshes."""
-        breakers: dict[str, ForgeBreaker] = {}
+        self._quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
+        """One quota per forge identity (API origin and credential)."""
         self._group: TaskGroup | None = None
+        limits: dict[str, float] = {}
+        for settings in chosen:  # one breaker per git host, with the longest outage limit of its targets
+            origin = git_origin(settings.provider, settings.api_base)
+            limits[origin] = max(limits.get(origin, settings.outage_limit), settings.outage_limit)
+        self._breakers = {origin: self._breaker(origin, limit) for origin, limit in limits.items()}
         parts = RunParts(
             stats=self.stats,
             clock=clock,
@@ -96,35 +101,33 @@ class Pipeline:
         self._owners: dict[Lane[StoredRepo], TargetRun] = {}
         """Whose lane is whose: a worker's repo belongs to the target of the lane it came from."""
         for settings in chosen:
-            credential = make_credential(
-                token=settings.token,
-                token_cmd=settings.token_cmd,
-                app_id=settings.github_app_id,
-                app_key=settings.github_app_key,
-                app_installation_id=settings.github_app_installation_id,
-                owner=settings.owner,
-                api_base=settings.api_base,
-                environ=self._environ,
-                clock=clock,
-            )
-            identity = (str(settings.provider), origin_of(settings.api_base), credential.identity)
-            credential = self.credentials.setdefault(identity, credential)
-            origin = git_origin(settings.provider, settings.api_base)
-            if origin not in breakers:
-                limit = max(s.outage_limit for s in chosen if git_origin(s.provider, s.api_base) == origin)
-                breakers[origin] = self._breaker(origin, limit)
-            lane = self._queue.lane(settings.name, settings.buffer)
-            target = TargetRun(
-                settings,
-                parts,
-                events=self._events.for_target(settings.name),
-                quota=quotas.setdefault(identity, Quota()),
-                credential=credential,
-                breaker=breakers[origin],
-                lane=lane,
-            )
-            self.targets.append(target)
-            self._owners[lane] = target
+            self._add_target(settings, parts)
+
+    def _add_target(self, settings: Settings, parts: RunParts) -> None:
+        credential = make_credential(
+            token=settings.token,
+            token_cmd=settings.token_cmd,
+            app_id=settings.github_app_id,
+            app_key=settings.github_app_key,
+            app_installation_id=settings.github_app_installation_id,
+            owner=settings.owner,
+            api_base=settings.api_base,
+            environ=self._environ,
+            clock=self.clock,
+        )
+        identity = (str(settings.provider), origin_of(settings.api_base), credential.identity)
+        lane = self._queue.lane(settings.name, settings.buffer)
+        target = TargetRun(
+            settings,
+            parts,
+            events=self._events.for_target(settings.name),
+            quota=self._quotas.setdefault(identity, Quota()),
+            credential=self.credentials.setdefault(identity, credential),
+            breaker=self._breakers[git_origin(settings.provider, settings.api_base)],
+            lane=lane,
+        )
+        self.targets.append(target)
+        self._owners[lane] = target
 
     # -- control (RunControl) -----------------------------------------------------------------
     @property

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -30,6 +29,7 @@ from gz_tui.pipeline.context import Events, RunContext
 from gz_tui.pipeline.events import Notice, Paused, RateLimitWait, RunError, Unpaused
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.git import GitAuth, GitRunner, allow_http_for, git_environment
+from gz_tui.pipeline.journal import Journal
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.opening import Opening, SetupError, TargetPlan
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
@@ -39,13 +39,11 @@ from gz_tui.pipeline.queue import Lane
 from gz_tui.pipeline.repo_work import RepoWork
 from gz_tui.pipeline.report import TargetReport
 from gz_tui.pipeline.snapshot import ListerState, RunState
-from gz_tui.pipeline.state import Ack, StateError, StateWriteError, StoredRepo
+from gz_tui.pipeline.state import StateError, StateWriteError, StoredRepo
 from gz_tui.pipeline.stats import Stats, TargetStats
 from gz_tui.pipeline.sync import RepoSyncer
 from gz_tui.shard import parse_shard
 from gz_tui.urls import origin_of
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +148,11 @@ class TargetRun:
         self._quota = quota
         self._credential = credential
         self._breaker = breaker
+        self.journal = Journal(parts.on_unwritable)
         self._opening = Opening(settings, self.layout, self.stats, clock=parts.clock, events=events, notice=self.notice)
         self._report = TargetReport(
-            settings, self.stats, parts.stats, clock=parts.clock, shard=self.shard, db=self._db_raw, notice=self.notice
+            settings, self.stats, parts.stats, clock=parts.clock, shard=self.shard, db=self.journal.raw, notice=self.notice
         )
-        self._db = anyio.CapacityLimiter(1)
-        self._acks: list[Ack] = []
         self.plan: TargetPlan | None = None
         """What opening decided; None until the target has opened."""
         self.client: ApiClient | None = None
@@ -194,9 +191,10 @@ class TargetRun:
         return False
 
     def _wire(self, plan: TargetPlan) -> None:
-        """The parts that list, sync and prune this target: its client (on its identity's quota), syncer, lister."""
+        """The parts that list this target: its provider, its client (on its identity's quota), its lister."""
         settings, parts = self.settings, self.parts
         self.plan = plan
+        self.journal.begin(plan.store, plan.run_id)
         provider = make_provider(
             settings.provider,
             settings.api_base,
@@ -226,10 +224,17 @@ class TargetRun:
             longest_name=name_max(self.dest),
             store=plan.store,
             run_id=plan.run_id,
-            db=self.db_call,
-            ack=self._acks.append,
+            db=self.journal.call,
+            ack=self.journal.ack,
             events=self.events,
         )
+        self.lister = Lister(ctx, self.client, provider, shard=self.shard)
+        self._wire_syncing(ctx, provider, plan)
+        self.stats.advance(RunState.RUNNING if plan.listing_done else RunState.LISTING)
+
+    def _wire_syncing(self, ctx: RunContext, provider: Provider, plan: TargetPlan) -> None:
+        """The parts that sync and prune this target: its syncer (git), its repo work, its pruner."""
+        settings, parts = self.settings, self.parts
         syncer = make_syncer(settings, self.layout, parts.environ, provider, self._credential)
         kinds = [str(syncer.kind())] if syncer.kind() != CloneKind.CHECKOUT else []
         parts.stats.add_kinds([*kinds, "wikis"] if settings.wikis else kinds)
@@ -242,24 +247,17 @@ class TargetRun:
             git_backoff=parts.git_backoff,
             forge_moved=plan.moved_from is not None,
         )
-        if plan.moved_from is not None:
-            self.notice(
-                f"the forge moved: the last run used {plan.moved_from}, this one {settings.api_base}; listing starts over "
-                "there, and clones of the same repos (same forge id) have their origin moved to it"
-            )
-        self.lister = Lister(ctx, self.client, provider, shard=self.shard)
         server_filtered = (settings.skip_archived and provider.info.archived_filtered_by_server) or provider.topic_filtered_by_server
         self._pruner = Pruner(
             ctx,
             plan.store,
             syncer=syncer,
             layout=self.layout,
-            db=self._db_raw,
+            db=self.journal.raw,
             ask=None if settings.headless else parts.questions.ask,
             pause=prune_pause(parts.environ),
             complete=not server_filtered,
         )
-        self.stats.advance(RunState.RUNNING if plan.listing_done else RunState.LISTING)
 
     # -- listing and syncing --------------------------------------------------------------------
     async def list_repos(self, group: TaskGroup) -> None:
@@ -314,40 +312,9 @@ class TargetRun:
         self.stats.buffer_used = self.lane.used if self.code is None else 0
         return self.stats.buffer_used
 
-    # -- the state ------------------------------------------------------------------------------
-    async def db_call(self, function: Callable[..., T], *args: Any) -> T:
-        """State calls run one at a time on a worker thread, off the event loop.
-
-        A write the disk refuses stops the whole run cleanly (``on_unwritable`` cancels it): the calling task
-        is then cancelled with the rest, never left holding an exception that would tear the task groups down.
-        """
-        try:
-            return await self._db_raw(function, *args)
-        except StateError as exc:  # a full disk, or damage found mid-run
-            self.parts.on_unwritable(exc)
-            await anyio.sleep_forever()  # the run's scope was just cancelled: this raises at once
-            raise  # pragma: no cover
-
-    async def _db_raw(self, function: Callable[..., T], *args: Any) -> T:
-        async with self._db:
-            return await anyio.to_thread.run_sync(function, *args)
-
     async def flush(self) -> None:
-        """Journal the acknowledgements collected since the last flush, in one transaction."""
-        if not self._acks or self.plan is None:
-            return
-        batch, self._acks[:] = list(self._acks), []
-        # Shielded: a cancel that lands while this batch waits for the state lock would drop it.
-        with anyio.CancelScope(shield=True):
-            try:
-                await self._db_raw(self.plan.store.ack_many, self.plan.run_id, batch)
-            except BaseException as exc:
-                # Not written (a full disk: StateWriteError): the batch goes back in front, in order, for the next
-                # flush; the run stops. Those repos are on disk, so the next run finds them and clones none again.
-                self._acks[:0] = batch
-                if not isinstance(exc, StateError):
-                    raise
-                self.parts.on_unwritable(exc)
+        """Journal the acks collected since the last flush, in one transaction."""
+        await self.journal.flush()
 
     # -- the end --------------------------------------------------------------------------------
     def finish_when_done(self, group: TaskGroup) -> None:
@@ -379,7 +346,7 @@ class TargetRun:
                 status = RunStatus.FAILED  # the listing stopped: the next run resumes from its cursor
             if plan is not None and state_failed is None:  # a state that failed keeps the run "running": it resumes
                 try:
-                    await self._db_raw(plan.store.finish_run, plan.run_id, status)
+                    await self.journal.raw(plan.store.finish_run, plan.run_id, status)
                 except StateError as exc:
                     self.parts.on_unwritable(exc)
                     code, state = (ExitCode.FAILED if isinstance(exc, StateWriteError) else ExitCode.USAGE), RunState.FAILED
