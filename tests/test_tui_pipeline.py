@@ -150,8 +150,9 @@ async def test_cancel_stops_git_and_cleans_up_then_r_completes_from_the_checkpoi
         assert not any((dest / ".gz-tui" / "tmp").glob("*")), "partial clones are removed"
         done_before = repo_dirs(dest)
         assert 2 <= len(done_before) < REPOS
-        text = screen_text(app)
-        assert "CANCELLED" in text and "resume from the checkpoint" in text
+        said = "the cancelled run's summary"  # rendered on the tick after the run stops: under load, not at once
+        await wait_until(pilot, lambda: "resume from the checkpoint" in screen_text(app), 5, said)
+        assert "CANCELLED" in screen_text(app)
 
         await press(pilot, "r")
         await wait_until(pilot, lambda: len(factory_calls) == 2, 5, "r to start a second run")

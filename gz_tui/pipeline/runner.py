@@ -6,7 +6,8 @@ traffic too. One pool of workers takes from the lanes in turn, so a small target
 big one. Targets on one forge identity (API origin and credential: a token, or a GitHub App installation) share
 one quota, one wait and one credential; a wait on one
 forge never stalls listing on another, and git transfers keep running. This module builds the targets,
-drives the pool and ends the run; per-repo work lives in ``repo_work``, the listing in ``lister``.
+drives the pool and ends the run; a target's phases live in ``target`` (with ``opening``, ``prune`` and
+``report``), per-repo work in ``repo_work``, the listing in ``lister``.
 """
 
 from __future__ import annotations
