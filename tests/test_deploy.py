@@ -4,18 +4,25 @@ No docker and no kubectl: every manifest and workflow is parsed with PyYAML and 
 checked; the Dockerfile is read instruction by instruction. Every flag the recipes pass to gz-tui must be one
 ``python -m gz_tui --help`` lists, and the Indexed Job's and the GitHub workflow's own commands are run, as their
 pods and matrix jobs would run them, against the embedded forge.
+
+The tools of the field check them too, offline, from the test extra: every manifest against the Kubernetes
+schemas of every version the README claims (kubernetes-validate ships them), the Dockerfile by hadolint, the
+workflow by actionlint. The build context is computed with Docker's own .dockerignore rules.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
-from fnmatch import fnmatch
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,6 +38,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = ROOT / "deploy" / "kubernetes"
 GITHUB_WORKFLOW = ROOT / "deploy" / "github-actions" / "sync-matrix.yml"
 GITLAB_PIPELINE = ROOT / "deploy" / "gitlab-ci" / "sync-parallel.yml"
+README = ROOT / "README.md"
+K8S_README = K8S / "README.md"
 
 TOKEN_VARS = {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"}
 TOKEN_LOOKING = re.compile(
@@ -171,6 +180,26 @@ def sync_step() -> tuple[dict[str, Any], str]:
     return step, step["run"]
 
 
+def linter(name: str) -> str:
+    """The executable of a linter the test extra installs: beside this interpreter's scripts, else on PATH.
+
+    Missing is a failure (the test extra was not installed); a binary this machine cannot execute (another
+    architecture, a missing loader) is the one reason to skip."""
+    found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
+    try:
+        subprocess.run([found, "--version"], capture_output=True, timeout=30, check=False)
+    except OSError as error:
+        pytest.skip(f"{name} ({found}) cannot run on this machine: {error}")
+    return found
+
+
+def linter_env(home: Path) -> dict[str, str]:
+    """No user or system configuration of a linter changes what the test sees: an empty HOME, nothing else."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+
+
 def help_flags() -> set[str]:
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
@@ -295,6 +324,46 @@ def test_the_pod_runs_as_the_image_user_on_a_read_only_root(name: str, spec: dic
     resources = container["resources"]
     assert resources["requests"]["memory"] and resources["limits"]["memory"], name
     assert container["image"].rsplit(":", 1)[-1] not in {"", "latest"}, f"{name}: pin an image tag"
+
+
+def claimed_minimum_kubernetes() -> tuple[int, int]:
+    """The oldest Kubernetes the docs promise the manifests work on ("Kubernetes ≥ 1.29", "Kubernetes (≥ 1.29)"):
+    the README, deploy/kubernetes/README.md and the Job's own header must name the same one."""
+    claims = {}
+    for path in (README, K8S_README, K8S / "indexed-job.yaml"):
+        found = set(re.findall(r"Kubernetes \(?≥ ?(\d+)\.(\d+)", path.read_text(encoding="utf-8")))
+        assert found, f"{path.name} does not say which Kubernetes the manifests need"
+        claims[path.name] = found
+    every = set().union(*claims.values())
+    assert len(every) == 1, f"the docs claim different minimum Kubernetes versions: {claims}"
+    ((major, minor),) = every
+    return int(major), int(minor)
+
+
+def test_every_manifest_passes_the_kubernetes_schemas_of_every_version_the_readme_claims() -> None:
+    """Strict (an unknown field is an error, as `kubectl apply --validate=strict` makes it), for every release from
+    the claimed minimum to the newest one kubernetes-validate ships, offline. A rule the API refuses, such as a
+    podFailurePolicy pod condition without `status` before 1.35 (kubernetes/kubernetes#131512), fails here."""
+    try:
+        import kubernetes_validate
+        from kubernetes_validate.utils import all_versions
+    except ImportError:
+        pytest.fail("kubernetes-validate is not installed: pip install -e '.[test]'")
+    minimum = claimed_minimum_kubernetes()
+    versions = [v for v in dict.fromkeys(all_versions()) if tuple(map(int, v.split(".")[:2])) >= minimum]  # one per release
+    assert versions and tuple(map(int, versions[0].split(".")[:2])) == minimum, (
+        f"kubernetes-validate {kubernetes_validate.__version__} has no schemas for the claimed {minimum}"
+    )
+    manifests = [(path.name, doc) for path in sorted(K8S.glob("*.yaml")) for doc in load_docs(path)]
+    refused = []
+    for version in versions:
+        for name, doc in manifests:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                where = ".".join(map(str, error.path))
+                refused.append(f"Kubernetes {version}: {name} ({doc['kind']}) {where}: {error.message}")
+    assert not refused, "\n".join(refused)
 
 
 # ---------------------------------------------------------------------------------------------------- CI recipes
