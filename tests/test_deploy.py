@@ -458,17 +458,192 @@ def test_the_dockerfile_builds_a_non_root_gz_tui_image_without_a_token() -> None
     assert not TOKEN_LOOKING.search(DOCKERFILE.read_text(encoding="utf-8"))
 
 
-def test_the_dockerignore_keeps_the_context_small_and_secret_free() -> None:
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
-    for needed in (".git", ".venv", "bench", "tests", ".pytest_cache", "*.egg-info"):
-        assert needed in patterns, f".dockerignore must keep {needed} out"
-    # …but never what the Dockerfile copies.
-    sources = [word for rest in dockerfile_values("COPY") for word in rest.split()[:-1] if not word.startswith("--")]
-    assert sources
+@dataclass(frozen=True)
+class IgnorePattern:
+    """One line of a .dockerignore, compiled as moby/patternmatcher compiles it (Docker's and BuildKit's matcher)."""
+
+    text: str  # cleaned, without its "!"
+    exception: bool
+    kind: str  # exact, prefix ("a/**"), suffix ("**/a"), regexp
+    regexp: re.Pattern[str] | None
+
+    @classmethod
+    def compile(cls, line: str) -> IgnorePattern:
+        exception = line.startswith("!")
+        text = line[1:] if exception else line
+        if not text:
+            raise ValueError('illegal exclusion pattern: "!"')
+        regexp, kind, i, n = "^", "exact", 0, len(text)
+        first = True
+        while i < n:
+            ch, i = text[i], i + 1
+            if ch == "*" and i < n and text[i] == "*":  # "**": any number of directories, even none
+                i += 1
+                if i < n and text[i] == "/":
+                    i += 1
+                if i == n:
+                    kind, regexp = ("prefix", regexp) if kind == "exact" else ("regexp", regexp + ".*")
+                else:
+                    kind, regexp = "regexp", regexp + "(.*/)?"
+                if first:
+                    kind = "suffix"
+            elif ch == "*":
+                kind, regexp = "regexp", regexp + "[^/]*"
+            elif ch == "?":
+                kind, regexp = "regexp", regexp + "[^/]"
+            elif ch in ".+()|{}$":
+                regexp += "\\" + ch
+            elif ch == "\\" and i < n:
+                kind, regexp, i = "regexp", regexp + "\\" + text[i], i + 1
+            elif ch in "[]":
+                kind, regexp = "regexp", regexp + ch
+            else:
+                regexp += ch
+            first = False
+        return cls(text, exception, kind, re.compile(regexp + "$") if kind == "regexp" else None)
+
+    def matches(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+        assert self.regexp is not None
+        return self.regexp.match(path) is not None
+
+
+def read_dockerignore(text: str) -> list[IgnorePattern]:
+    """moby/patternmatcher's ignorefile.ReadAll, then New: comments only in column 1, whitespace trimmed, each
+    pattern cleaned like Go's filepath.Clean, a leading "/" dropped (the context root is "/")."""
+    patterns = []
+    for number, raw in enumerate(text.splitlines()):
+        line = raw.removeprefix("\ufeff") if number == 0 else raw
+        if line.startswith("#") or not line.strip():
+            continue
+        line = line.strip()
+        exception = line.startswith("!")
+        line = line[1:].strip() if exception else line
+        if line:
+            line = "/" + posixpath.normpath(line).lstrip("/") if line.startswith("/") else posixpath.normpath(line)
+            line = line[1:] if len(line) > 1 and line.startswith("/") else line
+        patterns.append(IgnorePattern.compile(("!" if exception else "") + line))
+    return patterns
+
+
+def ignored(patterns: list[IgnorePattern], path: str) -> bool:
+    """PatternMatcher.MatchesOrParentMatches: the last pattern that matches the path or one of its parent
+    directories decides; an exception ("!") can bring back a path inside an excluded directory."""
+    matched = False
+    parents = path.split("/")[:-1]
+    for pattern in patterns:
+        if pattern.exception != matched:  # only a later exclusion can exclude, only a later exception bring back
+            continue
+        if pattern.matches(path) or any(pattern.matches("/".join(parents[: i + 1])) for i in range(len(parents))):
+            matched = not pattern.exception
+    return matched
+
+
+def build_context(root: Path, *, legacy: bool) -> set[str]:
+    """The files `docker build root` sends, as context-relative paths.
+
+    BuildKit (the default builder) walks into an excluded directory whenever the file has an exception, and
+    keeps each file the patterns do not exclude. The legacy builder (DOCKER_BUILDKIT=0, and builders that
+    copied it) skips an excluded directory unless an exception pattern's text starts with that directory's
+    path, so an exception such as "!pkg/**/*.py" loses pkg/sub/. A .dockerignore must give the same files to
+    both."""
+    patterns = read_dockerignore((root / ".dockerignore").read_text(encoding="utf-8"))
+    exceptions = [p.text for p in patterns if p.exception]
+    sent: set[str] = set()
+    for directory, subdirs, files in os.walk(root):
+        base = Path(directory).relative_to(root).as_posix()
+        prefix = "" if base == "." else base + "/"
+        keep = []
+        for name in sorted(subdirs):
+            path = prefix + name
+            if ignored(patterns, path):
+                if not exceptions or (legacy and not any((text + "/").startswith(path + "/") for text in exceptions)):
+                    continue
+            keep.append(name)
+        subdirs[:] = keep
+        sent.update(prefix + name for name in files if not ignored(patterns, prefix + name))
+    return sent
+
+
+def test_the_dockerignore_rules_match_as_dockers_do() -> None:
+    """The matcher above against examples from Docker's documentation of .dockerignore."""
+    def excluded(lines: str, path: str) -> bool:
+        return ignored(read_dockerignore(lines), path)
+
+    assert excluded("*/temp*", "somedir/temporary.txt") and excluded("*/temp*", "somedir/temp")
+    assert not excluded("*/temp*", "temp.txt") and not excluded("*/temp*", "a/b/temp")
+    assert excluded("*/*/temp*", "somedir/subdir/temporary.txt")
+    assert excluded("temp?", "tempa") and not excluded("temp?", "dir/tempa")
+    assert excluded("**/*.go", "main.go") and excluded("**/*.go", "a/b/c.go")
+    assert not excluded("*.md\n!README.md", "README.md") and excluded("*.md\n!README.md", "CHANGES.md")
+    assert excluded("*.md\n!README*.md\nREADME-secret.md", "README-secret.md")
+    assert not excluded("*.md\nREADME-secret.md\n!README*.md", "README-secret.md")
+    # The root-only trap: a bare name matches at the context root only, "**/" at any depth.
+    assert excluded(".env", ".env") and not excluded(".env", "pkg/.env") and excluded("**/.env", "pkg/sub/.env")
+    assert excluded("/foo/bar", "foo/bar") and excluded("foo", "foo/deep/file")
+    assert excluded(" # not a comment", " # not a comment".strip()) and not excluded("# a comment", "# a comment")
+
+
+SECRETS_PLANTED = (
+    ".env",
+    "prod.env",
+    "x.log",
+    "events.jsonl",
+    "state.sqlite3",
+    ".gz-tui/state.sqlite3",
+    "mirror/my-org/repo/.git/config",
+    ".venv/lib/python3.11/site-packages/token.txt",
+    "tests/.env",
+    "gz_tui/.env",
+    "gz_tui/.env.local",
+    "gz_tui/secret.env",
+    "gz_tui/run.log",
+    "gz_tui/tui/events.jsonl",
+    "gz_tui/.gz-tui/state.sqlite3",
+    "gz_tui/.gz-tui/state.sqlite3-wal",
+    "gz_tui/forges/cache.sqlite3-journal",
+    "gz_tui/config.toml",
+    "gz_tui/pipeline/app-key.pem",
+    "gz_tui/.netrc",
+    "gz_tui/__pycache__/cli.cpython-312.pyc",
+)
+
+
+def test_the_build_context_holds_what_the_image_installs_and_no_secret(tmp_path: Path) -> None:
+    """A copy of this checkout's layout, with tokens, logs, states and keys planted at the root and deep inside
+    gz_tui/: the context Docker would send holds exactly pyproject.toml, README.md and gz_tui's sources — the
+    same with BuildKit and with the legacy builder — and none of what was planted."""
+    context = tmp_path / "context"
+    package = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "gz_tui").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert package and all(p.endswith((".py", ".tcss")) for p in package), "gz_tui/ holds a file the test does not expect"
+    top_level = [p.name for p in ROOT.iterdir() if p.is_file()]
+    for path in [*package, *top_level, *SECRETS_PLANTED, "tests/test_x.py", "bench/run.py", "deploy/kubernetes/cronjob.yaml"]:
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / path).write_text("GH_TOKEN=ghp_planted\n" if path in SECRETS_PLANTED else "")
+    shutil.copyfile(DOCKERIGNORE, context / ".dockerignore")
+
+    expected = {"pyproject.toml", "README.md", *package}
+    for legacy in (False, True):
+        sent = build_context(context, legacy=legacy)
+        builder = "the legacy builder" if legacy else "BuildKit"
+        leaked = sorted(sent & set(SECRETS_PLANTED))
+        assert not leaked, f"{builder} would send {leaked} into the image's build"
+        assert sent == expected, f"{builder}: missing {sorted(expected - sent)}, extra {sorted(sent - expected)}"
+
+
+def test_the_dockerfile_reads_only_what_the_context_sends() -> None:
+    """Every COPY from the context names a file or folder the .dockerignore lets through."""
+    patterns = read_dockerignore(DOCKERIGNORE.read_text(encoding="utf-8"))
+    sources = [word for rest in dockerfile_values("COPY") if "--from=" not in rest for word in rest.split()[:-1] if not word.startswith("--")]
+    assert sources, "the Dockerfile copies nothing from the context"
     for source in sources:
-        assert not any(fnmatch(source, pattern) or fnmatch(source.split("/")[0], pattern) for pattern in patterns), (
-            f".dockerignore excludes {source}, which the Dockerfile copies"
-        )
+        assert not ignored(patterns, source.rstrip("/")), f".dockerignore excludes {source}, which the Dockerfile copies"
 
 
 # ---------------------------------------------------------------------------------------------------- flags
