@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import pwd
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -122,6 +124,18 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def dockerfile_values(name: str) -> list[str]:
     return [rest for word, rest in dockerfile_instructions() if word == name]
+
+
+def dockerfile_stages() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(base image, the stage's instructions after its FROM), one per stage; the last is the image."""
+    stages: list[tuple[str, list[tuple[str, str]]]] = []
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            stages.append((rest.split()[0], []))
+        else:
+            assert stages, f"{word} before the first FROM"
+            stages[-1][1].append((word, rest))
+    return stages
 
 
 def dockerfile_env() -> dict[str, str]:
@@ -437,7 +451,7 @@ def test_the_gitlab_pipeline_shards_with_parallel_and_no_flag() -> None:
 
 def test_the_dockerfile_builds_a_non_root_gz_tui_image_without_a_token() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0][0] == "FROM" and dockerfile_values("FROM")[-1].startswith("python:3."), "the image is an official Python 3 one"
+    assert instructions[0][0] == "FROM" and all(base.startswith("python:3.") for base, _ in dockerfile_stages()), "official Python 3 images"
     runs = " && ".join(dockerfile_values("RUN"))
     assert re.search(r"apt-get install [^&]*--no-install-recommends[^&]*\bgit\b", runs), "git must be installed with apt, no recommends"
     assert "rm -rf /var/lib/apt/lists" in runs
@@ -456,6 +470,150 @@ def test_the_dockerfile_builds_a_non_root_gz_tui_image_without_a_token() -> None
         key = rest.partition("=")[0]
         assert "TOKEN" not in key.upper(), f"ARG {key}: a build argument (and its default) ends up in the image's history"
     assert not TOKEN_LOOKING.search(DOCKERFILE.read_text(encoding="utf-8"))
+
+
+DEBIAN_RELEASES = ("bookworm", "trixie", "forky", "duke")
+
+
+def test_the_image_stays_on_one_debian_release_and_holds_no_source() -> None:
+    """A tag such as python:3.12-slim moves to the next Debian release when it comes out (and git, glibc and the
+    apt sources with it); the tag names the release, or a digest pins the bytes. Every stage uses the same base,
+    so what the build stage installs runs in the image; the image copies only the build stage's installation
+    from it, never the source from the context (a later `rm` would not remove it from the COPY's layer)."""
+    stages = dockerfile_stages()
+    bases = {base for base, _ in stages}
+    assert len(bases) == 1, f"the stages use different bases: {sorted(bases)}"
+    (base,) = bases
+    assert "@sha256:" in base or any(base.split(":")[1].endswith("-" + name) for name in DEBIAN_RELEASES), (
+        f"FROM {base}: name the Debian release (python:3.X-slim-trixie) or pin a digest"
+    )
+    _, image = stages[-1]
+    copies = [rest for word, rest in image if word in {"COPY", "ADD"}]
+    assert copies and all("--from=" in rest for rest in copies), f"the image copies from the build context: {copies}"
+
+
+def dockerfile_permissions(path: str) -> tuple[int, int, int]:
+    """(uid, gid, mode) that the Dockerfile's RUN lines give a folder they make: mkdir's 0755, then chown UID:GID,
+    then chmod (g=u, or an octal mode)."""
+    owner: tuple[int, int] | None = None
+    mode = 0o755
+    for rest in dockerfile_values("RUN"):
+        for command in re.split(r"&&|;", rest):
+            words = [word for word in shlex.split(command) if not word.startswith("-")]
+            if len(words) < 3 or path not in words[2:]:
+                continue
+            if words[0] == "chown":
+                user, _, group = words[1].partition(":")
+                owner = (int(user), int(group or user))
+            elif words[0] == "chmod":
+                mode = (mode & ~0o070) | ((mode & 0o700) >> 3) if words[1] == "g=u" else int(words[1], 8)
+    assert owner is not None, f"the Dockerfile gives {path} no owner (chown UID:GID {path})"
+    return owner[0], owner[1], mode
+
+
+def test_the_image_runs_as_any_uid_with_group_0() -> None:
+    """OpenShift's rule, and `docker run --user "$(id -u)"`: a UID the image does not know runs with group 0, so
+    HOME and /data belong to group 0 with the owner's rights (g=u) and HOME is set (Docker would set it to /)."""
+    for path in (dockerfile_env()["HOME"], "/data"):
+        _, gid, mode = dockerfile_permissions(path)
+        assert gid == 0, f"{path} must belong to group 0, not {gid}"
+        assert (mode & 0o070) >> 3 == (mode & 0o700) >> 6, f"{path} (mode {mode:04o}) must give group 0 the owner's rights (g=u)"
+    user = dockerfile_values("USER")[-1]
+    assert user == f"{image_user()}:0", f"USER {user}: the image's own user runs in group 0 too"
+
+
+def unknown_uid() -> int:
+    uid = 54321
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+        uid += 1
+
+
+def test_gz_tui_syncs_as_a_uid_the_system_does_not_know_in_group_0(forge_factory: Any) -> None:
+    """What `docker run --user "$(id -u)"` and OpenShift do to the image, done here without Docker: gz-tui and git
+    run as a UID that /etc/passwd does not know, in group 0 and no other, with HOME as the Dockerfile makes it
+    (the image user's, group 0, g=u) and the mirror folder belonging to that UID (a bind mount made by its
+    owner). The org is cloned, and the log file lands in HOME."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("running as another UID needs root and util-linux's setpriv")
+    uid, token = unknown_uid(), "any-uid-token-0123456789"
+    as_uid = [setpriv, f"--reuid={uid}", "--regid=0", "--clear-groups", sys.executable]
+    base = Path(tempfile.mkdtemp(prefix="gz-tui-any-uid-"))  # pytest's tmp_path is private to root
+    try:
+        base.chmod(0o755)
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(base / "home"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        probe = subprocess.run([*as_uid, "-c", "import gz_tui"], capture_output=True, text=True, timeout=60, env=env, cwd=base)
+        if probe.returncode != 0:
+            pytest.skip(f"UID {uid} cannot read this interpreter or checkout: {probe.stderr.strip().splitlines()[-1:]}")
+        home = base / "home"
+        home.mkdir()
+        owner, group, mode = dockerfile_permissions(dockerfile_env()["HOME"])
+        os.chown(home, owner, group)
+        home.chmod(mode)
+        mirror = base / "mirror"
+        mirror.mkdir()
+        os.chown(mirror, uid, uid)
+        sim = forge_factory(org="my-org", repos=3, token=token)
+        result = subprocess.run(
+            [*as_uid, "-m", "gz_tui", "my-org", "--base-url", sim.base_url, "--dest", str(mirror / "my-org"), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "GH_TOKEN": token},
+            cwd=mirror,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr
+        (summary,) = summaries(result.stdout)
+        assert summary["cloned"] == 3
+        clones = repo_dirs(mirror / "my-org")
+        assert len(clones) == 3 and all((mirror / "my-org" / clone).stat().st_uid == uid for clone in clones)
+        assert list((home / ".local" / "state" / "gz-tui").rglob("*.log")), "the log file belongs in HOME"
+        assert token not in result.stdout + result.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
+    """Every rule at every level (style included); a rule ignored inline is explained in the comment above it."""
+    result = subprocess.run(
+        [linter("hadolint"), "--no-color", "--format", "json", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # no .hadolint.yaml of a checkout or a user
+        env=linter_env(tmp_path),
+    )
+    findings = [f"Dockerfile:{f['line']} {f['code']} ({f['level']}): {f['message']}" for f in json.loads(result.stdout or "[]")]
+    assert not findings and result.returncode == 0, "\n".join(findings) or result.stderr
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if match := re.match(r"\s*#\s*hadolint\s+ignore=(\S+)", line):
+            above = []
+            for previous in reversed(lines[:number]):
+                if not previous.lstrip().startswith("#"):
+                    break
+                above.append(previous)
+            for code in match.group(1).split(","):
+                assert any(code in comment for comment in above), f"Dockerfile:{number + 1}: ignore={code} without a word on why"
+
+
+def test_actionlint_finds_nothing_in_the_workflow(tmp_path: Path) -> None:
+    """Syntax, expressions, runner labels, action inputs, and actions whose runtime GitHub deprecates (Node 20).
+    shellcheck and pyflakes are left out, so the result does not depend on what else a machine has on PATH."""
+    result = subprocess.run(
+        [linter("actionlint"), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", str(GITHUB_WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # no .github/actionlint.yaml of a checkout
+        env=linter_env(tmp_path),
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
 @dataclass(frozen=True)
