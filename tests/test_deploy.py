@@ -446,6 +446,28 @@ def test_the_gitlab_pipeline_shards_with_parallel_and_no_flag() -> None:
     assert {"--no-tui", "--json"} <= set(command)
 
 
+def gitlab_duration(text: str) -> int:
+    """Seconds in a GitLab duration such as "3h", "2h 45m", "2h45m", "170 minutes"."""
+    units = {"h": 3600, "hr": 3600, "hour": 3600, "hours": 3600, "m": 60, "min": 60, "minute": 60, "minutes": 60, "s": 1, "sec": 1, "seconds": 1}
+    parts = re.findall(r"(\d+)\s*([a-z]+)", text.lower())
+    assert parts and re.fullmatch(r"(\s*\d+\s*[a-z]+)+\s*", text.lower()), f"not a GitLab duration: {text!r}"
+    return sum(int(number) * units[unit] for number, unit in parts)
+
+
+GITLAB_COM_HOSTED_RUNNER_LIMIT = 3 * 3600
+"""Jobs on GitLab.com's hosted runners time out after 3 hours, whatever the job or project timeout says
+(docs.gitlab.com/ci/runners/hosted_runners/)."""
+
+
+def test_the_gitlab_job_ends_within_gitlab_coms_limit_with_time_to_upload_its_events() -> None:
+    job = load_docs(GITLAB_PIPELINE)[0]["gz-tui-sync"]
+    timeout = gitlab_duration(job["timeout"])
+    assert timeout <= GITLAB_COM_HOSTED_RUNNER_LIMIT, f"timeout: {job['timeout']} is more than GitLab.com's hosted runners allow (3h)"
+    script_timeout = gitlab_duration(job["variables"]["RUNNER_SCRIPT_TIMEOUT"])
+    assert script_timeout <= timeout - 10 * 60, "RUNNER_SCRIPT_TIMEOUT must stop gz-tui early enough to upload the events"
+    assert job["artifacts"]["when"] == "always"
+
+
 # ---------------------------------------------------------------------------------------------------- Dockerfile
 
 
