@@ -16,8 +16,9 @@
 # - Any UID, group 0, as OpenShift runs images: HOME (/home/gz) and /data belong to group 0 with the owner's
 #   rights (g=u), so the image runs as its own user 10001 or as any UID with group 0. `docker run --user UID`
 #   with a UID the image does not know gets group 0. On a bind mount, run as the folder's owner
-#   (`--user "$(id -u)"`, the folder made first, else Docker creates it for root): git refuses to work in
-#   clones that belong to another user ("dubious ownership"). Kubernetes: runAsUser/fsGroup (deploy/kubernetes/).
+#   (`--user "$(id -u)"`, the folder made first, else Docker creates it for root): the clones are then yours,
+#   and git, on the host as in the container, refuses to work in a clone that belongs to another user
+#   ("dubious ownership"). Kubernetes: runAsUser and fsGroup (deploy/kubernetes/).
 # - gz-tui is PID 1 (exec form below), and handles SIGTERM itself: it saves its state and exits 130; the next
 #   run resumes. `docker run --init` (or `shareProcessNamespace: true` in a pod) adds a process that reaps
 #   orphaned git helpers; gz-tui already kills its git children's process groups when it stops.
