@@ -86,7 +86,7 @@ def build_parser() -> Parser:
     run.add_argument("--demo", action="store_true", help="run against a built-in demo forge on 127.0.0.1 (no token, no network)")
     run.add_argument("--demo-repos", dest="demo_repos", type=int, default=None, help=argparse.SUPPRESS)
 
-    sync = commands.add_parser(
+    sync_parser = commands.add_parser(
         "sync",
         help="sync the [targets.NAME] of the config file",
         description="Sync the targets of the config file ([targets.NAME] tables) in one run: all of them, or the NAMEs given. "
@@ -94,8 +94,8 @@ def build_parser() -> Parser:
         epilog=SYNC_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sync.add_argument("names", nargs="*", metavar="NAME", help="[targets.NAME] of the config file to sync (default: all)")
-    _add_run_options(sync)
+    sync_parser.add_argument("names", nargs="*", metavar="NAME", help="[targets.NAME] of the config file to sync (default: all)")
+    _add_run_options(sync_parser)
 
     status.add_arguments(commands.add_parser("status", help="what the last run did", description=status.DESCRIPTION))
     config_command.add_arguments(commands.add_parser("config", help="the config file", description=config_command.DESCRIPTION))
@@ -166,10 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status.show_status(ns.dest, ns.state, out=sys.stdout, err=sys.stderr)
     if ns.command == "config":
         return config_command.run_config(ns, stdout=sys.stdout, stderr=sys.stderr)
-    return sync(ns)
+    return run_targets(ns)
 
 
-def sync(ns: argparse.Namespace) -> int:
+def run_targets(ns: argparse.Namespace) -> int:
     """A run: of the owners named (:data:`RUN`), or of the configured targets (``sync``)."""
     syncing = ns.command == "sync"
     demo = bool(getattr(ns, "demo", False))

@@ -16,7 +16,6 @@ from gz_tui.pipeline.state import StateError, StateStore
 from gz_tui.shard import Shard
 from gz_tui.untrusted import inert
 
-
 DESCRIPTION = (
     "Show what the state of a destination holds. With no DEST, in a folder without a state: "
     "the last run of every [targets.NAME] of the config file."

@@ -153,6 +153,9 @@ def write_default_config(path: Path, *, force: bool = False) -> None:
 
 DESCRIPTION = "Create, show or locate the gz-tui config file."
 
+SHOW_OPTIONS = ("profile", "provider", "base_url")
+"""The settings ``config show`` takes from the command line: what chooses a profile."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``gz-tui config``'s actions and their arguments, on the parser the command line gives it (or
@@ -169,10 +172,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("names", nargs="*", metavar="NAME", help="only these [targets.NAME]")
     add_setting_options(show, SHOW_OPTIONS)
     actions.add_parser("path", help="print the config file path")
-
-
-SHOW_OPTIONS = ("profile", "provider", "base_url")
-"""The settings ``config show`` takes from the command line: what chooses a profile."""
 
 
 def error_line(message: str) -> str:
