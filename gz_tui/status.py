@@ -16,27 +16,38 @@ from gz_tui.pipeline.state import StateError, StateStore
 from gz_tui.shard import Shard
 from gz_tui.untrusted import inert
 
+DESCRIPTION = (
+    "Show what the state of a destination holds. With no DEST, in a folder without a state: "
+    "the last run of every [targets.NAME] of the config file."
+)
 
-def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(
-        prog="gz-tui status",
-        description="Show what the state of a destination holds. With no DEST, in a folder without a state: "
-        "the last run of every [targets.NAME] of the config file.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``gz-tui status``'s arguments, on the parser the command line gives it (or :func:`status_command`'s)."""
     parser.add_argument("dest", nargs="?", type=Path, default=None, help="the destination folder (default .)")
     parser.add_argument("--state", type=Path, help="the state database, if not DEST/.gz-tui/state.sqlite3")
+
+
+def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="gz-tui status", description=DESCRIPTION)
+    add_arguments(parser)
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
-    dest = Path(".") if args.dest is None else args.dest
-    path = args.state or default_state_path(dest)
-    shards = shard_dirs(dest) if args.state is None else []
+    return show_status(args.dest, args.state, out=out, err=err)
+
+
+def show_status(dest_given: Path | None, state: Path | None, *, out: TextIO, err: TextIO) -> int:
+    """What ``gz-tui status [DEST] [--state PATH]`` prints; 0, or 2 when there is no state or it cannot be read."""
+    dest = Path(".") if dest_given is None else dest_given
+    path = state or default_state_path(dest)
+    shards = shard_dirs(dest) if state is None else []
     if shards:
         code = _report(path, dest, out, err) if path.is_file() else 0
         return max(code, _shards_report(dest, shards, out, err))
     if not path.is_file():
-        if args.dest is None and args.state is None:
+        if dest_given is None and state is None:
             targets = _targets_status(out, err)
             if targets is not None:
                 return targets
