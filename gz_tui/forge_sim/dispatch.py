@@ -191,17 +191,15 @@ class Dispatcher:
         _, _, password = decoded.partition(":")
         return password == self.token
 
-    def serve_git(
-        self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None, host: str = ""
-    ) -> GitAnswer:
+    def serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None) -> GitAnswer:
         accepted, credential = self.git_credential(authorization)
         if self.scenario.git_latency > 0:
             time.sleep(self.scenario.git_latency)
-        answer = self._serve_git(repo_path, rest, query, request, accepted, host)
+        answer = self._serve_git(repo_path, rest, query, request, accepted)
         answer.credential = credential
         return answer
 
-    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool, host: str) -> GitAnswer:
+    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool) -> GitAnswer:
         if not accepted:
             denied = Response(
                 401,
@@ -227,7 +225,7 @@ class Dispatcher:
                 return GitAnswer(_git_not_found())
             if "/" not in path:  # GitHub's and Gitea's URL: redirected to the new name (GitLab's group URL is served)
                 suffix = WIKI_SUFFIX if wiki else ""
-                location = f"http://{host}/{owner}/{moved.name}{suffix}.git{rest}" + (f"?{query}" if query else "")
+                location = f"/{owner}/{moved.name}{suffix}.git{rest}" + (f"?{query}" if query else "")  # git resolves it
                 body = b"Moved Permanently\n"
                 return GitAnswer(Response(self.scenario.git_redirect_status, body, [("Location", location)], content_type=_TEXT))
             meta = moved if not wiki or moved.wiki == "present" else None

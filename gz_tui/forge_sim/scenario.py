@@ -82,8 +82,8 @@ class Scenario:
     visibility restricted). git keeps asking for the token either way."""
 
     git_redirect_status: int = 301
-    """Status of git's answer at a renamed repo's old ``/{org}/{old}.git`` URL (Location: the same request under the
-    new name). GitHub answers 301; Gitea 307 (``context.RedirectToRepo``; 302 before 1.17, ``ctx.Redirect``'s
+    """Status of git's answer at a renamed repo's old ``/{org}/{old}.git`` URL (``Location``: the same request's path
+    under the new name; GitHub writes a full URL, Gitea a path, git resolves both). GitHub answers 301; Gitea 307 (``context.RedirectToRepo``; 302 before 1.17, ``ctx.Redirect``'s
     default). git follows it on its first request and warns ``redirecting to``. GitLab serves an old path in place
     (its redirect routes), which the sim does at the GitLab group URL of a repo in a subgroup."""
 

@@ -145,8 +145,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             content_encoding=headers.get("content-encoding"),
             git_protocol=headers.get("git-protocol"),
         )
-        host = headers.get("host") or f"{self.server.server_address[0]!s}:{self.server.server_address[1]}"
-        answer = self.server.dispatcher.serve_git(repo_path, rest, query, backend_request, headers.get("authorization"), host)
+        answer = self.server.dispatcher.serve_git(repo_path, rest, query, backend_request, headers.get("authorization"))
         if answer.response is not None:
             self._record(answer.response.status, "git", answer.response.rate_limited, False, "git", answer.credential)
             self._send(answer.response)
