@@ -346,3 +346,26 @@ def test_a_head_pointing_at_a_missing_branch_clones_with_no_checkout(tmp_path: P
             client.get(f"{sim.base_url}/api/v1/repositories/{number}").json()["default_branch"],
         }
         assert branches == {"gone"}
+
+
+def test_the_command_line_sets_every_new_knob() -> None:
+    from gz_tui.forge_sim.__main__ import build_parser, scenario_from
+
+    argv = "--bad-token-as-anonymous --git-redirect-status 307 --gitlab-activity-hold 3600 --empty-wiki no_refs --gitea-version 1.15"
+    argv += " --hostile-listing gzip_bomb --hostile-listing-page 3 --git-stall repo-00001 --git-stall repo-00002 --git-trickle repo-00003"
+    argv += " --git-trickle-rate 8 --rate-limit-lie reset_nan"
+    scenario = scenario_from(build_parser().parse_args(argv.split()))
+    assert scenario == Scenario(
+        bad_token_as_anonymous=True,
+        git_redirect_status=307,
+        gitlab_activity_hold=3600,
+        empty_wiki="no_refs",
+        gitea_version=(1, 15),
+        hostile_listing="gzip_bomb",
+        hostile_listing_page=3,
+        git_stall=("repo-00001", "repo-00002"),
+        git_trickle=("repo-00003",),
+        git_trickle_rate=8,
+        rate_limit_lie="reset_nan",
+    )
+    assert scenario_from(build_parser().parse_args([])) == Scenario()
