@@ -149,6 +149,7 @@ def test_a_recreated_repo_has_a_new_id_and_an_unrelated_history_at_the_same_url(
     with ForgeSim(tmp_path / "forge", repos=12) as sim:
         url = sim.git_url("repo-00006")
         old_id, old_head = sim.repo_id("repo-00006"), sim.head_of("repo-00006")
+        before = client.get(f"{sim.base_url}/repositories/{old_id}").json()
         git("clone", "--quiet", "--", url, str(tmp_path / "c"))
         new_id = sim.recreate_repo("repo-00006")
         assert new_id != old_id and sim.repo_id("repo-00006") == new_id and sim.git_url("repo-00006") == url
@@ -161,6 +162,9 @@ def test_a_recreated_repo_has_a_new_id_and_an_unrelated_history_at_the_same_url(
         for flavour in FLAVOURS:
             ids = {leaf(i): i["id"] for i in walk(client, first_url(sim, flavour))[0]}
             assert ids["repo-00006"] == new_id
+        after = client.get(f"{sim.base_url}/repositories/{new_id}").json()
+        same = ("name", "private", "fork", "archived", "topics", "language", "has_wiki", "clone_url")
+        assert {k: after[k] for k in same} == {k: before[k] for k in same} and after["created_at"] > before["created_at"]
         assert client.get(f"{sim.base_url}/repositories/{old_id}").status_code == 404
         assert client.get(f"{sim.base_url}/api/v4/projects/{old_id}").status_code == 404
         assert client.get(f"{sim.base_url}/api/v1/repositories/{old_id}").status_code == 404

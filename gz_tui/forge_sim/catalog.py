@@ -373,14 +373,17 @@ class Catalog:
             return meta
 
     def recreate(self, name: str) -> RepoMeta:
-        """Delete a repo and create a new one of the same name and group: a new id, newest by creation, its own
-        directory on disk and so a history of its own (its first commit has another date)."""
+        """Delete a repo and create a new one of the same name, group, visibility, flags, topics, language and wiki
+        state: a new id, newest by creation, its own directory on disk and so a history of its own (its first commit
+        has another date)."""
         with self._lock:
             old = self.find(name)
             if old is None or old.owner is not None or not old.servable:
                 raise KeyError(name)
             self._remove(old)
             meta = self._newest(old.name, old.group)
+            meta.private, meta.fork, meta.archived = old.private, old.fork, old.archived
+            meta.language, meta.topics, meta.wiki_override = old.language, old.topics, old.wiki
             meta.disk_name = f".recreated/{meta.id}/{old.name}"
             self._append(meta)
             return meta

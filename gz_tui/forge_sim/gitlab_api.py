@@ -136,7 +136,7 @@ class GitLabApi:
                 moved = self._moved(ref)
                 if moved is not None and self._visible(request, moved):
                     query = f"?{urlencode(request.query)}" if request.query else ""
-                    location = f"http://{self._scenario.gitlab_host or request.host}{request.prefix}/projects/{moved.id}"
+                    location = f"http://{request.host}{request.prefix}/projects/{moved.id}"  # Rack: the request's host
                     location += "".join(f"/{part}" for part in rest) + query
                     body = f"This resource has been moved permanently to {location}".encode()
                     return Response(301, body, [("Location", location)], content_type=None)

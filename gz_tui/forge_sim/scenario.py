@@ -110,8 +110,8 @@ class Scenario:
 
     hostile_listing: HostileListing | None = None
     """A listing that attacks its client, on every flavour's repo listing, at page ``hostile_listing_page``:
-    ``self_next`` (its ``next`` link points at itself), ``next_cycle`` (its ``next`` points back at page 1: two pages
-    pointing at each other), ``deep_json`` (the body is 100,000 nested ``[``: valid JSON no recursive parser
+    ``self_next`` (its ``next`` link points at itself), ``next_cycle`` (its ``next`` points back at page 1, which
+    links to page 2 again: two pages pointing at each other), ``deep_json`` (the body is 100,000 nested ``[``: valid JSON no recursive parser
     survives), ``gzip_bomb`` (``Content-Encoding: gzip``, 3 MB on the wire that inflate to 3 GiB, streamed) or
     ``duplicates`` (page 1 lists its first repo twice, and its last repo again first on page 2; the totals count each
     repo once)."""
@@ -130,11 +130,12 @@ class Scenario:
     """Bytes per second for the repos in ``git_trickle``."""
 
     rate_limit_lie: RateLimitLie | None = None
-    """Rate-limit headers that lie, on every flavour. ``retry_after_*`` replace ``Retry-After`` on every throttled
-    answer (primary or secondary, so combine with ``primary_limit``/``secondary_every``): ``-5``, ``0``, an HTTP date
-    an hour in the past, or ``99999999999``. ``reset_in_past`` makes ``x-ratelimit-reset``/``RateLimit-Reset`` an hour
-    in the past on every answer while the forge keeps refusing until its real reset (a client clock ahead of the
-    forge's); ``reset_nan`` sends ``NaN`` there. The refusals themselves are unchanged."""
+    """Rate-limit headers that lie, on every API flavour (git's throttling is left alone). ``retry_after_*`` replace
+    ``Retry-After`` on every throttled answer (primary or secondary: combine with ``primary_limit`` or
+    ``secondary_every``) with ``-5``, ``0``, an HTTP date an hour in the past, or ``99999999999``. ``reset_in_past``
+    makes ``x-ratelimit-reset``/``RateLimit-Reset`` an hour in the past on every answer while the forge keeps
+    refusing until its real reset (a client clock ahead of the forge's); ``reset_nan`` sends ``NaN`` there (Gitea
+    sends neither header, so only ``retry_after_*`` reach it). The refusals themselves are unchanged."""
 
 
 DEMO_REPOS = 240
