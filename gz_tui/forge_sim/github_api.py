@@ -246,7 +246,7 @@ class GitHubApi:
                     shared=bool(affiliation & {"collaborator", "organization_member"}),
                 )
             case ["repos", owner, name, *rest] if self._is_owner(owner) and len(rest) <= 1:
-                meta = self._catalog.find(name)
+                meta = self._catalog.find(name) if "/" not in name else None  # an escaped slash names no repo
                 if meta is None or meta.owner is not None:
                     moved = self._catalog.moved(name)
                     if moved is not None and self._visible(request, moved):
