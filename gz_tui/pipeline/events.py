@@ -44,6 +44,21 @@ class Event:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """One event as it happened: what a sink receives (``Pipeline(events=sink)``)."""
+
+    event: Event
+    time: float
+    """Epoch seconds (the run's clock) when it was emitted."""
+    target: str | None = None
+    """The target it is about; None for what concerns a whole run of several targets."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object ``gz-tui --json`` writes for it."""
+        return self.event.as_dict(self.time, self.target)
+
+
 _LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
