@@ -96,7 +96,8 @@ def same_repo_moved(origin: str, url: str, *, clone_id: str | None, repo_id: str
 
 
 class RepoSyncer:
-    """Clone or update one repo. Never raises for a repo's own failure: it returns an Outcome."""
+    """Clone or update one repo. A failure of git or of the move into place is returned as an Outcome; an ``OSError``
+    from preparing the folders is raised (the worker records it as that repo's failure)."""
 
     def __init__(
         self,
