@@ -117,7 +117,7 @@ class HeadlessReporter:
         if snap.lister_state == ListerState.BLOCKED:
             buffer += " FULL (backpressure)"
         wait = ""
-        if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != "pacing":
+        if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != WaitKind.PACING:
             wait = f" · API waits {countdown(snap.rate.wait_until - snap.now)} ({WAIT_WORDS[snap.rate.wait_kind]})"
         if snap.outage is not None:
             retry = f", retrying in {countdown(snap.outage.retry_at - snap.now)}" if snap.outage.retry_at else ""

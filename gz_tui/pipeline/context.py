@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from gz_tui.clock import Clock
 from gz_tui.config import Settings
+from gz_tui.kinds import WaitKind
 from gz_tui.pipeline.events import LOGGED, Emitted, Event, Notice, RateLimitWait
 from gz_tui.pipeline.state import Ack, StateStore
 from gz_tui.pipeline.stats import Stats, TargetStats
@@ -38,7 +39,7 @@ class Events:
         return Events(self.sink, self.clock, name)
 
     def emit(self, event: Event) -> None:
-        logged = type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing")
+        logged = type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == WaitKind.PACING)
         if not logged and self.sink is None:
             return  # the dashboard reads snapshots: a per-repo event nobody takes is not even stamped
         emitted = Emitted(event, self.clock.now(), self.target)
