@@ -7,14 +7,29 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import anyio
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.format import WAIT_WORDS, binary_size, countdown, wall_time
-from gz_tui.pipeline.events import Progress
+from gz_tui.kinds import WaitKind
+from gz_tui.pipeline.context import EventSink
+from gz_tui.pipeline.events import (
+    Emitted,
+    ForgeReachable,
+    ForgeUnreachable,
+    ListingFailed,
+    Notice,
+    Progress,
+    RateLimitWait,
+    RepoFailed,
+    Resume,
+    RunError,
+    Summary,
+    Total,
+)
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.snapshot import ListerState, Snapshot
 from gz_tui.untrusted import inert, redact, redact_values
@@ -44,60 +59,57 @@ class HeadlessReporter:
         self.snapshot: Callable[[], Snapshot] | None = None
         """The run's current snapshot, for lines that depend on it (is anything queued while the API waits?)."""
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, emitted: Emitted) -> None:
         if self.json_mode:
-            self._write_out(json.dumps(redact_values(event), ensure_ascii=True))  # values only: keys stay parseable
+            self._write_out(json.dumps(redact_values(emitted.as_dict()), ensure_ascii=True))  # values only: keys stay parseable
             return
-        kind = event["event"]
-        self._target = f"{inert(event['target'])}: " if self.several and event.get("target") else ""
-        if kind == "repo_failed":
-            self._line(
-                f"{self._red('failed')} {inert(event['repo'])}: {event['error_class']}: {inert(event['message'])} "
-                f"(after {event['attempts']} attempt{'s' if event['attempts'] != 1 else ''})"
-            )
-        elif kind == "rate_limit_wait" and event["kind"] != "pacing":
-            self._line(wait_line(event, self.snapshot() if self.snapshot else None))
-        elif kind == "forge_unreachable":
-            self._line(
-                f"the forge at {inert(event['host'])} is unreachable: no repo spends an attempt while it is probed with "
-                f"backoff; the run stops at {wall_time(event['stops_at'])} if it is still down (repos stay pending)"
-            )
-        elif kind == "forge_reachable":
-            self._line(f"the forge at {inert(event['host'])} answers again after {countdown(event['seconds'])}; carrying on")
-        elif kind == "notice":
-            self._line(f"note: {inert(event['message'])}")
-        elif kind == "listing_failed":
-            self._line(f"gz-tui: {inert(event['message'])}")
-        elif kind == "error":
-            self._line(f"gz-tui: {inert(event['message'])}")
-        elif kind == "resume":
-            self._line(f"resuming the interrupted run from {'its queue' if event['listing_done'] else 'its listing cursor'}")
-        elif kind == "summary" and not (event["exit_code"] == 2 and event["listed"] == 0):
-            self._summary(event)
-        elif kind == "total":
-            self._write_out(
-                f"all {event['targets']} targets: cloned {event['cloned']:,} · updated {event['updated']:,} · "
-                f"unchanged {event['unchanged']:,} · skipped {event['skipped']:,} · failed {event['failed']:,} · "
-                f"{countdown(event['seconds'])} · exit code {event['exit_code']}"
-            )
+        self._target = f"{inert(emitted.target)}: " if self.several and emitted.target else ""
+        match emitted.event:
+            case RepoFailed(repo=repo, error_class=error_class, message=message, attempts=attempts):
+                self._line(
+                    f"{self._red('failed')} {inert(repo)}: {error_class}: {inert(message)} "
+                    f"(after {attempts} attempt{'s' if attempts != 1 else ''})"
+                )
+            case RateLimitWait() as wait if wait.kind != WaitKind.PACING:
+                self._line(wait_line(wait, self.snapshot() if self.snapshot else None))
+            case ForgeUnreachable(host=host, stops_at=stops_at):
+                self._line(
+                    f"the forge at {inert(host)} is unreachable: no repo spends an attempt while it is probed with "
+                    f"backoff; the run stops at {wall_time(stops_at)} if it is still down (repos stay pending)"
+                )
+            case ForgeReachable(host=host, seconds=seconds):
+                self._line(f"the forge at {inert(host)} answers again after {countdown(seconds)}; carrying on")
+            case Notice(message=message):
+                self._line(f"note: {inert(message)}")
+            case ListingFailed(message=message) | RunError(message=message):
+                self._line(f"gz-tui: {inert(message)}")
+            case Resume(listing_done=listing_done):
+                self._line(f"resuming the interrupted run from {'its queue' if listing_done else 'its listing cursor'}")
+            case Summary() as summary if not (summary.exit_code == 2 and summary.listed == 0):
+                self._summary(summary)
+            case Total() as total:
+                self._write_out(
+                    f"all {total.targets} targets: cloned {total.cloned:,} · updated {total.updated:,} · "
+                    f"unchanged {total.unchanged:,} · skipped {total.skipped:,} · failed {total.failed:,} · "
+                    f"{countdown(total.seconds)} · exit code {total.exit_code}"
+                )
 
     def progress(self, snap: Snapshot) -> None:
         c = snap.counts
         if self.json_mode:
-            self.event(
-                Progress(
-                    done=c.done,
-                    listed=c.listed,
-                    total=c.total,
-                    failed=c.failed,
-                    repos_per_second=round(snap.repos_per_second, 2),
-                    bytes_per_second=round(snap.bytes_per_second),
-                    buffer_used=snap.buffer_used,
-                    buffer_capacity=snap.buffer_capacity,
-                    api_requests=snap.rate.requests,
-                    state=snap.run_state.value,
-                ).as_dict(snap.now, snap.targets[0].name if len(snap.targets) == 1 else None)
+            progress = Progress(
+                done=c.done,
+                listed=c.listed,
+                total=c.total,
+                failed=c.failed,
+                repos_per_second=round(snap.repos_per_second, 2),
+                bytes_per_second=round(snap.bytes_per_second),
+                buffer_used=snap.buffer_used,
+                buffer_capacity=snap.buffer_capacity,
+                api_requests=snap.rate.requests,
+                state=snap.run_state.value,
             )
+            self.event(Emitted(progress, snap.now, snap.targets[0].name if len(snap.targets) == 1 else None))
             return
         # GitHub's org total counts public repos only for non-members: once the listing outgrows it, it says nothing.
         total = f" ({c.total:,} total)" if c.total is not None and c.total > c.listed else ""
@@ -105,7 +117,7 @@ class HeadlessReporter:
         if snap.lister_state == ListerState.BLOCKED:
             buffer += " FULL (backpressure)"
         wait = ""
-        if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != "pacing":
+        if snap.rate.wait_until and snap.rate.wait_kind and snap.rate.wait_kind != WaitKind.PACING:
             wait = f" · API waits {countdown(snap.rate.wait_until - snap.now)} ({WAIT_WORDS[snap.rate.wait_kind]})"
         if snap.outage is not None:
             retry = f", retrying in {countdown(snap.outage.retry_at - snap.now)}" if snap.outage.retry_at else ""
@@ -115,22 +127,22 @@ class HeadlessReporter:
             f"{binary_size(snap.bytes_per_second)}/s · {buffer} · failed {c.failed:,}{wait}"
         )
 
-    def _summary(self, e: dict[str, Any]) -> None:
-        if "would_clone" in e:
+    def _summary(self, e: Summary) -> None:
+        if e.would_clone is not None:
             text = (
-                f"dry run: {e['listed']:,} listed · would clone {e['would_clone']:,} · would update {e['would_update']:,} · "
-                + (f"would refuse {e['would_refuse']:,} (unsafe names) · " if e.get("would_refuse") else "")
-                + f"filtered out {e['skipped']:,} · {e['api_requests']:,} API request{'' if e['api_requests'] == 1 else 's'} "
-                + f"in {countdown(e['seconds'])}"
+                f"dry run: {e.listed:,} listed · would clone {e.would_clone:,} · would update {e.would_update or 0:,} · "
+                + (f"would refuse {e.would_refuse:,} (unsafe names) · " if e.would_refuse else "")
+                + f"filtered out {e.skipped:,} · {e.api_requests:,} API request{'' if e.api_requests == 1 else 's'} "
+                + f"in {countdown(e.seconds)}"
             )
         else:
             text = (
-                f"cloned {e['cloned']:,} · updated {e['updated']:,} · unchanged {e['unchanged']:,} · "
-                f"skipped {e['skipped']:,} · failed {e['failed']:,}"
-                + (f" · already done {e['resumed_done']:,}" if e["resumed_done"] else "")
-                + (f" · wikis {e['wikis']:,}" if e.get("wikis") else "")
-                + (f" · no longer on the forge {e['gone']:,}{_gone_fate(e)}" if e.get("gone") else "")
-                + f" · {countdown(e['seconds'])} · state {e['state']}"
+                f"cloned {e.cloned:,} · updated {e.updated:,} · unchanged {e.unchanged:,} · "
+                f"skipped {e.skipped:,} · failed {e.failed:,}"
+                + (f" · already done {e.resumed_done:,}" if e.resumed_done else "")
+                + (f" · wikis {e.wikis:,}" if e.wikis else "")
+                + (f" · no longer on the forge {e.gone:,}{_gone_fate(e)}" if e.gone else "")
+                + f" · {countdown(e.seconds)} · state {e.state}"
             )
         self._write_out(redact(self._target + text))
 
@@ -168,11 +180,11 @@ WAIT_REASONS = {
 }
 
 
-def wait_line(event: dict[str, Any], snap: Snapshot | None) -> str:
+def wait_line(event: RateLimitWait, snap: Snapshot | None) -> str:
     """``waiting 41:09, until 13:52:10: the API's rate limit is used up; 212 queued repos are cloned meanwhile``."""
-    seconds = float(event["seconds"])
-    until = f", until {wall_time(event['until'])}" if seconds >= 60 else ""
-    text = f"waiting {countdown(seconds)}{until}: {WAIT_REASONS.get(event['kind'], event['kind'])}"
+    seconds = float(event.seconds)
+    until = f", until {wall_time(event.until)}" if seconds >= 60 else ""
+    text = f"waiting {countdown(seconds)}{until}: {WAIT_REASONS.get(event.kind, event.kind)}"
     if snap is not None:
         busy = snap.counts.queued + snap.counts.active
         if busy:
@@ -198,7 +210,7 @@ def wants_color(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> b
     return stream.isatty() and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
-async def run_headless_async(pipeline_for: Callable[[Callable[[dict[str, Any]], None]], Pipeline], reporter: HeadlessReporter) -> int:
+async def run_headless_async(pipeline_for: Callable[[EventSink], Pipeline], reporter: HeadlessReporter) -> int:
     pipeline = pipeline_for(reporter.event)
     reporter.on_output_closed = pipeline.cancel
     reporter.snapshot = pipeline.snapshot
@@ -231,9 +243,9 @@ def run_headless(
     return anyio.run(run_headless_async, lambda sink: Pipeline(chosen, clock=clock, events=sink), reporter)
 
 
-def _gone_fate(summary: dict[str, Any]) -> str:
+def _gone_fate(summary: Summary) -> str:
     """What became of the clones the forge no longer lists: kept, or (``--prune``) moved to the attic and kept."""
-    moved, kept = summary.get("moved", 0), summary.get("kept", 0)
+    moved, kept = summary.moved, summary.kept
     if not moved and not kept:
         return " (kept)"
     parts = [f"moved to the attic {moved:,}"] if moved else []

@@ -27,6 +27,7 @@ from gz_tui.untrusted import REDACTED, add_secret, inert, redact, secret_forms
 
 __all__ = [
     "REDACTED",
+    "NoLogFile",
     "OneLineFormatter",
     "PrivateRotatingFileHandler",
     "SecretFilter",
@@ -130,9 +131,13 @@ def default_log_path(environ: Mapping[str, str] | None = None) -> Path:
     return base / LOG_FILE_NAME
 
 
+class NoLogFile(logging.NullHandler):
+    """Where records go when the log file cannot be opened; the next :func:`setup_logging` replaces it."""
+
+
 def _remove_our_handlers(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
-        if isinstance(handler, PrivateRotatingFileHandler) or getattr(handler, "_gz_tui", False):
+        if isinstance(handler, (PrivateRotatingFileHandler, NoLogFile)):
             logger.removeHandler(handler)
             handler.close()
 
@@ -149,7 +154,7 @@ def setup_logging(
 
     The file rotates at 5 MiB keeping 3 backups, is created with mode 0600 and never holds a secret
     from ``secrets`` (``None`` entries are ignored) or from a later :func:`add_secret`. Never raises:
-    when the file cannot be opened, the logger gets a ``NullHandler`` and one line is appended to
+    when the file cannot be opened, the logger gets a :class:`NoLogFile` handler and one line is appended to
     ``warnings`` (if given). Calling it again replaces the previous handler.
     """
     for secret in secrets:
@@ -168,8 +173,7 @@ def setup_logging(
         reason = exc.strerror or str(exc)
         if warnings is not None:
             warnings.append(f"cannot write the log file {path}: {reason}; continuing without a log file")
-        handler = logging.NullHandler()
-        handler._gz_tui = True  # type: ignore[attr-defined]
+        handler = NoLogFile()
     handler.addFilter(SecretFilter())
     handler.setFormatter(OneLineFormatter())
     logger.addHandler(handler)

@@ -11,52 +11,63 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from gz_tui.config import ConfigError, resolve_targets, target_names
+from gz_tui.kinds import ExitCode, RepoStatus, RunStatus
 from gz_tui.layout import STATE_FILE_NAME, default_state_path, shard_dirs
 from gz_tui.pipeline.state import StateError, StateStore
 from gz_tui.shard import Shard
 from gz_tui.untrusted import inert
 
+DESCRIPTION = (
+    "Show what the state of a destination holds. With no DEST, in a folder without a state: "
+    "the last run of every [targets.NAME] of the config file."
+)
 
-def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(
-        prog="gz-tui status",
-        description="Show what the state of a destination holds. With no DEST, in a folder without a state: "
-        "the last run of every [targets.NAME] of the config file.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``gz-tui status``'s arguments, on the parser the command line gives it (or :func:`status_command`'s)."""
     parser.add_argument("dest", nargs="?", type=Path, default=None, help="the destination folder (default .)")
     parser.add_argument("--state", type=Path, help="the state database, if not DEST/.gz-tui/state.sqlite3")
+
+
+def status_command(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="gz-tui status", description=DESCRIPTION)
+    add_arguments(parser)
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
-    dest = Path(".") if args.dest is None else args.dest
-    path = args.state or default_state_path(dest)
-    shards = shard_dirs(dest) if args.state is None else []
+    return show_status(args.dest, args.state, out=out, err=err)
+
+
+def show_status(dest_given: Path | None, state: Path | None, *, out: TextIO, err: TextIO) -> int:
+    """What ``gz-tui status [DEST] [--state PATH]`` prints; 0, or 2 when there is no state or it cannot be read."""
+    dest = Path(".") if dest_given is None else dest_given
+    path = state or default_state_path(dest)
+    shards = shard_dirs(dest) if state is None else []
     if shards:
-        code = _report(path, dest, out, err) if path.is_file() else 0
+        code = _report(path, dest, out, err) if path.is_file() else ExitCode.OK
         return max(code, _shards_report(dest, shards, out, err))
     if not path.is_file():
-        if args.dest is None and args.state is None:
+        if dest_given is None and state is None:
             targets = _targets_status(out, err)
             if targets is not None:
                 return targets
         err.write(f"gz-tui: no gz-tui state at {path}; run gz-tui there first (or pass --state)\n")
-        return 2
+        return ExitCode.USAGE
     return _report(path, dest, out, err)
 
 
-def _targets_status(out: TextIO, err: TextIO) -> int | None:
+def _targets_status(out: TextIO, err: TextIO) -> ExitCode | None:
     """Every configured target's last run, a block each; None when no target is configured."""
-    from gz_tui.config import ConfigError, resolve_targets, target_names
-
     try:
         if not target_names():
             return None
         targets = resolve_targets({}, with_tokens=False)
     except ConfigError as exc:
         err.write(f"gz-tui: {exc}\n")
-        return 2
-    worst = 0
+        return ExitCode.USAGE
+    worst = ExitCode.OK
     for n, target in enumerate(targets):
         s = target.settings
         dest = s.dest.expanduser()
@@ -69,10 +80,10 @@ def _targets_status(out: TextIO, err: TextIO) -> int | None:
     return worst
 
 
-def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, err: TextIO) -> int:
+def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, err: TextIO) -> ExitCode:
     """Every shard that kept state in ``dest``: its last run, and whether their union covers the listing."""
     counts = sorted({shard.count for shard, _ in shards})
-    worst = 0
+    worst = ExitCode.OK
     for count in counts:
         present = {shard.index: folder for shard, folder in shards if shard.count == count}
         out.write(f"{count} shards of {dest} (--shard K/{count}):\n")
@@ -95,7 +106,7 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
                     store.close()
             except StateError as exc:
                 err.write(f"gz-tui: {exc}\n")
-                worst = 2
+                worst = ExitCode.USAGE
                 finished = False
                 continue
             run = report.run
@@ -104,7 +115,7 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
                 finished = False
                 continue
             done = sum(report.counts.values())
-            failed = report.counts.get("failed", 0)
+            failed = report.counts.get(RepoStatus.FAILED, 0)
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.finished_at or run.started_at))
             out.write(
                 f"  shard {index}: run #{run.id} {run.status} {when} · listed {listed:,} · done {done:,}"
@@ -112,7 +123,7 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
                 + (f" · pending {report.pending:,}" if report.pending else "")
                 + "\n"
             )
-            finished = finished and run.status == "finished" and run.listing_done
+            finished = finished and run.status == RunStatus.FINISHED and run.listing_done
             done_total += done
             listed_total += listed
         covers = finished and seen is not None and listed_total == seen
@@ -153,8 +164,10 @@ def coverage(options: dict[str, object]) -> str:
     return " · ".join(said)
 
 
-def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "run gz-tui again on this destination to resume") -> int:
-    """What the state at ``path`` (of the destination ``dest``) holds: 0, or 2 if it cannot be read."""
+def _report(
+    path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "run gz-tui again on this destination to resume"
+) -> ExitCode:
+    """What the state at ``path`` (of the destination ``dest``) holds: ``OK``, or ``USAGE`` if it cannot be read."""
     try:
         store = StateStore.open(path)
         try:
@@ -167,10 +180,10 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
             store.close()
     except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it
         err.write(f"gz-tui: {exc}\n")
-        return 2
+        return ExitCode.USAGE
     if report.run is None:
         out.write(f"{path}: no runs recorded yet\n")
-        return 0
+        return ExitCode.OK
     run = report.run
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
     finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.finished_at)) if run.finished_at else "not finished"
@@ -201,6 +214,6 @@ def _report(path: Path, dest: Path, out: TextIO, err: TextIO, *, resume: str = "
             out.write(f"  {inert(rel_path)} → {inert(where)} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(when))})\n")
         if len(attic) > 50:
             out.write(f"  … and {len(attic) - 50:,} more\n")
-    if run.status != "finished":
+    if run.status != RunStatus.FINISHED:
         out.write(f"{resume}\n")
-    return 0
+    return ExitCode.OK

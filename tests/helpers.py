@@ -11,6 +11,8 @@ from typing import Any
 import anyio
 
 from gz_tui.config import Settings
+from gz_tui.pipeline.context import EventSink
+from gz_tui.pipeline.events import Emitted
 from gz_tui.pipeline.runner import Pipeline
 
 
@@ -20,9 +22,18 @@ def settings_for(sim: Any, dest: Path, **changes: Any) -> Settings:
     return Settings(**values)
 
 
+def json_sink(receive: Callable[[dict[str, Any]], object]) -> EventSink:
+    """A pipeline event sink that hands ``receive`` each event as the JSON object ``gz-tui --json`` prints for it."""
+
+    def sink(emitted: Emitted) -> None:
+        receive(emitted.as_dict())
+
+    return sink
+
+
 def run_pipeline(settings: Settings, **kwargs: Any) -> tuple[int, Pipeline, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(settings, events=events.append, **kwargs)
+    pipeline = Pipeline(settings, events=json_sink(events.append), **kwargs)
     code = anyio.run(pipeline.run)
     return code, pipeline, events
 
@@ -92,7 +103,13 @@ def screen_text(app: Any) -> str:
 def run_cancelled_when(settings: Settings, stop: Callable[[list[dict[str, Any]]], bool], **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
     """Run the pipeline in-process and cancel it (as Ctrl+C would) once ``stop(events so far)`` holds."""
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(settings, events=lambda event: (events.append(event), stop(events) and pipeline.cancel()), **kwargs)
+
+    def receive(event: dict[str, Any]) -> None:
+        events.append(event)
+        if stop(events):
+            pipeline.cancel()
+
+    pipeline = Pipeline(settings, events=json_sink(receive), **kwargs)
     return anyio.run(pipeline.run), events
 
 

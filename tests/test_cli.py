@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from gz_tui.cli import parse
+from gz_tui.config.options import UsageError, setting_options
+from gz_tui.config.settings import RULES
 from gz_tui.forge_sim import Scenario
 from tests.conftest import run_cli
 from tests.helpers import repo_dirs
@@ -74,6 +77,86 @@ def test_version_and_help() -> None:
     assert run_cli("--version").stdout.startswith("gz-tui ")
     help_text = run_cli("--help").stdout
     assert "examples:" in help_text and "exit codes" in help_text
+
+
+def option_line(name: str) -> str:
+    """The option of setting ``name`` as ``--help`` shows it, invocation then help, declared in ``RULES``."""
+    rule = RULES[name]
+    if rule.kind.action == "store_true":
+        return f"{rule.flag} {rule.help or ''}".strip()
+    value = rule.metavar or ("{" + ",".join(rule.kind.choices) + "}" if rule.kind.choices else name.upper())
+    return f"{rule.flag} {value} {rule.help or ''}".strip()
+
+
+@pytest.mark.parametrize("command", [[], ["sync"]])
+def test_help_lists_every_setting_option_in_declaration_order_with_its_declared_help(command: list[str]) -> None:
+    help_text = run_cli(*command, "--help", env={"COLUMNS": "1000"}).stdout  # no line wrapped
+    options = " ".join(help_text[help_text.index("options:") :].split())
+    places = [options.find(f" {option_line(name)} ") for name in setting_options()]
+    assert -1 not in places, [option_line(name) for name, at in zip(setting_options(), places, strict=True) if at == -1]
+    assert places == sorted(places)
+    assert " --workers N parallel git processes (default 8, at most 64) " in options
+
+
+def test_the_readme_options_table_lists_exactly_the_options_of_a_run() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Options") :].split("\n### ", 1)[0]
+    first_cells = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    in_table = set(re.findall(r"`(--[a-z][a-z0-9-]*)", "\n".join(first_cells)))
+    assert in_table == {"--owner", *(RULES[name].flag for name in setting_options())}
+
+
+@pytest.mark.parametrize(
+    ("args", "owners"),
+    [
+        (["acme", "--dry-run", "kubernetes"], ["acme", "kubernetes"]),
+        (["--workers", "3", "acme", "--json", "kubernetes", "--dest", "d", "cncf"], ["acme", "kubernetes", "cncf"]),
+        (["--dry-run", "--", "status", "--json"], ["status"]),
+        (["--owner", "sync"], ["sync"]),
+        (["run"], ["run"]),
+    ],
+)
+def test_owners_may_come_before_between_and_after_the_options(args: list[str], owners: list[str]) -> None:
+    ns = parse(args)
+    assert ns.command == "run" and ns.owners == owners
+
+
+def test_the_targets_of_sync_may_come_between_the_options() -> None:
+    ns = parse(["sync", "apache", "--dry-run", "work", "--workers", "4"])
+    assert (ns.command, ns.names, ns.dry_run, ns.workers) == ("sync", ["apache", "work"], True, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "prog", "message"),
+    [
+        (["acme", "--bogus", "x"], "gz-tui", "unrecognized arguments: --bogus"),
+        (["sync", "a", "--bogus"], "gz-tui sync", "unrecognized arguments: --bogus"),
+        (["status", "a", "b"], "gz-tui status", "unrecognized arguments: b"),
+        (["acme", "--sk"], "gz-tui", "ambiguous option: --sk could match --skip-archived, --skip-forks"),
+        (["config"], "gz-tui config", "the following arguments are required: {init,show,path}"),
+    ],
+)
+def test_a_refused_command_line_names_the_command_whose_help_to_read(args: list[str], prog: str, message: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        parse(args)
+    assert (refused.value.prog, refused.value.message) == (prog, message)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["status", "--bogus"], "gz-tui: unrecognized arguments: --bogus (see gz-tui status --help)"),
+        (["sync", "--workers", "x"], "gz-tui: argument --workers: invalid int value: 'x' (see gz-tui sync --help)"),
+        (["config", "init", "--forse"], "gz-tui config: error: unrecognized arguments: --forse"),
+        (
+            ["acme", "--provider", "bitbucket"],
+            "gz-tui: argument --provider: invalid choice: 'bitbucket' (choose from 'github', 'gitlab', 'gitea') (see gz-tui --help)",
+        ),
+    ],
+)
+def test_usage_errors_of_every_command_are_one_line_exit_2(args: list[str], line: str) -> None:
+    result = run_cli(*args)
+    assert (result.returncode, result.stderr, result.stdout) == (2, line + "\n", "")
 
 
 def test_help_says_how_to_name_an_owner_called_like_a_command() -> None:

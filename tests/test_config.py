@@ -8,7 +8,7 @@ import shutil
 import stat
 import time
 import tomllib
-from dataclasses import fields
+from dataclasses import FrozenInstanceError, fields, replace
 from pathlib import Path
 
 import platformdirs
@@ -114,6 +114,14 @@ def test_no_config_file_means_builtin_defaults(env: dict[str, str]) -> None:
     assert resolved.warnings == []
     assert set(resolved.sources.values()) == {"default", "flag"}
     assert resolved.sources["owner"] == "flag" and resolved.sources["workers"] == "default"
+
+
+def test_resolved_settings_never_change_and_replace_makes_new_ones(env: dict[str, str]) -> None:
+    settings = resolve_with_sources({"owner": "acme", "workers": 4}, env).settings
+    with pytest.raises(FrozenInstanceError):
+        settings.workers = 2  # type: ignore[misc]
+    fewer = replace(settings, workers=2)
+    assert (fewer.workers, settings.workers, fewer.target) == (2, 4, "acme")
 
 
 # --------------------------------------------------------------------------- precedence

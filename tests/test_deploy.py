@@ -4,18 +4,27 @@ No docker and no kubectl: every manifest and workflow is parsed with PyYAML and 
 checked; the Dockerfile is read instruction by instruction. Every flag the recipes pass to gz-tui must be one
 ``python -m gz_tui --help`` lists, and the Indexed Job's and the GitHub workflow's own commands are run, as their
 pods and matrix jobs would run them, against the embedded forge.
+
+The tools of the field check them too, offline, from the test extra: every manifest against the Kubernetes
+schemas of every version the README claims (kubernetes-validate ships them), the Dockerfile by hadolint, the
+workflow by actionlint. The build context is computed with Docker's own .dockerignore rules.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
+import pwd
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from collections.abc import Iterator
-from fnmatch import fnmatch
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,6 +40,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = ROOT / "deploy" / "kubernetes"
 GITHUB_WORKFLOW = ROOT / "deploy" / "github-actions" / "sync-matrix.yml"
 GITLAB_PIPELINE = ROOT / "deploy" / "gitlab-ci" / "sync-parallel.yml"
+README = ROOT / "README.md"
+K8S_README = K8S / "README.md"
 
 TOKEN_VARS = {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"}
 TOKEN_LOOKING = re.compile(
@@ -115,6 +126,18 @@ def dockerfile_values(name: str) -> list[str]:
     return [rest for word, rest in dockerfile_instructions() if word == name]
 
 
+def dockerfile_stages() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(base image, the stage's instructions after its FROM), one per stage; the last is the image."""
+    stages: list[tuple[str, list[tuple[str, str]]]] = []
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            stages.append((rest.split()[0], []))
+        else:
+            assert stages, f"{word} before the first FROM"
+            stages[-1][1].append((word, rest))
+    return stages
+
+
 def dockerfile_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for rest in dockerfile_values("ENV"):
@@ -169,6 +192,28 @@ def sync_step() -> tuple[dict[str, Any], str]:
     workflow = load_docs(GITHUB_WORKFLOW)[0]
     (step,) = [s for s in workflow["jobs"]["sync"]["steps"] if "gz-tui " in s.get("run", "")]
     return step, step["run"]
+
+
+def linter(name: str) -> str:
+    """The executable of a linter the test extra installs: beside this interpreter's scripts, else on PATH.
+
+    Missing is a failure (the test extra was not installed); a binary this machine cannot execute (another
+    architecture, a missing loader) is the one reason to skip."""
+    found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
+    try:
+        probe = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError as error:
+        pytest.skip(f"{name} ({found}) cannot run on this machine: {error}")
+    if probe.returncode != 0 and re.search(r"Exec format error|cannot execute", probe.stderr):  # a wrapper's exec failed
+        pytest.skip(f"{name} ({found}) cannot run on this machine: {probe.stderr.strip().splitlines()[-1]}")
+    return found
+
+
+def linter_env(home: Path) -> dict[str, str]:
+    """No user or system configuration of a linter changes what the test sees: an empty HOME, nothing else."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
 
 
 def help_flags() -> set[str]:
@@ -297,6 +342,46 @@ def test_the_pod_runs_as_the_image_user_on_a_read_only_root(name: str, spec: dic
     assert container["image"].rsplit(":", 1)[-1] not in {"", "latest"}, f"{name}: pin an image tag"
 
 
+def claimed_minimum_kubernetes() -> tuple[int, int]:
+    """The oldest Kubernetes the docs promise the manifests work on ("Kubernetes ≥ 1.29", "Kubernetes (≥ 1.29)"):
+    the README, deploy/kubernetes/README.md and the Job's own header must name the same one."""
+    claims = {}
+    for path in (README, K8S_README, K8S / "indexed-job.yaml"):
+        found = set(re.findall(r"Kubernetes \(?≥ ?(\d+)\.(\d+)", path.read_text(encoding="utf-8")))
+        assert found, f"{path.name} does not say which Kubernetes the manifests need"
+        claims[path.name] = found
+    every = set().union(*claims.values())
+    assert len(every) == 1, f"the docs claim different minimum Kubernetes versions: {claims}"
+    ((major, minor),) = every
+    return int(major), int(minor)
+
+
+def test_every_manifest_passes_the_kubernetes_schemas_of_every_version_the_readme_claims() -> None:
+    """Strict (an unknown field is an error, as `kubectl apply --validate=strict` makes it), for every release from
+    the claimed minimum to the newest one kubernetes-validate ships, offline. A rule the API refuses, such as a
+    podFailurePolicy pod condition without `status` before 1.35 (kubernetes/kubernetes#131512), fails here."""
+    try:
+        import kubernetes_validate
+        from kubernetes_validate.utils import all_versions
+    except ImportError:
+        pytest.fail("kubernetes-validate is not installed: pip install -e '.[test]'")
+    minimum = claimed_minimum_kubernetes()
+    versions = [v for v in dict.fromkeys(all_versions()) if tuple(map(int, v.split(".")[:2])) >= minimum]  # one per release
+    assert versions and tuple(map(int, versions[0].split(".")[:2])) == minimum, (
+        f"kubernetes-validate {kubernetes_validate.__version__} has no schemas for the claimed {minimum}"
+    )
+    manifests = [(path.name, doc) for path in sorted(K8S.glob("*.yaml")) for doc in load_docs(path)]
+    refused = []
+    for version in versions:
+        for name, doc in manifests:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                where = ".".join(map(str, error.path))
+                refused.append(f"Kubernetes {version}: {name} ({doc['kind']}) {where}: {error.message}")
+    assert not refused, "\n".join(refused)
+
+
 # ---------------------------------------------------------------------------------------------------- CI recipes
 
 
@@ -363,12 +448,34 @@ def test_the_gitlab_pipeline_shards_with_parallel_and_no_flag() -> None:
     assert {"--no-tui", "--json"} <= set(command)
 
 
+def gitlab_duration(text: str) -> int:
+    """Seconds in a GitLab duration such as "3h", "2h 45m", "2h45m", "170 minutes"."""
+    units = r"(hours?|hr|h|minutes?|min|m|seconds?|sec|s)"
+    parts = re.findall(rf"(\d+)\s*{units}", text.lower())
+    assert re.fullmatch(rf"(\s*\d+\s*{units})+\s*", text.lower()), f"not a GitLab duration: {text!r}"
+    return sum(int(number) * {"h": 3600, "m": 60, "s": 1}[unit[0]] for number, unit in parts)
+
+
+GITLAB_COM_HOSTED_RUNNER_LIMIT = 3 * 3600
+"""Jobs on GitLab.com's hosted runners time out after 3 hours, whatever the job or project timeout says
+(docs.gitlab.com/ci/runners/hosted_runners/)."""
+
+
+def test_the_gitlab_job_ends_within_gitlab_coms_limit_with_time_to_upload_its_events() -> None:
+    job = load_docs(GITLAB_PIPELINE)[0]["gz-tui-sync"]
+    timeout = gitlab_duration(job["timeout"])
+    assert timeout <= GITLAB_COM_HOSTED_RUNNER_LIMIT, f"timeout: {job['timeout']} is more than GitLab.com's hosted runners allow (3h)"
+    script_timeout = gitlab_duration(job["variables"]["RUNNER_SCRIPT_TIMEOUT"])
+    assert script_timeout <= timeout - 10 * 60, "RUNNER_SCRIPT_TIMEOUT must stop gz-tui early enough to upload the events"
+    assert job["artifacts"]["when"] == "always"
+
+
 # ---------------------------------------------------------------------------------------------------- Dockerfile
 
 
 def test_the_dockerfile_builds_a_non_root_gz_tui_image_without_a_token() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0][0] == "FROM" and dockerfile_values("FROM")[-1].startswith("python:3."), "the image is an official Python 3 one"
+    assert instructions[0][0] == "FROM" and all(base.startswith("python:3.") for base, _ in dockerfile_stages()), "official Python 3 images"
     runs = " && ".join(dockerfile_values("RUN"))
     assert re.search(r"apt-get install [^&]*--no-install-recommends[^&]*\bgit\b", runs), "git must be installed with apt, no recommends"
     assert "rm -rf /var/lib/apt/lists" in runs
@@ -389,17 +496,355 @@ def test_the_dockerfile_builds_a_non_root_gz_tui_image_without_a_token() -> None
     assert not TOKEN_LOOKING.search(DOCKERFILE.read_text(encoding="utf-8"))
 
 
-def test_the_dockerignore_keeps_the_context_small_and_secret_free() -> None:
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
-    for needed in (".git", ".venv", "bench", "tests", ".pytest_cache", "*.egg-info"):
-        assert needed in patterns, f".dockerignore must keep {needed} out"
-    # …but never what the Dockerfile copies.
-    sources = [word for rest in dockerfile_values("COPY") for word in rest.split()[:-1] if not word.startswith("--")]
-    assert sources
-    for source in sources:
-        assert not any(fnmatch(source, pattern) or fnmatch(source.split("/")[0], pattern) for pattern in patterns), (
-            f".dockerignore excludes {source}, which the Dockerfile copies"
+DEBIAN_RELEASES = ("bookworm", "trixie", "forky", "duke")
+
+
+def test_the_image_stays_on_one_debian_release_and_holds_no_source() -> None:
+    """A tag such as python:3.12-slim moves to the next Debian release when it comes out (and git, glibc and the
+    apt sources with it); the tag names the release, or a digest pins the bytes. Every stage uses the same base,
+    so what the build stage installs runs in the image; the image copies only the build stage's installation
+    from it, never the source from the context (a later `rm` would not remove it from the COPY's layer)."""
+    stages = dockerfile_stages()
+    bases = {base for base, _ in stages}
+    assert len(bases) == 1, f"the stages use different bases: {sorted(bases)}"
+    (base,) = bases
+    assert "@sha256:" in base or any(base.split(":")[1].endswith("-" + name) for name in DEBIAN_RELEASES), (
+        f"FROM {base}: name the Debian release (python:3.X-slim-trixie) or pin a digest"
+    )
+    _, image = stages[-1]
+    copies = [rest for word, rest in image if word in {"COPY", "ADD"}]
+    assert copies and all("--from=" in rest for rest in copies), f"the image copies from the build context: {copies}"
+
+
+def dockerfile_permissions(path: str) -> tuple[int, int, int]:
+    """(uid, gid, mode) that the Dockerfile's RUN lines give a folder they make: mkdir's 0755, then chown UID:GID,
+    then chmod (g=u, or an octal mode)."""
+    owner: tuple[int, int] | None = None
+    mode = 0o755
+    for rest in dockerfile_values("RUN"):
+        for command in re.split(r"&&|;", rest):
+            words = [word for word in shlex.split(command) if not word.startswith("-")]
+            if len(words) < 3 or path not in words[2:]:
+                continue
+            if words[0] == "chown":
+                user, _, group = words[1].partition(":")
+                owner = (int(user), int(group or user))
+            elif words[0] == "chmod":
+                mode = (mode & ~0o070) | ((mode & 0o700) >> 3) if words[1] == "g=u" else int(words[1], 8)
+    assert owner is not None, f"the Dockerfile gives {path} no owner (chown UID:GID {path})"
+    return owner[0], owner[1], mode
+
+
+def test_the_image_runs_as_any_uid_with_group_0() -> None:
+    """OpenShift's rule, and `docker run --user "$(id -u)"`: a UID the image does not know runs with group 0, so
+    HOME and /data belong to group 0 with the owner's rights (g=u) and HOME is set (Docker would set it to /)."""
+    for path in (dockerfile_env()["HOME"], "/data"):
+        _, gid, mode = dockerfile_permissions(path)
+        assert gid == 0, f"{path} must belong to group 0, not {gid}"
+        assert (mode & 0o070) >> 3 == (mode & 0o700) >> 6, f"{path} (mode {mode:04o}) must give group 0 the owner's rights (g=u)"
+    user = dockerfile_values("USER")[-1]
+    assert user == f"{image_user()}:0", f"USER {user}: the image's own user runs in group 0 too"
+
+
+def unknown_uid() -> int:
+    uid = 54321
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+        uid += 1
+
+
+def test_gz_tui_syncs_as_a_uid_the_system_does_not_know_in_group_0(forge_factory: Any) -> None:
+    """What `docker run --user "$(id -u)"` and OpenShift do to the image, done here without Docker: gz-tui and git
+    run as a UID that /etc/passwd does not know, in group 0 and no other, with HOME as the Dockerfile makes it
+    (the image user's, group 0, g=u) and the mirror folder belonging to that UID (a bind mount made by its
+    owner). The org is cloned, and the log file lands in HOME."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("running as another UID needs root and util-linux's setpriv")
+    uid, token = unknown_uid(), "any-uid-token-0123456789"
+    as_uid = [setpriv, f"--reuid={uid}", "--regid=0", "--clear-groups", sys.executable]
+    base = Path(tempfile.mkdtemp(prefix="gz-tui-any-uid-"))  # pytest's tmp_path is private to root
+    try:
+        base.chmod(0o755)
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(base / "home"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        probe = subprocess.run([*as_uid, "-c", "import gz_tui"], capture_output=True, text=True, timeout=60, env=env, cwd=base)
+        if probe.returncode != 0:
+            pytest.skip(f"UID {uid} cannot read this interpreter or checkout: {probe.stderr.strip().splitlines()[-1:]}")
+        home = base / "home"
+        home.mkdir()
+        owner, group, mode = dockerfile_permissions(dockerfile_env()["HOME"])
+        os.chown(home, owner, group)
+        home.chmod(mode)
+        mirror = base / "mirror"
+        mirror.mkdir()
+        os.chown(mirror, uid, uid)
+        sim = forge_factory(org="my-org", repos=3, token=token)
+        result = subprocess.run(
+            [*as_uid, "-m", "gz_tui", "my-org", "--base-url", sim.base_url, "--dest", str(mirror / "my-org"), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "GH_TOKEN": token},
+            cwd=mirror,
+            stdin=subprocess.DEVNULL,
         )
+        assert result.returncode == 0, result.stderr
+        (summary,) = summaries(result.stdout)
+        assert summary["cloned"] == 3
+        clones = repo_dirs(mirror / "my-org")
+        assert len(clones) == 3 and all((mirror / "my-org" / clone).stat().st_uid == uid for clone in clones)
+        assert list((home / ".local" / "state" / "gz-tui").rglob("*.log")), "the log file belongs in HOME"
+        assert token not in result.stdout + result.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_every_documented_docker_run_on_a_bind_mount_runs_as_the_folders_owner() -> None:
+    """`docker run -v "$PWD/mirror:/data" IMAGE` as the image's UID 10001 cannot write a folder of yours, and its
+    clones would not be yours: every such command in the docs passes --user, after making the folder."""
+    commands = []
+    for path in (README, DOCKERFILE, K8S_README):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if "docker run" in line and re.search(r"\s-v\s+\S+:/data", line):
+                commands.append(f"{path.name}:{number + 1}")
+                assert "--user" in line, f"{path.name}:{number + 1}: no --user: {line.strip()}"
+                folder = re.search(r'-v\s+"?\$PWD/([^:"]+):', line)
+                made = folder and any(f"mkdir -p {folder.group(1)}" in before for before in lines[max(0, number - 3) : number])
+                assert made, f"{path.name}:{number + 1}: the folder is not made first (Docker would make it, for root)"
+    assert commands, "the docs show no docker run"
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
+    """Every rule at every level (style included); a rule ignored inline is explained in the comment above it."""
+    result = subprocess.run(
+        [linter("hadolint"), "--no-color", "--format", "json", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # no .hadolint.yaml of a checkout or a user
+        env=linter_env(tmp_path),
+    )
+    findings = [f"Dockerfile:{f['line']} {f['code']} ({f['level']}): {f['message']}" for f in json.loads(result.stdout or "[]")]
+    assert not findings and result.returncode == 0, "\n".join(findings) or result.stderr
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if match := re.match(r"\s*#\s*hadolint\s+ignore=(\S+)", line):
+            above = []
+            for previous in reversed(lines[:number]):
+                if not previous.lstrip().startswith("#"):
+                    break
+                above.append(previous)
+            for code in match.group(1).split(","):
+                assert any(code in comment for comment in above), f"Dockerfile:{number + 1}: ignore={code} without a word on why"
+
+
+def test_actionlint_finds_nothing_in_the_workflow(tmp_path: Path) -> None:
+    """Syntax, expressions, runner labels, action inputs, and actions whose runtime GitHub deprecates (Node 20).
+    shellcheck and pyflakes are left out, so the result does not depend on what else a machine has on PATH."""
+    result = subprocess.run(
+        [linter("actionlint"), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", str(GITHUB_WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # no .github/actionlint.yaml of a checkout
+        env=linter_env(tmp_path),
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+@dataclass(frozen=True)
+class IgnorePattern:
+    """One line of a .dockerignore, compiled as moby/patternmatcher compiles it (Docker's and BuildKit's matcher)."""
+
+    text: str  # cleaned, without its "!"
+    exception: bool
+    kind: str  # exact, prefix ("a/**"), suffix ("**/a"), regexp
+    regexp: re.Pattern[str] | None
+
+    @classmethod
+    def compile(cls, line: str) -> IgnorePattern:
+        exception = line.startswith("!")
+        text = line[1:] if exception else line
+        if not text:
+            raise ValueError('illegal exclusion pattern: "!"')
+        regexp, kind, i, n = "^", "exact", 0, len(text)
+        first = True
+        while i < n:
+            ch, i = text[i], i + 1
+            if ch == "*" and i < n and text[i] == "*":  # "**": any number of directories, even none
+                i += 1
+                if i < n and text[i] == "/":
+                    i += 1
+                if i == n:
+                    kind, regexp = ("prefix", regexp) if kind == "exact" else ("regexp", regexp + ".*")
+                else:
+                    kind, regexp = "regexp", regexp + "(.*/)?"
+                if first:
+                    kind = "suffix"
+            elif ch == "*":
+                kind, regexp = "regexp", regexp + "[^/]*"
+            elif ch == "?":
+                kind, regexp = "regexp", regexp + "[^/]"
+            elif ch in ".+()|{}$":
+                regexp += "\\" + ch
+            elif ch == "\\" and i < n:
+                kind, regexp, i = "regexp", regexp + "\\" + text[i], i + 1
+            elif ch in "[]":
+                kind, regexp = "regexp", regexp + ch
+            else:
+                regexp += ch
+            first = False
+        return cls(text, exception, kind, re.compile(regexp + "$") if kind == "regexp" else None)
+
+    def matches(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+        assert self.regexp is not None
+        return self.regexp.match(path) is not None
+
+
+def read_dockerignore(text: str) -> list[IgnorePattern]:
+    """moby/patternmatcher's ignorefile.ReadAll, then New: comments only in column 1, whitespace trimmed, each
+    pattern cleaned like Go's filepath.Clean, a leading "/" dropped (the context root is "/")."""
+    patterns = []
+    for number, raw in enumerate(text.splitlines()):
+        line = raw.removeprefix("\ufeff") if number == 0 else raw
+        if line.startswith("#") or not line.strip():
+            continue
+        line = line.strip()
+        exception = line.startswith("!")
+        line = line[1:].strip() if exception else line
+        if line:
+            line = posixpath.normpath(line)
+            line = line.lstrip("/") if len(line) > 1 else line
+        patterns.append(IgnorePattern.compile(("!" if exception else "") + line))
+    return patterns
+
+
+def ignored(patterns: list[IgnorePattern], path: str) -> bool:
+    """PatternMatcher.MatchesOrParentMatches: the last pattern that matches the path or one of its parent
+    directories decides; an exception ("!") can bring back a path inside an excluded directory."""
+    matched = False
+    parents = path.split("/")[:-1]
+    for pattern in patterns:
+        if pattern.exception != matched:  # only a later exclusion can exclude, only a later exception bring back
+            continue
+        if pattern.matches(path) or any(pattern.matches("/".join(parents[: i + 1])) for i in range(len(parents))):
+            matched = not pattern.exception
+    return matched
+
+
+def build_context(root: Path, *, legacy: bool) -> set[str]:
+    """The files `docker build root` sends, as context-relative paths.
+
+    BuildKit (the default builder) walks into an excluded directory whenever the .dockerignore has exceptions, and
+    keeps each file the patterns do not exclude. The legacy builder (DOCKER_BUILDKIT=0, and builders that
+    copied it) skips an excluded directory unless an exception pattern's text starts with that directory's
+    path, so an exception such as "!pkg/**/*.py" loses pkg/sub/. A .dockerignore must give the same files to
+    both."""
+    patterns = read_dockerignore((root / ".dockerignore").read_text(encoding="utf-8"))
+    exceptions = [p.text for p in patterns if p.exception]
+    sent: set[str] = set()
+    for directory, subdirs, files in os.walk(root):
+        base = Path(directory).relative_to(root).as_posix()
+        prefix = "" if base == "." else base + "/"
+        keep = []
+        for name in sorted(subdirs):
+            path = prefix + name
+            if ignored(patterns, path):
+                if not exceptions or (legacy and not any((text + "/").startswith(path + "/") for text in exceptions)):
+                    continue
+            keep.append(name)
+        subdirs[:] = keep
+        sent.update(prefix + name for name in files if not ignored(patterns, prefix + name))
+    return sent
+
+
+def test_the_dockerignore_rules_match_as_dockers_do() -> None:
+    """The matcher above against examples from Docker's documentation of .dockerignore."""
+
+    def excluded(lines: str, path: str) -> bool:
+        return ignored(read_dockerignore(lines), path)
+
+    assert excluded("*/temp*", "somedir/temporary.txt") and excluded("*/temp*", "somedir/temp")
+    assert not excluded("*/temp*", "temp.txt") and not excluded("*/temp*", "a/b/temp")
+    assert excluded("*/*/temp*", "somedir/subdir/temporary.txt")
+    assert excluded("temp?", "tempa") and not excluded("temp?", "dir/tempa")
+    assert excluded("**/*.go", "main.go") and excluded("**/*.go", "a/b/c.go")
+    assert not excluded("*.md\n!README.md", "README.md") and excluded("*.md\n!README.md", "CHANGES.md")
+    assert excluded("*.md\n!README*.md\nREADME-secret.md", "README-secret.md")
+    assert not excluded("*.md\nREADME-secret.md\n!README*.md", "README-secret.md")
+    # The root-only trap: a bare name matches at the context root only, "**/" at any depth.
+    assert excluded(".env", ".env") and not excluded(".env", "pkg/.env") and excluded("**/.env", "pkg/sub/.env")
+    assert excluded("/foo/bar", "foo/bar") and excluded("foo", "foo/deep/file")
+    assert excluded(" # not a comment", " # not a comment".strip()) and not excluded("# a comment", "# a comment")
+
+
+SECRETS_PLANTED = (
+    ".env",
+    "prod.env",
+    "x.log",
+    "events.jsonl",
+    "state.sqlite3",
+    ".gz-tui/state.sqlite3",
+    "mirror/my-org/repo/.git/config",
+    ".venv/lib/python3.11/site-packages/token.txt",
+    "tests/.env",
+    "gz_tui/.env",
+    "gz_tui/.env.local",
+    "gz_tui/secret.env",
+    "gz_tui/run.log",
+    "gz_tui/tui/events.jsonl",
+    "gz_tui/.gz-tui/state.sqlite3",
+    "gz_tui/.gz-tui/state.sqlite3-wal",
+    "gz_tui/forges/cache.sqlite3-journal",
+    "gz_tui/config.toml",
+    "gz_tui/pipeline/app-key.pem",
+    "gz_tui/.netrc",
+    "gz_tui/__pycache__/cli.cpython-312.pyc",
+)
+
+
+def test_the_build_context_holds_what_the_image_installs_and_no_secret(tmp_path: Path) -> None:
+    """A copy of this checkout's layout, with tokens, logs, states and keys planted at the root and deep inside
+    gz_tui/: the context Docker would send holds exactly pyproject.toml, README.md and gz_tui's sources — the
+    same with BuildKit and with the legacy builder — and none of what was planted."""
+    context = tmp_path / "context"
+    package = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "gz_tui").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert package and all(p.endswith((".py", ".tcss")) for p in package), "gz_tui/ holds a file the test does not expect"
+    top_level = [p.name for p in ROOT.iterdir() if p.is_file()]
+    for path in [*package, *top_level, *SECRETS_PLANTED, "tests/test_x.py", "bench/run.py", "deploy/kubernetes/cronjob.yaml"]:
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / path).write_text("GH_TOKEN=ghp_planted\n" if path in SECRETS_PLANTED else "")
+    shutil.copyfile(DOCKERIGNORE, context / ".dockerignore")
+
+    expected = {"pyproject.toml", "README.md", *package}
+    for legacy in (False, True):
+        sent = build_context(context, legacy=legacy)
+        builder = "the legacy builder" if legacy else "BuildKit"
+        leaked = sorted(sent & set(SECRETS_PLANTED))
+        assert not leaked, f"{builder} would send {leaked} into the image's build"
+        assert sent == expected, f"{builder}: missing {sorted(expected - sent)}, extra {sorted(sent - expected)}"
+
+
+def test_the_dockerfile_reads_only_what_the_context_sends() -> None:
+    """Every COPY from the context names a file or folder the .dockerignore lets through."""
+    patterns = read_dockerignore(DOCKERIGNORE.read_text(encoding="utf-8"))
+    sources = [
+        word for rest in dockerfile_values("COPY") if "--from=" not in rest for word in rest.split()[:-1] if not word.startswith("--")
+    ]
+    assert sources, "the Dockerfile copies nothing from the context"
+    for source in sources:
+        assert not ignored(patterns, source.rstrip("/")), f".dockerignore excludes {source}, which the Dockerfile copies"
 
 
 # ---------------------------------------------------------------------------------------------------- flags

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,9 +35,16 @@ def link_url(link: str, rel: str) -> str | None:
     return next((url for url, r in LINK.findall(link) if r == rel), None)
 
 
-def walk(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> tuple[list[dict], list[httpx.Response]]:
+def link_to(link: str, rel: str) -> str:
+    """The URL of ``rel`` in a ``Link`` header, which must have it."""
+    url = link_url(link, rel)
+    assert url is not None, f"no rel={rel!r} in {link!r}"
+    return url
+
+
+def walk(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
     """Follow ``rel="next"`` verbatim until there is none."""
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     pages: list[httpx.Response] = []
     next_url: str | None = url
     while next_url:
@@ -101,18 +109,18 @@ def test_link_rels_on_first_middle_and_last_page(sim: ForgeSim, client: httpx.Cl
     base = f"{sim.base_url}/organizations/{org_id}/repos"
     assert link == f'<{base}?per_page=100&page=2>; rel="next", <{base}?per_page=100&page=3>; rel="last"'
 
-    middle = client.get(link_url(link, "next"))
+    middle = client.get(link_to(link, "next"))
     assert rels(middle.headers["link"]) == ["prev", "next", "last", "first"]
     assert link_url(middle.headers["link"], "first") == f"{base}?per_page=100&page=1"
 
-    last = client.get(link_url(middle.headers["link"], "next"))
+    last = client.get(link_to(middle.headers["link"], "next"))
     assert rels(last.headers["link"]) == ["prev", "first"]
     assert len(last.json()) == 50
 
 
 def test_query_parameters_are_kept_and_sorting_is_honoured(sim: ForgeSim, client: httpx.Client) -> None:
     response = client.get(f"{sim.base_url}/orgs/acme/repos?sort=created&direction=asc&per_page=10")
-    assert "sort=created&direction=asc&per_page=10&page=2" in link_url(response.headers["link"], "next")
+    assert "sort=created&direction=asc&per_page=10&page=2" in link_to(response.headers["link"], "next")
     created = [item["created_at"] for item in response.json()]
     assert created == sorted(created)
     newest = client.get(f"{sim.base_url}/orgs/acme/repos?per_page=10").json()  # default: created desc
@@ -126,7 +134,7 @@ def test_query_parameters_are_kept_and_sorting_is_honoured(sim: ForgeSim, client
 def test_api_v3_prefix_serves_the_same_api_and_keeps_the_prefix_in_links(sim: ForgeSim, client: httpx.Client) -> None:
     response = client.get(f"{sim.base_url}/api/v3/orgs/acme/repos?per_page=100")
     assert response.status_code == 200
-    assert link_url(response.headers["link"], "next").startswith(f"{sim.base_url}/api/v3/organizations/")
+    assert link_to(response.headers["link"], "next").startswith(f"{sim.base_url}/api/v3/organizations/")
     items, _ = walk(client, f"{sim.base_url}/api/v3/orgs/acme/repos?per_page=100")
     assert len(items) == 250
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
+from collections import deque
 from pathlib import Path
 
 import anyio
 
 from gz_tui.forges.registry import TOKEN_ENV_VARS, git_origin
+from gz_tui.kinds import ErrorClass
 from gz_tui.pipeline.git import (
     GitRunner,
     basic_auth_header,
@@ -16,6 +18,7 @@ from gz_tui.pipeline.git import (
     git_environment,
     summarize,
 )
+from gz_tui.pipeline.git.runner import ProgressReporter
 
 TOKEN = "ghp_RawTokenInTheEnvironment0123"
 
@@ -68,6 +71,48 @@ def test_classification_of_common_git_failures() -> None:
     assert classify("fatal: the remote end hung up unexpectedly") == "network"
     assert classify("fatal: could not create work tree dir 'x': No space left on device") == "disk"
     assert classify("fatal: fetch-pack: invalid index-pack output") == "disk"  # index-pack died writing on a full disk
+
+
+def test_the_cause_git_names_first_in_priority_wins_over_the_errors_it_causes() -> None:
+    # A full disk makes the transfer fail too; a 429 comes with a hung-up connection: neither is retried as a network blip.
+    assert classify("error: RPC failed; curl 56 Recv failure\nfatal: write error: No space left on device") is ErrorClass.DISK
+    assert classify("error: RPC failed; HTTP 429\nfatal: the remote end hung up unexpectedly") is ErrorClass.THROTTLED
+    assert classify("fatal: Not possible to fast-forward, aborting.") is ErrorClass.CONFLICT
+    assert classify("fatal: operation not allowed here") is ErrorClass.OTHER  # "not allowed" alone is no refused transport
+    assert classify("something git has never said") is ErrorClass.OTHER
+
+
+def test_a_transport_the_environment_does_not_allow_is_refused_and_not_retried(tmp_path: Path) -> None:
+    runner = GitRunner(git_environment(base=os.environ, protocol="https", allow_http=False))
+
+    result = anyio.run(lambda: runner.run(["clone", "--", f"file://{tmp_path / 'elsewhere.git'}", str(tmp_path / "clone")]))
+
+    assert not result.ok and result.error_class is ErrorClass.REFUSED and not result.transient
+    assert result.message == "fatal: transport 'file' not allowed"
+    assert not (tmp_path / "clone").exists()
+
+
+def test_progress_tells_each_phase_as_it_begins_and_the_last_line_at_the_end() -> None:
+    heard: list[tuple[str, float | None, int]] = []
+    reporter = ProgressReporter(lambda phase, percent, received: heard.append((phase, percent, received)))
+    tail: deque[str] = deque()
+    received = 0
+    lines = [
+        "remote: Counting objects: 100% (3/3), done.",
+        *(f"Receiving objects:  {n}% ({n}/100), {n / 10:.2f} MiB | 1.00 MiB/s" for n in range(1, 101)),
+        "Resolving deltas:  40% (2/5)",
+        "Resolving deltas: 100% (5/5), done.",
+        "fatal: early EOF",
+    ]
+    for line in lines:
+        received = reporter.line(line, received, tail)
+    reporter.flush()
+
+    phases = [phase for phase, _, _ in heard]
+    assert phases[0] == "counting objects" and phases.index("receiving objects") < phases.index("resolving deltas")
+    assert heard[phases.index("receiving objects")] == ("receiving objects", 1.0, 104857)
+    assert heard[-1] == ("resolving deltas", 100.0, 10 * 1024**2)  # the bytes add up to what git received
+    assert received == 10 * 1024**2 and list(tail) == ["fatal: early EOF"]
 
 
 def test_summary_prefers_fatal_line_strips_escapes_and_redacts() -> None:

@@ -14,7 +14,7 @@ import pytest
 from gz_tui.clock import FakeClock
 from gz_tui.forge_sim import Scenario
 from gz_tui.forges.http import RetryPolicy
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import json_sink, repo_dirs, run_pipeline, settings_for
 
 
 def waits_of(events: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
@@ -105,7 +105,7 @@ def test_persistent_server_errors_stop_listing_cleanly_with_exit_1(forge_factory
         if event["event"] == "page" and event["number"] == 1:
             sim.scenario.error_status = 502
 
-    code = anyio.run(Pipeline(settings, clock=clock, events=sink, policy=RetryPolicy(transient_attempts=3)).run)
+    code = anyio.run(Pipeline(settings, clock=clock, events=json_sink(sink), policy=RetryPolicy(transient_attempts=3)).run)
     assert code == 1
     failure = [e for e in events if e["event"] == "listing_failed"]
     assert failure and "run again to resume" in failure[0]["message"]

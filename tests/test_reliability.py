@@ -15,10 +15,12 @@ import anyio
 import pytest
 
 from gz_tui.forge_sim import ForgeSim, Scenario
+from gz_tui.kinds import WaitKind
+from gz_tui.pipeline.events import RateLimitWait
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs, run_cancelled_when, run_pipeline, settings_for
+from tests.helpers import json_sink, repo_dirs, run_cancelled_when, run_pipeline, settings_for
 
 LONG_NAME = "n" * 256
 
@@ -48,7 +50,7 @@ def test_a_name_longer_than_the_file_system_allows_is_that_repos_failure_only(fo
 def run_while(settings: Any, action: Any, **kwargs: Any) -> tuple[int, list[dict[str, Any]], float]:
     """Run the pipeline in-process while ``action(events)`` runs in a thread beside it."""
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(settings, events=events.append, git_backoff=0.05, **kwargs)
+    pipeline = Pipeline(settings, events=json_sink(events.append), git_backoff=0.05, **kwargs)
     thread = threading.Thread(target=action, args=(events,), daemon=True)
     started = time.monotonic()
     thread.start()
@@ -162,12 +164,12 @@ def test_messages_say_what_a_wait_is_until_when_and_what_goes_on_meanwhile() -> 
 
     snap = demo_data.mid_run()  # 412 queued, 7 active
     now = snap.now
-    backoff = wait_line({"kind": "backoff", "seconds": 4.2, "until": now + 4.2}, snap)
+    backoff = wait_line(RateLimitWait(kind=WaitKind.BACKOFF, seconds=4.2, until=now + 4.2), snap)
     assert "rate limit" not in backoff and "server error or connection" in backoff
     assert "419 listed repos are cloned meanwhile" in backoff
     idle = replace(snap, counts=replace(snap.counts, queued=0, active=0))
-    assert "nothing is queued meanwhile" in wait_line({"kind": "primary", "seconds": 30, "until": now + 30}, idle)
-    long = wait_line({"kind": "primary", "seconds": 5400, "until": now + 5400}, snap)
+    assert "nothing is queued meanwhile" in wait_line(RateLimitWait(kind=WaitKind.PRIMARY, seconds=30, until=now + 30), idle)
+    long = wait_line(RateLimitWait(kind=WaitKind.PRIMARY, seconds=5400, until=now + 5400), snap)
     assert "1:30:00, until " in long and "locked" in long
 
 

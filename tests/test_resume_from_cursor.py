@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from gz_tui.pipeline.runner import Pipeline
-from tests.helpers import repo_dirs, run_cancelled_when, settings_for
+from tests.helpers import json_sink, repo_dirs, run_cancelled_when, settings_for
 
 REPOS = 130
 """Two pages or more on every forge (GitHub and GitLab 100 a page, Gitea 50)."""
@@ -33,7 +33,7 @@ def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(forge_
     pages_before = sum(1 for r in sim.api_requests() if "repos" in r.path or "projects" in r.path)
 
     events = []
-    pipeline = Pipeline(settings, events=events.append)
+    pipeline = Pipeline(settings, events=json_sink(events.append))
     code = anyio.run(pipeline.run)
     failures = [(e["repo"], e["message"]) for e in events if e["event"] == "repo_failed"]
     assert code == 0, failures[:3]

@@ -24,7 +24,7 @@ from gz_tui.kinds import ErrorClass, RepoStatus, RunStatus
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import json_sink, repo_dirs, run_pipeline, settings_for
 
 
 def remote(index: int) -> RemoteRepo:
@@ -187,7 +187,7 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
             if len(done) == 3:
                 filler.append(fill(small_fs))
 
-    pipeline = Pipeline(settings_for(sim, dest, state_path=state, workers=2), events=on_event)
+    pipeline = Pipeline(settings_for(sim, dest, state_path=state, workers=2), events=json_sink(on_event))
     code = anyio.run(pipeline.run)
     assert refused, "the disk never filled up under the state"
     assert code == 1

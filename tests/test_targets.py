@@ -21,7 +21,7 @@ from gz_tui.config import Settings
 from gz_tui.forge_sim import ForgeSim, Scenario
 from gz_tui.pipeline.runner import Pipeline
 from tests.conftest import run_cli
-from tests.helpers import events_match_their_declarations, repo_dirs, settings_for
+from tests.helpers import events_match_their_declarations, json_sink, repo_dirs, settings_for
 
 FLAVOURS = ("github", "gitlab", "gitea")
 
@@ -47,7 +47,7 @@ def write_config(path: Path, sims: dict[str, ForgeSim], root: Path, extra: str =
 
 def run_targets(targets: list[Settings], **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
-    code = anyio.run(Pipeline(targets, events=events.append, **kwargs).run)
+    code = anyio.run(Pipeline(targets, events=json_sink(events.append), **kwargs).run)
     return code, events
 
 
@@ -127,7 +127,7 @@ def test_a_rate_limit_wait_on_one_forge_stalls_neither_the_others_listing_nor_cl
     }
     targets = targets_for(sims, tmp_path, workers=4, buffer=1000)
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(targets, events=events.append)
+    pipeline = Pipeline(targets, events=json_sink(events.append))
     snapshots: list[Any] = []
 
     async def main() -> int:
@@ -180,7 +180,7 @@ def test_a_small_target_is_not_starved_behind_a_big_one(forge_factory: Any, tmp_
             if event["target"] == "small":
                 pipeline.cancel()
 
-    pipeline = Pipeline(targets, events=sink)
+    pipeline = Pipeline(targets, events=json_sink(sink))
     code = anyio.run(pipeline.run)
     assert code == 130
     assert finished_at["small"] < 8, f"the 20-repo target took {finished_at['small']:.1f} s"
@@ -194,7 +194,7 @@ def test_pausing_one_target_fills_its_buffer_and_stops_its_lister_while_the_othe
     sims = {"github": forge_factory(org="acme", repos=300), "gitea": forge_factory(org="acme", repos=60, scenario=Scenario(latency=0.05))}
     targets = targets_for(sims, tmp_path, workers=2, buffer=20)
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(targets, events=events.append)
+    pipeline = Pipeline(targets, events=json_sink(events.append))
 
     async def main() -> int:
         async with anyio.create_task_group() as group:
@@ -254,7 +254,7 @@ def test_a_forge_that_goes_away_stalls_and_stops_only_its_own_targets(forge_fact
         settings_for(healthy, tmp_path / "healthy", target="healthy", workers=2, outage_limit=4),
     ]
     events: list[dict[str, Any]] = []
-    pipeline = Pipeline(targets, events=events.append, git_backoff=0.05)
+    pipeline = Pipeline(targets, events=json_sink(events.append), git_backoff=0.05)
 
     async def main() -> int:
         async with anyio.create_task_group() as group:
@@ -291,7 +291,7 @@ def test_a_slow_post_sync_does_not_hold_up_cancel(forge_factory: Any, tmp_path: 
         if event["event"] == "summary" and event["target"] == "small":
             marks["small"] = time.monotonic()
 
-    pipeline = Pipeline(targets, events=sink)
+    pipeline = Pipeline(targets, events=json_sink(sink))
 
     async def main() -> int:
         async with anyio.create_task_group() as group:

@@ -13,6 +13,8 @@ from urllib.parse import quote
 import pytest
 
 from gz_tui.headless import HeadlessReporter
+from gz_tui.kinds import ErrorClass
+from gz_tui.pipeline.events import Emitted, RepoFailed, Summary
 from gz_tui.untrusted import (
     REDACTED,
     SECRETS,
@@ -160,9 +162,38 @@ def test_headless_json_keeps_keys_parseable_with_a_one_letter_token() -> None:
     SECRETS.add("x")
     out = io.StringIO()
     reporter = HeadlessReporter(json_mode=True, out=out, err=io.StringIO(), color=False)
-    reporter.event({"event": "summary", "time": 1.0, "exit_code": 0, "state": "/tmp/box/x/state.sqlite3"})
-    reporter.event({"event": "repo_failed", "repo": "acme/x", "error_class": "auth", "message": "bad token x", "attempts": 1})
+    summary = Emitted(
+        Summary(
+            exit_code=0,
+            listed=1,
+            cloned=1,
+            updated=0,
+            unchanged=0,
+            skipped=0,
+            failed=0,
+            resumed_done=0,
+            gone=0,
+            moved=0,
+            kept=0,
+            wikis=0,
+            seconds=1.0,
+            api_requests=1,
+            not_modified=0,
+            state="/tmp/box/x/state.sqlite3",
+        ),
+        1.0,
+    )
+    reporter.event(summary)
+    reporter.event(Emitted(RepoFailed(repo="acme/x", error_class=ErrorClass.AUTH, message="bad token x", attempts=1), 1.0, "acme"))
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
-    assert list(first) == ["event", "time", "exit_code", "state"]
+    assert list(first) == list(summary.as_dict()) and "exit_code" in first
     assert first["state"] == "/tmp/box/***/state.sqlite3"
-    assert second == {"event": "repo_failed", "repo": "acme/***", "error_class": "auth", "message": "bad token ***", "attempts": 1}
+    assert second == {
+        "event": "repo_failed",
+        "time": 1.0,
+        "target": "acme",
+        "repo": "acme/***",
+        "error_class": "auth",
+        "message": "bad token ***",
+        "attempts": 1,
+    }

@@ -8,14 +8,14 @@ import argparse
 import os
 import tempfile
 from collections.abc import Mapping
+from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-import tomli_w
-
+from gz_tui.config.options import Parser, UsageError, add_setting_options
 from gz_tui.config.resolve import Resolved, resolve_targets, resolve_with_sources
 from gz_tui.config.schema import DEFAULTS_KEYS, config_path, load_config
-from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError, shown
+from gz_tui.config.settings import BUILTIN, ConfigError, shown
 from gz_tui.forges.registry import provider_info
 from gz_tui.logs import default_log_path
 
@@ -123,6 +123,8 @@ def _plain(value: Any) -> Any:
 
 
 def default_config_text() -> str:
+    import tomli_w  # a config writer: loaded by `config init` only, not by every start that builds the parser
+
     return _HEADER + tomli_w.dumps(default_config_document()) + _TARGETS_EXAMPLE
 
 
@@ -149,53 +151,32 @@ def write_default_config(path: Path, *, force: bool = False) -> None:
         raise
 
 
-class _Usage(Exception):
-    pass
+DESCRIPTION = "Create, show or locate the gz-tui config file."
+
+SHOW_OPTIONS = ("profile", "provider", "base_url")
+"""The settings ``config show`` takes from the command line: what chooses a profile."""
 
 
-class _Exit(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports instead of exiting and prints help to the given stream."""
-
-    out: TextIO
-
-    def error(self, message: str) -> NoReturn:
-        raise _Usage(message)
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        if message:
-            raise _Usage(message.strip())
-        raise _Exit(status)
-
-    def _print_message(self, message: str, file: Any = None) -> None:
-        if message:
-            self.out.write(message)
-
-
-def _config_parser(stdout: TextIO) -> _Parser:
-    parser = _Parser(prog="gz-tui config", description="Create, show or locate the gz-tui config file.")
-    parser.out = stdout
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{init,show,path}", parser_class=_Parser)
-    init = sub.add_parser("init", help="write a commented default config file (mode 0600)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``gz-tui config``'s actions and their arguments, on the parser the command line gives it (or
+    :func:`config_command`'s)."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="{init,show,path}")
+    init = actions.add_parser("init", help="write a commented default config file (mode 0600)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    show = sub.add_parser(
+    show = actions.add_parser(
         "show",
         help="print the effective settings and where each came from, then each configured target's",
         description="Print the effective settings of `gz-tui OWNER` and of each configured [targets.NAME] "
         "(only the targets named, if any), and where each setting came from.",
     )
     show.add_argument("names", nargs="*", metavar="NAME", help="only these [targets.NAME]")
-    show.add_argument("--profile", metavar="NAME")
-    show.add_argument("--provider", choices=PROVIDERS)
-    show.add_argument("--base-url", metavar="URL")
-    sub.add_parser("path", help="print the config file path")
-    for p in (parser, init, show, sub.choices["path"]):
-        p.out = stdout
-    return parser
+    add_setting_options(show, SHOW_OPTIONS)
+    actions.add_parser("path", help="print the config file path")
+
+
+def error_line(message: str) -> str:
+    """How ``gz-tui config`` says what went wrong, a usage error or another: ``gz-tui config: error: ...``."""
+    return f"gz-tui config: error: {message}\n"
 
 
 def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
@@ -250,19 +231,28 @@ def _show(resolved: Resolved, targets: list[Resolved], stdout: TextIO, environ: 
 
 
 def config_command(argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None) -> int:
-    """``gz-tui config init [--force] | show [NAME...] [--profile NAME] [--provider P] [--base-url URL] | path``.
+    """``gz-tui config ARGV`` in this process, writing to ``stdout`` and ``stderr`` (help included): its own
+    parser (:func:`add_arguments`), then :func:`run_config`. Returns 0, or 2 on a usage or config error."""
+    parser = Parser(prog="gz-tui config", description=DESCRIPTION)
+    add_arguments(parser)
+    try:
+        with redirect_stdout(stdout):
+            args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, written to stdout
+        return int(done.code or 0)
+    except UsageError as usage:
+        stderr.write(error_line(usage.message))
+        return 2
+    return run_config(args, stdout=stdout, stderr=stderr, environ=environ)
 
-    Returns 0 on success, 2 on a usage or config error (one line on ``stderr``, never a traceback).
+
+def run_config(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None) -> int:
+    """``gz-tui config init [--force] | show [NAME...] [--profile NAME] [--provider P] [--base-url URL] | path``,
+    parsed (``args.action`` and its options).
+
+    Returns 0 on success, 2 on a config error (one line on ``stderr``, never a traceback).
     """
     environ = os.environ if environ is None else environ
-    parser = _config_parser(stdout)
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as done:
-        return done.status
-    except _Usage as usage:
-        stderr.write(f"gz-tui config: error: {usage}\n")
-        return 2
     path = config_path(environ)
     try:
         if args.action == "path":
@@ -271,11 +261,11 @@ def config_command(argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: 
             try:
                 write_default_config(path, force=args.force)
             except FileExistsError:
-                stderr.write(f"gz-tui config: error: {path} already exists (use --force to overwrite)\n")
+                stderr.write(error_line(f"{path} already exists (use --force to overwrite)"))
                 return 2
             stdout.write(f"wrote {path}\n")
         else:
-            flags = {"profile": args.profile, "provider": args.provider, "base_url": args.base_url}
+            flags = {name: getattr(args, name) for name in SHOW_OPTIONS}
             config = load_config(path)
             shown_first = [] if args.names else [resolve_with_sources(flags, environ)]
             targets = resolve_targets(flags, args.names, environ) if args.names or (config and config.targets) else []
@@ -283,11 +273,11 @@ def config_command(argv: list[str], *, stdout: TextIO, stderr: TextIO, environ: 
             warnings = dict.fromkeys(w for r in (*shown_first, *targets) for w in r.warnings)
             stderr.writelines(f"gz-tui config: warning: {warning}\n" for warning in warnings)
     except ConfigError as exc:
-        stderr.write(f"gz-tui config: error: {exc}\n")
+        stderr.write(error_line(str(exc)))
         return 2
     except BrokenPipeError:
         raise  # the reader went away (`| head`): not a config problem
     except OSError as exc:
-        stderr.write(f"gz-tui config: error: {exc.filename or path}: {exc.strerror or exc}\n")
+        stderr.write(error_line(f"{exc.filename or path}: {exc.strerror or exc}"))
         return 2
     return 0

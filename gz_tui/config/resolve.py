@@ -35,23 +35,23 @@ from typing import Any
 from gz_tui.config.schema import ConfigFile, config_path, load_config
 from gz_tui.config.settings import (
     BUILTIN,
-    DEFAULT_BASE_URLS,
     FLAG,
     RULES,
     SETTING_NAMES,
     ConfigError,
-    Invalid,
     Origin,
     Settings,
+    api_base_of,
     check,
     validate,
 )
-from gz_tui.config.tokens import TokenHolder, find_token
-from gz_tui.kinds import ProviderName
+from gz_tui.config.tokens import FoundToken, TokenHolder, find_token
+from gz_tui.config.values import Invalid
+from gz_tui.forges.registry import provider_info
 from gz_tui.layout import default_state_path
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """The settings for a run of one target, where each one came from, and what the user should be told."""
 
@@ -62,14 +62,17 @@ class Resolved:
     config_file: Path
     """The file that was consulted (it may not exist)."""
     config_found: bool
-    profile: str | None = None
-    """The selected profile, if any."""
     dest_root: Path | None = None
     """Where clones go (``dest_root/OWNER``) when --dest is not given, if the config sets it."""
     origins: dict[str, Origin] = field(default_factory=dict)
     """Per setting taken from a flag or the config file: where, for error messages (``validate``)."""
     table: str = ""
     """``[targets.NAME]`` for a target of the config file; empty for an owner named on the command line."""
+
+    @property
+    def profile(self) -> str | None:
+        """The selected profile, if any."""
+        return self.settings.profile
 
     def problem(self) -> str | None:
         """One-line reason this target cannot run (:func:`validate`), naming its table if it has one."""
@@ -92,7 +95,7 @@ def _norm_url(url: str) -> str:
 
 
 def _profile_api_base(profile: Mapping[str, Any]) -> str:
-    return _norm_url(profile.get("base_url") or DEFAULT_BASE_URLS[profile["provider"]])
+    return _norm_url(api_base_of(profile["provider"], profile.get("base_url") or ""))
 
 
 def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str]) -> str | None:
@@ -129,10 +132,141 @@ def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFi
 
 
 def _checked_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The flags the user gave, each checked by its rule, and ``--profile``."""
-    given = {k: check(k, v) if k in RULES else v for k, v in flags.items() if v is not None and k in SETTING_NAMES and k != "target"}
+    """The flags the user gave, each checked by its rule, and ``--profile`` (which resolution decides on)."""
+    given = {
+        k: check(k, v) if k in RULES else v
+        for k, v in flags.items()
+        if v is not None and k in SETTING_NAMES and k not in ("target", "profile")
+    }
     profile_flag = flags.get("profile")
     return given, None if profile_flag is None else check("profile", profile_flag)
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """Where one target's values come from, highest first: the flags the user typed, then the tables of the
+    config file: the target's ``[targets.NAME]``, the profile it uses, ``[defaults]``."""
+
+    given: Mapping[str, Any]
+    tables: tuple[tuple[Origin, Mapping[str, Any]], ...]
+    path: Path
+    """The config file (it may not exist)."""
+    target: str | None
+    """The ``[targets.NAME]`` resolved, or None for an owner named on the command line."""
+    table: Mapping[str, Any]
+    """That target's table (empty for an owner named on the command line)."""
+    profile: str | None
+    profile_table: Mapping[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        """``[targets.NAME]``, or empty for an owner named on the command line."""
+        return f"[targets.{self.target}]" if self.target is not None else ""
+
+    def pick(self, key: str) -> tuple[Any, Origin] | None:
+        """The value of ``key`` from the highest layer that has it, and where it came from; None if none has it."""
+        if key in self.given:
+            return self.given[key], FLAG
+        for origin, table in self.tables:
+            if key in table:
+                return table[key], origin
+        return None
+
+
+def _layers(
+    given: Mapping[str, Any], profile_flag: str | None, config: ConfigFile | None, path: Path, target: str | None, warnings: list[str]
+) -> Layers:
+    """Step 1: the layers of one target, with the profile it uses (:func:`_select_profile`: chosen by the flags'
+    or its table's provider and base URL). A ``--provider`` that contradicts that profile's is a ConfigError."""
+    table: Mapping[str, Any] = config.targets[target] if config is not None and target is not None else {}
+    forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {k: given[k] for k in ("provider", "base_url") if k in given}
+    name = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings)
+    profile = config.profiles[name] if config is not None and name is not None else None
+    if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
+        raise ConfigError(f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}')
+    tables: list[tuple[Origin, Mapping[str, Any]]] = []
+    if table:
+        tables.append((Origin(path, f"[targets.{target}]"), table))
+    if profile is not None:
+        tables.append((Origin(path, f"[profiles.{name}]"), profile))
+    if config is not None:
+        tables.append((Origin(path, "[defaults]"), config.defaults))
+    return Layers(given, tuple(tables), path, target, table, name, profile)
+
+
+DECIDED = ("owner", "target", "profile", "dest", "token", "token_source", "token_cmd", "token_file")
+"""The settings resolution decides on rather than picks from the layers (:func:`_pick` does the others)."""
+
+
+def _pick(layers: Layers, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], dict[str, Origin]]:
+    """Step 2: every setting but those :data:`DECIDED`, from the highest layer that has it, else its built-in
+    default (a GitHub App's from the environment over the file, under the flags); then the owner, the target's
+    name and the profile. Returns the values, their sources (for ``config show``) and their origins."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    origins: dict[str, Origin] = {}
+    for key in SETTING_NAMES:
+        if key in DECIDED:
+            continue
+        found = layers.pick(key)
+        if found is None:
+            values[key], sources[key] = BUILTIN[key], "default"
+        else:
+            values[key], origins[key] = found
+            sources[key] = str(origins[key])
+        if key in APP_ENV and origins.get(key) is not FLAG and environ.get(APP_ENV[key], "").strip():
+            values[key], sources[key] = _from_env(key, environ), f"env {APP_ENV[key]}"
+            origins.pop(key, None)
+    for key in ("state_path", "log_file"):
+        if values[key] is not None:
+            values[key] = Path(values[key]).expanduser()
+    path, label, table = layers.path, layers.label, layers.table
+    if layers.target is not None:
+        values["owner"], values["target"] = table.get("owner", layers.target), layers.target
+        sources["owner"] = f"config {path} {label}" if "owner" in table else f"the name of {label}"
+        sources["target"] = f"config {path} {label}"
+    else:
+        values["owner"], sources["owner"] = layers.given.get("owner", ""), "flag" if "owner" in layers.given else "default"
+        values["target"], sources["target"] = values["owner"], sources["owner"]
+    values["profile"] = layers.profile
+    return values, sources, origins
+
+
+def _destination(layers: Layers, owner: str, root: tuple[Any, Origin] | None, *, dest_is_root: bool) -> tuple[Path, str]:
+    """Step 3: where the target's clones go, and how ``config show`` names that. ``--dest`` (with several
+    targets: ``--dest/OWNER``), else the target's ``dest``, else ``dest_root/OWNER`` (``root``: the
+    ``dest_root`` the file sets, and where), else ``./OWNER`` (OWNER: the last segment of a GitLab group path)."""
+    last = _last_segment(owner)
+    if "dest" in layers.given:
+        flag_dest = Path(layers.given["dest"]).expanduser()
+        return (flag_dest / last, "flag --dest/<owner>") if dest_is_root else (flag_dest, "flag")
+    if "dest" in layers.table:
+        return Path(layers.table["dest"]), f"config {layers.path} {layers.label}"
+    if root is not None:
+        return Path(root[0]) / last, f"{root[1]} dest_root"
+    return Path(last or "."), "default"
+
+
+def _credential(
+    layers: Layers,
+    values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    warnings: list[str],
+    *,
+    with_tokens: bool,
+    gh_answers: dict[str, str | None] | None,
+) -> FoundToken:
+    """Step 4: what the target signs in with. A GitHub App (on a forge with app logins, and no ``--token``) needs
+    no token; otherwise the token is looked for (:func:`~gz_tui.config.tokens.find_token`), unless
+    ``with_tokens`` is false (``gz-tui status`` needs none)."""
+    provider, app_id = values["provider"], values["github_app_id"]
+    if app_id is not None and provider_info(provider).app_login and "token" not in layers.given:
+        return FoundToken(None, f"GitHub App {app_id}", f"GitHub App {app_id}")
+    if not with_tokens:
+        return FoundToken(None, "not looked up", "")
+    api_base = api_base_of(provider, values["base_url"])
+    holders = _token_holders(layers, provider, api_base, warnings)
+    return find_token(layers.given, holders, provider, api_base, environ, warnings, gh_answers)
 
 
 def _resolve(
@@ -147,96 +281,32 @@ def _resolve(
     with_tokens: bool = True,
     gh_answers: dict[str, str | None] | None = None,
 ) -> Resolved:
-    """One target: the command-line owner in ``given``, or the ``[targets.NAME]`` table named ``target``.
+    """One target: the command-line owner in ``given``, or the ``[targets.NAME]`` table named ``target``;
+    its layers, the values picked from them, its destination and its credential, then its Settings, once.
 
     ``dest_is_root``: ``--dest`` names the folder the targets land in (``DEST/OWNER``), as it does when a
     run has several targets.
     """
     warnings: list[str] = list(config.warnings) if config else []
-    table: Mapping[str, Any] = config.targets[target] if config is not None and target is not None else {}
-    label = f"[targets.{target}]" if target is not None else ""
-    forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {k: given[k] for k in ("provider", "base_url") if k in given}
-    name = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings)
-    profile = config.profiles[name] if config is not None and name is not None else None
-    layers: list[tuple[Origin, Mapping[str, Any]]] = []
-    if table:
-        layers.append((Origin(path, label), table))
-    if profile is not None:
-        layers.append((Origin(path, f"[profiles.{name}]"), profile))
-    if config is not None:
-        layers.append((Origin(path, "[defaults]"), config.defaults))
-
-    origins: dict[str, Origin] = {}
-
-    def pick(key: str, default: Any) -> tuple[Any, str]:
-        if key in given:
-            origins[key] = FLAG
-            return given[key], str(FLAG)
-        for origin, layer in layers:
-            if key in layer:
-                origins[key] = origin
-                return layer[key], str(origin)
-        return default, "default"
-
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for key in SETTING_NAMES:
-        if key not in ("owner", "target", "token", "token_source", "dest", "token_cmd", "token_file"):
-            values[key], sources[key] = pick(key, BUILTIN.get(key, ""))
-            if key in APP_ENV and sources[key] != str(FLAG) and environ.get(APP_ENV[key], "").strip():
-                values[key], sources[key] = _from_env(key, environ), f"env {APP_ENV[key]}"
-    if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
-        raise ConfigError(f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}')
-    if target is not None:
-        values["owner"], values["target"] = table.get("owner", target), target
-        sources["owner"] = f"config {path} {label}" if "owner" in table else f"the name of {label}"
-        sources["target"] = f"config {path} {label}"
-    else:
-        values["owner"], sources["owner"] = given.get("owner", ""), "flag" if "owner" in given else "default"
-        sources["target"] = sources["owner"]
-
-    settings = Settings(**values)
-    for key in ("state_path", "log_file"):
-        value = getattr(settings, key)
-        if value is not None:
-            setattr(settings, key, Path(value).expanduser())
-
-    # Destination: --dest (with several targets: --dest/OWNER), else the target's dest, else
-    # dest_root/OWNER-last-segment, else ./OWNER-last-segment.
-    dest_root, root_source = pick("dest_root", None)
-    last = _last_segment(settings.owner)
-    if "dest" in given:
-        flag_dest = Path(given["dest"]).expanduser()
-        settings.dest, sources["dest"] = (flag_dest / last, "flag --dest/<owner>") if dest_is_root else (flag_dest, "flag")
-    elif "dest" in table:
-        settings.dest, sources["dest"] = Path(table["dest"]), f"config {path} {label}"
-    elif dest_root is not None:
-        settings.dest, sources["dest"] = Path(dest_root) / last, f"{root_source} dest_root"
-    else:
-        settings.dest, sources["dest"] = Path(last or "."), "default"
-
-    command: tuple[str, ...] = ()
-    if settings.github_app_id is not None and settings.provider == ProviderName.GITHUB and "token" not in given:
-        token, source, token_source = None, f"GitHub App {settings.github_app_id}", f"GitHub App {settings.github_app_id}"
-    elif with_tokens:
-        token, source, token_source, command = find_token(
-            given, _token_holders(settings, table, label, profile, name, path, warnings), settings, environ, warnings, gh_answers
-        )
-    else:
-        token, source, token_source = None, "not looked up", ""
-    settings.token, settings.token_source, settings.token_cmd = token, token_source, command
-    sources["token"] = sources["token_source"] = sources["token_cmd"] = sources["token_file"] = source
-
+    layers = _layers(given, profile_flag, config, path, target, warnings)
+    values, sources, origins = _pick(layers, environ)
+    root = layers.pick("dest_root")
+    if root is not None:
+        origins["dest_root"] = root[1]
+    dest, sources["dest"] = _destination(layers, values["owner"], root, dest_is_root=dest_is_root)
+    found = _credential(layers, values, environ, warnings, with_tokens=with_tokens, gh_answers=gh_answers)
+    for key in ("token", "token_source", "token_cmd", "token_file"):
+        sources[key] = found.source
+    settings = Settings(**values, dest=dest, token=found.token, token_source=found.token_source, token_cmd=found.command)
     return Resolved(
         settings=settings,
         sources=sources,
         warnings=warnings,
         config_file=path,
         config_found=config is not None,
-        profile=name,
-        dest_root=Path(dest_root) if dest_root is not None else None,
+        dest_root=Path(root[0]) if root is not None else None,
         origins=origins,
-        table=label,
+        table=layers.label,
     )
 
 
@@ -262,35 +332,26 @@ def _from_env(key: str, environ: Mapping[str, str]) -> Any:
         raise ConfigError(f"{var} {bad.must}") from None
 
 
-def _token_holders(
-    settings: Settings,
-    table: Mapping[str, Any],
-    label: str,
-    profile: Mapping[str, Any] | None,
-    name: str | None,
-    path: Path,
-    warnings: list[str],
-) -> list[TokenHolder]:
+def _token_holders(layers: Layers, provider: str, api_base: str, warnings: list[str]) -> list[TokenHolder]:
     """The tables whose ``token_env``/``token`` this run may use: the target's, then its profile's, each
     only when its own forge is the one in use (a token is never sent to another forge)."""
     holders: list[TokenHolder] = []
-    api_base = _norm_url(settings.api_base)
+    table, label, profile, path = layers.table, layers.label, layers.profile_table, layers.path
+    in_use = _norm_url(api_base)
     if table and any(key in table for key in TOKEN_KEYS):
-        provider = table.get("provider") or (profile["provider"] if profile is not None else settings.provider)
+        own_provider = table.get("provider") or (profile["provider"] if profile is not None else provider)
         own = table.get("base_url") or (profile.get("base_url") if profile is not None else None)
-        own_base = _norm_url(own or DEFAULT_BASE_URLS[provider])
-        if own_base == api_base:
+        own_base = _norm_url(api_base_of(own_provider, own or ""))
+        if own_base == in_use:
             holders.append((label, table, f"config {path} {label}"))
         else:
-            warnings.append(f"not using the token of {label}: its base URL {own_base} differs from {settings.api_base}")
+            warnings.append(f"not using the token of {label}: its base URL {own_base} differs from {api_base}")
     if profile is not None and any(key in profile for key in TOKEN_KEYS):
-        profile_label = f"[profiles.{name}]"
-        if _profile_api_base(profile) == api_base:
+        profile_label = f"[profiles.{layers.profile}]"
+        if _profile_api_base(profile) == in_use:
             holders.append((profile_label, profile, f"config {path} {profile_label}"))
         else:
-            warnings.append(
-                f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} differs from {settings.api_base}"
-            )
+            warnings.append(f"not using the token of {profile_label}: its base URL {_profile_api_base(profile)} differs from {api_base}")
     return holders
 
 

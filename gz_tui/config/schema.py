@@ -20,7 +20,8 @@ from typing import Any
 
 import platformdirs
 
-from gz_tui.config.settings import PROVIDERS, RULES, ConfigError, InFile, Invalid, Origin, Rule, check, text
+from gz_tui.config.settings import PROVIDERS, RULES, ConfigError, InFile, Origin, Rule, check
+from gz_tui.config.values import Invalid, text
 
 APP_NAME = "gz-tui"
 CONFIG_ENV_VAR = "GZ_TUI_CONFIG"
@@ -129,6 +130,12 @@ def _quoted(name: str) -> str:
     return json.dumps(name)
 
 
+def _one_of(words: tuple[str, ...]) -> str:
+    """``"a", "b" or "c"``."""
+    quoted = [_quoted(str(word)) for word in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 def load_config(path: Path) -> ConfigFile | None:
     """Read and validate a config file; ``None`` when it does not exist. Raises :class:`ConfigError`."""
     try:
@@ -157,7 +164,7 @@ def load_config(path: Path) -> ConfigFile | None:
         profile = _check_table(path, label, table, PROFILE_KEYS)
         if "provider" not in profile:
             if name not in PROVIDERS:
-                raise ConfigError(f'{path}: {label} needs provider = "github", "gitlab" or "gitea"')
+                raise ConfigError(f"{path}: {label} needs provider = {_one_of(PROVIDERS)}")
             profile["provider"] = check("provider", name)
         profiles[name] = profile
     if "profile" in defaults and defaults["profile"] not in profiles:

@@ -1,9 +1,12 @@
-"""The settings of one run, and the one table that checks every value, wherever it came from.
+"""The settings of one run: each declared once, with its default, its check, where the config file may hold it and
+its command-line option; and the checks that involve more than one.
 
-A value reaches :class:`Settings` from a flag, the config file's ``[defaults]``, a ``[profiles.NAME]``
-or a ``[targets.NAME]`` table (the environment only carries tokens, which are free text). Each setting's
-check — its type, its bounds, what it must look like — is declared once in :data:`RULES`, and
-:func:`check` applies it to a value from any of those places. The error names the place:
+A value reaches :class:`Settings` from a flag, the config file's ``[defaults]``, a ``[profiles.NAME]`` or a
+``[targets.NAME]`` table (the environment only carries credentials). Each field a user can set is declared with
+:func:`setting`, whose :class:`Rule` is the one place that says what the value must be (its kind and bound, from
+:mod:`gz_tui.config.values`), which tables may hold it, and its option: ``gz-tui --help`` is generated from the
+rules (:mod:`gz_tui.config.options`), and :func:`check` applies a rule to a value from anywhere. The error names
+the place:
 
     --workers must be at most 64
     /home/me/.config/gz-tui/config.toml: [defaults] workers = 1000: must be at most 64
@@ -14,20 +17,38 @@ in GitLab group paths, plain http only to a loopback host unless ``insecure_http
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from enum import Flag, StrEnum, auto
+from enum import Flag, auto
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from gz_tui.config.values import (
+    Invalid,
+    Kind,
+    absolute_path,
+    any_path,
+    argv,
+    boolean,
+    branch_name,
+    choice,
+    command_line,
+    env_name,
+    host_alias,
+    http_url,
+    regex,
+    secret,
+    shard_text,
+    text,
+    whole_number,
+    words,
+)
 from gz_tui.forges.auth import CredentialError
 from gz_tui.forges.github_app import load_app_key
-from gz_tui.forges.registry import DEFAULT_PROVIDER, provider_info
+from gz_tui.forges.registry import DEFAULT_PROVIDER, TOKEN_ENV_VARS, provider_info
 from gz_tui.forges.registry import PROVIDERS as PROVIDER_CLASSES
 from gz_tui.kinds import Affiliation, CloneProtocol, PartialFilter, ProviderName, UpdateMode
-from gz_tui.shard import ShardError, parse_shard
 from gz_tui.urls import is_loopback
 
 PROVIDERS = tuple(ProviderName)
@@ -40,281 +61,6 @@ DEFAULT_BASE_URLS = {name: cls.info.default_base_url for name, cls in PROVIDER_C
 
 class ConfigError(ValueError):
     """A config file or option the user must fix. ``str()`` is one line naming where the value came from."""
-
-
-@dataclass(slots=True)
-class Settings:
-    """Everything a run needs; built by ``resolve`` and never mutated by the pipeline."""
-
-    owner: str
-    """Org or user (GitHub, Gitea), or a group's full path (GitLab)."""
-    provider: ProviderName = DEFAULT_PROVIDER
-    base_url: str = ""
-    """API root; empty means the provider's default."""
-    token: str | None = field(default=None, repr=False)
-    token_source: str = ""
-    """Where the token came from (flag, environment variable name, gh, config): shown, never the token."""
-    dest: Path = Path(".")
-    workers: int = 8
-    buffer: int = 1000
-    protocol: CloneProtocol = CloneProtocol.HTTPS
-    update: UpdateMode = UpdateMode.FETCH
-    depth: int | None = None
-    mirror: bool = False
-    """Bare mirror clones (every ref) at ``DEST/NAME.git``, updated by a pruning fetch of all refs."""
-    wikis: bool = False
-    """Also sync each repo's wiki, where the forge says it has one, at ``NAME.wiki`` (``NAME.wiki.git`` mirrored)."""
-    filter: PartialFilter | None = None
-    """Partial working clones: ``blob:none`` or ``tree:0`` (``git clone --filter``)."""
-    single_branch: bool = False
-    """Working clones of one branch only (the default branch, or ``branch``)."""
-    branch: str | None = None
-    """The branch working clones check out (and, with ``single_branch``, the only one fetched)."""
-    prune: bool = False
-    """Move clones of repos the forge no longer lists to ``DEST/.gz-tui/attic/<date>/`` (never deleted)."""
-    prune_force: bool = False
-    """Prune even more than ``prune_limit`` percent of the destination's clones."""
-    prune_limit: int = 10
-    """The largest share (percent) of the destination's clones a prune moves without ``prune_force``."""
-    include: str | None = None
-    exclude: str | None = None
-    skip_archived: bool = False
-    skip_forks: bool = False
-    dry_run: bool = False
-    headless: bool = False
-    json: bool = False
-    insecure_http: bool = False
-    state_path: Path | None = None
-    fresh: bool = False
-    retry_failed: bool = False
-    attempts: int = 3
-    """Attempts per repo for transient git failures."""
-    shard: str | None = None
-    """``K/N``: this run syncs shard K of N (``gz_tui.shard``); set from ``--shard`` or the environment."""
-    shards: int | None = None
-    """N, for a run whose index K comes from the environment (``JOB_COMPLETION_INDEX``)."""
-    shard_source: str = ""
-    """Where the shard came from (said in the first line of output); set by the CLI."""
-    outage_limit: int = 600
-    """Seconds the forge may stay unreachable before the run stops (its repos left pending)."""
-    log_file: Path | None = None
-    target: str = ""
-    """The target's name: its ``[targets.NAME]`` name, or the owner for one named on the command line
-    (the default, when left empty). Set by resolution, never by a flag or a file."""
-    post_sync: tuple[str, ...] = ()
-    """A command (argument list, no shell) run after the target's sync; empty means none."""
-    stats_file: Path | None = None
-    """Where one JSON line per target per run is appended; None means nowhere."""
-    token_cmd: tuple[str, ...] = ()
-    """The command (argument list, no shell) whose stdout is the token; after resolution it is set only when
-    the token came from it (it is run again on a 401, once a run)."""
-    token_file: Path | None = None
-    """A file holding the token (must not be group/world readable)."""
-    github_app_id: int | None = None
-    """A GitHub App signs in instead of a token: its id, its private key file, its installation (optional:
-    found from the owner, ``GET /orgs/{org}/installation``)."""
-    github_app_key: Path | None = None
-    github_app_installation_id: int | None = None
-    topics: tuple[str, ...] = ()
-    """Only repos carrying one of these topics (case-insensitive); empty means any."""
-    language: str | None = None
-    """Only repos whose (primary) language is this (case-insensitive)."""
-    repos_file: Path | None = None
-    """Only the repos named in this file, one per line; names the forge did not list are reported."""
-    affiliation: str | None = None
-    """A GitHub user owner listed with their own token: their own repos (owner), the ones they are a member
-    or collaborator of (member), or both (all)."""
-    subgroup_include: str | None = None
-    """GitLab: only repos whose subgroup path below the group matches this regex."""
-    subgroup_exclude: str | None = None
-    """GitLab: skip repos whose subgroup path below the group matches this regex."""
-    ssh_hostname: str | None = None
-    """With ``--protocol ssh``: clone from this host alias (a ``Host`` of ``~/.ssh/config``) instead of the forge's."""
-
-    def __post_init__(self) -> None:
-        if not self.target:
-            self.target = self.owner
-
-    @property
-    def name(self) -> str:
-        """The target's name in events, panels and notices: ``target``, or the owner when it has none."""
-        return self.target or self.owner
-
-    @property
-    def api_base(self) -> str:
-        return (self.base_url or DEFAULT_BASE_URLS[self.provider]).rstrip("/")
-
-
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
-BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name not in ("owner", "target")}
-"""The built-in default of every setting but ``owner`` and ``target``."""
-
-
-# --------------------------------------------------------------------------- value kinds
-
-
-class Invalid(Exception):
-    """A value a check refused.
-
-    ``must`` reads after the setting's flag (``--workers must be at most 64``); ``expected`` is set when
-    the value is not even of the right kind, and a config file reports it as ``expected ...``, the way
-    TOML type errors read.
-    """
-
-    def __init__(self, must: str, expected: str | None = None) -> None:
-        super().__init__(must)
-        self.must = must
-        self.expected = expected
-
-    @classmethod
-    def expecting(cls, what: str) -> Invalid:
-        return cls(f"must be {what}", what)
-
-    def after_value(self) -> str:
-        """The phrase that follows ``key = value:`` in a config file error."""
-        return f"expected {self.expected}" if self.expected else self.must
-
-
-Kind = Callable[[Any], Any]
-"""Reads one value: returns it normalised, or raises :class:`Invalid`."""
-
-
-def whole_number(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise Invalid.expecting("a whole number of at least 1")
-
-
-def boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise Invalid.expecting("true or false")
-
-
-def choice(options: type[StrEnum]) -> Kind:
-    def check(value: Any) -> StrEnum:
-        if isinstance(value, str) and value in tuple(options):
-            return options(value)
-        raise Invalid.expecting("one of " + ", ".join(f'"{o}"' for o in options))
-
-    return check
-
-
-def text(value: Any) -> str:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    raise Invalid.expecting("a non-empty string")
-
-
-def secret(value: Any) -> str:
-    """A token: any string; an empty one means "no token" (``--token ''`` skips the environment and gh)."""
-    if isinstance(value, str):
-        return value.strip()
-    raise Invalid.expecting("a string")
-
-
-def env_name(value: Any) -> str:
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        return value
-    raise Invalid.expecting('the name of an environment variable, such as "WORK_GITLAB_TOKEN"')
-
-
-def http_url(value: Any) -> str:
-    url = urlsplit(value) if isinstance(value, str) else None
-    if url is None or url.scheme not in ("http", "https") or not url.hostname:
-        raise Invalid.expecting('an http(s) URL, such as "https://gitlab.example.com"')
-    if url.username or url.password:
-        raise Invalid.expecting("a URL without credentials (give the token with --token, a variable or token_env)")
-    return str(value).rstrip("/")
-
-
-def absolute_path(value: Any) -> Path:
-    """A path that means the same from any directory. A flag's relative path is made absolute before
-    it is checked (see :func:`check`): on the command line, relative means the current directory."""
-    if isinstance(value, (str, Path)) and str(value).strip():
-        path = Path(str(value).strip()).expanduser()
-        if path.is_absolute():
-            return path
-    raise Invalid.expecting('an absolute path or one starting with "~"')
-
-
-def any_path(value: Any) -> Path:
-    if isinstance(value, (str, Path)) and str(value).strip():
-        return Path(str(value).strip()).expanduser()
-    raise Invalid.expecting("a path")
-
-
-def argv(value: Any) -> tuple[str, ...]:
-    """A command as an argument list (run without a shell); an empty list means "no command"."""
-    if isinstance(value, (list, tuple)) and all(isinstance(arg, str) and arg.strip() for arg in value):
-        return tuple(value)
-    raise Invalid.expecting('an array of non-empty strings (a command and its arguments, no shell), such as ["git", "status"]')
-
-
-def shard_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid.expecting("K/N, such as 0/4")
-    try:
-        return parse_shard(value).label
-    except ShardError as exc:
-        raise Invalid(f"must be K/N with 0 ≤ K < N ({exc})") from None
-
-
-def branch_name(value: Any) -> str:
-    """A branch name git accepts and cannot read as an option (``git check-ref-format --branch`` rules, roughly)."""
-    if (
-        isinstance(value, str)
-        and value
-        and not value.startswith(("-", "/", "."))
-        and not value.endswith((".lock", "/", "."))
-        and ".." not in value
-        and "@{" not in value
-        and "//" not in value
-        and not any(ord(c) <= 0x20 or c in "~^:?*[\\\x7f" for c in value)
-    ):
-        return value
-    raise Invalid.expecting('a branch name, such as "main"')
-
-
-def command_line(value: Any) -> tuple[str, ...]:
-    """A command given as one string (split like a shell would, but run without one) or an argument list."""
-    import shlex
-
-    if isinstance(value, str):
-        try:
-            value = shlex.split(value)
-        except ValueError as exc:
-            raise Invalid(f"is not a command line ({exc})") from None
-        if not value:
-            raise Invalid.expecting('a command, such as "op read op://vault/gh/token"')
-    return argv(value)
-
-
-def words(value: Any) -> tuple[str, ...]:
-    """One or more non-empty words (a flag given several times, or a TOML array of strings)."""
-    items = [value] if isinstance(value, str) else value
-    if isinstance(items, (list, tuple)) and items and all(isinstance(v, str) and v.strip() for v in items):
-        return tuple(dict.fromkeys(v.strip() for v in items))
-    raise Invalid.expecting('a non-empty string or an array of them, such as ["backend", "infra"]')
-
-
-def host_alias(value: Any) -> str:
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", value.strip()):
-        return value.strip()
-    raise Invalid.expecting('a host name or a Host alias of ~/.ssh/config, such as "github-work"')
-
-
-def regex(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid.expecting("a regular expression")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise Invalid(f"is not a valid regular expression: {exc}") from None
-    return value
-
-
-# --------------------------------------------------------------------------- the table
 
 
 class InFile(Flag):
@@ -333,14 +79,18 @@ class InFile(Flag):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """How one setting is checked, and where it may be written."""
+    """How one setting is checked, where the file may write it, and its command-line option."""
 
     kind: Kind
     most: int | None = None
-    """Upper bound of a whole number (the lower bound, 1, is part of :func:`whole_number`)."""
+    """Upper bound of a whole number (the lower bound, 1, is part of :func:`~gz_tui.config.values.whole_number`)."""
     in_file: InFile = InFile.NO
     flag: str = ""
     """The option that sets it; empty for a setting that only the config file holds."""
+    metavar: str | None = None
+    """What ``--help`` calls the option's value (None: argparse's default, the setting's name in capitals)."""
+    help: str | None = None
+    """The option's line in ``--help`` (None: none)."""
 
     def apply(self, value: Any) -> Any:
         value = self.kind(value)
@@ -349,63 +99,357 @@ class Rule:
         return value
 
 
-RULES: dict[str, Rule] = {
-    "provider": Rule(choice(ProviderName), in_file=InFile.BOTH, flag="--provider"),
-    "base_url": Rule(http_url, in_file=InFile.PROFILES, flag="--base-url"),
-    "token": Rule(secret, in_file=InFile.PROFILES, flag="--token"),
-    "token_env": Rule(env_name, in_file=InFile.PROFILES),
-    "profile": Rule(text, in_file=InFile.DEFAULTS | InFile.TARGETS, flag="--profile"),
+RULE = "rule"
+"""The key of a :class:`Settings` field's metadata that holds its :class:`Rule`."""
+
+T = TypeVar("T")
+
+
+def setting(
+    default: T,
+    kind: Kind,
+    *,
+    most: int | None = None,
+    in_file: InFile = InFile.NO,
+    flag: str = "",
+    metavar: str | None = None,
+    help: str | None = None,
+    repr: bool = True,
+) -> T:
+    """A field of :class:`Settings` a user can set: its default and its :class:`Rule`.
+
+    ``help`` may say ``{default}`` and ``{most}``: they are filled in from this declaration, so ``--help`` cannot
+    drift from the value it describes.
+    """
+    shown = None if help is None else help.format(default=default, most=most)
+    rule = Rule(kind, most=most, in_file=in_file, flag=flag, metavar=metavar, help=shown)
+    return field(default=default, repr=repr, metadata={RULE: rule})
+
+
+_TOKEN_VARIABLES = ", ".join("/".join(names) for names in TOKEN_ENV_VARS.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs, built once by resolution (:mod:`gz_tui.config.resolve`) and never changed; a front
+    end that needs others makes them with :func:`dataclasses.replace`.
+
+    The fields a user sets are declared with :func:`setting`, in the order ``gz-tui --help`` lists their options.
+    """
+
+    owner: str
+    """Org or user (GitHub, Gitea), or a group's full path (GitLab)."""
+    provider: ProviderName = setting(
+        DEFAULT_PROVIDER, choice(ProviderName), in_file=InFile.BOTH, flag="--provider", help="forge type (default {default})"
+    )
+    base_url: str = setting(
+        "",
+        http_url,
+        in_file=InFile.PROFILES,
+        flag="--base-url",
+        metavar="URL",
+        help="API root (default https://api.github.com; GHES: https://HOST/api/v3)",
+    )
+    """API root; empty means the provider's default."""
+    token: str | None = setting(
+        None, secret, in_file=InFile.PROFILES, flag="--token", help=f"API token (else {_TOKEN_VARIABLES}, or `gh auth token`)", repr=False
+    )
+    token_source: str = ""
+    """Where the token came from (flag, environment variable name, gh, config): shown, never the token."""
+    profile: str | None = setting(
+        None, text, in_file=InFile.DEFAULTS | InFile.TARGETS, flag="--profile", help="use a [profiles.NAME] section of the config file"
+    )
+    """The ``[profiles.NAME]`` these settings drew on: named by ``--profile``, the target's table or ``[defaults]``,
+    or the one profile matching the forge in use; None for none (set by resolution)."""
     # On the command line a relative --dest means the current directory; in the file it must be absolute.
-    "dest": Rule(absolute_path, in_file=InFile.TARGETS, flag="--dest"),
-    "dest_root": Rule(absolute_path, in_file=InFile.BOTH),
+    dest: Path = setting(
+        Path("."),
+        absolute_path,
+        in_file=InFile.TARGETS,
+        flag="--dest",
+        metavar="DIR",
+        help="where repos land (default ./OWNER; with several owners or targets: DIR/OWNER each)",
+    )
     # More parallel clones only earn throttling from a forge; a bigger buffer only costs memory.
-    "workers": Rule(whole_number, most=64, in_file=InFile.BOTH, flag="--workers"),
-    "buffer": Rule(whole_number, most=100_000, in_file=InFile.BOTH, flag="--buffer"),
-    "protocol": Rule(choice(CloneProtocol), in_file=InFile.BOTH, flag="--protocol"),
-    "update": Rule(choice(UpdateMode), in_file=InFile.BOTH, flag="--update"),
-    "depth": Rule(whole_number, in_file=InFile.BOTH, flag="--depth"),
-    "mirror": Rule(boolean, in_file=InFile.BOTH, flag="--mirror"),
-    "wikis": Rule(boolean, in_file=InFile.BOTH, flag="--wikis"),
-    "filter": Rule(choice(PartialFilter), in_file=InFile.BOTH, flag="--filter"),
-    "single_branch": Rule(boolean, in_file=InFile.BOTH, flag="--single-branch"),
-    "branch": Rule(branch_name, in_file=InFile.TARGETS, flag="--branch"),
-    "prune": Rule(boolean, in_file=InFile.BOTH, flag="--prune"),
-    "prune_force": Rule(boolean, flag="--prune-force"),
-    "prune_limit": Rule(whole_number, most=100, in_file=InFile.BOTH, flag="--prune-limit"),
-    "include": Rule(regex, in_file=InFile.TARGETS, flag="--include"),
-    "exclude": Rule(regex, in_file=InFile.TARGETS, flag="--exclude"),
-    "skip_archived": Rule(boolean, in_file=InFile.BOTH, flag="--skip-archived"),
-    "skip_forks": Rule(boolean, in_file=InFile.BOTH, flag="--skip-forks"),
-    "dry_run": Rule(boolean, flag="--dry-run"),
-    "headless": Rule(boolean, flag="--no-tui"),
-    "json": Rule(boolean, flag="--json"),
-    "insecure_http": Rule(boolean, flag="--insecure-http"),
-    "state_path": Rule(any_path, flag="--state"),
-    "fresh": Rule(boolean, flag="--fresh"),
-    "retry_failed": Rule(boolean, flag="--retry-failed"),
-    "attempts": Rule(whole_number, most=20, in_file=InFile.BOTH, flag="--attempts"),
-    "shard": Rule(shard_text, flag="--shard"),
-    "shards": Rule(whole_number, most=1024, in_file=InFile.BOTH, flag="--shards"),
-    "outage_limit": Rule(whole_number, most=86_400, in_file=InFile.BOTH, flag="--outage-limit"),
-    "log_file": Rule(absolute_path, in_file=InFile.BOTH, flag="--log-file"),
-    "post_sync": Rule(argv, in_file=InFile.DEFAULTS | InFile.TARGETS),
-    "stats_file": Rule(absolute_path, in_file=InFile.DEFAULTS, flag="--stats-file"),
-    "token_cmd": Rule(command_line, in_file=InFile.PROFILES, flag="--token-cmd"),
-    "token_file": Rule(absolute_path, in_file=InFile.PROFILES, flag="--token-file"),
-    "github_app_id": Rule(whole_number, in_file=InFile.PROFILES, flag="--github-app-id"),
-    "github_app_key": Rule(absolute_path, in_file=InFile.PROFILES, flag="--github-app-key"),
-    "github_app_installation_id": Rule(whole_number, in_file=InFile.PROFILES | InFile.TARGETS, flag="--github-app-installation-id"),
-    "topics": Rule(words, in_file=InFile.TARGETS, flag="--topic"),
-    "language": Rule(text, in_file=InFile.TARGETS, flag="--language"),
-    "repos_file": Rule(absolute_path, in_file=InFile.TARGETS, flag="--repos-file"),
-    "affiliation": Rule(choice(Affiliation), in_file=InFile.TARGETS, flag="--affiliation"),
-    "subgroup_include": Rule(regex, in_file=InFile.TARGETS, flag="--subgroup-include"),
-    "subgroup_exclude": Rule(regex, in_file=InFile.TARGETS, flag="--subgroup-exclude"),
-    "ssh_hostname": Rule(host_alias, in_file=InFile.BOTH, flag="--ssh-hostname"),
+    workers: int = setting(
+        8,
+        whole_number,
+        most=64,
+        in_file=InFile.BOTH,
+        flag="--workers",
+        metavar="N",
+        help="parallel git processes (default {default}, at most {most})",
+    )
+    buffer: int = setting(
+        1000,
+        whole_number,
+        most=100_000,
+        in_file=InFile.BOTH,
+        flag="--buffer",
+        metavar="N",
+        help="listed repos held ahead of the workers (default {default}, at most {most:,})",
+    )
+    protocol: CloneProtocol = setting(
+        CloneProtocol.HTTPS, choice(CloneProtocol), in_file=InFile.BOTH, flag="--protocol", help="clone over https (default) or ssh"
+    )
+    update: UpdateMode = setting(
+        UpdateMode.FETCH, choice(UpdateMode), in_file=InFile.BOTH, flag="--update", help="for repos already on disk (default {default})"
+    )
+    depth: int | None = setting(None, whole_number, in_file=InFile.BOTH, flag="--depth", metavar="N", help="shallow clones of N commits")
+    mirror: bool = setting(
+        False, boolean, in_file=InFile.BOTH, flag="--mirror", help="bare mirror clones of every ref at DEST/NAME.git (backups)"
+    )
+    """Bare mirror clones (every ref) at ``DEST/NAME.git``, updated by a pruning fetch of all refs."""
+    wikis: bool = setting(
+        False, boolean, in_file=InFile.BOTH, flag="--wikis", help="also sync each repo's wiki (NAME.wiki) where the forge has one"
+    )
+    """Also sync each repo's wiki, where the forge says it has one, at ``NAME.wiki`` (``NAME.wiki.git`` mirrored)."""
+    filter: PartialFilter | None = setting(
+        None,
+        choice(PartialFilter),
+        in_file=InFile.BOTH,
+        flag="--filter",
+        help="partial clones: blob:none (history, no file contents until needed) or tree:0",
+    )
+    """Partial working clones: ``blob:none`` or ``tree:0`` (``git clone --filter``)."""
+    single_branch: bool = setting(False, boolean, in_file=InFile.BOTH, flag="--single-branch", help="clone and fetch one branch only")
+    """Working clones of one branch only (the default branch, or ``branch``)."""
+    branch: str | None = setting(
+        None,
+        branch_name,
+        in_file=InFile.TARGETS,
+        flag="--branch",
+        metavar="NAME",
+        help="check out branch NAME (a repo without it fails with no_branch)",
+    )
+    """The branch working clones check out (and, with ``single_branch``, the only one fetched)."""
+    prune: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.BOTH,
+        flag="--prune",
+        help="move clones of repos the forge no longer lists to DEST/.gz-tui/attic/ (never deleted)",
+    )
+    """Move clones of repos the forge no longer lists to ``DEST/.gz-tui/attic/<date>/`` (never deleted)."""
+    prune_force: bool = setting(False, boolean, flag="--prune-force", help="prune even more than --prune-limit percent of the clones")
+    """Prune even more than ``prune_limit`` percent of the destination's clones."""
+    prune_limit: int = setting(
+        10,
+        whole_number,
+        most=100,
+        in_file=InFile.BOTH,
+        flag="--prune-limit",
+        metavar="PERCENT",
+        help="largest share of the clones one prune moves (default {default})",
+    )
+    """The largest share (percent) of the destination's clones a prune moves without ``prune_force``."""
+    include: str | None = setting(
+        None, regex, in_file=InFile.TARGETS, flag="--include", metavar="REGEX", help="only repos whose path matches"
+    )
+    exclude: str | None = setting(
+        None, regex, in_file=InFile.TARGETS, flag="--exclude", metavar="REGEX", help="skip repos whose path matches"
+    )
+    skip_archived: bool = setting(False, boolean, in_file=InFile.BOTH, flag="--skip-archived")
+    skip_forks: bool = setting(False, boolean, in_file=InFile.BOTH, flag="--skip-forks")
+    dry_run: bool = setting(False, boolean, flag="--dry-run", help="list, filter and report; clone nothing")
+    headless: bool = setting(False, boolean, flag="--no-tui", help="headless (automatic when stdout is not a terminal)")
+    json: bool = setting(False, boolean, flag="--json", help="headless, one JSON event per line on stdout")
+    state_path: Path | None = setting(
+        None, any_path, flag="--state", metavar="PATH", help="state database (default DEST/.gz-tui/state.sqlite3)"
+    )
+    fresh: bool = setting(False, boolean, flag="--fresh", help="forget the saved state (clones on disk become updates)")
+    retry_failed: bool = setting(False, boolean, flag="--retry-failed", help="re-run only the last run's failures")
+    attempts: int = setting(
+        3,
+        whole_number,
+        most=20,
+        in_file=InFile.BOTH,
+        flag="--attempts",
+        metavar="N",
+        help="attempts per repo for transient failures (default {default}, at most {most})",
+    )
+    """Attempts per repo for transient git failures."""
+    outage_limit: int = setting(
+        600,
+        whole_number,
+        most=86_400,
+        in_file=InFile.BOTH,
+        flag="--outage-limit",
+        metavar="SECONDS",
+        help="how long the forge may stay unreachable before the run stops, its repos left pending (default {default})",
+    )
+    """Seconds the forge may stay unreachable before the run stops (its repos left pending)."""
+    shard: str | None = setting(
+        None,
+        shard_text,
+        flag="--shard",
+        metavar="K/N",
+        help="sync only shard K of N (0 ≤ K < N; repos split by a stable hash of their forge id); N machines or pods, one destination",
+    )
+    """``K/N``: this run syncs shard K of N (``gz_tui.shard``); set from ``--shard`` or the environment."""
+    shards: int | None = setting(
+        None,
+        whole_number,
+        most=1024,
+        in_file=InFile.BOTH,
+        flag="--shards",
+        metavar="N",
+        help="how many shards, when K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)",
+    )
+    """N, for a run whose index K comes from the environment (``JOB_COMPLETION_INDEX``)."""
+    shard_source: str = ""
+    """Where the shard came from (said in the first line of output); set by the CLI."""
+    insecure_http: bool = setting(False, boolean, flag="--insecure-http", help="allow http:// to a non-loopback host")
+    log_file: Path | None = setting(
+        None, absolute_path, in_file=InFile.BOTH, flag="--log-file", metavar="PATH", help="log file (rotated; never holds secrets)"
+    )
+    stats_file: Path | None = setting(
+        None, absolute_path, in_file=InFile.DEFAULTS, flag="--stats-file", metavar="PATH", help="append one JSON line per target per run"
+    )
+    """Where one JSON line per target per run is appended; None means nowhere."""
+    token_cmd: tuple[str, ...] = setting(
+        (),
+        command_line,
+        in_file=InFile.PROFILES,
+        flag="--token-cmd",
+        metavar="COMMAND",
+        help='a command printing the token, run without a shell ("op read op://vault/gh/token"); run again on a 401, once',
+    )
+    """The command (argument list, no shell) whose stdout is the token; after resolution it is set only when
+    the token came from it (it is run again on a 401, once a run)."""
+    token_file: Path | None = setting(
+        None,
+        absolute_path,
+        in_file=InFile.PROFILES,
+        flag="--token-file",
+        metavar="PATH",
+        help="a file holding the token (must not be readable by group or others)",
+    )
+    """A file holding the token (must not be group/world readable)."""
+    github_app_id: int | None = setting(
+        None,
+        whole_number,
+        in_file=InFile.PROFILES,
+        flag="--github-app-id",
+        metavar="ID",
+        help="sign in as this GitHub App (also GZ_TUI_GITHUB_APP_ID); needs --github-app-key",
+    )
+    """A GitHub App signs in instead of a token: its id, its private key file, its installation (optional:
+    found from the owner, ``GET /orgs/{org}/installation``)."""
+    github_app_key: Path | None = setting(
+        None,
+        absolute_path,
+        in_file=InFile.PROFILES,
+        flag="--github-app-key",
+        metavar="PATH",
+        help="the GitHub App's private key, PEM (also GZ_TUI_GITHUB_APP_KEY)",
+    )
+    github_app_installation_id: int | None = setting(
+        None,
+        whole_number,
+        in_file=InFile.PROFILES | InFile.TARGETS,
+        flag="--github-app-installation-id",
+        metavar="ID",
+        help="the app's installation (default: the owner's, asked of GitHub)",
+    )
+    topics: tuple[str, ...] = setting(
+        (), words, in_file=InFile.TARGETS, flag="--topic", metavar="TOPIC", help="only repos with this topic (repeatable: any of them)"
+    )
+    """Only repos carrying one of these topics (case-insensitive); empty means any."""
+    language: str | None = setting(
+        None,
+        text,
+        in_file=InFile.TARGETS,
+        flag="--language",
+        metavar="LANG",
+        help="only repos in this language (GitLab: one request per repo)",
+    )
+    """Only repos whose (primary) language is this (case-insensitive)."""
+    repos_file: Path | None = setting(
+        None,
+        absolute_path,
+        in_file=InFile.TARGETS,
+        flag="--repos-file",
+        metavar="PATH",
+        help="only the repos named in this file, one a line; names not listed are reported (exit 1)",
+    )
+    """Only the repos named in this file, one per line; names the forge did not list are reported."""
+    affiliation: Affiliation | None = setting(
+        None,
+        choice(Affiliation),
+        in_file=InFile.TARGETS,
+        flag="--affiliation",
+        help="a GitHub user's repos listed with their own token: owner (default), member, or all",
+    )
+    """A GitHub user owner listed with their own token: their own repos (owner), the ones they are a member
+    or collaborator of (member), or both (all)."""
+    subgroup_include: str | None = setting(
+        None,
+        regex,
+        in_file=InFile.TARGETS,
+        flag="--subgroup-include",
+        metavar="REGEX",
+        help="GitLab: only repos whose subgroup path (below the group) matches",
+    )
+    """GitLab: only repos whose subgroup path below the group matches this regex."""
+    subgroup_exclude: str | None = setting(
+        None,
+        regex,
+        in_file=InFile.TARGETS,
+        flag="--subgroup-exclude",
+        metavar="REGEX",
+        help="GitLab: skip repos whose subgroup path matches",
+    )
+    """GitLab: skip repos whose subgroup path below the group matches this regex."""
+    ssh_hostname: str | None = setting(
+        None,
+        host_alias,
+        in_file=InFile.BOTH,
+        flag="--ssh-hostname",
+        metavar="HOST",
+        help="with --protocol ssh: clone from this ~/.ssh/config Host alias",
+    )
+    """With ``--protocol ssh``: clone from this host alias (a ``Host`` of ``~/.ssh/config``) instead of the forge's."""
+    post_sync: tuple[str, ...] = setting((), argv, in_file=InFile.DEFAULTS | InFile.TARGETS)
+    """A command (argument list, no shell) run after the target's sync; empty means none."""
+    target: str = ""
+    """The target's name: its ``[targets.NAME]`` name, or the owner for one named on the command line
+    (the default, when left empty). Set by resolution, never by a flag or a file."""
+
+    def __post_init__(self) -> None:
+        if not self.target:
+            object.__setattr__(self, "target", self.owner)  # frozen: the one default computed from another field
+
+    @property
+    def name(self) -> str:
+        """The target's name in events, panels and notices: ``target``, or the owner when it has none."""
+        return self.target or self.owner
+
+    @property
+    def api_base(self) -> str:
+        return api_base_of(self.provider, self.base_url)
+
+
+def api_base_of(provider: str, base_url: str) -> str:
+    """The API root of ``provider`` at ``base_url``: without a trailing slash, and the provider's own when empty."""
+    return (base_url or DEFAULT_BASE_URLS[ProviderName(provider)]).rstrip("/")
+
+
+FILE_ONLY: dict[str, Rule] = {
+    "token_env": Rule(env_name, in_file=InFile.PROFILES),
+    "dest_root": Rule(absolute_path, in_file=InFile.BOTH),
 }
-"""Every value a user can give, flag or file: its check, its bound, where the file may hold it, its flag.
+"""What the config file may say that is no setting of a run but steers its resolution: the variable holding a
+forge's token, and the folder whose ``OWNER`` subfolders targets land in when they name no ``dest``."""
+
+RULES: dict[str, Rule] = {f.name: f.metadata[RULE] for f in fields(Settings) if RULE in f.metadata} | FILE_ONLY
+"""Every value a user can give, flag or file: its check, its bound, where the file may hold it, its option.
 Not here: ``owner`` (a flag, or ``owner`` in a ``[targets.NAME]`` table; checked by :func:`validate`),
-``token_source`` and ``target`` (gz-tui sets them)."""
+``token_source``, ``shard_source`` and ``target`` (gz-tui sets them)."""
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))
+BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name not in ("owner", "target")}
+"""The built-in default of every setting but ``owner`` and ``target``."""
 
 _HIDDEN = frozenset({"token", "token_cmd"})
 """Never echoed in an error, whatever its value."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gz_tui.config.settings import ConfigError, Settings
+from gz_tui.config.settings import ConfigError
 from gz_tui.forges import auth
 from gz_tui.forges.registry import git_origin, provider_info
 
@@ -82,16 +83,32 @@ TokenHolder = tuple[str, Mapping[str, Any], str]
 """A table of the config file that may name a token: (its label, the table, how ``config show`` names it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FoundToken:
+    """The token of a target, and where it came from."""
+
+    token: str | None = field(repr=False)
+    source: str
+    """Where, as ``config show`` says it: ``flag``, ``env GH_TOKEN``, ``config /path [profiles.work] token_cmd``..."""
+    token_source: str
+    """Where, as a run says it (``Settings.token_source``): ``--token``, ``GH_TOKEN``, ``gh auth token``..."""
+    command: tuple[str, ...] = ()
+    """The token command it came from (run again on a 401), if it did."""
+
+
+NO_TOKEN = FoundToken(None, "default", "")
+
+
 def find_token(
     given: Mapping[str, Any],
     holders: Sequence[TokenHolder],
-    settings: Settings,
+    provider: str,
+    api_base: str,
     environ: Mapping[str, str],
     warnings: list[str],
     gh_answers: dict[str, str | None] | None = None,
-) -> tuple[str | None, str, str, tuple[str, ...]]:
-    """(token, source for ``config show``, ``Settings.token_source``, the command it came from); the first source
-    that has one wins.
+) -> FoundToken:
+    """The token for ``provider``'s API at ``api_base``: the first source that has one wins.
 
     ``holders`` are the tables that may hold ``token_env``, ``token_cmd``, ``token_file`` or ``token`` for this
     run, most specific first (a ``[targets.NAME]`` table, then its profile), and only those whose forge is the one
@@ -101,37 +118,38 @@ def find_token(
     :class:`TokenSourceError`.
     """
     if "token" in given:
-        return given["token"], "flag", "--token", ()
+        return FoundToken(given["token"], "flag", "--token")
     if "token_cmd" in given:
         command = tuple(given["token_cmd"])
-        return run_token_command(command, environ), "flag --token-cmd", "--token-cmd", command
+        return FoundToken(run_token_command(command, environ), "flag --token-cmd", "--token-cmd", command)
     if "token_file" in given:
-        return read_token_file(Path(given["token_file"])), "flag --token-file", f"--token-file {given['token_file']}", ()
+        return FoundToken(read_token_file(Path(given["token_file"])), "flag --token-file", f"--token-file {given['token_file']}")
     for label, table, source in holders:
         if "token_env" in table:
             var = table["token_env"]
             value = environ.get(var, "").strip()
             if value:
-                return value, f"env {var} ({label} token_env)", var, ()
+                return FoundToken(value, f"env {var} ({label} token_env)", var)
             warnings.append(f'{label} token_env = "{var}", but {var} is not set')
         if "token_cmd" in table:
             command = tuple(table["token_cmd"])
-            return run_token_command(command, environ, f"{source} token_cmd"), f"{source} token_cmd", f"token_cmd of {label}", command
+            token = run_token_command(command, environ, f"{source} token_cmd")
+            return FoundToken(token, f"{source} token_cmd", f"token_cmd of {label}", command)
         if "token_file" in table:
             path = Path(table["token_file"])
-            return read_token_file(path, f"{source} token_file"), f"{source} token_file", f"token_file {path}", ()
-    from_env, var = token_from_environment(settings.provider, environ)
+            return FoundToken(read_token_file(path, f"{source} token_file"), f"{source} token_file", f"token_file {path}")
+    from_env, var = token_from_environment(provider, environ)
     if from_env:
-        return from_env, f"env {var}", var, ()
-    if provider_info(settings.provider).gh_cli:
+        return FoundToken(from_env, f"env {var}", var)
+    if provider_info(provider).gh_cli:
         answers = {} if gh_answers is None else gh_answers
-        if settings.api_base not in answers:
-            answers[settings.api_base] = token_from_gh(settings.provider, settings.api_base, environ)
-        from_gh = answers[settings.api_base]
+        if api_base not in answers:
+            answers[api_base] = token_from_gh(provider, api_base, environ)
+        from_gh = answers[api_base]
         if from_gh:
-            return from_gh, "gh auth token", "gh auth token", ()
+            return FoundToken(from_gh, "gh auth token", "gh auth token")
     file_holder = next((h for h in holders if "token" in h[1]), None)
     if file_holder is not None:
         label, table, source = file_holder
-        return table["token"], source, f"config file {label}", ()
-    return None, "default", "", ()
+        return FoundToken(table["token"], source, f"config file {label}")
+    return NO_TOKEN

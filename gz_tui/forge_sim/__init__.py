@@ -9,10 +9,11 @@ against real HTTP and real ``git`` without the network. Stdlib only; never impor
         httpx.get(f"{sim.base_url}/api/v1/orgs/acme/repos")              # Gitea
         subprocess.run(["git", "clone", "--", sim.git_url("repo-00001"), "dest"])
         sim.push_commit("repo-00001"); sim.requests()
+        sim.rename_repo("repo-00002", "new-name")    # the old name now answers each forge's redirect
 
 Module map: ``sim`` (the handle), ``server`` (HTTP/1.1 I/O), ``dispatch`` (order of refusals),
 ``github_api``/``gitlab_api``/``gitea_api`` (one flavour each), ``limits`` (quota, faults),
-``catalog`` (generated metadata, churn), ``hostile`` (dangerous entries), ``repos`` +
+``catalog`` (generated metadata, renames, churn), ``hostile`` (dangerous entries and page bodies), ``repos`` +
 ``git_objects`` (lazy bare repos), ``git_http`` (``git http-backend`` as CGI), ``records`` (log),
 ``app_auth`` (a GitHub App: JWTs verified, installation tokens issued and expired).
 """

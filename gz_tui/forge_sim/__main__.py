@@ -12,13 +12,22 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import get_args
 
-from gz_tui.forge_sim.scenario import Scenario
+from gz_tui.forge_sim.scenario import EmptyWiki, HostileListing, RateLimitLie, Scenario
 from gz_tui.forge_sim.sim import ForgeSim
 
 
 def _retry_after(value: str) -> int | None:
     return None if value.lower() == "none" else int(value)
+
+
+def _version(value: str) -> tuple[int, int]:
+    major, _, minor = value.partition(".")
+    try:
+        return int(major), int(minor.split(".")[0] or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a version like 1.15: {value!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gitlab-host", help="host:port GitLab/Gitea write into Link URLs")
     parser.add_argument("--error-status", type=int, help="answer every API request with this status")
     parser.add_argument("--git-latency", type=float, default=0.0, help="seconds added to every git request")
+    parser.add_argument("--bad-token-as-anonymous", action="store_true", help="serve a wrong token as anonymous (Gitea 1.15)")
+    parser.add_argument("--git-redirect-status", type=int, default=301, help="git's redirect status for a renamed repo")
+    parser.add_argument("--gitlab-activity-hold", type=float, default=0.0, help="seconds GitLab holds last_activity_at (3600)")
+    parser.add_argument("--empty-wiki", choices=get_args(EmptyWiki), default="not_found", help="git's answer for an unwritten wiki")
+    parser.add_argument("--gitea-version", type=_version, metavar="X.Y", help="Gitea release to imitate (default 1.23)")
+    parser.add_argument("--hostile-listing", choices=get_args(HostileListing), help="spoil a listing page")
+    parser.add_argument("--hostile-listing-page", type=int, default=2, help="the page --hostile-listing spoils")
+    parser.add_argument("--git-stall", action="append", default=[], metavar="REPO", help="stall this repo's pack mid-way")
+    parser.add_argument("--git-trickle", action="append", default=[], metavar="REPO", help="trickle this repo's pack")
+    parser.add_argument("--git-trickle-rate", type=float, default=4.0, help="bytes a second for --git-trickle")
+    parser.add_argument("--rate-limit-lie", choices=get_args(RateLimitLie), help="rate-limit headers that lie")
     return parser
 
 
@@ -69,6 +89,17 @@ def scenario_from(args: argparse.Namespace) -> Scenario:
         gitlab_host=args.gitlab_host,
         error_status=args.error_status,
         git_latency=args.git_latency,
+        bad_token_as_anonymous=args.bad_token_as_anonymous,
+        git_redirect_status=args.git_redirect_status,
+        gitlab_activity_hold=args.gitlab_activity_hold,
+        empty_wiki=args.empty_wiki,
+        gitea_version=args.gitea_version,
+        hostile_listing=args.hostile_listing,
+        hostile_listing_page=args.hostile_listing_page,
+        git_stall=tuple(args.git_stall),
+        git_trickle=tuple(args.git_trickle),
+        git_trickle_rate=args.git_trickle_rate,
+        rate_limit_lie=args.rate_limit_lie,
     )
 
 

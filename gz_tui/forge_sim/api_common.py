@@ -6,13 +6,19 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from gz_tui.forge_sim.hostile import deep_json_body, gzip_bomb, gzip_bomb_length
 from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.scenario import Scenario
+
+T = TypeVar("T")
 
 JSON_TYPE = "application/json; charset=utf-8"
+TOKEN_USER = "forge-sim-user"
+"""Whom the forge's token belongs to: what every flavour's "who am I" (``/user``) answers for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,10 @@ class ApiRequest:
     """Lower-cased header names."""
     host: str
     prefix: str
+    anonymous: bool = False
+    """Served as nobody (``Scenario.bad_token_as_anonymous``): public repos only, "who am I" refused."""
+    credential: str = ""
+    """The credential's label (see ``Response.credential``), set by the dispatcher once it is accepted."""
 
     def param(self, name: str) -> str | None:
         for key, value in self.query:
@@ -77,7 +87,13 @@ class Response:
     cacheable: bool = False
     on_served: Callable[[], None] | None = None
     credential: str = ""
-    """Which credential the request carried, by label, never by value (``installation:3``, ``jwt``, ``token``)."""
+    """Which credential the request carried, by label, never by value (``installation:3``, ``jwt``, ``token``,
+    ``none``, ``rejected``, ``anonymous`` for a wrong token served as nobody)."""
+    stream: Callable[[], Iterator[bytes]] | None = None
+    """A body too big to hold (a gzip bomb): its chunks are written as they come, ``stream_length`` bytes in all."""
+    stream_length: int = 0
+    hold: bool = False
+    """Send nothing and keep the connection open until the client hangs up or the forge stops (a hung upstream)."""
 
 
 class ForgeApi(Protocol):
@@ -164,3 +180,57 @@ def page_bounds(total: int, page: int, per_page: int) -> tuple[int, int, int]:
     start = (page - 1) * per_page
     last = max(1, -(-total // per_page))
     return start, min(total, start + per_page), last
+
+
+@dataclass(frozen=True, slots=True)
+class PageCut:
+    """One page of a listing as the scenario serves it (``Scenario.hostile_listing`` included)."""
+
+    items: Sequence[Any]
+    page: int
+    last: int
+    """The last page's number (at least 1), from the entries actually paged."""
+    total: int
+    """What the totals headers say: the number of repos, each counted once."""
+    next_page: int | None
+    """The page the ``next`` link names; None when there is none."""
+    spoiled: str | None = None
+    """``deep_json`` or ``gzip_bomb`` when this page's body is replaced by that attack."""
+
+
+def cut_page(items: Sequence[T], page: int, per_page: int, scenario: Scenario, hostile: bool = True) -> PageCut:
+    """The ``page``-th slice of ``items`` (1-based offsets) and its ``next`` page; ``hostile`` lets
+    ``Scenario.hostile_listing`` spoil it (repo listings only)."""
+    total = len(items)
+    kind = scenario.hostile_listing if hostile else None
+    if kind == "duplicates":
+        items = with_duplicates(items, per_page)
+    start, end, last = page_bounds(len(items), page, per_page)
+    chosen = items[start:end] if start < len(items) else ()
+    next_page: int | None = page + 1 if end < len(items) else None
+    spoiled = None
+    if kind is not None and page == scenario.hostile_listing_page:
+        if kind == "self_next":
+            next_page = page
+        elif kind == "next_cycle":
+            next_page = 1
+        elif kind in ("deep_json", "gzip_bomb"):
+            spoiled = kind
+    return PageCut(chosen, page, last, total, next_page, spoiled)
+
+
+def with_duplicates(items: Sequence[T], per_page: int) -> Sequence[T]:
+    """``items`` with its first entry listed twice on page 1 and page 1's last entry again first on page 2."""
+    if len(items) < 2 or per_page < 3:
+        return items
+    if len(items) < per_page:
+        return [items[0], *items]
+    return [items[0], *items[: per_page - 1], items[per_page - 2], *items[per_page - 1 :]]
+
+
+def spoiled_page(cut: PageCut, headers: list[tuple[str, str]], on_served: Callable[[], None], content_type: str = JSON_TYPE) -> Response:
+    """The answer for a page ``Scenario.hostile_listing`` spoils: a 200 with the usual headers and a hostile body."""
+    if cut.spoiled == "gzip_bomb":
+        bomb = [*headers, ("Content-Encoding", "gzip")]
+        return Response(200, b"", bomb, content_type=content_type, stream=gzip_bomb, stream_length=gzip_bomb_length(), on_served=on_served)
+    return Response(200, deep_json_body(), headers, content_type=content_type, on_served=on_served)

@@ -4,7 +4,9 @@ The app signs a JWT (RS256, ``iss`` = the app id, ``exp`` at most 10 minutes ahe
 verifies it with the app's public key and mints installation tokens (``ghs_…``) that expire after
 ``token_lifetime`` seconds (an hour on GitHub; seconds here, so a test can run past several expiries). Every token
 minted stays valid until it expires, as on GitHub. Each credential a request carries is named by a label — never
-its value — so the request log can show which token every request used.
+its value — so the request log can show which token every request used. ``fail_mints`` makes the mint endpoint
+(``POST /app/installations/{id}/access_tokens``) answer an error or hang while the forge runs, as it does during a
+GitHub incident; tokens already minted keep working until they expire.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import binascii
 import secrets
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
+
+MintFailure = int | Literal["hang"] | None
 
 JWT_MAX_SECONDS = 600
 """GitHub refuses a JWT whose ``exp`` is more than 10 minutes ahead (a minute of clock drift tolerated)."""
@@ -40,6 +45,18 @@ class AppAuthority:
     clock: Clock = SYSTEM_CLOCK
     _tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _failure: MintFailure = None
+
+    def fail_mints(self, failure: MintFailure) -> None:
+        """From now on the mint endpoint answers ``failure`` (a status such as 500), or holds the request open without
+        a byte of answer (``"hang"``); None restores it."""
+        with self._lock:
+            self._failure = failure
+
+    @property
+    def mint_failure(self) -> MintFailure:
+        with self._lock:
+            return self._failure
 
     @property
     def issued(self) -> int:

@@ -4,6 +4,10 @@ The catalog is the single source of truth the three API flavours and the git end
 Every repo has one flat name (GitHub/Gitea) and one GitLab home group inside a fixed tree, so the
 same bare repo is reachable as ``/{org}/{name}.git`` and ``/{org}/{group}/{name}.git``.
 Listings are served from cached, immutable sorted "views" rebuilt only when the catalog changes.
+
+A repo keeps its id for life: a rename (:meth:`Catalog.rename`) changes its name and leaves a redirect from the
+old one, as all three forges do, until another repo takes that name; re-creating a name
+(:meth:`Catalog.recreate`) makes a new repo with a new id and a new history.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ GROUP_LAYOUT: tuple[str, ...] = ("", "platform", "platform/core", "platform/core
 """GitLab subgroups below the top group (relative paths); repo ``i`` lives in ``GROUP_LAYOUT[i % 5]``."""
 
 WIKI_STATES = ("present", "empty", "off")
-"""Repo ``id % 3`` picks its wiki's state."""
+"""Repo ``id % 3`` picks its wiki's state (``ForgeSim.set_wiki`` overrides it)."""
 WIKI_SUFFIX = ".wiki"
 LANGUAGES: tuple[str | None, ...] = ("Python", "Go", "Rust", "TypeScript", None, "C", "Shell")
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^\.github$")
@@ -61,12 +65,33 @@ class RepoMeta:
     """Bumped on every change, so serialized-JSON caches keyed by ``(id, rev)`` never go stale."""
     topics: tuple[str, ...] = ("generated",)
     """Every repo has ``generated``; every 3rd ``infra``, every 4th (from the 1st) ``web``."""
+    activity: int | None = None
+    """GitLab's ``last_activity_at`` once a push has set it (before that: ``pushed`` or ``updated``)."""
+    disk_name: str | None = None
+    """Where the bare repo lives below its owner's directory, fixed at creation: a rename keeps the repo (and its
+    history) where it is; a re-created name gets a directory of its own. None: the name."""
+    wiki_override: str | None = None
+    """A wiki state set by a test (``ForgeSim.set_wiki``) instead of the one ``id % 3`` picks."""
+    default_branch: str = "main"
+    """The branch the repo's HEAD names (and the listings' ``default_branch``); it may name no branch at all."""
 
     @property
     def wiki(self) -> str:
-        """``present`` (pages written: served at ``NAME.wiki.git``), ``empty`` (enabled, never written: git finds
-        no repository, as on the real forges) or ``off`` (disabled)."""
+        """``present`` (pages written: served at ``NAME.wiki.git``), ``empty`` (enabled, never written: answered as
+        ``Scenario.empty_wiki`` says) or ``off`` (disabled)."""
+        if self.wiki_override is not None:
+            return self.wiki_override
         return WIKI_STATES[self.id % len(WIKI_STATES)] if not self.hostile else "off"
+
+    @property
+    def disk(self) -> str:
+        """The repo's directory name below its owner (``disk_name``, else the name)."""
+        return self.disk_name or self.name
+
+    @property
+    def last_activity(self) -> int:
+        """GitLab's ``last_activity_at`` (epoch seconds)."""
+        return self.activity if self.activity is not None else (self.pushed or self.updated)
 
     @property
     def gitlab_rel_path(self) -> str:
@@ -114,7 +139,7 @@ def generated_repo(index: int, name: str, group: str) -> RepoMeta:
 
 
 class Catalog:
-    """Thread-safe repo list in creation order, with lookups, sorted views and churn."""
+    """Thread-safe repo list in creation order, with lookups, sorted views, renames, re-creations and churn."""
 
     def __init__(self, org: str, count: int, hostile: bool) -> None:
         self.org = org
@@ -128,6 +153,11 @@ class Catalog:
         self._repos: list[RepoMeta] = []
         self._by_name: dict[str, RepoMeta] = {}
         self._by_path: dict[str, RepoMeta] = {}
+        self._by_id: dict[int, RepoMeta] = {}
+        self._moved: dict[str, RepoMeta] = {}
+        """Old names and old GitLab paths (lower-cased) of renamed repos → the repo now."""
+        self._removals: list[tuple[int, str | None]] = []
+        """(page, name) pairs from :meth:`remove_after_page`, each waiting for its page to be served."""
         self.groups: dict[str, GroupMeta] = {}
         self._add_group("")
         for rel in GROUP_LAYOUT[1:]:
@@ -176,21 +206,39 @@ class Catalog:
         self.groups[rel] = group
         return group
 
-    def _append(self, meta: RepoMeta) -> None:
-        self._next_index += 1
-        self._repos.append(meta)
+    def _index(self, meta: RepoMeta) -> None:
+        """Make ``meta`` findable by name, path and id; a name it takes stops redirecting to a renamed repo (GitHub:
+        "do not reuse the original name … redirects … will no longer work"; Gitea deletes the redirect)."""
         self._by_name.setdefault(meta.name, meta)
+        self._by_id[meta.id] = meta
         if meta.owner is None:
             self._by_path.setdefault(meta.gitlab_rel_path, meta)
-        self._version += 1
+            self._moved.pop(meta.name.lower(), None)
+            self._moved.pop(meta.gitlab_rel_path.lower(), None)
 
-    def _remove(self, meta: RepoMeta) -> None:
-        self._repos.remove(meta)
+    def _unindex(self, meta: RepoMeta) -> None:
         if self._by_name.get(meta.name) is meta:
             del self._by_name[meta.name]
         if self._by_path.get(meta.gitlab_rel_path) is meta:
             del self._by_path[meta.gitlab_rel_path]
+        if self._by_id.get(meta.id) is meta:
+            del self._by_id[meta.id]
+
+    def _append(self, meta: RepoMeta) -> None:
+        self._next_index += 1
+        self._repos.append(meta)
+        self._index(meta)
         self._version += 1
+
+    def _remove(self, meta: RepoMeta) -> None:
+        self._repos.remove(meta)
+        self._unindex(meta)
+        for old in [old for old, target in self._moved.items() if target is meta]:
+            del self._moved[old]  # a deleted repo is gone under every name it had
+        self._version += 1
+
+    def _listed(self, meta: RepoMeta) -> bool:
+        return self._by_id.get(meta.id) is meta
 
     # -- queries --
 
@@ -211,10 +259,20 @@ class Catalog:
                     return candidate
             return None
 
+    def by_id(self, number: int) -> RepoMeta | None:
+        """A listed repo by its forge id (shared-in GitLab projects included)."""
+        with self._lock:
+            return self._by_id.get(number) or next((m for m in self.shared if m.id == number), None)
+
+    def moved(self, name: str) -> RepoMeta | None:
+        """The repo an old name (or old GitLab path) of a renamed repo now belongs to, case-insensitively."""
+        with self._lock:
+            return self._moved.get(name.lower())
+
     def find_wiki(self, owner: str, rest: str) -> RepoMeta | None:
-        """The repo whose wiki a git URL ``/{owner}/{rest}.wiki.git`` names, if that wiki has pages."""
+        """The repo whose wiki a git URL ``/{owner}/{rest}.wiki.git`` names, if that wiki is enabled."""
         meta = self.find_servable(owner, rest.removesuffix(WIKI_SUFFIX)) if rest.endswith(WIKI_SUFFIX) else None
-        return meta if meta is not None and meta.wiki == "present" else None
+        return meta if meta is not None and meta.wiki != "off" else None
 
     def find_servable(self, owner: str, rest: str) -> RepoMeta | None:
         """The repo a git URL ``/{owner}/{rest}.git`` names, if the forge serves it over git."""
@@ -226,6 +284,13 @@ class Catalog:
         if meta is None or not meta.servable or meta.owner is not None:
             return None
         return meta
+
+    def find_moved_servable(self, owner: str, rest: str) -> RepoMeta | None:
+        """The renamed repo an old git URL ``/{owner}/{rest}.git`` names, if the forge serves it over git."""
+        if owner.lower() != self.org.lower():
+            return None
+        meta = self.moved(rest)
+        return meta if meta is not None and meta.servable else None
 
     def group_by_ref(self, ref: str) -> GroupMeta | None:
         """A group by numeric id or full path (case-insensitive), as GitLab's ``:id`` accepts."""
@@ -283,12 +348,87 @@ class Catalog:
             self._remove(meta)
             return meta
 
-    def touch(self, meta: RepoMeta, when: float) -> None:
-        """Record a push: ``pushed_at``/``updated_at`` move, so incremental syncs notice."""
+    def rename(self, old: str, new: str) -> RepoMeta:
+        """Rename a repo in place: same id, same history, same GitLab group; the old name (and old GitLab path)
+        now redirect to it until another repo takes that name."""
+        if not is_safe_segment(new):
+            raise ValueError(f"unsafe repository name: {new!r}")
         with self._lock:
-            meta.pushed = meta.updated = max(int(when), meta.created)
+            meta = self.find(old)
+            if meta is None or meta.owner is not None or meta.hostile:
+                raise KeyError(old)
+            taken = self.find(new)
+            if taken is not None and taken is not meta:
+                raise ValueError(f"repository already exists: {new!r}")
+            old_name, old_path = meta.name, meta.gitlab_rel_path
+            self._unindex(meta)
+            meta.disk_name = meta.disk
+            meta.name = new
+            meta.rev += 1
+            self._index(meta)
+            for previous in (old_name, old_path):
+                if previous.lower() not in (meta.name.lower(), meta.gitlab_rel_path.lower()):
+                    self._moved[previous.lower()] = meta
+            self._version += 1
+            return meta
+
+    def recreate(self, name: str) -> RepoMeta:
+        """Delete a repo and create a new one of the same name, group, visibility, flags, topics, language and wiki
+        state: a new id, newest by creation, its own directory on disk and so a history of its own (its first commit
+        has another date)."""
+        with self._lock:
+            old = self.find(name)
+            if old is None or old.owner is not None or not old.servable:
+                raise KeyError(name)
+            self._remove(old)
+            meta = self._newest(old.name, old.group)
+            meta.private, meta.fork, meta.archived = old.private, old.fork, old.archived
+            meta.language, meta.topics, meta.wiki_override = old.language, old.topics, old.wiki
+            meta.disk_name = f".recreated/{meta.id}/{old.name}"
+            self._append(meta)
+            return meta
+
+    def touch(self, meta: RepoMeta, when: float, activity_hold: float = 0.0) -> None:
+        """Record a push at ``when`` in whole seconds (``pushed_at``/``updated_at`` have no finer resolution on
+        GitHub and Gitea). GitLab's ``last_activity_at`` moves only if the last one is ``activity_hold`` seconds old."""
+        with self._lock:
+            second = max(int(when), meta.created)
+            if activity_hold <= 0 or second - meta.last_activity >= activity_hold:
+                meta.activity = second
+            else:
+                meta.activity = meta.last_activity  # pinned before pushed_at (its fallback) moves
+            meta.pushed = meta.updated = second
             meta.rev += 1
             self._version += 1
+
+    def change(self, meta: RepoMeta, *, wiki: str | None = None, default_branch: str | None = None) -> None:
+        """Set a repo's wiki state or default branch (what its listings say changes with it)."""
+        with self._lock:
+            if wiki is not None:
+                meta.wiki_override = wiki
+            if default_branch is not None:
+                meta.default_branch = default_branch
+            meta.rev += 1
+            self._version += 1
+
+    def remove_after_page(self, page: int, name: str | None) -> None:
+        """Once any listing serves its page ``page``, delete ``name`` (None: the first repo of that listing)."""
+        with self._lock:
+            self._removals.append((page, name))
+
+    def page_served(self, view: Sequence[RepoMeta], page: int, per_page: int, churn: bool) -> None:
+        """What happens once a listing page went out: churn (``Scenario.churn``) and removals that wait for it."""
+        if churn:
+            self.churn_after_page(view, page, per_page)
+        with self._lock:
+            due = [name for at, name in self._removals if at == page]
+            if not due:
+                return
+            self._removals = [(at, name) for at, name in self._removals if at != page]
+            for name in due:
+                victim = self.find(name) if name is not None else next((m for m in view if self._listed(m) and m.owner is None), None)
+                if victim is not None and self._listed(victim):
+                    self._remove(victim)
 
     def churn_after_page(self, view: Sequence[RepoMeta], page: int, per_page: int) -> None:
         """Once, after a listing's page 2: add 5 newest repos, delete 3 that sit beyond page 3.
@@ -302,8 +442,7 @@ class Catalog:
             if self._churned:
                 return
             self._churned = True
-            present = set(map(id, self._repos))
-            beyond = [m for m in view[(page + 1) * per_page :] if id(m) in present and m.owner is None]
+            beyond = [m for m in view[(page + 1) * per_page :] if self._listed(m) and m.owner is None]
             step = max(1, len(beyond) // 3)
             for victim in beyond[::step][:3]:
                 self._remove(victim)

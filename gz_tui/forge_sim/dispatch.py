@@ -1,8 +1,12 @@
 """The order in which the forge says no, shared by all API flavours, and the git endpoint's rules.
 
 API: latency → injected fault → forced error → authentication → secondary limit → primary quota
-→ route → conditional request (304, refunded). Keeping that order in one place is what makes
-each scenario option independent of the provider being simulated.
+→ route → conditional request (304, refunded) → lying rate-limit headers. Keeping that order in
+one place is what makes each scenario option independent of the provider being simulated.
+
+git: authentication → push refused → the repo, its wiki (an empty one answered as
+``Scenario.empty_wiki`` says) or a renamed repo's old name (redirected) → throttling → the backend,
+whose pack may be stalled or trickled.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import binascii
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from gz_tui.forge_sim.api_common import ApiRequest, ForgeApi, Response, etag_matches, weak_etag
 from gz_tui.forge_sim.app_auth import AppAuthority
-from gz_tui.forge_sim.catalog import Catalog, RepoMeta
+from gz_tui.forge_sim.catalog import WIKI_SUFFIX, Catalog, RepoMeta
 from gz_tui.forge_sim.git_http import BackendRequest, BackendResponse, run_backend
 from gz_tui.forge_sim.limits import Limiter
 from gz_tui.forge_sim.repos import RepoStore
@@ -39,14 +44,27 @@ def fault_response(status: int) -> Response:
     return Response(status, _FAULT_BODIES[status], content_type="text/html")
 
 
+GitPace = Literal["stall", "trickle"]
+_NO_REFS = b"001e# service=git-upload-pack\n0000"
+"""Gitea 1.15's ``info/refs`` for a wiki never written: the service line and a flush, then nothing (its
+``git upload-pack --advertise-refs`` fails on the missing directory and Gitea writes what it printed: nothing)."""
+_NO_CACHE = [
+    ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
+    ("Pragma", "no-cache"),
+    ("Cache-Control", "no-cache, max-age=0, must-revalidate"),
+]
+
+
 @dataclass(slots=True)
 class GitAnswer:
-    """Either a complete small ``response`` or a running backend to stream."""
+    """Either a complete small ``response`` or a running backend to stream (at ``pace``, if the scenario slows it)."""
 
     response: Response | None = None
     backend: BackendResponse | None = None
     credential: str = ""
     """The credential the request carried, by label (see ``Response.credential``)."""
+    pace: GitPace | None = None
+    """``stall``: half the pack, then silence with the connection open; ``trickle``: ``Scenario.git_trickle_rate``."""
 
 
 class Dispatcher:
@@ -69,25 +87,36 @@ class Dispatcher:
         self.app = app
         """A GitHub App the forge knows: its JWTs open the app routes, its installation tokens everything else."""
 
-    def credential_of(self, api: ForgeApi, request: ApiRequest) -> tuple[bool, str]:
-        """(accepted, label) of the credential an API request carries: an app JWT on the app routes, an installation
-        token (refused once expired), the forge's token, or none (accepted when the forge has no token)."""
+    def credential_of(self, api: ForgeApi, request: ApiRequest) -> tuple[bool, str, bool]:
+        """(accepted, label, anonymous) of the credential an API request carries: an app JWT on the app routes, an
+        installation token (refused once expired), the forge's token, or none (accepted when the forge has no token).
+        With ``Scenario.bad_token_as_anonymous`` a wrong or missing token is accepted as nobody."""
         authorization = request.header("authorization")
         if self.app is not None and api.provider == "github":
             if is_app_route(request.path):
                 verdict = self.app.verify_jwt(authorization)
-                return verdict == "jwt", verdict
+                return verdict == "jwt", verdict, False
             label = self.app.label_header(authorization)
             if label is not None:
-                return not label.startswith("expired"), label
+                return not label.startswith("expired"), label, False
+        carried = bool(authorization or request.header("private-token"))
         if self.token is None:
-            return True, "token" if authorization or request.header("private-token") else "none"
-        accepted = api.authorized(request, self.token)
-        return accepted, "token" if accepted else "rejected"
+            return True, "token" if carried else "none", False
+        if api.authorized(request, self.token):
+            return True, "token", False
+        if self.scenario.bad_token_as_anonymous:
+            return True, "anonymous" if carried else "none", True
+        return False, "rejected", False
 
     # -- API --
 
     def serve_api(self, api: ForgeApi, request: ApiRequest) -> Response:
+        response = self._serve_api(api, request)
+        if not response.drop:
+            response.headers = self.limiter.lie(response.headers, response.rate_limited)
+        return response
+
+    def _serve_api(self, api: ForgeApi, request: ApiRequest) -> Response:
         scenario = self.scenario
         if scenario.latency > 0:
             time.sleep(scenario.latency)
@@ -98,11 +127,13 @@ class Dispatcher:
             return fault_response(fault)
         if scenario.error_status:
             return api.error(request, scenario.error_status)
-        accepted, credential = self.credential_of(api, request)
+        accepted, credential, anonymous = self.credential_of(api, request)
         if not accepted:
             refused = api.unauthorized(request)
             refused.credential = credential
             return refused
+        request.anonymous = anonymous
+        request.credential = credential
         response = self._answer(api, request)
         response.credential = credential
         return response
@@ -160,12 +191,6 @@ class Dispatcher:
         _, _, password = decoded.partition(":")
         return password == self.token
 
-    def resolve(self, repo_path: str) -> RepoMeta | None:
-        owner, _, rest = repo_path.partition("/")
-        if not rest:
-            return None
-        return self.catalog.find_servable(owner, rest)
-
     def serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None) -> GitAnswer:
         accepted, credential = self.git_credential(authorization)
         if self.scenario.git_latency > 0:
@@ -185,24 +210,62 @@ class Dispatcher:
             return GitAnswer(denied)
         if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
             return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))
-        meta = self.resolve(repo_path)
-        name = meta.name if meta is not None else ""
-        if meta is None:  # a wiki (NAME.wiki.git), served only when it has pages; an empty one is "not found"
-            wiki_owner, _, wiki_path = repo_path.partition("/")
-            meta = self.catalog.find_wiki(wiki_owner, wiki_path) if wiki_path else None
-            name = f"{meta.name}.wiki" if meta is not None else ""
+        owner, _, path = repo_path.partition("/")
+        if not path:
+            return GitAnswer(_git_not_found())
+        meta = self.catalog.find_servable(owner, path)
+        wiki = meta is None and path.endswith(WIKI_SUFFIX)
+        if wiki:  # NAME.wiki.git: served when it has pages; an empty one answers as Scenario.empty_wiki says
+            meta = self.catalog.find_wiki(owner, path)
+            if meta is not None and meta.wiki == "empty":
+                return GitAnswer(self._empty_wiki(rest))
         if meta is None:
-            return GitAnswer(Response(404, b"Repository not found\n", content_type=_TEXT))
+            moved = self.catalog.find_moved_servable(owner, path.removesuffix(WIKI_SUFFIX) if wiki else path)
+            if moved is None:
+                return GitAnswer(_git_not_found())
+            if "/" not in path:  # GitHub's and Gitea's URL: redirected to the new name (GitLab's group URL is served)
+                suffix = WIKI_SUFFIX if wiki else ""
+                location = f"/{owner}/{moved.name}{suffix}.git{rest}" + (f"?{query}" if query else "")  # git resolves it
+                body = b"Moved Permanently\n"
+                return GitAnswer(Response(self.scenario.git_redirect_status, body, [("Location", location)], content_type=_TEXT))
+            meta = moved if not wiki or moved.wiki == "present" else None
+            if meta is None:
+                return GitAnswer(self._empty_wiki(rest) if moved.wiki == "empty" else _git_not_found())
         if rest == "/info/refs":
             throttled = self.limiter.draw_git_throttle()
             if throttled is not None:
                 headers = [("Retry-After", "1")] if throttled == 429 else []
                 body = b"Too many requests\n" if throttled == 429 else b"Service unavailable\n"
                 return GitAnswer(Response(throttled, body, headers, content_type=_TEXT, rate_limited=throttled == 429))
-        owner = meta.owner or self.catalog.org
-        path = self.store.ensure(owner, name, meta.created)
-        request.path_info = f"/{path.relative_to(self.store.root).as_posix()}{rest}"
-        return GitAnswer(backend=run_backend(self.store.root, request))
+        name = f"{meta.name}{WIKI_SUFFIX}" if wiki else meta.name
+        disk = f"{meta.disk}{WIKI_SUFFIX}" if wiki else meta.disk
+        path_on_disk = self.store.ensure(meta.owner or self.catalog.org, disk, meta.created)
+        request.path_info = f"/{path_on_disk.relative_to(self.store.root).as_posix()}{rest}"
+        return GitAnswer(backend=run_backend(self.store.root, request), pace=self._pace(name, rest, request.body))
+
+    def _empty_wiki(self, rest: str) -> Response:
+        shape = self.scenario.empty_wiki
+        if shape == "no_refs":
+            if rest == "/info/refs":
+                return Response(200, _NO_REFS, list(_NO_CACHE), content_type="application/x-git-upload-pack-advertisement")
+            return Response(200, b"", list(_NO_CACHE), content_type="application/x-git-upload-pack-result")
+        if shape == "server_error":
+            return Response(500, b"Internal Server Error\n", content_type=_TEXT)
+        return _git_not_found()
+
+    def _pace(self, name: str, rest: str, body: bytes) -> GitPace | None:
+        """The pace of a pack transfer (a fetch's ``git-upload-pack`` POST, not protocol v2's ``ls-refs``)."""
+        if rest != "/git-upload-pack" or b"command=ls-refs" in body:
+            return None
+        if name in self.scenario.git_stall:
+            return "stall"
+        if name in self.scenario.git_trickle:
+            return "trickle"
+        return None
 
     def disk_path(self, meta: RepoMeta) -> Path:
-        return self.store.ensure(meta.owner or self.catalog.org, meta.name, meta.created)
+        return self.store.ensure(meta.owner or self.catalog.org, meta.disk, meta.created)
+
+
+def _git_not_found() -> Response:
+    return Response(404, b"Repository not found\n", content_type=_TEXT)

@@ -1,5 +1,11 @@
 """Gitea / Forgejo v1 org listing (FORGE-APIS §3): ``limit`` silently clamped to 50, ``X-Total-Count``,
-``Link`` rels joined by ``","`` with URLs built from the configured app URL, ordered by id."""
+``Link`` rels joined by ``","`` with URLs built from the configured app URL, ordered by id.
+
+Per repo: ``/repos/{owner}/{name}`` (with ``/topics`` → ``{"topics": [...]}`` and ``/languages`` → bytes per
+language) and ``/repositories/{id}``. A renamed repo's old name answers ``307`` (``302`` before 1.17) with a
+relative ``Location`` naming the new one, the rest of the path and the query kept (go-gitea/gitea
+``services/context/repo.go`` ``RedirectToRepo``, reached from the API's ``repoAssignment``).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,27 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from gz_tui.forge_sim.api_common import (
+    TOKEN_USER,
     ApiRequest,
     JsonCache,
     Response,
     Site,
     bearer_or_token,
+    cut_page,
     iso,
     json_bytes,
-    page_bounds,
+    spoiled_page,
 )
 from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
 from gz_tui.forge_sim.github_api import OTHER_OWNER_ID, owner_id
 from gz_tui.forge_sim.limits import QuotaState
 from gz_tui.forge_sim.scenario import Scenario
 
+CURRENT_VERSION = (1, 23)
+"""What the sim imitates when ``Scenario.gitea_version`` is None."""
+TOPICS_SINCE = (1, 23)
+LANGUAGE_SINCE = (1, 17)
+TEMPORARY_REDIRECT_SINCE = (1, 17)
 DEFAULT_PAGING_NUM = 30
 MAX_RESPONSE_ITEMS = 50
 _JSON = "application/json;charset=utf-8"
@@ -38,6 +51,7 @@ class GiteaApi:
         self._catalog = catalog
         self._scenario = scenario
         self._cache = JsonCache()
+        self._version = scenario.gitea_version or CURRENT_VERSION
 
     def _swagger(self, request: ApiRequest) -> str:
         return f"http://{self._scenario.gitlab_host or request.host}/api/swagger"
@@ -82,7 +96,7 @@ class GiteaApi:
         is_org = self._site.owner_kind == "org"
         match parts:
             case ["version"]:
-                return self._json({"version": "1.22.0"})
+                return self._json({"version": f"{self._version[0]}.{self._version[1]}.0"})
             case ["settings", "api"]:
                 return self._json(
                     {
@@ -93,7 +107,16 @@ class GiteaApi:
                     }
                 )
             case ["user"]:
-                return self._json(self._user("forge-sim-user", 1))
+                if request.anonymous or not request.header("authorization"):
+                    return self.unauthorized(request)
+                return self._json(self._user(TOKEN_USER, 1))
+            case ["repositories", number] if number.isdigit():
+                meta = self._catalog.by_id(int(number))
+                if meta is None or meta.owner is not None or not self._visible(request, meta):
+                    return self._not_found(request)
+                return Response(200, self._repo_json(meta), content_type=_JSON, cacheable=True)
+            case ["repos", owner, name, *rest] if len(rest) <= 1:
+                return self._repo_part(request, owner, name, rest)
             case ["orgs", name]:
                 if is_org and self._is_owner(name):
                     return self._json(self._org_object())
@@ -112,6 +135,38 @@ class GiteaApi:
                 return self._message(request, 404, "GetUserByName")
         return self._message(request, 404, "The target couldn't be found.")
 
+    def _not_found(self, request: ApiRequest) -> Response:
+        return self._message(request, 404, "The target couldn't be found.")
+
+    def _visible(self, request: ApiRequest, meta: RepoMeta) -> bool:
+        """Gitea answers 404 for a private repo the caller may not see."""
+        return not (meta.private and request.anonymous)
+
+    def _repo_part(self, request: ApiRequest, owner: str, name: str, rest: list[str]) -> Response:
+        """``/repos/o/r``, ``/repos/o/r/topics`` and ``/repos/o/r/languages``; an old name redirects to the new one."""
+        meta = self._catalog.find(name) if self._is_owner(owner) else None
+        if meta is not None and meta.owner is not None:
+            meta = None
+        if meta is None:
+            moved = self._catalog.moved(name) if self._is_owner(owner) else None
+            if moved is None or not self._visible(request, moved):
+                return self._not_found(request)
+            status = 307 if self._version >= TEMPORARY_REDIRECT_SINCE else 302
+            location = f"{request.prefix}/repos/{owner}/{moved.name}" + "".join(f"/{part}" for part in rest)
+            if request.query:
+                location += f"?{urlencode(request.query)}"
+            return Response(status, b"", [("Location", location)], content_type=None)
+        if not self._visible(request, meta):
+            return self._not_found(request)
+        match rest:
+            case []:
+                return Response(200, self._repo_json(meta), content_type=_JSON, cacheable=True)
+            case ["topics"]:
+                return self._json({"topics": list(meta.topics)})
+            case ["languages"]:
+                return self._json({meta.language: 1_000 + meta.id % 50_000} if meta.language else {})
+        return self._not_found(request)
+
     def _is_owner(self, name: str) -> bool:
         return name.lower() == self._site.org.lower()
 
@@ -125,24 +180,27 @@ class GiteaApi:
         limit = DEFAULT_PAGING_NUM if limit <= 0 else min(limit, MAX_RESPONSE_ITEMS)
         page = max(1, request.int_param("page", 1))
 
-        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
-            return sorted(repos, key=lambda m: m.id)
+        anonymous = request.anonymous
 
-        view = self._catalog.view(("gitea",), build)
-        total = len(view)
-        start, end, last = page_bounds(total, page, limit)
-        items = view[start:end] if start < total else ()
-        body = b"[" + b",".join(self._repo_json(m) for m in items) + b"]"
-        headers = [("X-Total-Count", str(total)), ("Access-Control-Expose-Headers", "X-Total-Count, Link")]
-        link = self._link(request, page, last if total else 0)
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            return sorted((m for m in repos if not (anonymous and m.private)), key=lambda m: m.id)
+
+        view = self._catalog.view(("gitea", anonymous), build)
+        cut = cut_page(view, page, limit, self._scenario)
+        headers = [("X-Total-Count", str(cut.total)), ("Access-Control-Expose-Headers", "X-Total-Count, Link")]
+        link = self._link(request, page, cut.next_page, cut.last if cut.total else 0)
         if link:
             headers.append(("Link", link))
-        response = Response(200, body, headers, content_type=_JSON, cacheable=True)
-        if self._scenario.churn and items:
-            response.on_served = lambda: self._catalog.churn_after_page(view, page, limit)
-        return response
 
-    def _link(self, request: ApiRequest, page: int, last: int) -> str:
+        def on_served() -> None:
+            self._catalog.page_served(view, page, limit, self._scenario.churn)
+
+        if cut.spoiled is not None:
+            return spoiled_page(cut, headers, on_served, content_type=_JSON)
+        body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
+        return Response(200, body, headers, content_type=_JSON, cacheable=True, on_served=on_served)
+
+    def _link(self, request: ApiRequest, page: int, next_page: int | None, last: int) -> str:
         """Gitea's ``genAPILinks``: ``next``, ``last``, ``first``, ``prev``; sorted query (Go ``Encode``)."""
         app_url = f"http://{self._scenario.gitlab_host or request.host}/"
         path = f"{request.prefix}{request.path}".lstrip("/")
@@ -152,8 +210,8 @@ class GiteaApi:
             return f"<{app_url}{path}?{urlencode(sorted([*params, ('page', str(number))]))}>"
 
         links = []
-        if page < last:
-            links.append(f'{url(page + 1)}; rel="next"')
+        if next_page is not None:
+            links.append(f'{url(next_page)}; rel="next"')
         if page != last and last > 0:
             links.append(f'{url(last)}; rel="last"')
         if page != 1:
@@ -218,7 +276,7 @@ class GiteaApi:
         parent = None
         if meta.fork:
             parent = {"id": meta.id + 1_000_000, "name": meta.name, "full_name": f"upstream/{meta.name}"}
-        return {
+        repo: dict[str, Any] = {
             "id": meta.id,
             "owner": self._user(login, number),
             "name": meta.name,
@@ -247,7 +305,7 @@ class GiteaApi:
             "open_issues_count": meta.id % 9,
             "open_pr_counter": 0,
             "release_counter": 0,
-            "default_branch": "main",
+            "default_branch": meta.default_branch,
             "archived": meta.archived,
             "created_at": iso(meta.created),
             "updated_at": iso(meta.updated),
@@ -271,3 +329,8 @@ class GiteaApi:
             "mirror_updated": _ZERO_TIME,
             "repo_transfer": None,
         }
+        if self._version < TOPICS_SINCE:
+            del repo["topics"]
+        if self._version < LANGUAGE_SINCE:
+            del repo["language"]
+        return repo

@@ -3,6 +3,10 @@
 Served at the root and under ``/api/v3`` (GitHub Enterprise layout). Pagination links point at
 ``/organizations/{id}/repos`` or ``/user/{id}/repos`` like github.com's, so a client that rebuilds
 URLs from the org name instead of following ``rel="next"`` verbatim is caught.
+
+Per repo: ``/repos/{owner}/{name}`` and ``/repositories/{id}`` (each with ``/topics`` and ``/languages``). A renamed
+repo's old name answers ``301 Moved Permanently`` with ``Location: …/repositories/{id}`` (the rest of the path
+kept), as recorded in octokit/fixtures ``scenarios/api.github.com/rename-repository``.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from gz_tui.forge_sim.api_common import (
+    TOKEN_USER,
     ApiRequest,
     JsonCache,
+    PageCut,
     Response,
     Site,
     bearer_or_token,
+    cut_page,
     iso,
     json_bytes,
-    page_bounds,
+    spoiled_page,
 )
 from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
@@ -36,6 +43,9 @@ SECONDARY_MESSAGE = (
     "If you reach out to GitHub Support for help, please include the request ID "
     "E2A7:0C53:962B79:9A9281:6462B949."
 )
+REDIRECT_DOCS = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
+INTEGRATION_MESSAGE = "Resource not accessible by integration"
+"""GitHub's 403 for an installation token on a user's own endpoints (``/user``, ``/user/repos``)."""
 OTHER_OWNER_ID = 4242
 _SORT_KEYS: dict[str, Callable[[RepoMeta], tuple[Any, ...]]] = {
     "created": lambda m: (m.created, m.id),
@@ -99,8 +109,9 @@ def _node_id(kind: str, number: int) -> str:
 
 
 def _authenticated(request: ApiRequest) -> bool:
-    """The dispatcher already refused a wrong token; here any credential counts as the owner's own."""
-    return bool(request.header("authorization"))
+    """The dispatcher already refused a wrong token; here any credential counts as the owner's own (a wrong one
+    served as anonymous does not)."""
+    return bool(request.header("authorization")) and not request.anonymous
 
 
 def _error(status: int, message: str, docs: str = DOCS) -> bytes:
@@ -176,6 +187,11 @@ class GitHubApi:
                 case ("GET", [("orgs" | "users") as kind, name, "installation"]) if self._is_owner(name) and (kind == "orgs") == is_org:
                     return self._json(self._installation())
                 case ("POST", ["app", "installations", number, "access_tokens"]) if number == str(self._app.app.installation_id):
+                    failure = self._app.mint_failure
+                    if failure == "hang":
+                        return Response(0, hold=True)
+                    if failure is not None:
+                        return Response(failure, _error(failure, "Server Error" if failure >= 500 else "Error"))
                     token, expires = self._app.mint()
                     body = {
                         "token": token,
@@ -190,13 +206,13 @@ class GitHubApi:
             case ["rate_limit"]:
                 return Response(200, self._rate_limit_body(state))
             case ["orgs", name] if is_org and self._is_owner(name):
-                return self._json(self._owner_object(detailed=True))
+                return self._json(self._owner_object(request))
             case ["orgs", name, "repos"] if is_org and self._is_owner(name):
                 return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
             case ["organizations", number, "repos"] if is_org and number == str(self._org_id):
                 return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
             case ["users", name] if self._is_owner(name):
-                return self._json(self._owner_object(detailed=True))
+                return self._json(self._owner_object(request))
             case ["users", name, "repos"] if self._is_owner(name):
                 # Public repos only, even for the user's own token: GitHub lists private ones under /user/repos.
                 return self._listing(request, f"/user/{self._org_id}/repos", user_endpoint=True, public_only=not is_org)
@@ -205,12 +221,18 @@ class GitHubApi:
             case ["user"]:
                 if not _authenticated(request):
                     return Response(401, _error(401, "Requires authentication"))
+                if request.credential.startswith("installation:"):
+                    return Response(
+                        403, _error(403, INTEGRATION_MESSAGE, "https://docs.github.com/rest/users/users#get-the-authenticated-user")
+                    )
                 if is_org:
-                    return self._json(self._user_object("forge-sim-user", 1))
-                return self._json(self._owner_object(detailed=True))
+                    return self._json(self._user_object(TOKEN_USER, 1))
+                return self._json(self._owner_object(request))
             case ["user", "repos"]:
                 if not _authenticated(request):
                     return Response(401, _error(401, "Requires authentication"))
+                if request.credential.startswith("installation:"):
+                    return Response(403, _error(403, INTEGRATION_MESSAGE))
                 if is_org:  # the viewer (forge-sim-user) owns nothing here
                     return Response(200, b"[]", cacheable=True)
                 # affiliation (default: all three): their own repos, and the shared ones they collaborate on.
@@ -223,11 +245,44 @@ class GitHubApi:
                     own="owner" in affiliation,
                     shared=bool(affiliation & {"collaborator", "organization_member"}),
                 )
-            case ["repos", owner, name] if self._is_owner(owner):
-                meta = self._catalog.find(name)
-                if meta is not None and meta.owner is None and "/" not in name:
-                    return Response(200, self._repo_json(meta), cacheable=True)
+            case ["repos", owner, name, *rest] if self._is_owner(owner) and len(rest) <= 1:
+                meta = self._catalog.find(name) if "/" not in name else None  # an escaped slash names no repo
+                if meta is None or meta.owner is not None:
+                    moved = self._catalog.moved(name)
+                    if moved is not None and self._visible(request, moved):
+                        return self._moved(request, moved, rest)
+                    return self._not_found()
+                return self._repo_part(request, meta, rest)
+            case ["repositories", number, *rest] if number.isdigit() and len(rest) <= 1:
+                meta = self._catalog.by_id(int(number))
+                if meta is None or meta.owner is not None:
+                    return self._not_found()
+                return self._repo_part(request, meta, rest)
         return self._not_found()
+
+    def _visible(self, request: ApiRequest, meta: RepoMeta) -> bool:
+        """Whether this caller may know the repo exists (GitHub answers 404 for a private repo it may not see)."""
+        return not (meta.private and request.anonymous)
+
+    def _repo_part(self, request: ApiRequest, meta: RepoMeta, rest: list[str]) -> Response:
+        """``/repos/o/r`` and ``/repositories/id``, or their ``/topics`` and ``/languages``."""
+        if not self._visible(request, meta):
+            return self._not_found()
+        match rest:
+            case []:
+                return Response(200, self._repo_json(meta), cacheable=True)
+            case ["topics"]:
+                return self._json({"names": list(meta.topics)})
+            case ["languages"]:
+                return self._json({meta.language: 1_000 + meta.id % 50_000} if meta.language else {})
+        return self._not_found()
+
+    def _moved(self, request: ApiRequest, meta: RepoMeta, rest: list[str]) -> Response:
+        """GitHub's answer at a renamed repo's old name: 301, ``Location`` and body ``url`` naming it by id."""
+        query = f"?{urlencode(request.query)}" if request.query else ""
+        location = f"http://{request.host}{request.prefix}/repositories/{meta.id}{''.join('/' + p for p in rest)}{query}"
+        body = json_bytes({"message": "Moved Permanently", "url": location, "documentation_url": REDIRECT_DOCS})
+        return Response(301, body, [("Location", location)])
 
     def _not_found(self) -> Response:
         return Response(404, _error(404, "Not Found"))
@@ -273,31 +328,31 @@ class GitHubApi:
         if direction not in ("asc", "desc"):
             direction = "asc" if sort == "full_name" else "desc"
         kind = request.param("type") or "all"
-        if public_only and kind != "private":
+        if public_only or request.anonymous:  # anonymous callers see public repos only, whatever they ask for
+            if kind == "private":
+                return Response(200, b"[]", cacheable=True)
             kind = "public"
-        elif public_only:
-            return Response(200, b"[]", cacheable=True)
         per_page = min(100, max(1, request.int_param("per_page", 30)))
         page = max(1, request.int_param("page", 1))
         view = self._view(sort, direction, kind, own, shared)
-        start, end, last = page_bounds(len(view), page, per_page)
-        items = view[start:end] if start < len(view) else ()
-        body = b"[" + b",".join(self._repo_json(m) for m in items) + b"]"
+        cut = cut_page(view, page, per_page, self._scenario)
         headers = []
-        link = self._link(request, link_path, page, last)
+        link = self._link(request, link_path, cut)
         if link:
             headers.append(("link", link))
-        on_served = None
-        if self._scenario.churn and items:
 
-            def on_served() -> None:
-                self._catalog.churn_after_page(view, page, per_page)
+        def on_served() -> None:
+            self._catalog.page_served(view, page, per_page, self._scenario.churn)
 
+        if cut.spoiled is not None:
+            return spoiled_page(cut, headers, on_served)
+        body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
         return Response(200, body, headers, cacheable=True, on_served=on_served)
 
-    def _link(self, request: ApiRequest, link_path: str, page: int, last: int) -> str | None:
+    def _link(self, request: ApiRequest, link_path: str, cut: PageCut) -> str | None:
         """GitHub's rel order: page 1 ``next, last``; middle ``prev, next, last, first``; last ``prev, first``."""
-        if last <= 1 and page <= 1:
+        page, last = cut.page, cut.last
+        if last <= 1 and page <= 1 and cut.next_page is None:
             return None
         base = f"http://{request.host}{request.prefix}{link_path}"
         params = [(k, v) for k, v in request.query if k != "page"]
@@ -308,8 +363,8 @@ class GitHubApi:
         rels = []
         if page > 1:
             rels.append(f'{url(page - 1)}; rel="prev"')
-        if page < last:
-            rels.append(f'{url(page + 1)}; rel="next"')
+        if cut.next_page is not None:
+            rels.append(f'{url(cut.next_page)}; rel="next"')
         if page != last:
             rels.append(f'{url(last)}; rel="last"')
         if page > 1:
@@ -355,9 +410,11 @@ class GitHubApi:
             self._owners[login] = cached
         return cached
 
-    def _owner_object(self, detailed: bool) -> dict[str, Any]:
+    def _owner_object(self, request: ApiRequest) -> dict[str, Any]:
+        """The org (or user) profile; its members also get the private counts (``total_private_repos``, which with
+        ``public_repos`` adds up to what the org listing holds)."""
         owner = dict(self._owner(self._site.org))
-        public = sum(1 for m in self._view("created", "asc", "public"))
+        public = len(self._view("created", "asc", "public"))
         owner.update(
             name=self._site.org.capitalize(),
             company=None,
@@ -375,6 +432,9 @@ class GitHubApi:
         )
         if owner["type"] == "Organization":
             owner.update(description="Embedded forge organisation", is_verified=False, archived_at=None)
+        if _authenticated(request):
+            private = len(self._view("created", "asc", "private"))
+            owner.update(total_private_repos=private, owned_private_repos=private)
         return owner
 
     def _user_object(self, login: str, number: int) -> dict[str, Any]:
@@ -441,7 +501,7 @@ class GitHubApi:
             forks=meta.id % 5,
             open_issues=meta.id % 9,
             watchers=stars,
-            default_branch="main",
+            default_branch=meta.default_branch,
             permissions={"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
         )
         return repo

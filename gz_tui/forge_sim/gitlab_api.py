@@ -3,6 +3,11 @@
 Quirks reproduced on purpose: ``include_subgroups`` defaults to false, ``with_shared`` to true,
 ``X-Next-Page``/``X-Prev-Page`` are always sent (empty at the ends), and above 10,000 records
 ``X-Total``, ``X-Total-Pages`` and ``rel="last"`` disappear. Link URLs use the configured host.
+
+Per project: ``/projects/{id}`` and ``/projects/{url-encoded full path}`` (and their ``/languages``). An old path
+of a renamed project answers ``301`` with ``Location: …/api/v4/projects/{id}`` and a plain-text body "This resource
+has been moved permanently to …" (gitlabhq ``lib/api/helpers.rb`` ``find_project!``/``project_moved?``,
+``lib/api/api.rb`` ``MovedPermanentlyError``); by id the project answers as it is now.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from gz_tui.forge_sim.api_common import (
+    TOKEN_USER,
     ApiRequest,
     JsonCache,
+    PageCut,
     Response,
     Site,
+    cut_page,
     iso,
     json_bytes,
-    page_bounds,
+    spoiled_page,
 )
 from gz_tui.forge_sim.catalog import BASE_EPOCH, SHARED_GROUP_ID, SHARED_NAMESPACE, Catalog, GroupMeta, RepoMeta
 from gz_tui.forge_sim.github_api import OTHER_OWNER_ID
@@ -35,7 +43,7 @@ _ORDER_KEYS: dict[str, Callable[[RepoMeta], tuple[Any, ...]]] = {
     "path": lambda m: (m.name.lower(), m.id),
     "created_at": lambda m: (m.created, m.id),
     "updated_at": lambda m: (m.updated, m.id),
-    "last_activity_at": lambda m: (m.pushed or m.updated, m.id),
+    "last_activity_at": lambda m: (m.last_activity, m.id),
 }
 _PLAIN_TEXT = "text/plain; charset=utf-8"
 
@@ -96,7 +104,9 @@ class GitLabApi:
             case ["version"]:
                 return self._json({"version": "17.5.0", "revision": "forgesim"})
             case ["user"]:
-                return self._json({"id": 1, "username": "forge-sim-user", "name": "Forge Sim User", "state": "active"})
+                if request.anonymous or not (request.header("private-token") or request.header("authorization")):
+                    return self.unauthorized(request)
+                return self._json({"id": 1, "username": TOKEN_USER, "name": "Forge Sim User", "state": "active", "locked": False})
             case ["groups", *_] if self._user_site:
                 return self._group_not_found()  # the owner is a user: their namespace is no group
             case ["groups", ref]:
@@ -109,15 +119,62 @@ class GitLabApi:
                 return self._projects(request, self._catalog.groups[""], user_namespace=True)
             case ["users", _, "projects"]:
                 return Response(404, json_bytes({"message": "404 User Not Found"}))
-            case ["projects", ref, "languages"]:
-                meta = next((m for m in self._catalog.repos() if str(m.id) == unquote(ref)), None)
-                if meta is None:
-                    return Response(404, json_bytes({"message": "404 Project Not Found"}))
-                return self._json({meta.language: 100.0} if meta.language else {})
+            case ["projects", ref, *rest] if len(rest) <= 1:
+                return self._project_part(request, unquote(ref), rest)
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
                 group = self._catalog.group_by_ref(unquote(ref))
                 return self._subgroups(request, group, which == "descendant_groups") if group else self._group_not_found()
         return Response(404, json_bytes({"error": "404 Not Found"}))
+
+    def _project_part(self, request: ApiRequest, ref: str, rest: list[str]) -> Response:
+        """``/projects/:id`` (a numeric id or a full path) and ``/projects/:id/languages``."""
+        if ref.isdigit():
+            meta = self._catalog.by_id(int(ref))
+        else:
+            meta = self._by_full_path(ref)
+            if meta is None:
+                moved = self._moved(ref)
+                if moved is not None and self._visible(request, moved):
+                    query = f"?{urlencode(request.query)}" if request.query else ""
+                    location = f"http://{request.host}{request.prefix}/projects/{moved.id}"  # Rack: the request's host
+                    location += "".join(f"/{part}" for part in rest) + query
+                    body = f"This resource has been moved permanently to {location}".encode()
+                    return Response(301, body, [("Location", location)], content_type=None)
+        if meta is None or meta.hostile or not self._visible(request, meta):
+            return self._project_not_found()
+        match rest:
+            case []:
+                return Response(200, self._project_json(meta), cacheable=True)
+            case ["languages"]:
+                return self._json({meta.language: 100.0} if meta.language else {})
+        return Response(404, json_bytes({"error": "404 Not Found"}))
+
+    def _rel(self, meta: RepoMeta) -> str:
+        """A project's path below the owner (a user's namespace has no subgroups)."""
+        return meta.name if self._user_site else meta.gitlab_rel_path
+
+    def _by_full_path(self, full: str) -> RepoMeta | None:
+        """The project whose full path is ``full`` (case-insensitive), shared-in projects included."""
+        owner, _, rel = full.strip("/").partition("/")
+        if owner.lower() == SHARED_NAMESPACE:
+            return next((m for m in self._catalog.shared if m.name.lower() == rel.lower()), None)
+        if owner.lower() != self._site.org.lower() or not rel:
+            return None
+        meta = self._catalog.find(rel)
+        if meta is None or meta.owner is not None or self._rel(meta).lower() != rel.lower():
+            return None
+        return meta
+
+    def _moved(self, full: str) -> RepoMeta | None:
+        owner, _, rel = full.strip("/").partition("/")
+        return self._catalog.moved(rel) if owner.lower() == self._site.org.lower() and rel else None
+
+    def _visible(self, request: ApiRequest, meta: RepoMeta) -> bool:
+        """GitLab hides a private project from callers who may not see it behind a 404."""
+        return not (meta.private and request.anonymous)
+
+    def _project_not_found(self) -> Response:
+        return Response(404, json_bytes({"message": "404 Project Not Found"}))
 
     def _group_not_found(self) -> Response:
         return Response(404, json_bytes({"message": "404 Group Not Found"}))
@@ -136,7 +193,7 @@ class GitLabApi:
         subgroups = user_namespace or bool(request.bool_param("include_subgroups", False))
         shared = bool(request.bool_param("with_shared", True))
         archived = request.bool_param("archived", None)
-        visibility = request.param("visibility")
+        visibility = "public" if request.anonymous else request.param("visibility")
         wanted_topics = tuple(t for t in (request.param("topic") or "").split(",") if t)
         order_by = request.param("order_by") or "created_at"
         if order_by not in _ORDER_KEYS:
@@ -156,6 +213,8 @@ class GitLabApi:
                 chosen += self._catalog.shared
             if archived is not None:
                 chosen = [m for m in chosen if m.archived == archived]
+            if request.anonymous and request.param("visibility") not in (None, "", "public"):
+                chosen = []  # nobody's view holds no private projects
             if visibility in ("public", "private", "internal"):
                 chosen = [m for m in chosen if _visibility(m) == visibility]
             if wanted_topics:  # GitLab keeps the projects carrying every topic named
@@ -163,12 +222,11 @@ class GitLabApi:
             chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
             return chosen
 
-        key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, visibility, wanted_topics, order_by, sort)
-        view = self._catalog.view(key, build)
-        response = self._paged(request, view, lambda m: self._project_json(m))
-        if self._scenario.churn and response.body != b"[]":
-            page, per_page = self._page_args(request)
-            response.on_served = lambda: self._catalog.churn_after_page(view, page, per_page)
+        key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, request.param("visibility"), request.anonymous)
+        view = self._catalog.view((*key, wanted_topics, order_by, sort), build)
+        page, per_page = self._page_args(request)
+        response = self._paged(request, view, lambda m: self._project_json(m), hostile=True)
+        response.on_served = lambda: self._catalog.page_served(view, page, per_page, self._scenario.churn)
         return response
 
     def _subgroups(self, request: ApiRequest, group: GroupMeta, descendants: bool) -> Response:
@@ -184,26 +242,25 @@ class GitLabApi:
         per_page = 20 if per_page < 1 else min(100, per_page)
         return max(1, request.int_param("page", 1)), per_page
 
-    def _paged(self, request: ApiRequest, items: Sequence[Any], render: Any) -> Response:
+    def _paged(self, request: ApiRequest, items: Sequence[Any], render: Any, hostile: bool = False) -> Response:
         page, per_page = self._page_args(request)
-        total = len(items)
-        start, end, last = page_bounds(total, page, per_page)
-        chosen = items[start:end] if start < total else ()
-        body = b"[" + b",".join(render(item) for item in chosen) + b"]"
-        has_next = end < total
-        counted = total <= MAX_COUNT
+        cut = cut_page(items, page, per_page, self._scenario, hostile=hostile)
+        counted = cut.total <= MAX_COUNT
         headers = [
             ("X-Page", str(page)),
             ("X-Per-Page", str(per_page)),
-            ("X-Next-Page", str(page + 1) if has_next else ""),
+            ("X-Next-Page", str(cut.next_page) if cut.next_page is not None else ""),
             ("X-Prev-Page", str(page - 1) if page > 1 else ""),
         ]
         if counted:
-            headers += [("X-Total", str(total)), ("X-Total-Pages", str(last))]
-        headers.append(("Link", self._link(request, page, per_page, has_next, last if counted else None)))
+            headers += [("X-Total", str(cut.total)), ("X-Total-Pages", str(cut.last))]
+        headers.append(("Link", self._link(request, cut, per_page, cut.last if counted else None)))
+        if cut.spoiled is not None:
+            return spoiled_page(cut, headers, lambda: None)
+        body = b"[" + b",".join(render(item) for item in cut.items) + b"]"
         return Response(200, body, headers, cacheable=True)
 
-    def _link(self, request: ApiRequest, page: int, per_page: int, has_next: bool, last: int | None) -> str:
+    def _link(self, request: ApiRequest, cut: PageCut, per_page: int, last: int | None) -> str:
         """GitLab order ``prev, next, first, last``; query keys sorted (Rails ``to_query``)."""
         host = self._scenario.gitlab_host or request.host
         base = f"http://{host}{request.prefix}{request.path}"
@@ -213,11 +270,12 @@ class GitLabApi:
             query = sorted([*params, ("page", str(number)), ("per_page", str(per_page))])
             return f"<{base}?{urlencode(query)}>"
 
+        page = cut.page
         rels = []
         if page > 1:
             rels.append(f'{url(page - 1)}; rel="prev"')
-        if has_next:
-            rels.append(f'{url(page + 1)}; rel="next"')
+        if cut.next_page is not None:
+            rels.append(f'{url(cut.next_page)}; rel="next"')
         rels.append(f'{url(1)}; rel="first"')
         if last is not None:
             rels.append(f'{url(last)}; rel="last"')
@@ -308,17 +366,17 @@ class GitLabApi:
             "path": meta.name,
             "path_with_namespace": path_with_namespace,
             "created_at": iso(meta.created, millis=True),
-            "default_branch": "main",
+            "default_branch": meta.default_branch,
             "tag_list": list(meta.topics),
             "topics": list(meta.topics),
             "ssh_url_to_repo": f"git@{host}:{path_with_namespace}.git",
             "http_url_to_repo": http_url,
             "web_url": f"{base}/{path_with_namespace}",
-            "readme_url": f"{base}/{path_with_namespace}/-/blob/main/README.md",
+            "readme_url": f"{base}/{path_with_namespace}/-/blob/{meta.default_branch}/README.md",
             "forks_count": meta.id % 5,
             "avatar_url": None,
             "star_count": (meta.id * 31) % 500,
-            "last_activity_at": iso(meta.pushed or meta.updated, millis=True),
+            "last_activity_at": iso(meta.last_activity, millis=True),
             "namespace": namespace,
             "empty_repo": False,
             "archived": meta.archived,

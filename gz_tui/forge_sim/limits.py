@@ -3,11 +3,13 @@
 Quota follows GitHub's documented behaviour (FORGE-APIS §1.5): the request spending the last unit
 is still a 200 with remaining 0, later ones are refused until the window's reset time, conditional
 hits (304) and ``/rate_limit`` spend nothing. Windows are measured with the injected clock so
-tests can jump past a reset instead of sleeping.
+tests can jump past a reset instead of sleeping. ``Scenario.rate_limit_lie`` then rewrites the headers of
+the answers (never the decisions): the client is told something false about a limit that still holds.
 """
 
 from __future__ import annotations
 
+import email.utils
 import math
 import random
 import threading
@@ -18,6 +20,11 @@ from gz_tui.clock import Clock
 from gz_tui.forge_sim.scenario import Scenario
 
 Fault = Literal[502, 503, "drop"]
+
+_RETRY_AFTER_LIES = {"retry_after_negative": "-5", "retry_after_zero": "0", "retry_after_huge": "99999999999"}
+_RESET_HEADERS = frozenset({"x-ratelimit-reset", "ratelimit-reset"})
+LIE_SKEW = 3600
+"""How far in the past the lying dates are (``retry_after_past_date``, ``reset_in_past``)."""
 
 # Limits each forge advertises when the scenario sets none; they never refuse (see Bucket).
 _DEFAULT_QUOTAS: dict[str, tuple[int, float]] = {
@@ -148,3 +155,25 @@ class Limiter:
     def retry_after(self, state: QuotaState) -> int:
         """Whole seconds until ``state`` resets (at least 1), for ``Retry-After`` on throttled answers."""
         return max(1, math.ceil(state.reset - self._clock.now()))
+
+    def lie(self, headers: list[tuple[str, str]], throttled: bool) -> list[tuple[str, str]]:
+        """``headers`` as ``Scenario.rate_limit_lie`` falsifies them (unchanged without a lie)."""
+        lie = self._scenario.rate_limit_lie
+        if lie is None:
+            return headers
+        now = int(self._clock.now())
+        if lie.startswith("retry_after"):
+            if not throttled:
+                return headers
+            value = email.utils.formatdate(now - LIE_SKEW, usegmt=True) if lie == "retry_after_past_date" else _RETRY_AFTER_LIES[lie]
+            return [(k, v) for k, v in headers if k.lower() != "retry-after"] + [("Retry-After", value)]
+        reset = "NaN" if lie == "reset_nan" else str(now - LIE_SKEW)
+        lied = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in _RESET_HEADERS:
+                value = reset
+            elif lowered == "ratelimit-resettime" and lie == "reset_in_past":
+                value = email.utils.formatdate(now - LIE_SKEW, usegmt=True)
+            lied.append((name, value))
+        return lied

@@ -75,10 +75,11 @@ class RepoStore:
             if template is not None:
                 for packfile in (template / "objects" / "pack").iterdir():
                     _link_or_copy(packfile, tmp / "objects" / "pack" / packfile.name)
-            readme = f"# {name}\n\nServed by gz-tui forge_sim.\n"
-            sha = self._commit(tmp, name, None, created, readme, "Initial commit", heavy=True)
+            title = _title(name)
+            readme = f"# {title}\n\nServed by gz-tui forge_sim.\n"
+            sha = self._commit(tmp, title, None, created, readme, "Initial commit", heavy=True)
             if self._heavy_history and template is not None:
-                sha = self._commit(tmp, name, sha, created, readme, f"Remove {BIG_FILE}", heavy=False)
+                sha = self._commit(tmp, title, sha, created, readme, f"Remove {BIG_FILE}", heavy=False)
             go.write_ref(tmp, HEAD_REF, sha)
             for ref in EXTRA_REFS:
                 go.write_ref(tmp, ref, sha)
@@ -106,8 +107,9 @@ class RepoStore:
             parent = go.read_ref(path, HEAD_REF)
             count = self._pushes.get(path, 0) + 1
             self._pushes[path] = count
-            readme = f"# {name}\n\nServed by gz-tui forge_sim.\n\nUpdate {count}.\n"
-            sha = self._commit(path, name, parent, max(when, created), readme, f"Update {count}", heavy=not self._heavy_history)
+            title = _title(name)
+            readme = f"# {title}\n\nServed by gz-tui forge_sim.\n\nUpdate {count}.\n"
+            sha = self._commit(path, title, parent, max(when, created), readme, f"Update {count}", heavy=not self._heavy_history)
             go.write_ref(path, HEAD_REF, sha)
             return sha
 
@@ -120,6 +122,14 @@ class RepoStore:
             else:
                 go.write_ref(path, ref, sha)
 
+    def set_head(self, owner: str, name: str, created: int, branch: str) -> None:
+        """Make HEAD the symbolic ref ``refs/heads/{branch}``, whether or not that branch exists."""
+        path = self.ensure(owner, name, created)
+        with self._lock_for(path):
+            tmp = path / f".HEAD.tmp-{os.getpid()}"
+            tmp.write_text(f"ref: refs/heads/{branch}\n")
+            os.replace(tmp, path / "HEAD")
+
     def refs(self, owner: str, name: str, created: int) -> dict[str, str]:
         """Every ref of the repo and the commit it points at (loose refs: this store never packs them)."""
         path = self.ensure(owner, name, created)
@@ -128,6 +138,11 @@ class RepoStore:
             if file.is_file() and not file.name.startswith("."):
                 found[file.relative_to(path).as_posix()] = file.read_text().strip()
         return found
+
+
+def _title(name: str) -> str:
+    """The repo's own name in a disk name (``.recreated/ID/NAME`` → ``NAME``), for its README and commits."""
+    return name.rsplit("/", 1)[-1]
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

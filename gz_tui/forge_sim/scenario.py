@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+EmptyWiki = Literal["not_found", "no_refs", "server_error"]
+HostileListing = Literal["self_next", "next_cycle", "deep_json", "gzip_bomb", "duplicates"]
+RateLimitLie = Literal[
+    "retry_after_negative", "retry_after_zero", "retry_after_past_date", "retry_after_huge", "reset_in_past", "reset_nan"
+]
 
 
 @dataclass(slots=True)
@@ -11,6 +18,8 @@ class Scenario:
 
     Each option reproduces one documented forge behaviour (see the module docs of
     ``limits``, ``catalog`` and ``hostile``) so a client can be tested against it in isolation.
+    Every option is off by default; the ones that change a real forge's answer say which forge answers so, and
+    where that is documented (FORGE-APIS.md is the project's notes on the forges).
     """
 
     latency: float = 0.0
@@ -62,6 +71,71 @@ class Scenario:
 
     git_latency: float = 0.0
     """Seconds of real sleep added to every git request (a slow git server: a clone spans more time)."""
+
+    # -- identity and credentials (issue 24) --
+
+    bad_token_as_anonymous: bool = False
+    """A wrong (or missing) token is served as anonymous instead of 401: listings hold the public repos only (totals
+    count them only), private repos answer 404, and only "who am I" (``/user``) still says 401. Gitea 1.15 does this
+    with a revoked token, and so do proxies that strip a credential they do not know. Off: with ``token`` set the
+    forge refuses every request without it (a private instance: Gitea ``REQUIRE_SIGNIN_VIEW``, GitLab with public
+    visibility restricted). git keeps asking for the token either way."""
+
+    git_redirect_status: int = 301
+    """Status of git's answer at a renamed repo's old ``/{org}/{old}.git`` URL (``Location``: the same request's path
+    under the new name; GitHub writes a full URL, Gitea a path, git resolves both). GitHub answers 301; Gitea 307 (``context.RedirectToRepo``; 302 before 1.17, ``ctx.Redirect``'s
+    default). git follows it on its first request and warns ``redirecting to``. GitLab serves an old path in place
+    (its redirect routes), which the sim does at the GitLab group URL of a repo in a subgroup."""
+
+    # -- change signals and selection (issue 25) --
+
+    gitlab_activity_hold: float = 0.0
+    """GitLab moves a project's ``last_activity_at`` at most once per this many seconds: a push within it after the
+    last recorded activity leaves ``last_activity_at`` where it was (GitLab uses 3600, gitlab-org/gitlab#16729;
+    ``Event#reset_project_activity`` updates only when the old value is an hour old). Measured on the forge's
+    injectable clock. 0: every push moves it."""
+
+    empty_wiki: EmptyWiki = "not_found"
+    """How git answers an enabled wiki nobody wrote (``wiki_of(name) == "empty"``): ``not_found`` (GitHub, GitLab:
+    404, "repository not found"), ``no_refs`` (Gitea 1.15: ``info/refs`` is a 200 carrying only the service line and
+    a flush, no refs at all, so git says "Could not read from remote repository") or ``server_error`` (newer Gitea:
+    500). A disabled wiki (``off``) is always not found."""
+
+    gitea_version: tuple[int, int] | None = None
+    """The Gitea release to imitate (``/api/v1/version`` says ``X.Y.0``); None is 1.23. Before 1.23 the listing's repo
+    objects carry no ``topics``, before 1.17 no ``language`` (the per-repo ``/topics`` and ``/languages`` endpoints
+    answer either way); before 1.17 a renamed repo's API redirect is a 302 instead of 307."""
+
+    # -- reliability (issue 26) --
+
+    hostile_listing: HostileListing | None = None
+    """A listing that attacks its client, on every flavour's repo listing, at page ``hostile_listing_page``:
+    ``self_next`` (its ``next`` link points at itself), ``next_cycle`` (its ``next`` points back at page 1, which
+    links to page 2 again: two pages pointing at each other), ``deep_json`` (the body is 100,000 nested ``[``: valid JSON no recursive parser
+    survives), ``gzip_bomb`` (``Content-Encoding: gzip``, 3 MB on the wire that inflate to 3 GiB, streamed) or
+    ``duplicates`` (page 1 lists its first repo twice, and its last repo again first on page 2; the totals count each
+    repo once)."""
+
+    hostile_listing_page: int = 2
+    """The page ``hostile_listing`` spoils (``duplicates`` always spoils pages 1 and 2)."""
+
+    git_stall: tuple[str, ...] = ()
+    """Repos (by name; ``NAME.wiki`` for a wiki) whose pack transfer stops mid-way: half the pack is sent, then the
+    connection is held open, silent, until the client hangs up or the forge stops (a wedged proxy or server)."""
+
+    git_trickle: tuple[str, ...] = ()
+    """Repos whose pack is sent ``git_trickle_rate`` bytes a second (a congested or throttled link)."""
+
+    git_trickle_rate: float = 4.0
+    """Bytes per second for the repos in ``git_trickle``."""
+
+    rate_limit_lie: RateLimitLie | None = None
+    """Rate-limit headers that lie, on every API flavour (git's throttling is left alone). ``retry_after_*`` replace
+    ``Retry-After`` on every throttled answer (primary or secondary: combine with ``primary_limit`` or
+    ``secondary_every``) with ``-5``, ``0``, an HTTP date an hour in the past, or ``99999999999``. ``reset_in_past``
+    makes ``x-ratelimit-reset``/``RateLimit-Reset`` an hour in the past on every answer while the forge keeps
+    refusing until its real reset (a client clock ahead of the forge's); ``reset_nan`` sends ``NaN`` there (Gitea
+    sends neither header, so only ``retry_after_*`` reach it). The refusals themselves are unchanged."""
 
 
 DEMO_REPOS = 240

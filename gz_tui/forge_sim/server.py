@@ -1,16 +1,19 @@
 """HTTP/1.1 plumbing: a keep-alive ThreadingHTTPServer that routes to the API flavours or git.
 
 Only bytes on the wire live here (request bodies incl. chunked ones, responses, streaming,
-dropped connections, the request log); what to answer is decided in ``dispatch``.
+dropped connections, held and trickled answers, the request log); what to answer is decided in
+``dispatch``. A held connection ends when the client hangs up or the forge stops, never later.
 """
 
 from __future__ import annotations
 
 import itertools
+import select
 import socket
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,6 +45,8 @@ class ForgeHTTPServer(ThreadingHTTPServer):
         self.log = log
         self.now = now
         self.apis: dict[str, ForgeApi] = {}
+        self.stopping = threading.Event()
+        """Set by ``ForgeSim.stop``: held and trickled answers give up at once."""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -124,6 +129,9 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         if response.drop:
             self._drop()
             return
+        if response.hold:
+            self._hold()
+            return
         self._send(response)
 
     def _serve_git(self, repo_path: str, rest: str, query: str, headers: dict[str, str]) -> None:
@@ -146,7 +154,10 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         assert backend is not None
         self._record(backend.status, "git", False, False, "git", answer.credential)
         try:
-            self._stream(backend.status, backend.reason, backend.headers, backend.chunks())
+            if answer.pace is None:
+                self._stream(backend.status, backend.reason, backend.headers, backend.chunks())
+            else:
+                self._paced(backend.status, backend.reason, backend.headers, b"".join(backend.chunks()), answer.pace)
         finally:
             backend.close()
 
@@ -190,10 +201,70 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", response.content_type)
         for name, value in response.headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        streamed = response.stream is not None
+        self.send_header("Content-Length", str(response.stream_length if streamed else len(response.body)))
         self.end_headers()
-        if response.body and self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if response.stream is not None:
+            self._write_all(response.stream())
+        elif response.body:
             self.wfile.write(response.body)
+
+    def _write_all(self, chunks: Iterable[bytes]) -> None:
+        """Write a long body chunk by chunk, stopping when the client hangs up or the forge stops."""
+        for chunk in chunks:
+            if self.server.stopping.is_set():
+                self.close_connection = True
+                return
+            self.wfile.write(chunk)
+
+    def _paced(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes, pace: str) -> None:
+        """A whole pack announced with its length, then half of it and silence (``stall``), or a few bytes a second
+        (``trickle``): a transfer that never finishes while the connection stays open."""
+        self.send_response(status, reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True
+        if pace == "stall":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self._hold()
+            return
+        rate = max(self.server.dispatcher.scenario.git_trickle_rate, 0.01)
+        step = max(1, int(rate / 4))
+        for start in range(0, len(body), step):
+            self.wfile.write(body[start : start + step])
+            self.wfile.flush()
+            if self._client_gone(step / rate):
+                return
+
+    def _hold(self) -> None:
+        """Answer nothing more and keep the connection open until the client hangs up or the forge stops."""
+        self.close_connection = True
+        while not self._client_gone(0.1):
+            pass
+
+    def _client_gone(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds; true once the client closed its end or the forge is stopping."""
+        deadline = time.monotonic() + wait
+        while True:
+            if self.server.stopping.is_set():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                readable, _, _ = select.select([self.connection], [], [], min(left, 0.1))
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return True
+            except (OSError, ValueError):
+                return True
+            if readable:  # the client sent more (it must wait for this answer first): do not spin on it
+                time.sleep(min(left, 0.1))
 
     def _stream(self, status: int, reason: str, headers: list[tuple[str, str]], chunks: Any) -> None:
         """Small bodies go out with Content-Length; large ones chunked, without buffering a whole pack."""

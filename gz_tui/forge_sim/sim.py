@@ -8,8 +8,8 @@ from types import TracebackType
 from typing import Literal, Self
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
-from gz_tui.forge_sim.api_common import Site
-from gz_tui.forge_sim.app_auth import AppAuthority, GitHubApp
+from gz_tui.forge_sim.api_common import TOKEN_USER, Site
+from gz_tui.forge_sim.app_auth import AppAuthority, GitHubApp, MintFailure
 from gz_tui.forge_sim.catalog import Catalog, RepoMeta
 from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.gitea_api import GiteaApi
@@ -22,6 +22,7 @@ from gz_tui.forge_sim.scenario import Scenario
 from gz_tui.forge_sim.server import ForgeHTTPServer
 
 ProviderName = Literal["github", "gitlab", "gitea"]
+WikiState = Literal["present", "empty", "off"]
 
 
 class ForgeSim:
@@ -93,6 +94,7 @@ class ForgeSim:
         if server is None:
             return
         self._server = self._thread = None
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -172,39 +174,108 @@ class ForgeSim:
         meta = self._meta(name)
         return self._store.head(self._disk(meta))
 
+    def repo_id(self, name: str) -> int:
+        """The forge's id of a repo (what ``/repositories/{id}`` and GitLab's ``/projects/{id}`` take)."""
+        return self._meta(name).id
+
     def push_commit(self, name: str) -> str:
-        """Add a commit on ``main`` (and bump ``pushed_at``) so a re-sync has something to fetch."""
+        """Add a commit on ``main`` and move the listings' change signals as the real forges do: ``pushed_at`` and
+        ``updated_at`` to the clock's current whole second (two pushes within one second leave them unchanged),
+        GitLab's ``last_activity_at`` only outside ``Scenario.gitlab_activity_hold``."""
         meta = self._meta(name)
         when = int(self.clock.now())
-        sha = self._store.push(meta.owner or self.org, meta.name, meta.created, when)
-        self._catalog.touch(meta, when)
+        sha = self._store.push(meta.owner or self.org, meta.disk, meta.created, when)
+        self._catalog.touch(meta, when, self.scenario.gitlab_activity_hold)
         return sha
 
     def refs_of(self, name: str) -> dict[str, str]:
         """Every ref of the repo as the forge serves it (``refs/heads/main``, ``refs/tags/v1.0``, …) → commit."""
         meta = self._meta(name)
-        return self._store.refs(meta.owner or self.org, meta.name, meta.created)
+        return self._store.refs(meta.owner or self.org, meta.disk, meta.created)
 
     def set_branch(self, name: str, branch: str, sha: str | None) -> None:
         """Create or move ``branch`` to ``sha`` (a commit the repo has), or delete it (None); ``pushed_at`` moves."""
         meta = self._meta(name)
-        self._store.set_ref(meta.owner or self.org, meta.name, meta.created, f"refs/heads/{branch}", sha)
-        self._catalog.touch(meta, self.clock.now())
+        self._store.set_ref(meta.owner or self.org, meta.disk, meta.created, f"refs/heads/{branch}", sha)
+        self._catalog.touch(meta, self.clock.now(), self.scenario.gitlab_activity_hold)
+
+    def point_head_at(self, name: str, branch: str) -> None:
+        """Make the repo's HEAD name ``branch`` (the listings' ``default_branch`` too), even a branch it does not have:
+        git then clones no checkout ("remote HEAD refers to nonexistent ref"), as from a forge whose default branch
+        was deleted or renamed behind its HEAD."""
+        meta = self._meta(name)
+        self._store.set_head(meta.owner or self.org, meta.disk, meta.created, branch)
+        self._catalog.change(meta, default_branch=branch)
 
     def wiki_of(self, name: str) -> str:
-        """``present`` (served at ``NAME.wiki.git``), ``empty`` (enabled, not written: not found) or ``off``."""
+        """``present`` (served at ``NAME.wiki.git``), ``empty`` (enabled, never written: answered as
+        ``Scenario.empty_wiki`` says) or ``off`` (disabled: not found)."""
         return self._meta(name).wiki
 
+    def set_wiki(self, name: str, state: WikiState) -> None:
+        """Give a repo's wiki that state (``has_wiki``/``wiki_enabled`` in the listings follow)."""
+        if state not in ("present", "empty", "off"):
+            raise ValueError(f"wiki state must be present, empty or off, not {state!r}")
+        self._catalog.change(self._meta(name), wiki=state)
+
     def add_repo(self, name: str) -> None:
-        """New repo, newest by creation; ``sub/group/name`` places it in that GitLab subgroup."""
+        """New repo, newest by creation; ``sub/group/name`` places it in that GitLab subgroup. A renamed repo's old
+        name stops redirecting once a new repo takes it, as on GitHub and Gitea."""
         self._catalog.add(name)
 
     def remove_repo(self, name: str) -> None:
-        """Delist a repo (API and git both stop serving it); its directory is left on disk."""
+        """Delist a repo (API and git both stop serving it, under its old names too); its directory stays on disk.
+
+        Offset-paginated listings shift at once: a walk already past the repo's page sees every later repo one
+        place earlier, so one of them is never seen in that walk, and the totals (``X-Total``, ``X-Total-Count``,
+        ``public_repos`` + ``total_private_repos``) count one fewer."""
         try:
             self._catalog.remove(name)
         except KeyError:
             raise KeyError(f"no such repository: {name!r}") from None
+
+    def remove_repo_after_page(self, page: int, name: str | None = None) -> None:
+        """Delete ``name`` (None: the first repo of that listing, which is behind the cursor) as soon as any
+        flavour's repo listing has served its page ``page``: the deterministic "deleted while the listing pages"."""
+        if name is not None:
+            self._meta(name)
+        self._catalog.remove_after_page(page, name)
+
+    def rename_repo(self, old: str, new: str) -> int:
+        """Rename a repo (same id, history and GitLab group) and return its id. Every listing shows the new name; the
+        old one answers as each forge does: GitHub ``/repos/{org}/{old}`` 301 to ``/repositories/{id}``, Gitea 307
+        to ``/repos/{org}/{new}``, GitLab ``/projects/{org%2Fold}`` 301 to ``/projects/{id}``; git at the old URL
+        redirects (``Scenario.git_redirect_status``), and at an old GitLab subgroup URL is served in place."""
+        try:
+            return self._catalog.rename(old, new).id
+        except KeyError:
+            raise KeyError(f"no such repository: {old!r}") from None
+
+    def recreate_repo(self, name: str) -> int:
+        """Delete a repo and create another of the same name (a "start over"): a new id, newest by creation, and a
+        history of its own (another first commit) served by git at the same URL. Returns the new id."""
+        try:
+            return self._catalog.recreate(name).id
+        except KeyError:
+            raise KeyError(f"no such clonable repository: {name!r}") from None
+
+    # -- credentials --
+
+    @property
+    def token_user(self) -> str:
+        """Whom the forge's token belongs to: the login (GitLab ``username``) every "who am I" answers."""
+        return TOKEN_USER
+
+    def fail_app_tokens(self, failure: MintFailure) -> None:
+        """Make the GitHub App's installation-token endpoint answer ``failure`` (a status such as 500) or hang
+        (``"hang"``: no answer, connection held open) until called again with None. Needs ``github_app``."""
+        if self.app_authority is None:
+            raise RuntimeError("this forge knows no GitHub App")
+        self.app_authority.fail_mints(failure)
+
+    def app_token_requests(self) -> int:
+        """Requests that reached the installation-token endpoint so far (refused, failed and hung ones included)."""
+        return sum(1 for r in self._log.snapshot() if r.method == "POST" and _is_mint_path(r.path))
 
     def _meta(self, name: str) -> RepoMeta:
         meta = self._catalog.find(name)
@@ -213,4 +284,11 @@ class ForgeSim:
         return meta
 
     def _disk(self, meta: RepoMeta) -> Path:
-        return self._store.ensure(meta.owner or self.org, meta.name, meta.created)
+        return self._store.ensure(meta.owner or self.org, meta.disk, meta.created)
+
+
+def _is_mint_path(path: str) -> bool:
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[:2] == ["api", "v3"]:
+        parts = parts[2:]
+    return len(parts) == 4 and parts[0] == "app" and parts[1] == "installations" and parts[3] == "access_tokens"

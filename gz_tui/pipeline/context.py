@@ -10,15 +10,16 @@ from typing import Any, Protocol, TypeVar
 
 from gz_tui.clock import Clock
 from gz_tui.config import Settings
-from gz_tui.pipeline.events import LOGGED, Event, Notice, RateLimitWait
+from gz_tui.kinds import WaitKind
+from gz_tui.pipeline.events import LOGGED, Emitted, Event, Notice, RateLimitWait
 from gz_tui.pipeline.state import Ack, StateStore
 from gz_tui.pipeline.stats import Stats, TargetStats
 
 T = TypeVar("T")
 log = logging.getLogger("gz_tui.pipeline")
 
-EventSink = Callable[[dict[str, Any]], None]
-"""Receives every event as its JSON-ready dict (``{"event": ..., "time": ..., **fields}``)."""
+EventSink = Callable[[Emitted], None]
+"""Receives every event, with its time and target (``.as_dict()`` is its JSON object)."""
 
 
 class DbCall(Protocol):
@@ -26,7 +27,7 @@ class DbCall(Protocol):
 
 
 class Events:
-    """Turns typed events into the sink's dicts, and logs the rare ones."""
+    """Stamps typed events with the time and the target for the sink, and logs the rare ones."""
 
     def __init__(self, sink: EventSink | None, clock: Clock, target: str | None = None) -> None:
         self.sink = sink
@@ -38,14 +39,15 @@ class Events:
         return Events(self.sink, self.clock, name)
 
     def emit(self, event: Event) -> None:
-        logged = type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == "pacing")
+        logged = type(event) in LOGGED and not (isinstance(event, RateLimitWait) and event.kind == WaitKind.PACING)
         if not logged and self.sink is None:
-            return  # the dashboard reads snapshots: a per-repo event nobody takes is not even built
-        data = event.as_dict(self.clock.now(), self.target)
+            return  # the dashboard reads snapshots: a per-repo event nobody takes is not even stamped
+        emitted = Emitted(event, self.clock.now(), self.target)
         if logged:
+            data = emitted.as_dict()
             log.info("%s %s", event.name, " ".join(f"{k}={v!r}" for k, v in data.items() if k not in ("event", "time")))
         if self.sink is not None:
-            self.sink(data)
+            self.sink(emitted)
 
 
 @dataclass(slots=True)

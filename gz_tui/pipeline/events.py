@@ -6,14 +6,15 @@ test checks that the README holds exactly that table, so the two cannot drift.
 
 Every event serialises as ``{"event": NAME, "time": EPOCH_SECONDS, "target": NAME, **fields}`` — ``target``
 names the target it is about (``null`` for what concerns a whole run of several targets); a field declared
-``optional`` is left out while it is ``None``.
+``optional`` is left out while it is ``None``. In-process, a sink (``Pipeline(events=sink)``) receives each event as
+an :class:`Emitted` record (the event object, its time and target); ``Emitted.as_dict()`` is that JSON object.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from gz_tui.kinds import CloneKind, ErrorClass, PlannedAction, RepoStatus, WaitKind
 
@@ -42,6 +43,24 @@ class Event:
                 continue
             data[name] = str(value) if isinstance(value, str) else value
         return data
+
+
+class Emitted(NamedTuple):
+    """One event as it happened: what a sink receives (``Pipeline(events=sink)``).
+
+    A named tuple, not a frozen dataclass: one is built per repo whenever someone listens, and a tuple is built in
+    half the time.
+    """
+
+    event: Event
+    time: float
+    """Epoch seconds (the run's clock) when it was emitted."""
+    target: str | None = None
+    """The target it is about; None for what concerns a whole run of several targets."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object ``gz-tui --json`` writes for it."""
+        return self.event.as_dict(self.time, self.target)
 
 
 _LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}

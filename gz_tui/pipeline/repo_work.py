@@ -1,6 +1,7 @@
-"""The workers: take a repo from the buffer, check it, clone or update it with retries, record the outcome.
+"""What a worker does with one repo it took from a lane: check it, clone or update it with retries, record the outcome.
 
-What goes wrong with one repo — an unsafe name, a git failure, an ``OSError`` from the file system — is
+The worker loop itself (take from the lanes, hand the repo to its target) is :class:`~gz_tui.pipeline.runner.Pipeline`'s;
+:meth:`RepoWork.sync_one` is the rest. What goes wrong with one repo — an unsafe name, a git failure, an ``OSError`` from the file system — is
 that repo's failure, recorded in the state and shown; it never ends the run.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gz_tui.forges.records import RemoteRepo
-from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, ErrorClass, RepoStatus
+from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, ErrorClass, RepoStatus, UpdateMode
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
 from gz_tui.pipeline.gates import Governor
@@ -27,7 +28,7 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG, err
 
 
 class RepoWork:
-    """Everything the worker pool of one run does; ``worker(index, receive)`` is one worker's loop."""
+    """What the worker pool does with the repos of one target: :meth:`sync_one` takes one repo start to end."""
 
     def __init__(
         self,
@@ -108,7 +109,7 @@ class RepoWork:
         repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.run, self.governor
         exists = final.exists()
         unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
-        if exists and settings.update != "skip" and unchanged and not self.forge_moved:
+        if exists and settings.update != UpdateMode.SKIP and unchanged and not self.forge_moved:
             kind = self.syncer.kind()
             self._record(
                 repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1
@@ -161,12 +162,9 @@ class RepoWork:
             delay = self.git_backoff * 2 ** (attempt - 1)
             now = self.ctx.clock.now()
             message = redact(outcome.message)
-            stats.add_error(
-                ErrorView(now, repo.full_name, outcome.error_class, message, attempt, max_attempts, now + delay, target=self._name)
-            )
-            self.ctx.emit(
-                RepoRetry(repo=repo.full_name, error_class=ErrorClass(outcome.error_class), message=message, attempt=attempt, delay=delay)
-            )
+            error_class = outcome.reported_class
+            stats.add_error(ErrorView(now, repo.full_name, error_class, message, attempt, max_attempts, now + delay, target=self._name))
+            self.ctx.emit(RepoRetry(repo=repo.full_name, error_class=error_class, message=message, attempt=attempt, delay=delay))
             stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
             await self.ctx.clock.sleep(delay)
             exists = final.exists()
@@ -208,9 +206,9 @@ class RepoWork:
         ctx, stats = self.ctx, self.ctx.stats
         outcome = replace(outcome, message=redact(outcome.message), kind=CloneKind.WIKI)
         if outcome.status == RepoStatus.FAILED:
-            outcome = replace(outcome, error_class=outcome.error_class or ErrorClass.OTHER)
-            stats.count(failed=1, failed_permanent=int(outcome.error_class in PERMANENT_ERRORS))
-            ctx.run.add_error(ErrorView(ctx.clock.now(), name, outcome.error_class, outcome.message, 1, 1, target=self._name))
+            outcome = replace(outcome, error_class=outcome.reported_class)
+            stats.count(failed=1, failed_permanent=int(outcome.reported_class in PERMANENT_ERRORS))
+            ctx.run.add_error(ErrorView(ctx.clock.now(), name, outcome.reported_class, outcome.message, 1, 1, target=self._name))
         elif outcome.status == RepoStatus.SKIPPED:
             stats.count(no_wiki=1)
         else:
@@ -248,7 +246,7 @@ class RepoWork:
                 repo.key,
                 status,
                 attempts=attempts,
-                error_class=outcome.error_class or None,
+                error_class=outcome.error_class,
                 error_message=outcome.message or None,
                 last_commit=outcome.last_commit,
                 pushed_at=repo.pushed_at,
@@ -262,7 +260,9 @@ class RepoWork:
         run.completed()
         if status == RepoStatus.FAILED or outcome.error_class == ErrorClass.DIRTY:
             run.add_error(
-                ErrorView(ctx.clock.now(), repo.full_name, outcome.error_class, outcome.message, attempts, max_attempts, target=self._name)
+                ErrorView(
+                    ctx.clock.now(), repo.full_name, outcome.reported_class, outcome.message, attempts, max_attempts, target=self._name
+                )
             )
         self._emit_outcome(repo.full_name, outcome, attempts=attempts)
 
@@ -270,12 +270,12 @@ class RepoWork:
         """``repo_failed``, or ``repo_done`` with the kind of copy (and why, when skipped)."""
         status = outcome.status
         if status == RepoStatus.FAILED:
-            self.ctx.emit(RepoFailed(repo=name, error_class=ErrorClass(outcome.error_class), message=outcome.message, attempts=attempts))
+            self.ctx.emit(RepoFailed(repo=name, error_class=outcome.reported_class, message=outcome.message, attempts=attempts))
             return
         self.ctx.emit(
             RepoDone(
                 repo=name,
-                outcome=RepoStatus(status),
+                outcome=status,
                 commit=outcome.last_commit,
                 bytes=outcome.received_bytes,
                 kind=outcome.kind,

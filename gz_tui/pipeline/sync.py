@@ -13,15 +13,15 @@ from urllib.parse import urlsplit
 import anyio
 
 from gz_tui.forges.records import RemoteRepo
-from gz_tui.kinds import CloneKind, ErrorClass, RepoStatus
+from gz_tui.kinds import CloneKind, ErrorClass, PartialFilter, RepoStatus, UpdateMode
 from gz_tui.pipeline.git import GitResult, GitRunner, ProgressListener
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str
-    """cloned, updated, unchanged, skipped or failed."""
-    error_class: str = ""
+    status: RepoStatus
+    error_class: ErrorClass | None = None
+    """Why it failed; ``dirty`` for a checkout skipped for its local changes; else None."""
     message: str = ""
     last_commit: str | None = None
     received_bytes: int = 0
@@ -30,6 +30,11 @@ class Outcome:
     """The clone's ``origin`` was moved to the forge's new address (same forge repo id)."""
     kind: CloneKind = CloneKind.CHECKOUT
     """What kind of copy this was."""
+
+    @property
+    def reported_class(self) -> ErrorClass:
+        """The class a failure (or a ``dirty`` skip) is reported under: ``error_class``, ``other`` if unknown."""
+        return self.error_class or ErrorClass.OTHER
 
 
 def git_dir_of(repo_dir: Path) -> Path:
@@ -91,7 +96,8 @@ def same_repo_moved(origin: str, url: str, *, clone_id: str | None, repo_id: str
 
 
 class RepoSyncer:
-    """Clone or update one repo. Never raises for a repo's own failure: it returns an Outcome."""
+    """Clone or update one repo. A failure of git or of the move into place is returned as an Outcome; an ``OSError``
+    from preparing the folders is raised (the worker records it as that repo's failure)."""
 
     def __init__(
         self,
@@ -99,10 +105,10 @@ class RepoSyncer:
         runner: GitRunner,
         dest: Path,
         tmp_root: Path,
-        update_mode: str,
+        update_mode: UpdateMode,
         depth: int | None,
         mirror: bool = False,
-        partial: str | None = None,
+        partial: PartialFilter | None = None,
         single_branch: bool = False,
         branch: str | None = None,
     ) -> None:
@@ -174,8 +180,8 @@ class RepoSyncer:
             try:
                 os.rename(tmp, final)
             except OSError as exc:
-                return Outcome("failed", "disk", f"cannot move the clone into place: {exc.strerror}", kind=kind)
-            return Outcome("cloned", last_commit=read_head(final), received_bytes=result.received_bytes, kind=kind)
+                return Outcome(RepoStatus.FAILED, ErrorClass.DISK, f"cannot move the clone into place: {exc.strerror}", kind=kind)
+            return Outcome(RepoStatus.CLONED, last_commit=read_head(final), received_bytes=result.received_bytes, kind=kind)
         finally:
             if tmp.exists():
                 with anyio.CancelScope(shield=True):
@@ -201,11 +207,13 @@ class RepoSyncer:
     ) -> Outcome:
         """Update a clone on disk. ``known``: the state has synced this repo id before."""
         kind = self.kind(wiki=wiki)
-        if self.update_mode == "skip":
-            return Outcome("skipped", message="already on disk (--update skip)", kind=kind)
+        if self.update_mode == UpdateMode.SKIP:
+            return Outcome(RepoStatus.SKIPPED, message="already on disk (--update skip)", kind=kind)
         if is_bare(final) != self.mirror:
             has, wants = ("a bare mirror", "a working clone") if self.mirror is False else ("a working clone", "a mirror")
-            return Outcome("failed", "conflict", f"{final.name} is {has}, this run makes {wants}; not touching it", kind=kind)
+            return Outcome(
+                RepoStatus.FAILED, ErrorClass.CONFLICT, f"{final.name} is {has}, this run makes {wants}; not touching it", kind=kind
+            )
         outcome = await self._update(repo, url, final, on_progress, known=known, wiki=wiki)
         return replace(outcome, kind=kind) if outcome.status != RepoStatus.FAILED or not wiki else self._wiki_failure(outcome)
 
@@ -217,11 +225,13 @@ class RepoSyncer:
     async def _update(self, repo: RemoteRepo, url: str, final: Path, on_progress: ProgressListener, *, known: bool, wiki: bool) -> Outcome:
         origin, clone_id = await self._origin_and_id(final)
         if origin is None:
-            return Outcome("failed", "conflict", f"{final.name} exists but is not a git clone; move it away or use another --dest")
+            return Outcome(
+                RepoStatus.FAILED, ErrorClass.CONFLICT, f"{final.name} exists but is not a git clone; move it away or use another --dest"
+            )
         moved = False
         if _normalise_url(origin) != _normalise_url(url):
             if not same_repo_moved(origin, url, clone_id=clone_id, repo_id=repo.key, known=known):
-                return Outcome("failed", "conflict", "the existing clone's origin is another repository; not touching it")
+                return Outcome(RepoStatus.FAILED, ErrorClass.CONFLICT, "the existing clone's origin is another repository; not touching it")
             step = await self.runner.run(["remote", "set-url", "origin", "--", url], cwd=final)
             if not step.ok:
                 return _failed(step)
@@ -237,13 +247,13 @@ class RepoSyncer:
         if not result.ok:
             return _failed(result)
         fetched = result.changed_refs > 0
-        if self.update_mode in ("pull", "reset") and not self.mirror:
+        if self.update_mode in (UpdateMode.PULL, UpdateMode.RESET) and not self.mirror:
             status = await self.runner.run(["status", "--porcelain", "--untracked-files=no"], cwd=final)
             if not status.ok:
                 return _failed(status)
             if status.output.strip():  # through GitRunner: the locked-down environment, no token variable
-                return Outcome("skipped", "dirty", "local changes in the checkout; left as is (not merged or reset)")
-            if self.update_mode == "pull":
+                return Outcome(RepoStatus.SKIPPED, ErrorClass.DIRTY, "local changes in the checkout; left as is (not merged or reset)")
+            if self.update_mode == UpdateMode.PULL:
                 step = await self.runner.run(["merge", "--ff-only", "--quiet", "@{upstream}"], cwd=final)
             else:
                 step = await self.runner.run(["reset", "--hard", "--quiet", "@{upstream}"], cwd=final)
@@ -251,7 +261,12 @@ class RepoSyncer:
                 return _failed(step)
         after = read_head(final)
         changed = fetched or before != after
-        return Outcome("updated" if changed else "unchanged", last_commit=after, received_bytes=result.received_bytes, moved_origin=moved)
+        return Outcome(
+            RepoStatus.UPDATED if changed else RepoStatus.UNCHANGED,
+            last_commit=after,
+            received_bytes=result.received_bytes,
+            moved_origin=moved,
+        )
 
     async def local_work(self, folder: Path) -> str | None:
         """Why a clone must not be moved away (uncommitted changes, stashes, commits on no remote branch), or None.
@@ -279,5 +294,8 @@ class RepoSyncer:
 
 def _failed(result: GitResult) -> Outcome:
     return Outcome(
-        "failed", result.error_class or "other", result.message or f"git exited with {result.returncode}", transient=result.transient
+        RepoStatus.FAILED,
+        result.error_class or ErrorClass.OTHER,
+        result.message or f"git exited with {result.returncode}",
+        transient=result.transient,
     )
