@@ -6,11 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gz_tui.config import Settings
-from gz_tui.kinds import ExitCode
 from gz_tui.pipeline.snapshot import Snapshot
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED
-"""The old names of ``kinds.ExitCode``'s members, for ``cli.py`` until it names ExitCode itself."""
 
 
 class RunControl(Protocol):
