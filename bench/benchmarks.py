@@ -493,21 +493,21 @@ def build_resume_state(dest: Path, sim: Any, n: int) -> list[str]:
     _check(len(repos) == n, f"state would hold {len(repos)} repos, not {n}")
     store = StateStore(dest / ".gz-tui" / "state.sqlite3")
     try:
-        run_id = store.begin_run(
+        run_id = store.runs.begin(
             forge="github", base_url=sim.base_url, owner=ORG, dest=str(dest),
             options={"workers": WORKERS}, dry_run=False,
         )  # fmt: skip
         pages = [repos[i : i + 100] for i in range(0, n, 100)]
         for number, chunk in enumerate(pages, 1):
             next_url = f"{first_url}&page={number + 1}" if number < len(pages) else None
-            store.record_page(run_id, Page(url=f"{first_url}&page={number}", repos=chunk, next_url=next_url), chunk)
+            store.pages.record(run_id, Page(url=f"{first_url}&page={number}", repos=chunk, next_url=next_url), chunk)
         done = repos[:-PENDING]
         for i in range(0, len(done), 5000):
-            store.ack_many(
+            store.repos.ack_many(
                 run_id,
                 [Ack(r.key, RepoStatus.CLONED, last_commit="0" * 40, pushed_at=r.pushed_at) for r in done[i : i + 5000]],
             )
-        _check(store.last_run() is not None and not store.last_run().finished, "the run must be left unfinished")  # type: ignore[union-attr]
+        _check(store.runs.last() is not None and not store.runs.last().finished, "the run must be left unfinished")  # type: ignore[union-attr]
     finally:
         store.close()
     return [r.rel_path for r in repos[-PENDING:]]

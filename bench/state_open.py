@@ -26,7 +26,7 @@ from gz_tui.pipeline.state import Ack, StateStore
 def build(path: Path, n: int) -> None:
     store = StateStore.open(path)
     try:
-        run_id = store.begin_run(forge="github", base_url="https://api.github.com", owner="acme", dest=str(path.parent),
+        run_id = store.runs.begin(forge="github", base_url="https://api.github.com", owner="acme", dest=str(path.parent),
                                  options={}, dry_run=False)  # fmt: skip
         for start in range(0, n, 100):
             repos = [
@@ -42,8 +42,8 @@ def build(path: Path, n: int) -> None:
                 for i in range(start, min(n, start + 100))
             ]
             url = f"https://api.github.com/orgs/acme/repos?page={start // 100 + 1}"
-            store.record_page(run_id, Page(url=url, repos=repos, next_url=None, etag=f'W/"{start}"'), repos)
-            store.ack_many(run_id, [Ack(r.key, RepoStatus.CLONED, last_commit="0" * 40, pushed_at=r.pushed_at) for r in repos])
+            store.pages.record(run_id, Page(url=url, repos=repos, next_url=None, etag=f'W/"{start}"'), repos)
+            store.repos.ack_many(run_id, [Ack(r.key, RepoStatus.CLONED, last_commit="0" * 40, pushed_at=r.pushed_at) for r in repos])
     finally:
         store.close()
 

@@ -1,4 +1,9 @@
-"""Injectable time: every wait and every countdown goes through a Clock so tests never sleep."""
+"""Injectable time: the waits a user is told about (rate limits, backoff, retries, outage probes) and every
+countdown go through a Clock, so tests of them never sleep.
+
+Not through it: the pipeline's own housekeeping ticks (the journal's flush every 0.25 s, the headless progress
+line, the test-only prune pause), which are real time on purpose: they pace work, not waits.
+"""
 
 from __future__ import annotations
 

@@ -99,9 +99,9 @@ def _shards_report(dest: Path, shards: list[tuple[Shard, Path]], out: TextIO, er
             try:
                 store = StateStore.open(folder / STATE_FILE_NAME)
                 try:
-                    report = store.report()
-                    listed = store.listed_count(report.run.id) if report.run else 0
-                    seen = max(seen or 0, store.listing_seen() or 0) or seen
+                    report = store.runs.report()
+                    listed = store.repos.listed_count(report.run.id) if report.run else 0
+                    seen = max(seen or 0, store.pages.seen() or 0) or seen
                 finally:
                     store.close()
             except StateError as exc:
@@ -171,11 +171,11 @@ def _report(
     try:
         store = StateStore.open(path)
         try:
-            report = store.report()
+            report = store.runs.report()
             run = report.run
-            gone = store.gone_from_forge(run.id, Path(run.dest or dest)) if run and run.listing_done else []
-            attic = store.attic_entries()
-            options = store.run_options(run.id) if run else {}
+            gone = store.repos.gone_from_forge(run.id, Path(run.dest or dest)) if run and run.listing_done else []
+            attic = store.attic.entries()
+            options = store.runs.options(run.id) if run else {}
         finally:
             store.close()
     except StateError as exc:  # damaged, unreadable, or on a failing disk: one line, whatever the query that met it

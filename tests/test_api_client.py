@@ -29,7 +29,9 @@ def respond(*responses: httpx.Response) -> tuple[httpx.MockTransport, list[httpx
     return httpx.MockTransport(handler), seen
 
 
-def get(transport: httpx.MockTransport, clock: FakeClock, token: str | None = "tok", waits: list | None = None) -> httpx.Response:
+def get(
+    transport: httpx.MockTransport, clock: FakeClock, token: str | None = "tok", waits: list[tuple[str, float]] | None = None
+) -> httpx.Response:
     async def main() -> httpx.Response:
         client = ApiClient(
             GitHub(BASE, "acme"),
@@ -47,7 +49,7 @@ def get(transport: httpx.MockTransport, clock: FakeClock, token: str | None = "t
 
 
 def test_secondary_limit_with_retry_after_waits_exactly_that() -> None:
-    clock, waits = FakeClock(), []
+    clock, waits = FakeClock(), list[tuple[str, float]]()
     body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
     transport, seen = respond(httpx.Response(403, json=body, headers={"retry-after": "42"}), httpx.Response(200, json=[]))
     assert get(transport, clock, waits=waits).status_code == 200
@@ -56,7 +58,7 @@ def test_secondary_limit_with_retry_after_waits_exactly_that() -> None:
 
 
 def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_doubles() -> None:
-    clock, waits = FakeClock(), []
+    clock, waits = FakeClock(), list[tuple[str, float]]()
     body = {"message": "You have exceeded a secondary rate limit."}
     transport, _ = respond(httpx.Response(429, json=body), httpx.Response(403, json=body), httpx.Response(200, json=[]))
     get(transport, clock, waits=waits)
@@ -64,7 +66,7 @@ def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_double
 
 
 def test_primary_limit_waits_until_reset_plus_one_second() -> None:
-    clock, waits = FakeClock(), []
+    clock, waits = FakeClock(), list[tuple[str, float]]()
     reset = int(clock.now()) + 300
     limited = httpx.Response(
         403,
@@ -113,7 +115,7 @@ def test_401_is_not_retried_and_other_403_names_sso() -> None:
 
 
 def test_5xx_is_retried_with_backoff_then_gives_up() -> None:
-    clock, waits = FakeClock(), []
+    clock, waits = FakeClock(), list[tuple[str, float]]()
     transport, seen = respond(*[httpx.Response(502, text="bad gateway") for _ in range(5)])
     with pytest.raises(PageError):
         get(transport, clock, waits=waits)

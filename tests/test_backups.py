@@ -42,7 +42,7 @@ def _bytes(folder: Path) -> int:
 
 def _refs(bare: Path) -> dict[str, str]:
     lines = _git(bare, "for-each-ref", "--format=%(refname) %(objectname)").split("\n")
-    return dict(line.split(" ", 1) for line in lines if line)  # type: ignore[misc]
+    return dict(line.split(" ", 1) for line in lines if line)
 
 
 def _outcomes(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -325,8 +325,8 @@ def test_sigkill_in_the_middle_of_a_prune_leaves_every_clone_in_place_or_whole_i
         (place,) = where(name)
         assert place.parent != dest and git_head(place) == heads[name]
     with _store(dest) as store:
-        assert sorted(rel for rel, _, _ in store.attic_entries()) == sorted(victims)
-        assert store.attic_moving() == []
+        assert sorted(rel for rel, _, _ in store.attic.entries()) == sorted(victims)
+        assert store.attic.moving() == []
 
 
 class _store:
@@ -381,10 +381,10 @@ def test_a_journaled_move_that_never_happened_is_dropped_on_the_next_run(forge_f
     assert _sync(sim, dest, "github")[0] == 0
     name = sim.repo_names()[0]
     with _store(dest) as store:  # killed between the journal and the rename
-        store.attic_intent("x", name, dest / name, dest / ".gz-tui" / "attic" / "2020-01-01" / name)
+        store.attic.intent("x", name, dest / name, dest / ".gz-tui" / "attic" / "2020-01-01" / name)
     assert _sync(sim, dest, "github")[0] == 0
     with _store(dest) as store:
-        assert store.attic_moving() == [] and store.attic_entries() == []
+        assert store.attic.moving() == [] and store.attic.entries() == []
     assert (dest / name / ".git").is_dir()
 
 
@@ -399,7 +399,7 @@ def test_a_version_1_state_is_migrated(tmp_path: Path) -> None:
     store = StateStore(path)
     try:
         assert store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-        assert store.attic_entries() == []
+        assert store.attic.entries() == []
         assert "has_wiki" in {row[1] for row in store.db.execute("PRAGMA table_info(repos)")}
     finally:
         store.close()

@@ -21,11 +21,11 @@ def remote(key: str, name: str) -> RemoteRepo:
 
 def journal(store: StateStore, run_id: int, number: int, repos: list[RemoteRepo]) -> list[str]:
     page = Page(url=f"{BASE}/orgs/acme/repos?page={number}", repos=repos, next_url=None)
-    return [item.repo.rel_path for item in store.record_page(run_id, page, repos)]
+    return [item.repo.rel_path for item in store.pages.record(run_id, page, repos)]
 
 
 def begin(store: StateStore, tmp_path: Path) -> int:
-    return store.begin_run(forge="github", base_url=BASE, owner="acme", dest=str(tmp_path), options={}, dry_run=False)
+    return store.runs.begin(forge="github", base_url=BASE, owner="acme", dest=str(tmp_path), options={}, dry_run=False)
 
 
 def test_a_twin_listed_pages_later_is_reported_by_its_page_and_refused_by_name(tmp_path: Path) -> None:
@@ -33,13 +33,13 @@ def test_a_twin_listed_pages_later_is_reported_by_its_page_and_refused_by_name(t
     try:
         run_id = begin(store, tmp_path)
         first = journal(store, run_id, 1, [remote("1", "Tools"), remote("2", "docs")])
-        assert not store.any_case_twin(run_id, first)
+        assert not store.repos.any_case_twin(run_id, first)
         second = journal(store, run_id, 2, [remote("3", "api"), remote("4", "tools")])
-        assert store.any_case_twin(run_id, second)
+        assert store.repos.any_case_twin(run_id, second)
         # The later-listed twin is the one refused, naming the earlier; the earlier one is not refused.
-        assert store.case_twin(run_id, "4", "tools") == "acme/Tools"
-        assert store.case_twin(run_id, "1", "Tools") is None
-        assert not store.any_case_twin(run_id, journal(store, run_id, 3, [remote("5", "web")]))
+        assert store.repos.case_twin(run_id, "4", "tools") == "acme/Tools"
+        assert store.repos.case_twin(run_id, "1", "Tools") is None
+        assert not store.repos.any_case_twin(run_id, journal(store, run_id, 3, [remote("5", "web")]))
     finally:
         store.close()
 
@@ -49,11 +49,11 @@ def test_two_twins_on_one_page_are_reported_and_other_runs_do_not_count(tmp_path
     try:
         old_run = begin(store, tmp_path)
         journal(store, old_run, 1, [remote("1", "Gone")])
-        store.finish_run(old_run, RunStatus.FINISHED)
+        store.runs.finish(old_run, RunStatus.FINISHED)
         run_id = begin(store, tmp_path)
         # "Gone" was listed by an earlier run only: no twin of this run's "GONE".
-        assert not store.any_case_twin(run_id, journal(store, run_id, 1, [remote("2", "GONE")]))
-        assert store.any_case_twin(run_id, journal(store, run_id, 2, [remote("3", "Same"), remote("4", "same")]))
-        assert not store.any_case_twin(run_id, [])
+        assert not store.repos.any_case_twin(run_id, journal(store, run_id, 1, [remote("2", "GONE")]))
+        assert store.repos.any_case_twin(run_id, journal(store, run_id, 2, [remote("3", "Same"), remote("4", "same")]))
+        assert not store.repos.any_case_twin(run_id, [])
     finally:
         store.close()

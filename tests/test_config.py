@@ -10,6 +10,7 @@ import time
 import tomllib
 from dataclasses import FrozenInstanceError, fields, replace
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import pytest
@@ -136,7 +137,7 @@ def test_resolved_settings_never_change_and_replace_makes_new_ones(env: dict[str
     ],
 )
 def test_flag_beats_profile_beats_defaults_beats_builtin(
-    env: dict[str, str], cfg: Path, field: str, flag, in_profile, in_defaults, builtin
+    env: dict[str, str], cfg: Path, field: str, flag: Any, in_profile: Any, in_defaults: Any, builtin: Any
 ) -> None:
     write(cfg, PROFILES)
     both = resolve_with_sources({"owner": "o", field: flag}, env)

@@ -79,7 +79,7 @@ JOB_IDS = ["Job", "CronJob"]
 
 def gz_container(pod_spec: dict[str, Any]) -> dict[str, Any]:
     (container,) = [c for c in pod_spec["containers"] if c["name"] == "gz-tui"]
-    return container
+    return dict(container)
 
 
 def option_value(args: list[str], flag: str) -> str:
@@ -145,7 +145,7 @@ def dockerfile_env() -> dict[str, str]:
         if parts and "=" not in parts[0]:  # ENV KEY value
             env[parts[0]] = " ".join(parts[1:])
         else:
-            env.update(part.split("=", 1) for part in parts)
+            env.update((key, value) for key, _, value in (part.partition("=") for part in parts))
     return env
 
 

@@ -81,9 +81,14 @@ def list_all(tmp_path: Path, cursor: str | None) -> tuple[list[str], list[httpx.
 
     async def main() -> list[str]:
         provider = QueryForge(BASE, "acme")
-        transport = httpx.MockTransport(lambda request: (seen.append(request), answer(request))[1])
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return answer(request)
+
+        transport = httpx.MockTransport(handler)
         async with ApiClient(provider, BASE, None, clock=clock, transport=transport) as client:
-            run_id = store.begin_run(forge="gitea", base_url=BASE, owner="acme", dest=str(settings.dest), options={}, dry_run=False)
+            run_id = store.runs.begin(forge="gitea", base_url=BASE, owner="acme", dest=str(settings.dest), options={}, dry_run=False)
             ctx = RunContext(
                 settings=settings,
                 stats=target,

@@ -113,8 +113,8 @@ def test_persistent_server_errors_stop_listing_cleanly_with_exit_1(forge_factory
     listed = sum(e["repos"] for e in events if e["event"] == "page")
     assert listed >= 100 and len(repo_dirs(tmp_path / "acme")) == listed < 250
     sim.scenario.error_status = None
-    code, _, events = run_with_clock(sim, tmp_path, clock, buffer=500)
-    assert code == 0
+    again, _, events = run_with_clock(sim, tmp_path, clock, buffer=500)
+    assert again == 0
     assert events[0]["event"] == "resume"
     assert len(repo_dirs(tmp_path / "acme")) == 250
 

@@ -83,7 +83,7 @@ def test_a_forge_that_goes_away_stops_the_run_with_repos_pending_not_failed(forg
     assert seconds < 30, "a bounded outage, not minutes of futile retries"
     store = StateStore(dest / ".gz-tui" / "state.sqlite3")
     try:
-        report = store.report()
+        report = store.runs.report()
     finally:
         store.close()
     assert report.run is not None and report.run.status != "finished"
@@ -192,7 +192,7 @@ def test_a_resumed_run_counts_the_failures_of_its_first_part_and_exits_1(forge_f
     empty = tmp_path / "empty"
     code, _, _ = run_pipeline(settings_for(sim, empty, dry_run=True))
     store = StateStore(empty / ".gz-tui" / "state.sqlite3")
-    store.begin_run(forge="github", base_url=sim.base_url, owner="acme", dest=str(empty), options={}, dry_run=False)
+    store.runs.begin(forge="github", base_url=sim.base_url, owner="acme", dest=str(empty), options={}, dry_run=False)
     store.close()
     shown = run_cli("status", str(empty))
     assert "nothing done yet" in shown.stdout and "done 0 ()" not in shown.stdout

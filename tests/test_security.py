@@ -654,7 +654,7 @@ def test_state_db_and_its_wal_and_shm_are_private_even_under_umask_0(tmp_path: P
     try:
         store = StateStore(path)
         try:
-            store.begin_run(forge="github", base_url="https://x", owner="acme", dest=str(tmp_path), options={}, dry_run=False)
+            store.runs.begin(forge="github", base_url="https://x", owner="acme", dest=str(tmp_path), options={}, dry_run=False)
             modes = {p.name: mode(p) for p in path.parent.iterdir()}
         finally:
             store.close()

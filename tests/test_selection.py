@@ -24,7 +24,7 @@ TOKEN = "selection-token-0123456789"
 
 
 def names(sim: Any, provider: str) -> list[str]:
-    return sim.repo_names(provider)
+    return list(sim.repo_names(provider))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -239,11 +239,11 @@ def test_repos_left_out_by_topic_or_language_are_journaled_with_their_page(tmp_p
     ]
     store = StateStore(tmp_path / "state.sqlite3")
     try:
-        run_id = store.begin_run(forge="github", base_url=base, owner="acme", dest=str(tmp_path), options={}, dry_run=False)
+        run_id = store.runs.begin(forge="github", base_url=base, owner="acme", dest=str(tmp_path), options={}, dry_run=False)
         page = Page(url=f"{base}/orgs/acme/repos?page=1", repos=repos, next_url=f"{base}/orgs/acme/repos?page=2")
-        fresh = store.record_page(run_id, page, repos, {"1": "no topic named by --topic", "3": "another language than --language"})
+        fresh = store.pages.record(run_id, page, repos, {"1": "no topic named by --topic", "3": "another language than --language"})
         assert [item.repo.key for item in fresh] == ["0", "1", "2", "3"]  # the lister reports the left-out ones
-        pending = [item.repo.key for batch in store.pending(run_id) for item in batch]
+        pending = [item.repo.key for batch in store.repos.pending(run_id) for item in batch]
         assert pending == ["0", "2"]  # what a resumed run would queue
     finally:
         store.close()

@@ -129,7 +129,7 @@ def test_fresh_moves_the_wal_and_shm_aside_with_the_damaged_file(tmp_path: Path)
         StateStore.open(path)
     store = StateStore.open(path, fresh=True)
     try:
-        assert store.last_run() is None
+        assert store.runs.last() is None
         assert store.notice is not None and "moved aside" in store.notice
     finally:
         store.close()

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.kinds import ErrorClass, RepoStatus, RunStatus
 from gz_tui.pipeline.runner import Pipeline
 from gz_tui.pipeline.state import Ack, StateStore, StateWriteError
+from gz_tui.pipeline.state.repos import RepoRows
 from tests.conftest import run_cli
 from tests.helpers import json_sink, repo_dirs, run_pipeline, settings_for
 
@@ -36,11 +37,11 @@ def remote(index: int) -> RemoteRepo:
 
 def listed_store(path: Path, count: int) -> tuple[StateStore, int]:
     store = StateStore(path)
-    run_id = store.begin_run(
+    run_id = store.runs.begin(
         forge="github", base_url="https://api.github.com", owner="acme", dest=str(path.parent), options={}, dry_run=False
     )
     repos = [remote(i) for i in range(count)]
-    store.record_page(run_id, Page(url="https://api.github.com/orgs/acme/repos?page=1", repos=repos, next_url=None), repos)
+    store.pages.record(run_id, Page(url="https://api.github.com/orgs/acme/repos?page=1", repos=repos, next_url=None), repos)
     return store, run_id
 
 
@@ -54,17 +55,17 @@ def test_a_full_state_database_is_a_state_write_error_and_keeps_what_was_written
     path = tmp_path / "state.sqlite3"
     store, run_id = listed_store(path, 50)
     try:
-        store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED) for i in range(10)])
+        store.repos.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED) for i in range(10)])
         pages = store.db.execute("PRAGMA page_count").fetchone()[0]
         store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now answers SQLITE_FULL to any growth
 
         more = [remote(i) for i in range(50, 550)]
-        writes = {
-            "ack_many": lambda: store.ack_many(run_id, failed_acks(10, 40)),
-            "record_page": lambda: store.record_page(
+        writes: dict[str, Callable[[], object]] = {
+            "ack_many": lambda: store.repos.ack_many(run_id, failed_acks(10, 40)),
+            "record_page": lambda: store.pages.record(
                 run_id, Page(url="https://api.github.com/orgs/acme/repos?page=2", repos=more, next_url=None), more
             ),
-            "begin_run": lambda: store.begin_run(
+            "begin_run": lambda: store.runs.begin(
                 forge="github", base_url="b", owner="acme", dest="d", options={"x": "y" * 100_000}, dry_run=False
             ),
         }
@@ -76,13 +77,13 @@ def test_a_full_state_database_is_a_state_write_error_and_keeps_what_was_written
             assert message.startswith(f"the state database {path} cannot be written: "), message
             assert message.endswith("free some space and run again to resume"), message
 
-        assert store.done_counts(run_id) == {"cloned": 10}  # the failed writes left nothing half-done
-        assert store.listed_count(run_id) == 50
+        assert store.repos.done_counts(run_id) == {"cloned": 10}  # the failed writes left nothing half-done
+        assert store.repos.listed_count(run_id) == 50
         assert store.integrity_ok()
 
         store.db.execute("PRAGMA max_page_count = 1000000")  # space is back: the same write goes through
-        store.ack_many(run_id, failed_acks(10, 40))
-        assert store.done_counts(run_id) == {"cloned": 10, "failed": 40}
+        store.repos.ack_many(run_id, failed_acks(10, 40))
+        assert store.repos.done_counts(run_id) == {"cloned": 10, "failed": 40}
     finally:
         store.close()
 
@@ -126,10 +127,11 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
     store, run_id = listed_store(path, 100)
     try:
         filler = fill(small_fs)
-        for write in (
-            lambda: store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)]),
-            lambda: store.finish_run(run_id, RunStatus.FINISHED),
-        ):
+        writes: list[Callable[[], object]] = [
+            lambda: store.repos.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)]),
+            lambda: store.runs.finish(run_id, RunStatus.FINISHED),
+        ]
+        for write in writes:
             with pytest.raises(StateWriteError) as caught:
                 write()
             assert str(caught.value) == (
@@ -139,10 +141,10 @@ def test_a_full_file_system_is_named_with_its_free_space_and_the_state_resumes_o
             StateStore(small_fs / "other" / "state.sqlite3")  # a new state on the full disk: the same one line
 
         filler.unlink()
-        store.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)])
-        store.finish_run(run_id, RunStatus.FINISHED)
-        assert store.done_counts(run_id) == {"cloned": 100}
-        assert store.last_run() is not None and store.last_run().finished  # type: ignore[union-attr]
+        store.repos.ack_many(run_id, [Ack(f"id-{i}", RepoStatus.CLONED, last_commit="0" * 40) for i in range(100)])
+        store.runs.finish(run_id, RunStatus.FINISHED)
+        assert store.repos.done_counts(run_id) == {"cloned": 100}
+        assert store.runs.last() is not None and store.runs.last().finished  # type: ignore[union-attr]
     finally:
         store.close()
 
@@ -165,18 +167,18 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
     state = small_fs / "state.sqlite3"
     filler: list[Path] = []
     refused: list[str] = []
-    ack_many = StateStore.ack_many
+    ack_many = RepoRows.ack_many
 
-    def ack_many_then_free_space(store: StateStore, run_id: int, acks: list[Ack]) -> None:
+    def ack_many_then_free_space(repos: RepoRows, run_id: int, acks: list[Ack]) -> None:
         try:
-            ack_many(store, run_id, acks)
+            ack_many(repos, run_id, acks)
         except StateWriteError as exc:
             refused.append(str(exc))
             for file in filler:  # someone frees space right after the failure: the batch must still be there
                 file.unlink(missing_ok=True)
             raise
 
-    monkeypatch.setattr(StateStore, "ack_many", ack_many_then_free_space)
+    monkeypatch.setattr(RepoRows, "ack_many", ack_many_then_free_space)
     done: list[str] = []
     events: list[dict[str, Any]] = []
 
@@ -199,10 +201,10 @@ def test_acknowledgements_a_full_disk_refused_are_written_when_space_comes_back(
     assert len(on_disk) >= 3
     assert on_disk <= done_in_state(state), f"cloned but not recorded: {sorted(on_disk - done_in_state(state))[:5]}"
 
-    monkeypatch.setattr(StateStore, "ack_many", ack_many)
+    monkeypatch.setattr(RepoRows, "ack_many", ack_many)
     sim.clear_log()
-    code, _, _ = run_pipeline(settings_for(sim, dest, state_path=state))
-    assert code == 0
+    again, _, _ = run_pipeline(settings_for(sim, dest, state_path=state))
+    assert again == 0
     fetched = {r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git" and "info/refs" in r.path}
     assert fetched and not fetched & on_disk
     assert repo_dirs(dest) == set(sim.repo_names())

@@ -212,7 +212,9 @@ def test_pausing_one_target_fills_its_buffer_and_stops_its_lister_while_the_othe
                 pipeline.unpause_target("github")
 
             group.start_soon(check)
-            return await pipeline.run()
+            code = await pipeline.run()
+
+        return code
 
     assert anyio.run(main) == 0
     assert repo_dirs(tmp_path / "github") == set(sims["github"].repo_names())
@@ -267,7 +269,9 @@ def test_a_forge_that_goes_away_stalls_and_stops_only_its_own_targets(forge_fact
                 pipeline.unpause_target("down")
 
             group.start_soon(kill_its_forge)
-            return await pipeline.run()
+            code = await pipeline.run()
+
+        return code
 
     code = anyio.run(main)
     summaries = {e["target"]: e for e in events if e["event"] == "summary"}
@@ -304,7 +308,9 @@ def test_a_slow_post_sync_does_not_hold_up_cancel(forge_factory: Any, tmp_path: 
                 pipeline.cancel()
 
             group.start_soon(ctrl_c)
-            return await pipeline.run()
+            code = await pipeline.run()
+
+        return code
 
     assert anyio.run(main) == 130
     assert time.monotonic() - marks["cancel"] < 5, "Ctrl+C waited for the post_sync command"

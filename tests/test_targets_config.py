@@ -50,7 +50,7 @@ def one_line_error(result: Any, *words: str) -> str:
     assert len(lines) == 1, result.stderr
     for word in words:
         assert word in lines[0], lines[0]
-    return lines[0]
+    return str(lines[0])
 
 
 def show(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:

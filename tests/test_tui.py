@@ -14,7 +14,7 @@ import pkgutil
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rich.text import Text
@@ -443,7 +443,7 @@ async def test_forge_strings_are_shown_literally() -> None:
     snap = demo_data.mid_run()
     evil = "acme/[bold]x[/bold]"
     workers = (WorkerView(1, WorkerState.CLONING, evil, "[b]rx[/b]", 10.0, 100, snap.now - 1),)
-    errors = (ErrorView(snap.now - 1, evil, "[i]x[/i]", "fatal: [red]bad[/red] object", 1, 3, None),)
+    errors = (ErrorView(snap.now - 1, evil, cast(ErrorClass, "[i]x[/i]"), "fatal: [red]bad[/red] object", 1, 3, None),)
     app, _ = app_for(replace(snap, workers=workers, errors=errors, error_count=1))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -56,7 +56,7 @@ class Journal:
         # Shielded: a cancel that lands while this batch waits for the state lock would drop it.
         with anyio.CancelScope(shield=True):
             try:
-                await self.raw(store.ack_many, run_id, batch)
+                await self.raw(store.repos.ack_many, run_id, batch)
             except BaseException as exc:
                 # Not written (a full disk: StateWriteError): the batch goes back in front, in order, for the next
                 # flush; the run stops. Those repos are on disk, so the next run finds them and clones none again.

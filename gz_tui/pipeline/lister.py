@@ -103,8 +103,8 @@ class Lister:
         self._lane, self._put = lane, put
         # Work an interrupted run had listed but not finished goes first.
         if retry_failed:
-            await self._requeue(ctx.store.pending(ctx.run_id, failed_only=True))
-        await self._requeue(ctx.store.pending(ctx.run_id))
+            await self._requeue(ctx.store.repos.pending(ctx.run_id, failed_only=True))
+        await self._requeue(ctx.store.repos.pending(ctx.run_id))
         if listing_done:
             stats.lister_state = ListerState.DONE
             return
@@ -154,7 +154,7 @@ class Lister:
             ahead = None
             if next_url:
                 # Asked for before this page is parsed, journaled and queued: its request is on the wire meanwhile.
-                etag, after_next = await ctx.db(ctx.store.page_cache, next_url)
+                etag, after_next = await ctx.db(ctx.store.pages.cache, next_url)
                 ahead = _PageAhead(next_url, after_next)
                 group.start_soon(functools.partial(ahead.fetch, self.client, self.provider, etag if self.conditional else None))
                 with anyio.move_on_after(AHEAD_SEND_SECONDS):  # never held up by a rate-limit wait or another target
@@ -179,7 +179,7 @@ class Lister:
                 break
             url = page.next_url
         if seen_all:
-            await ctx.db(ctx.store.set_listing_seen, seen)
+            await ctx.db(ctx.store.pages.set_seen, seen)
         stats.lister_state = ListerState.DONE
         stats.advance(RunState.RUNNING)
 
@@ -189,11 +189,11 @@ class Lister:
         ctx, store = self.ctx, self.ctx.store
         if url is None:
             url, response = await self._first_page()
-            _, stored_next = await ctx.db(store.page_cache, url)
+            _, stored_next = await ctx.db(store.pages.cache, url)
         elif ahead is not None and ahead.url == url:
             stored_next, response = await ahead.result()
         else:
-            etag, stored_next = await ctx.db(store.page_cache, url)
+            etag, stored_next = await ctx.db(store.pages.cache, url)
             response = await fetch_page(self.client, self.provider, url, etag=etag if self.conditional else None)
         next_url = self.provider.next_url(url, response)
         if next_url and not self.client.same_origin(next_url):
@@ -207,13 +207,13 @@ class Lister:
         the repos this run has not seen yet that are to be offered."""
         ctx, store = self.ctx, self.ctx.store
         if page.not_modified:
-            fresh = await ctx.db(store.reuse_page, ctx.run_id, page)
+            fresh = await ctx.db(store.pages.reuse, ctx.run_id, page)
             left_out: dict[str, str] = {}
         else:
             left_out = await self.selection.left_out_by_metadata(page.repos)
-            fresh = await ctx.db(store.record_page, ctx.run_id, page, page.repos, left_out)
+            fresh = await ctx.db(store.pages.record, ctx.run_id, page, page.repos, left_out)
         if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
-            ctx.case_twins = await ctx.db(store.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
+            ctx.case_twins = await ctx.db(store.repos.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
         ctx.stats.count(listed=len(fresh))
         ctx.emit(PageListed(number=number, repos=len(fresh), cached=page.not_modified))
         return self._without(fresh, left_out) if left_out else fresh
@@ -226,7 +226,7 @@ class Lister:
             if index:
                 own = await self._own_listing()
                 url = own or url
-            etag, _ = await self.ctx.db(self.ctx.store.page_cache, url)
+            etag, _ = await self.ctx.db(self.ctx.store.pages.cache, url)
             try:
                 response = await fetch_page(self.client, self.provider, url, etag=etag if self.conditional else None, quiet_404=True)
             except NotFoundError:

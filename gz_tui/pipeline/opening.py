@@ -195,8 +195,8 @@ class Opening:
 
     def _begin_or_resume(self, store: StateStore) -> TargetPlan:
         settings, stats = self.settings, self.stats
-        store.check_identity(settings.provider, settings.owner)
-        last = store.last_run()
+        store.runs.check_identity(settings.provider, settings.owner)
+        last = store.runs.last()
         moved_from = None
         if last is not None and origin_of(last.base_url) != origin_of(settings.api_base):
             moved_from = last.base_url
@@ -205,20 +205,20 @@ class Opening:
         if last is None or not resume:
             run_id = self._begin(store, dry_run=settings.dry_run)
             return TargetPlan(store, run_id, None, False, False, moved_from, tuple(self._locks))
-        store.reopen_run(last.id)
+        store.runs.reopen(last.id)
         self.events.emit(Resume(run=last.id, listing_done=last.listing_done))
-        done = store.done_counts(last.id)
+        done = store.repos.done_counts(last.id)
         finished_before = sum(n for status, n in done.items() if status != RepoStatus.FAILED)
-        stats.count(resumed_done=finished_before, listed=store.listed_count(last.id))
+        stats.count(resumed_done=finished_before, listed=store.repos.listed_count(last.id))
         if not settings.retry_failed:  # failures of the interrupted part stay failures of this run (and its exit code)
-            classes = store.failure_classes(last.id)
+            classes = store.repos.failure_classes(last.id)
             permanent = sum(n for error_class, n in classes.items() if error_class in PERMANENT_ERRORS)
             stats.count(failed=sum(classes.values()), failed_permanent=permanent)
         return TargetPlan(store, last.id, last.cursor, last.listing_done, settings.retry_failed, moved_from, tuple(self._locks))
 
     def _begin(self, store: StateStore, *, dry_run: bool) -> int:
         s = self.settings
-        return store.begin_run(
+        return store.runs.begin(
             forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=run_options(s), dry_run=dry_run
         )
 

@@ -44,9 +44,9 @@ def prune_pause(environ: Mapping[str, str]) -> float:
 def reconcile_attic(store: StateStore, notice: Callable[[str], None]) -> None:
     """Moves to the attic a killed prune journaled: each clone is either still in place or whole in the attic
     (a rename is atomic); the journal is brought in line with what the disk shows."""
-    for entry, source, attic in store.attic_moving():
+    for entry, source, attic in store.attic.moving():
         moved = attic.exists() and not source.exists()
-        store.attic_done(entry, moved)
+        store.attic.done(entry, moved)
         if moved:
             notice(f"an interrupted prune had moved {source.name} to the attic: {attic}")
 
@@ -119,7 +119,7 @@ class Pruner:
         ctx, settings = self.ctx, self.ctx.settings
         if not self.complete or (settings.dry_run and not settings.prune):
             return
-        gone = await self.db(functools.partial(self.store.gone_clones, mirror=settings.mirror), ctx.run_id, ctx.dest)
+        gone = await self.db(functools.partial(self.store.repos.gone_clones, mirror=settings.mirror), ctx.run_id, ctx.dest)
         if not gone:
             return
         ctx.stats.count(gone=len(gone))
@@ -133,7 +133,7 @@ class Pruner:
                 f"`gz-tui status` lists them{why}"
             )
             return
-        total = len(gone) + await self.db(self.store.listed_count, ctx.run_id)
+        total = len(gone) + await self.db(self.store.repos.listed_count, ctx.run_id)
         share = 100 * len(gone) / max(1, total)
         if share > settings.prune_limit and not settings.prune_force:
             ctx.notice(
@@ -197,21 +197,21 @@ class Pruner:
         Killed in between, the next run finds the clone in place (or whole in the attic) and fixes the journal."""
         moved = False
         with anyio.CancelScope(shield=True):  # a started move is finished and recorded, even on Ctrl+C
-            entry = await self.db(self.store.attic_intent, key, rel_path, folder, attic)
+            entry = await self.db(self.store.attic.intent, key, rel_path, folder, attic)
             try:
                 attic.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(folder, attic)
                 moved = True
             except OSError as exc:
                 self.ctx.notice(f"cannot move {rel_path} to the attic ({exc.strerror or exc}); it stays in place")
-            await self.db(self.store.attic_done, entry, moved)
+            await self.db(self.store.attic.done, entry, moved)
         return moved
 
     async def _confirm(self, movable: list[Gone], attic_root: Path) -> bool:
         """The dashboard's question; Ctrl+C while it is asked cancels it (nothing moves)."""
         assert self.ask is not None
         ctx = self.ctx
-        total = len(movable) + await self.db(self.store.listed_count, ctx.run_id)
+        total = len(movable) + await self.db(self.store.repos.listed_count, ctx.run_id)
         question = PruneQuestion(
             target=ctx.settings.name,
             count=len(movable),

@@ -100,7 +100,7 @@ class RepoWork:
         )
         if repo.owner and repo.owner.lower() != owner and not member:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
-        twin = await self.ctx.db(self.ctx.store.case_twin, self.ctx.run_id, repo.key, repo.rel_path) if self.ctx.case_twins else None
+        twin = await self.ctx.db(self.ctx.store.repos.case_twin, self.ctx.run_id, repo.key, repo.rel_path) if self.ctx.case_twins else None
         if twin:
             raise UnsafeRepo(f"path differs only in case from {twin!r}; the two would collide on case-insensitive disks")
         return final, url

@@ -104,7 +104,7 @@ class TargetReport:
         """After a complete listing: the ``--repos-file`` names (lower-cased → as written) the forge did not
         list, said in a notice."""
         try:
-            listed = await self.db(store.listed_names, run_id)
+            listed = await self.db(store.repos.listed_names, run_id)
         except StateError:
             return []
         missing = [name for lowered, name in wanted.items() if lowered not in listed]

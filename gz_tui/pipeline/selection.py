@@ -3,7 +3,7 @@
 Most filters read what the listing says of a repo (archived, fork, its path, its subgroup, the names of
 ``--repos-file``). ``--topic`` and ``--language`` read what the state does not keep: they are decided as a page is
 listed, with one more request per repo where the forge's listing does not say its language (GitLab), and
-journaled with the page (:meth:`~gz_tui.pipeline.state.StateStore.record_page`).
+journaled with the page (:meth:`~gz_tui.pipeline.state.state.pages.PageRows.record`).
 """
 
 from __future__ import annotations

@@ -346,7 +346,7 @@ class TargetRun:
                 status = RunStatus.FAILED  # the listing stopped: the next run resumes from its cursor
             if plan is not None and state_failed is None:  # a state that failed keeps the run "running": it resumes
                 try:
-                    await self.journal.raw(plan.store.finish_run, plan.run_id, status)
+                    await self.journal.raw(plan.store.runs.finish, plan.run_id, status)
                 except StateError as exc:
                     self.parts.on_unwritable(exc)
                     code, state = (ExitCode.FAILED if isinstance(exc, StateWriteError) else ExitCode.USAGE), RunState.FAILED

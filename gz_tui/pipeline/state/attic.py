@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gz_tui.pipeline.state.base import StoreBase, guarded
+from gz_tui.pipeline.state.base import Part, guarded
 
 
-class AtticJournal(StoreBase):
-    """The ``attic`` table."""
+class AtticJournal(Part):
+    """The ``attic`` table (``store.attic``)."""
 
     @guarded
-    def attic_intent(self, key: str, rel_path: str, source: Path, attic: Path) -> int:
+    def intent(self, key: str, rel_path: str, source: Path, attic: Path) -> int:
         """Journal a move before it happens: a kill between this and the rename is reconciled by the next run."""
         with self.transaction():
             cursor = self.db.execute(
@@ -25,7 +25,7 @@ class AtticJournal(StoreBase):
         return int(cursor.lastrowid or 0)
 
     @guarded
-    def attic_done(self, entry: int, moved: bool) -> None:
+    def done(self, entry: int, moved: bool) -> None:
         """The move happened (``moved``), or did not: its record is then dropped."""
         if moved:
             self.db.execute("UPDATE attic SET status = 'moved' WHERE id = ?", (entry,))
@@ -33,13 +33,13 @@ class AtticJournal(StoreBase):
             self.db.execute("DELETE FROM attic WHERE id = ?", (entry,))
 
     @guarded
-    def attic_moving(self) -> list[tuple[int, Path, Path]]:
+    def moving(self) -> list[tuple[int, Path, Path]]:
         """(id, source, attic) of the moves journaled and not known to have happened (a killed prune)."""
         rows = self.db.execute("SELECT id, source, attic FROM attic WHERE status = 'moving' ORDER BY id").fetchall()
         return [(int(i), Path(src), Path(dst)) for i, src, dst in rows]
 
     @guarded
-    def attic_entries(self, limit: int = 1000) -> list[tuple[str, str, float]]:
+    def entries(self, limit: int = 1000) -> list[tuple[str, str, float]]:
         """(rel_path, attic path, when) of the clones moved to the attic, newest first."""
         rows = self.db.execute(
             "SELECT rel_path, attic, at FROM attic WHERE status = 'moved' ORDER BY at DESC, id DESC LIMIT ?", (limit,)

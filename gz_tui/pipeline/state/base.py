@@ -1,8 +1,9 @@
 """What every part of the state shares: one SQLite connection, its transactions, the file's path (its errors
 name it), the clock, and the one row about the whole destination (the kind of clone it keeps).
 
-The store is split by what it stores (``repos``, ``pages``, ``runs``, ``attic``); each part is a class over
-this base, and :class:`~gz_tui.pipeline.state.store.StateStore` is all of them on one connection.
+The store is split by what it stores: :class:`~gz_tui.pipeline.state.store.StateStore` opens the connection and
+hands it to one part each — ``store.runs``, ``store.repos``, ``store.pages``, ``store.attic`` — so a caller names what
+it reads or writes (``store.pages.record(...)``, ``store.attic.intent(...)``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from gz_tui.pipeline.state.errors import translate
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-_S = TypeVar("_S", bound="StoreBase")
+_S = TypeVar("_S", bound="_OnFile")
+
+
+class _OnFile(Protocol):
+    @property
+    def path(self) -> Path: ...
 
 
 def guarded(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
@@ -63,12 +69,32 @@ class Transaction:
                 pass
 
 
-class StoreBase:
-    """The connection the parts share. Not thread-safe: the pipeline serialises calls on one thread."""
+class Connection:
+    """The SQLite connection of one state file, the file's path and the clock; shared by every part."""
 
-    path: Path
-    db: sqlite3.Connection
-    _now: Callable[[], float]
+    def __init__(self, path: Path, db: sqlite3.Connection, now: Callable[[], float]) -> None:
+        self.path = path
+        self.db = db
+        self.now = now
+
+
+class Part:
+    """One part of the state (one table, mostly) over the shared connection. Not thread-safe: the pipeline
+    serialises calls on one thread."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def path(self) -> Path:
+        return self._connection.path
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._connection.db
+
+    def _now(self) -> float:
+        return self._connection.now()
 
     def transaction(self) -> Transaction:
         return Transaction(self.db)
@@ -77,7 +103,10 @@ class StoreBase:
     def _rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         return self.db.execute(sql, params).fetchall()
 
-    # -- the kind of clone a destination keeps --------------------------------------------------
+
+class Meta(Part):
+    """The ``meta`` rows about the whole destination."""
+
     @guarded
     def clone_kind(self) -> str | None:
         """``mirror`` or ``checkout``: what the destination's clones are, once a run has made one."""

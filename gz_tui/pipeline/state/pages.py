@@ -10,25 +10,27 @@ from collections.abc import Mapping, Sequence
 
 from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.kinds import RepoStatus
-from gz_tui.pipeline.state.base import guarded
+from gz_tui.pipeline.state.base import Connection, Part, guarded
 from gz_tui.pipeline.state.records import REPO_COLUMNS, REPO_WIDTH, Ack, StoredRepo, repo_from_row
 from gz_tui.pipeline.state.repos import RepoRows
 
 
-class PageRows(RepoRows):
-    """The listing pages (the ``pages`` table, the run's cursor) and the repos each one brings."""
+class PageRows(Part):
+    """The listing pages (``store.pages``: the ``pages`` table, the run's cursor) and the repos each one brings."""
+
+    def __init__(self, connection: Connection, repos: RepoRows) -> None:
+        super().__init__(connection)
+        self._repos = repos
 
     @guarded
-    def record_page(
-        self, run_id: int, page: Page, repos: Sequence[RemoteRepo], skipped: Mapping[str, str] | None = None
-    ) -> list[StoredRepo]:
+    def record(self, run_id: int, page: Page, repos: Sequence[RemoteRepo], skipped: Mapping[str, str] | None = None) -> list[StoredRepo]:
         """Journal a page and the cursor after it; return the repos this run has not seen yet.
 
         ``skipped`` (repo key → reason) are left out by what the state does not keep (``--topic``, ``--language``):
         recorded as skipped in the same transaction, so a run killed right after never queues them on resume."""
         fresh: list[StoredRepo] = []
         with self.transaction():
-            known = self._known(repos)
+            known = self._repos.known(repos)
             for repo in repos:
                 previous = known.get(repo.key)
                 if previous is not None and previous[0] == run_id:
@@ -65,7 +67,7 @@ class PageRows(RepoRows):
                 ],
             )
             if skipped:
-                self._write_acks(
+                self._repos.write_acks(
                     run_id,
                     [Ack(i.repo.key, RepoStatus.SKIPPED, error_message=skipped[i.repo.key]) for i in fresh if i.repo.key in skipped],
                 )
@@ -73,7 +75,7 @@ class PageRows(RepoRows):
         return fresh
 
     @guarded
-    def reuse_page(self, run_id: int, page: Page) -> list[StoredRepo]:
+    def reuse(self, run_id: int, page: Page) -> list[StoredRepo]:
         """A 304: the page is what we stored; re-list its repos for this run without re-parsing anything."""
         with self.transaction():
             rows = self.db.execute(
@@ -87,7 +89,7 @@ class PageRows(RepoRows):
         return fresh
 
     @guarded
-    def page_cache(self, url: str) -> tuple[str | None, str | None]:
+    def cache(self, url: str) -> tuple[str | None, str | None]:
         """(ETag, next URL) the page at ``url`` had when last fetched whole."""
         row = self.db.execute("SELECT etag, next_url FROM pages WHERE url = ?", (url,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
@@ -105,12 +107,12 @@ class PageRows(RepoRows):
         )
 
     @guarded
-    def set_listing_seen(self, count: int) -> None:
+    def set_seen(self, count: int) -> None:
         """How many repos the last complete listing held in all (a shard keeps only its own: this says how many
         the union of the shards must cover)."""
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('listing_seen', ?)", (str(count),))
 
     @guarded
-    def listing_seen(self) -> int | None:
+    def seen(self) -> int | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'listing_seen'").fetchone()
         return int(row[0]) if row and str(row[0]).isdigit() else None

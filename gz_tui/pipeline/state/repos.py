@@ -11,12 +11,17 @@ from pathlib import Path
 
 from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.paths import UnsafeRepo, copy_path, safe_relative_path
-from gz_tui.pipeline.state.base import StoreBase, guarded
+from gz_tui.pipeline.state.base import Connection, Meta, Part, guarded
 from gz_tui.pipeline.state.records import REPO_COLUMNS, REPO_WIDTH, Ack, StoredRepo, repo_from_row
 
 
-class RepoRows(StoreBase):
-    """The repos of the state: their work, their outcomes, their counts, and the clones the forge no longer lists."""
+class RepoRows(Part):
+    """The repos of the state (``store.repos``): their work, their outcomes, their counts, and the clones the forge
+    no longer lists."""
+
+    def __init__(self, connection: Connection, meta: Meta) -> None:
+        super().__init__(connection)
+        self._meta = meta
 
     def pending(self, run_id: int, *, failed_only: bool = False, batch: int = 500) -> Iterator[list[StoredRepo]]:
         """Repos listed in this run and not finished (or, with failed_only, finished as failed), in batches."""
@@ -44,10 +49,10 @@ class RepoRows(StoreBase):
         if not acks:
             return
         with self.transaction():
-            self._write_acks(run_id, acks)
+            self.write_acks(run_id, acks)
 
-    def _write_acks(self, run_id: int, acks: Iterable[Ack]) -> None:
-        """The outcomes, inside the caller's transaction."""
+    def write_acks(self, run_id: int, acks: Iterable[Ack]) -> None:
+        """The outcomes, inside the caller's transaction (the pages' journal writes skipped repos with their page)."""
         now = self._now()
         rows = [
             (a.status, run_id, a.attempts, a.error_class, a.error_message, a.last_commit, a.status, a.pushed_at, now, a.key) for a in acks
@@ -61,7 +66,7 @@ class RepoRows(StoreBase):
                 rows,
             )
 
-    def _known(self, repos: Sequence[RemoteRepo]) -> dict[str, tuple[int | None, str | None]]:
+    def known(self, repos: Sequence[RemoteRepo]) -> dict[str, tuple[int | None, str | None]]:
         """Key → (the run that last listed it, the change signal it was last synced at), of the repos the state has."""
         keys = [r.key for r in repos]
         found: dict[str, tuple[int | None, str | None]] = {}
@@ -138,7 +143,7 @@ class RepoRows(StoreBase):
     def gone_clones(self, run_id: int, dest: Path, limit: int = 10_000, *, mirror: bool | None = None) -> list[tuple[str, str, Path]]:
         """(key, rel_path, folder on disk) of each clone :meth:`gone_from_forge` names."""
         if mirror is None:
-            mirror = self.clone_kind() == "mirror"
+            mirror = self._meta.clone_kind() == "mirror"
         gone: list[tuple[str, str, Path]] = []
         rows = self.db.execute("SELECT key, rel_path FROM repos WHERE listed_run < ? ORDER BY rel_path", (run_id,)).fetchall()
         for key, rel_path in rows:

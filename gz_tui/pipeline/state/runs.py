@@ -9,17 +9,21 @@ import json
 from typing import Any
 
 from gz_tui.kinds import RunStatus
-from gz_tui.pipeline.state.base import guarded
+from gz_tui.pipeline.state.base import Connection, Part, guarded
 from gz_tui.pipeline.state.errors import StateError, corrupt
 from gz_tui.pipeline.state.records import Run, StatusReport
 from gz_tui.pipeline.state.repos import RepoRows
 
 
-class RunRows(RepoRows):
-    """The runs of the state, and the report ``gz-tui status`` gives of the last one."""
+class RunRows(Part):
+    """The runs of the state (``store.runs``), and the report ``gz-tui status`` gives of the last one."""
+
+    def __init__(self, connection: Connection, repos: RepoRows) -> None:
+        super().__init__(connection)
+        self._repos = repos
 
     @guarded
-    def last_run(self, *, include_dry: bool = False) -> Run | None:
+    def last(self, *, include_dry: bool = False) -> Run | None:
         where = "" if include_dry else "WHERE dry_run = 0"
         row = self.db.execute(
             "SELECT id, forge, base_url, owner, status, cursor, listing_done, started_at, finished_at, dry_run, dest "
@@ -44,7 +48,7 @@ class RunRows(RepoRows):
             )
 
     @guarded
-    def begin_run(self, *, forge: str, base_url: str, owner: str, dest: str, options: dict[str, object], dry_run: bool) -> int:
+    def begin(self, *, forge: str, base_url: str, owner: str, dest: str, options: dict[str, object], dry_run: bool) -> int:
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO runs (forge, base_url, owner, dest, options, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -53,15 +57,15 @@ class RunRows(RepoRows):
         return int(cursor.lastrowid or 0)
 
     @guarded
-    def reopen_run(self, run_id: int) -> None:
+    def reopen(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?", (RunStatus.RUNNING, run_id))
 
     @guarded
-    def finish_run(self, run_id: int, status: RunStatus) -> None:
+    def finish(self, run_id: int, status: RunStatus) -> None:
         self.db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, self._now(), run_id))
 
     @guarded
-    def run_options(self, run_id: int) -> dict[str, Any]:
+    def options(self, run_id: int) -> dict[str, Any]:
         """The options run ``run_id`` was started with (what it covered), as recorded."""
         row = self.db.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
         try:
@@ -73,10 +77,10 @@ class RunRows(RepoRows):
     @guarded
     def report(self) -> StatusReport:
         """The last run (dry runs aside): its outcomes, what it left pending, its most common errors."""
-        run = self.last_run(include_dry=False)
+        run = self.last(include_dry=False)
         if run is None:
             return StatusReport(None, {}, 0, [])
-        counts = self.done_counts(run.id)
+        counts = self._repos.done_counts(run.id)
         pending = int(
             self.db.execute(
                 "SELECT COUNT(*) FROM repos WHERE listed_run = ? AND (done_run IS NULL OR done_run != ?)", (run.id, run.id)

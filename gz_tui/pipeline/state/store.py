@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gz_tui.pipeline.state.attic import AtticJournal
-from gz_tui.pipeline.state.base import guarded
+from gz_tui.pipeline.state.base import Connection, Meta, Transaction, guarded
 from gz_tui.pipeline.state.errors import StateCorruptError, StateError, StateVersionError, corrupt, translate, translate_os
 from gz_tui.pipeline.state.pages import PageRows
+from gz_tui.pipeline.state.repos import RepoRows
 from gz_tui.pipeline.state.runs import RunRows
 from gz_tui.pipeline.state.schema import SQLITE_HEADER, prepare
 
@@ -42,9 +43,10 @@ def move_aside(path: Path, label: str, now: float) -> Path:
     return target
 
 
-class StateStore(RunRows, PageRows, AtticJournal):
-    """One SQLite file per destination: its runs, repos, listing pages and attic journal (one class each,
-    on one connection). Not thread-safe: the pipeline serialises calls on one thread.
+class StateStore:
+    """One SQLite file per destination, split by what it stores: ``runs``, ``repos``, ``pages`` (the listing's
+    journal) and ``attic`` (the moves of ``--prune``), one part each on one connection. Not thread-safe: the
+    pipeline serialises calls on one thread.
 
     ``StateStore(path)`` opens (or creates) a state and refuses a damaged or unreadable one with a
     :class:`StateError`; :meth:`open` is the same with ``--fresh`` handled. Every call turns what SQLite
@@ -80,6 +82,12 @@ class StateStore(RunRows, PageRows, AtticJournal):
         except BaseException:
             self.close()
             raise
+        connection = Connection(path, self.db, clock)
+        self.meta = Meta(connection)
+        self.repos = RepoRows(connection, self.meta)
+        self.runs = RunRows(connection, self.repos)
+        self.pages = PageRows(connection, self.repos)
+        self.attic = AtticJournal(connection)
         for suffix in ("-wal", "-shm"):
             sidecar = Path(f"{path}{suffix}")
             if sidecar.exists():
@@ -118,6 +126,16 @@ class StateStore(RunRows, PageRows, AtticJournal):
         what = "damaged" if isinstance(why, StateCorruptError) else "unreadable"
         store.notice = f"the {what} state database {path} was moved aside to {moved.name}; starting a new state"
         return store
+
+    def transaction(self) -> Transaction:
+        return Transaction(self.db)
+
+    def clone_kind(self) -> str | None:
+        """``mirror`` or ``checkout``: what the destination's clones are, once a run has made one."""
+        return self.meta.clone_kind()
+
+    def set_clone_kind(self, kind: str) -> None:
+        self.meta.set_clone_kind(kind)
 
     def close(self) -> None:
         try:
