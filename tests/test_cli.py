@@ -16,6 +16,7 @@ from gz_tui.cli import parse
 from gz_tui.config.options import UsageError, setting_options
 from gz_tui.config.settings import RULES
 from gz_tui.forge_sim import Scenario
+from gz_tui.kinds import ProviderName
 from tests.conftest import run_cli
 from tests.helpers import repo_dirs
 
@@ -63,7 +64,9 @@ def test_unreachable_host_is_one_line_exit_2(tmp_path: Path) -> None:
         (["acme", "--buffer", "10000000"], ["--buffer must be at most 100,000"]),
         (["acme", "--base-url", "http://example.com"], ["plain http"]),
         (["acme", "--base-url", "https://user:pw@example.com"], ["credentials"]),
-        (["acme", "--provider", "bitbucket"], ["invalid choice"]),
+        (["acme", "--provider", "fossil"], ["invalid choice"]),
+        (["acme", "--provider", "bitbucket-server"], ["bitbucket-server has no public instance", "--base-url"]),
+        (["acme", "--provider", "gitea", "--project", "CORE"], ["--project", "gitea has no such listing"]),
         ([], ["owner"]),
     ],
 )
@@ -149,8 +152,8 @@ def test_a_refused_command_line_names_the_command_whose_help_to_read(args: list[
         (["sync", "--workers", "x"], "gz-tui: argument --workers: invalid int value: 'x' (see gz-tui sync --help)"),
         (["config", "init", "--forse"], "gz-tui config: error: unrecognized arguments: --forse"),
         (
-            ["acme", "--provider", "bitbucket"],
-            "gz-tui: argument --provider: invalid choice: 'bitbucket' (choose from 'github', 'gitlab', 'gitea') (see gz-tui --help)",
+            ["acme", "--provider", "fossil"],
+            f"gz-tui: argument --provider: invalid choice: 'fossil' (choose from {', '.join(map(repr, map(str, ProviderName)))}) (see gz-tui --help)",
         ),
     ],
 )
