@@ -18,7 +18,7 @@ from gz_tui.config.settings import RULES
 from gz_tui.forge_sim import Scenario
 from gz_tui.kinds import ProviderName
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs
+from tests.helpers import repo_dirs, token_variable
 
 TOKEN = "ghp_s3cretTOKENvalue1234567890"
 
@@ -42,9 +42,13 @@ def test_unknown_org_is_one_line_exit_2(forge_factory: Any, tmp_path: Path) -> N
     assert (tmp_path / "mine").is_dir(), "a folder that existed before is never removed"
 
 
-def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("provider", "wrong"), [(str(p), "wrong-token") for p in ProviderName] + [("bitbucket", "me@example.com:wrong-token")]
+)
+def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path, provider: str, wrong: str) -> None:
     sim = forge_factory(org="acme", repos=3, token=TOKEN)
-    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"GH_TOKEN": "wrong-token"})
+    args = ("acme", "--provider", provider, "--base-url", sim.api_url(provider), "--dest", str(tmp_path / "d"))
+    result = run_cli(*args, env={token_variable(provider): wrong})
     assert_one_line_error(result, 2, "credentials", "token")
     assert len(sim.api_requests()) == 1
     assert "wrong-token" not in result.stderr + result.stdout
