@@ -1,4 +1,4 @@
-"""The benchmarks P1–P7. Each takes a :class:`Context` and returns table rows; a crash raises.
+"""The benchmarks P1–P11. Each takes a :class:`Context` and returns table rows; a crash raises.
 
 Sizes are (quick, full). The forge runs in its own process wherever gz-tui is compared with a
 reference (P1, P2), and wherever the process under test must not share a CPU budget or GIL with
@@ -9,6 +9,7 @@ the first git request arrived; the process being timed is still a separate gz-tu
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -835,6 +836,100 @@ def p10_partial(ctx: Context) -> list[Row]:
     ]
 
 
+# --------------------------------------------------------------------------- P11
+
+P11_FIRST_PAGES = {
+    "bitbucket": "/2.0/repositories/acme?pagelen=100&sort=created_on",
+    "bitbucket-server": "/rest/api/1.0/projects/acme/repos?start=0&limit=1000",
+}
+"""The first listing page gz-tui asks of each forge (Cloud: 100 a page, its maximum; Data Center: 1000, its cap)."""
+P11_PEER = {
+    "bitbucket": "ghorg's go-bitbucket keeps Cloud's default page of 10: 1,000 requests, a whole hour's quota",
+    "bitbucket-server": "ghorg reads a page's size as the total and lists only the first 25 repos of a project (FORGE-APIS 7.6)",
+}
+
+
+def _bitbucket_pages(base_url: str, provider: str) -> tuple[list[str], int]:
+    """Every page URL of the listing as the API walks it (the body's ``next``; ``start=nextPageStart`` until
+    ``isLastPage``), and the repos on them: a plain client, independent of gz-tui's."""
+    import httpx
+
+    url: str | None = base_url + P11_FIRST_PAGES[provider]
+    urls: list[str] = []
+    listed = 0
+    with httpx.Client(timeout=60) as client:
+        while url:
+            urls.append(url)
+            body = client.get(url).raise_for_status().json()
+            listed += len(body["values"])
+            if provider == "bitbucket":
+                url = body.get("next")
+            else:
+                url = None if body["isLastPage"] else re.sub(r"start=\d+", f"start={body['nextPageStart']}", url)
+    return urls, listed
+
+
+def p11_bitbucket(ctx: Context) -> list[Row]:
+    """``--dry-run`` of N repos on Bitbucket Cloud and Data Center, 13 ms a page: API requests made, and wall time
+    beside one sequential curl of the same pages."""
+    n = ctx.size(2000, 10000)
+    runs = ctx.runs(3, 5)
+    return [row for provider in P11_FIRST_PAGES for row in _p11_listing(ctx, provider, n, runs)]
+
+
+def _p11_listing(ctx: Context, provider: str, n: int, runs: int) -> list[Row]:
+    ws = ctx.ws
+    curl = shutil.which("curl")
+    requests: list[int] = []
+    with ForgeProcess(ws, n, latency=P2_CURL_LATENCY) as forge:
+        urls, listed = _bitbucket_pages(forge.url, provider)  # also warms the forge's page cache
+        _check(listed == n, f"the forge's {provider} listing holds {listed} repos, not {n}")
+
+        def gz() -> float:
+            dest = ws.fresh_dest("p11-gz")
+            finished = run_timed(gz_args(forge.url, dest, "--dry-run", "--provider", provider), ws)
+            requests.append(int(_ok_run(finished, listed=n)["api_requests"]))
+            ws.remove(dest)
+            return finished.seconds
+
+        def by_curl() -> float:
+            assert curl is not None
+            return _curl_pages(curl, urls, ws)
+
+        ours, curls = alternate(runs, gz, by_curl) if curl else ([gz() for _ in range(runs)], [])
+    pages = len(urls)
+    rows = [
+        Row(
+            f"P11 {provider} dry run {n:,} repos, API requests",
+            f"{max(requests):,}",
+            f"{pages:,} pages",
+            f"{max(requests) / pages:.3f}",
+            "= pages",
+            set(requests) == {pages},
+            [f"P11 {provider}: {n // pages:,} repos a page; {P11_PEER[provider]}"],
+        )
+    ]
+    if not curls:
+        return [*rows, Row(f"P11 {provider} ÷ sequential curl", "—", "curl not found", "—", f"≤ {P2_CURL_GOAL:.2f}", None)]
+    ratio = paired_ratio(ours, curls)
+    short = "; with this few pages curl's whole run is shorter than gz-tui's start-up (interpreter, imports, state)"
+    rows.append(
+        Row(
+            f"P11 {provider} dry run {n:,} repos, {P2_CURL_LATENCY * 1000:.0f} ms a page, ÷ one sequential curl of the {pages} pages, wall s",
+            f"{median(ours):.2f}",
+            f"{median(curls):.2f}",
+            f"{ratio:.3f}",
+            f"≤ {P2_CURL_GOAL:.2f}",
+            ratio <= P2_CURL_GOAL,
+            [
+                f"P11 {provider} curl: paired ratios ({_ratios(ours, curls)}); gz-tui {spread(ours)} s, curl {spread(curls)} s"
+                + (short if pages < 20 else "")
+            ],
+        )
+    )
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P1": p1_clone,
     "P2": p2_dry_run,
@@ -846,4 +941,5 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P8": p8_targets,
     "P9": p9_shards,
     "P10": p10_partial,
+    "P11": p11_bitbucket,
 }

@@ -36,6 +36,7 @@ TITLES = {
     "P8": "three targets in one run vs one org of the same repos",
     "P9": "three concurrent shards vs one process",
     "P10": "partial clones (--filter blob:none) vs full clones",
+    "P11": "Bitbucket Cloud and Data Center dry runs: requests and wall time vs curl",
 }
 
 

@@ -36,6 +36,10 @@ class ProviderName(StrEnum):
     GITHUB = "github"
     GITLAB = "gitlab"
     GITEA = "gitea"
+    BITBUCKET = "bitbucket"
+    """Bitbucket Cloud (bitbucket.org)."""
+    BITBUCKET_SERVER = "bitbucket-server"
+    """Bitbucket Data Center (formerly Server), self-hosted."""
 
 
 class CloneProtocol(StrEnum):

@@ -32,8 +32,9 @@ SHORT_SECRET = 8
 """Forms shorter than this are redacted only as whole words: a short token is also a common substring."""
 TOKEN_CHARS = "A-Za-z0-9_-"
 """What a word is made of, for the whole-word match of short forms (a regex character-class body)."""
-BASIC_AUTH_USERS = ("x-access-token", "oauth2", "gz-tui")
-"""The user names gz-tui's git sends with the token (GitHub, GitLab, Gitea): ``base64(USER:TOKEN)``."""
+BASIC_AUTH_USERS = ("x-access-token", "oauth2", "gz-tui", "x-token-auth", "x-bitbucket-api-token-auth")
+"""The user names gz-tui's git sends with the token (GitHub, GitLab, Gitea, Bitbucket Cloud's access and API tokens):
+``base64(USER:TOKEN)``."""
 
 _ANSI = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-TOKEN_VARS = ("GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
+from gz_tui.forges.registry import KNOWN_TOKEN_VARS
+
+TOKEN_VARS = tuple(sorted(KNOWN_TOKEN_VARS))
+"""Every variable a forge's token is read from (each provider declares its own)."""
 SHARD_VARS = ("JOB_COMPLETION_INDEX", "CI_NODE_INDEX", "CI_NODE_TOTAL", "GZ_TUI_SHARDS")
 """A test suite run inside a sharded CI job must not shard the runs it tests."""
 

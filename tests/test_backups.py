@@ -22,10 +22,14 @@ from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.pipeline.state import SCHEMA_VERSION, StateStore
 from gz_tui.pipeline.stats import Stats
 from tests.conftest import git_head, run_cli
-from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
+from tests.helpers import NEEDS_PIPELINE_SEAM, events_match_their_declarations, repo_dirs, run_pipeline, settings_for
 
 ORG = "acme"
-PROVIDERS = ("github", "gitlab", "gitea")
+PROVIDERS = ("github", "gitlab", "gitea", "bitbucket", "bitbucket-server")
+WIKI_PROVIDERS = ("github", "gitlab", "gitea", pytest.param("bitbucket", marks=NEEDS_PIPELINE_SEAM))
+"""Bitbucket Data Center has no wikis; Bitbucket Cloud serves them at ``NAME.git/wiki``."""
+WIKI_AT = {"bitbucket": "{name}.git/wiki"}
+"""Where each forge serves a repo's wiki, below the owner (default ``{name}.wiki.git``)."""
 
 
 def _settings(sim: ForgeSim, dest: Path, provider: str, **changes: Any) -> Any:
@@ -128,7 +132,7 @@ def test_bad_backup_flags_are_one_line_and_exit_2(tmp_path: Path, flags: list[st
 # --------------------------------------------------------------------------- wikis
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", WIKI_PROVIDERS)
 @pytest.mark.parametrize("mirror", [False, True])
 def test_wikis_present_are_cloned_and_empty_ones_skipped(forge_factory: Any, tmp_path: Path, provider: str, mirror: bool) -> None:
     sim: ForgeSim = forge_factory(org=ORG, repos=12)
@@ -144,6 +148,8 @@ def test_wikis_present_are_cloned_and_empty_ones_skipped(forge_factory: Any, tmp
     for name, state in states.items():
         wiki = dest / f"{name}{suffix}"
         if state == "present":
+            at = f"/{ORG}/" + WIKI_AT.get(provider, "{name}.wiki.git").format(name=name) + "/info/refs"
+            assert [r for r in sim.requests() if r.kind == "git" and r.path.startswith(at)], f"the wiki was not asked at {at}"
             assert outcomes[f"{name}.wiki"]["kind"] == "wiki" and outcomes[f"{name}.wiki"]["outcome"] == "cloned"
             assert len(_git(wiki, "rev-parse", "HEAD").strip()) == 40
             assert _git(wiki, "rev-parse", "--is-bare-repository").strip() == ("true" if mirror else "false")

@@ -16,8 +16,9 @@ from gz_tui.cli import parse
 from gz_tui.config.options import UsageError, setting_options
 from gz_tui.config.settings import RULES
 from gz_tui.forge_sim import Scenario
+from gz_tui.kinds import ProviderName
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs
+from tests.helpers import repo_dirs, token_variable
 
 TOKEN = "ghp_s3cretTOKENvalue1234567890"
 
@@ -41,9 +42,13 @@ def test_unknown_org_is_one_line_exit_2(forge_factory: Any, tmp_path: Path) -> N
     assert (tmp_path / "mine").is_dir(), "a folder that existed before is never removed"
 
 
-def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("provider", "wrong"), [(str(p), "wrong-token") for p in ProviderName] + [("bitbucket", "me@example.com:wrong-token")]
+)
+def test_bad_token_is_one_line_exit_2_and_not_retried(forge_factory: Any, tmp_path: Path, provider: str, wrong: str) -> None:
     sim = forge_factory(org="acme", repos=3, token=TOKEN)
-    result = run_cli("acme", "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), env={"GH_TOKEN": "wrong-token"})
+    args = ("acme", "--provider", provider, "--base-url", sim.api_url(provider), "--dest", str(tmp_path / "d"))
+    result = run_cli(*args, env={token_variable(provider): wrong})
     assert_one_line_error(result, 2, "credentials", "token")
     assert len(sim.api_requests()) == 1
     assert "wrong-token" not in result.stderr + result.stdout
@@ -63,7 +68,9 @@ def test_unreachable_host_is_one_line_exit_2(tmp_path: Path) -> None:
         (["acme", "--buffer", "10000000"], ["--buffer must be at most 100,000"]),
         (["acme", "--base-url", "http://example.com"], ["plain http"]),
         (["acme", "--base-url", "https://user:pw@example.com"], ["credentials"]),
-        (["acme", "--provider", "bitbucket"], ["invalid choice"]),
+        (["acme", "--provider", "fossil"], ["invalid choice"]),
+        (["acme", "--provider", "bitbucket-server"], ["bitbucket-server has no public instance", "--base-url"]),
+        (["acme", "--provider", "gitea", "--project", "CORE"], ["--project", "gitea has no such listing"]),
         ([], ["owner"]),
     ],
 )
@@ -149,8 +156,8 @@ def test_a_refused_command_line_names_the_command_whose_help_to_read(args: list[
         (["sync", "--workers", "x"], "gz-tui: argument --workers: invalid int value: 'x' (see gz-tui sync --help)"),
         (["config", "init", "--forse"], "gz-tui config: error: unrecognized arguments: --forse"),
         (
-            ["acme", "--provider", "bitbucket"],
-            "gz-tui: argument --provider: invalid choice: 'bitbucket' (choose from 'github', 'gitlab', 'gitea') (see gz-tui --help)",
+            ["acme", "--provider", "fossil"],
+            f"gz-tui: argument --provider: invalid choice: 'fossil' (choose from {', '.join(map(repr, map(str, ProviderName)))}) (see gz-tui --help)",
         ),
     ],
 )

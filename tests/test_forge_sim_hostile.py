@@ -354,6 +354,7 @@ def test_the_command_line_sets_every_new_knob() -> None:
     argv = "--bad-token-as-anonymous --git-redirect-status 307 --gitlab-activity-hold 3600 --empty-wiki no_refs --gitea-version 1.15"
     argv += " --hostile-listing gzip_bomb --hostile-listing-page 3 --git-stall repo-00001 --git-stall repo-00002 --git-trickle repo-00003"
     argv += " --git-trickle-rate 8 --rate-limit-lie reset_nan"
+    argv += " --bitbucket-cursor-pages --bitbucket-server-page-max 50 --bitbucket-server-hidden-every 7"
     scenario = scenario_from(build_parser().parse_args(argv.split()))
     assert scenario == Scenario(
         bad_token_as_anonymous=True,
@@ -367,5 +368,8 @@ def test_the_command_line_sets_every_new_knob() -> None:
         git_trickle=("repo-00003",),
         git_trickle_rate=8,
         rate_limit_lie="reset_nan",
+        bitbucket_cursor_pages=True,
+        bitbucket_server_page_max=50,
+        bitbucket_server_hidden_every=7,
     )
     assert scenario_from(build_parser().parse_args([])) == Scenario()

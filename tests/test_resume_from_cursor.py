@@ -14,16 +14,19 @@ from typing import Any
 import anyio
 import pytest
 
+from gz_tui.forge_sim import Scenario
 from gz_tui.pipeline.runner import Pipeline
 from tests.helpers import json_sink, repo_dirs, run_cancelled_when, settings_for
 
 REPOS = 130
-"""Two pages or more on every forge (GitHub and GitLab 100 a page, Gitea 50)."""
+"""Two pages or more on every forge (GitHub, GitLab and Bitbucket Cloud 100 a page, Gitea 50, Bitbucket Data Center
+as many as its cap allows: 100 here)."""
+PER_PAGE = {"gitea": 50}
 
 
-@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea", "bitbucket", "bitbucket-server"])
 def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(forge_factory: Any, tmp_path: Path, provider: str) -> None:
-    sim = forge_factory(org="acme", repos=REPOS)
+    sim = forge_factory(org="acme", repos=REPOS, scenario=Scenario(bitbucket_server_page_max=100))
     dest = tmp_path / "acme"
     settings = settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider), workers=4, buffer=20)
 
@@ -39,7 +42,7 @@ def test_a_run_resumed_from_its_cursor_clones_every_repo_once_at_its_path(forge_
     assert code == 0, failures[:3]
     assert events[0]["event"] == "resume" and events[0]["listing_done"] is False
     listing = [r.path for r in sim.api_requests() if "repos" in r.path or "projects" in r.path][pages_before:]
-    per_page = 50 if provider == "gitea" else 100
+    per_page = PER_PAGE.get(provider, 100)
     assert len(listing) == -(-REPOS // per_page) - 1, "the resumed run continues from its cursor: page 1 is not asked again"
     expected = set(sim.repo_names(provider))
     assert repo_dirs(dest) == expected  # every repo at its own (nested, for GitLab) path, nothing else

@@ -1,7 +1,8 @@
 """Incremental re-sync on every forge: an unchanged org costs no git traffic; a push is fetched, and only it.
 
 Each forge has its own change signal (GitHub ``pushed_at``, GitLab ``last_activity_at``, Gitea ``updated_at``,
-since Gitea repo objects carry no ``pushed_at``). A re-sync compares it with the value recorded at the last
+since Gitea repo objects carry no ``pushed_at``, Bitbucket Cloud ``updated_on``; Bitbucket Data Center has none, which
+``tests/test_bitbucket.py`` covers). A re-sync compares it with the value recorded at the last
 sync and skips ``git fetch`` when it has not moved.
 """
 
@@ -18,7 +19,7 @@ from tests.helpers import github_listing, repo_dirs, run_pipeline, settings_for
 
 ORG = "acme"
 REPOS = 30
-PROVIDERS = ("github", "gitlab", "gitea")
+PROVIDERS = ("github", "gitlab", "gitea", "bitbucket")
 
 
 def resync(sim: ForgeSim, dest: Path, provider: str) -> tuple[int, dict[str, str]]:

@@ -39,11 +39,13 @@ from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
-from tests.conftest import run_cli
-from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
+from tests.conftest import TOKEN_VARS, run_cli
+from tests.helpers import NEEDS_PIPELINE_SEAM, events_match_their_declarations, repo_dirs, run_pipeline, settings_for, token_variable
 
 TOKEN = "glpat-S3cretAuditTok3n_0123456789"
-GIT_USERS = ("x-access-token", "oauth2", "gz-tui")
+EMAIL = "audit@example.com"
+GIT_USERS = ("x-access-token", "oauth2", "gz-tui", "x-token-auth", "x-bitbucket-api-token-auth", EMAIL)
+"""Who a Basic header pairs the token with: git's user names on each forge, and the e-mail of a Bitbucket API token."""
 
 
 def token_forms(token: str = TOKEN) -> list[bytes]:
@@ -265,11 +267,13 @@ REFUSALS: dict[str, str] = {
 """Every hostile entry (by full name) and the words of its per-repo refusal."""
 
 
-@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea", "bitbucket", "bitbucket-server"])
 def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_cloned(
     forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_spy: Callable[[], list[list[str]]], provider: str
 ) -> None:
-    sim = forge_factory(org="acme", repos=5, scenario=Scenario(hostile=True))
+    # Bitbucket Cloud with a token: its clone hrefs then name the user (https://USER@host/…), which must not stop them.
+    token = TOKEN if provider == "bitbucket" else None
+    sim = forge_factory(org="acme", repos=5, token=token, scenario=Scenario(hostile=True))
     area = tmp_path / "area"
     area.mkdir()
     (area / "neighbour.txt").write_text("untouched\n")
@@ -279,7 +283,7 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
     monkeypatch.chdir(cwd)  # git runs with the inherited working directory: option injection would land here
     before, pwned = tree_snapshot(area, exclude=dest), pwned_state()
 
-    code, _, events = run_pipeline(settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider), attempts=1))
+    code, _, events = run_pipeline(settings_for(sim, dest, provider=provider, base_url=sim.api_url(provider), attempts=1, token=token))
 
     assert code == 1  # some repos failed, the run itself did not
     assert tree_snapshot(area, exclude=dest) == before, "something was written next to DEST"
@@ -288,7 +292,10 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
 
     failed = {e["repo"]: e for e in events if e["event"] == "repo_failed"}
     done = {e["repo"]: e for e in events if e["event"] == "repo_done"}
-    for full_name, words in REFUSALS.items():
+    refusals = dict(REFUSALS)
+    if provider == "bitbucket-server":  # a Data Center project key is in capitals
+        refusals["OTHER/stolen"] = refusals.pop("other/stolen").replace("other", "OTHER")
+    for full_name, words in refusals.items():
         event = failed.get(full_name)
         assert event is not None, f"{full_name!r} was not refused ({done.get(full_name)})"
         assert event["error_class"] == "unsafe" and words in event["message"], event
@@ -306,7 +313,7 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
     # The state DB records each refusal with its class and message, exactly as shown.
     with sqlite3.connect(dest / ".gz-tui" / "state.sqlite3") as db:
         rows = {r[0]: r[1:] for r in db.execute("SELECT full_name, status, error_class, error_message FROM repos")}
-    for full_name in [*REFUSALS, twin]:
+    for full_name in [*refusals, twin]:
         assert rows[full_name] == ("failed", "unsafe", failed[full_name]["message"]), full_name
 
     # git only ever ran as `git clone ... -- <forge URL> <dir inside DEST>`; no hostile string reached it.
@@ -320,7 +327,7 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
         assert "contains '/'" in failed["acme/../escape"]["message"]
 
     calls = [argv for argv in git_spy() if argv and argv[0] == "clone"]
-    origin = f"{sim.base_url}/acme/"
+    origin = f"{sim.base_url}/scm/acme/" if provider == "bitbucket-server" else f"{sim.base_url}/acme/"
     assert len(calls) == len(legit) + 1 + (provider == "gitlab")  # the legit repos, the twin that won, GitLab's a/b
     for argv in calls:
         url, target = argv[-2], argv[-1]
@@ -361,14 +368,19 @@ def test_forge_strings_render_inert_in_headless_output_and_status(forge_factory:
 # The API token stays on its origin
 
 
-@pytest.mark.parametrize("provider", ["gitlab", "gitea"])
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket"])
 def test_api_token_never_follows_a_link_to_another_origin(
     forge_factory: Any, servers: Callable[..., FakeServer], tmp_path: Path, provider: str
 ) -> None:
     other = servers(other_host())
     sim = forge_factory(org="acme", repos=110, token=TOKEN, scenario=Scenario(gitlab_host=other.hostport))
-    first = {"gitlab": "/api/v4/groups/acme/projects?per_page=100", "gitea": "/api/v1/orgs/acme/repos?limit=50"}[provider]
-    link = httpx.get(sim.base_url + first, headers={"Authorization": f"Bearer {TOKEN}"}).headers["link"]
+    first = {
+        "gitlab": "/api/v4/groups/acme/projects?per_page=100",
+        "gitea": "/api/v1/orgs/acme/repos?limit=50",
+        "bitbucket": "/2.0/repositories/acme?pagelen=100",
+    }[provider]
+    answer = httpx.get(sim.base_url + first, headers={"Authorization": f"Bearer {TOKEN}"})
+    link = answer.json()["next"] if provider == "bitbucket" else answer.headers["link"]  # Bitbucket pages in the body
     assert other.hostport in link  # the forge really points its pagination at the other origin
 
     code, _, events = run_pipeline(settings_for(sim, tmp_path / "d", provider=provider, token=TOKEN, dry_run=True))
@@ -507,9 +519,23 @@ def hostile_git_side(self: Dispatcher, repo_path: str, rest: str, query: str, re
 
 
 @pytest.mark.parametrize(
-    "provider, git_rejects, output, extra",
-    [("github", True, "--json", ()), ("gitlab", False, "--no-tui", ()), ("gitea", False, "--json", ("--mirror", "--wikis"))],
-    ids=["github-git-rejects-token-and-echoes-it-json", "gitlab-clones-fine-plain-headless", "gitea-mirrors-and-wikis-json"],
+    "provider, git_rejects, output, extra, written",
+    [
+        ("github", True, "--json", (), "{}"),
+        ("gitlab", False, "--no-tui", (), "{}"),
+        ("gitea", False, "--json", ("--mirror", "--wikis"), "{}"),
+        ("bitbucket", False, "--json", ("--mirror", "--wikis"), "{}"),
+        pytest.param("bitbucket", False, "--no-tui", (), f"{EMAIL}:{{}}", marks=NEEDS_PIPELINE_SEAM),
+        pytest.param("bitbucket-server", False, "--json", (), "{}", marks=NEEDS_PIPELINE_SEAM),
+    ],
+    ids=[
+        "github-git-rejects-token-and-echoes-it-json",
+        "gitlab-clones-fine-plain-headless",
+        "gitea-mirrors-and-wikis-json",
+        "bitbucket-access-token-mirrors-and-wikis-json",
+        "bitbucket-api-token-written-email-colon-token",
+        "bitbucket-server-bearer-json",
+    ],
 )
 def test_secret_audit_during_and_after_a_cli_run(
     forge_factory: Any,
@@ -519,6 +545,7 @@ def test_secret_audit_during_and_after_a_cli_run(
     git_rejects: bool,
     output: str,
     extra: tuple[str, ...],
+    written: str,
 ) -> None:
     if git_rejects:
         monkeypatch.setattr(Dispatcher, "serve_git", hostile_git_side)
@@ -533,7 +560,8 @@ def test_secret_audit_during_and_after_a_cli_run(
     marker = tmp_path / "credential-helper-ran"
     # The user's own git config asks for a credential helper: gz-tui must reset it (or a 401 would run it).
     user_git_config(monkeypatch, tmp_path / "home", f"[credential]\n\thelper = \"!f() {{ touch '{marker}'; }}; f\"\n")
-    sim = forge_factory(org="acme", repos=10, token=TOKEN, scenario=Scenario(hostile=True, repo_size_kb=0 if git_rejects else 256))
+    credential = written.format(TOKEN)  # the token alone, or a Bitbucket API token written EMAIL:TOKEN
+    sim = forge_factory(org="acme", repos=10, token=credential, scenario=Scenario(hostile=True, repo_size_kb=0 if git_rejects else 256))
     sim.add_repo("too-many-requests-429")  # a name (like a port) must not turn an auth failure into a "throttled" retry
     dest = tmp_path / "dest"
     log_file = tmp_path / "logs" / "audit.log"
@@ -561,7 +589,7 @@ def test_secret_audit_during_and_after_a_cli_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, {"gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}.get(provider, "GH_TOKEN"): TOKEN},
+        env={**os.environ, token_variable(provider): credential},
         umask=0,  # the most permissive umask: private files must be private by construction
     )
     out_chunks: list[bytes] = []
@@ -856,7 +884,7 @@ def test_token_variables_never_reach_a_git_child(forge_factory: Any, tmp_path: P
     sim = forge_factory(org="acme", repos=3, token=TOKEN)
     dest = tmp_path / "dest"
     env, dumps = git_wrapper(tmp_path)
-    others = {name: f"{TOKEN}-{name}" for name in ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")}
+    others = {name: f"{TOKEN}-{name}" for name in TOKEN_VARS if name != "GH_TOKEN"}
     args = ["acme", "--dest", str(dest), "--no-tui"]
     if source == "GH_TOKEN":
         env |= {"GH_TOKEN": TOKEN, **others}
@@ -875,7 +903,7 @@ def test_token_variables_never_reach_a_git_child(forge_factory: Any, tmp_path: P
     assert len(environments) >= 3
     for raw in environments:
         names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
-        assert not names & {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN", "WORK_FORGE_TOKEN"}, names
+        assert not names & {*TOKEN_VARS, "WORK_FORGE_TOKEN"}, names
         assert TOKEN.encode() not in raw
 
 

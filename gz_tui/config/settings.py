@@ -374,6 +374,15 @@ class Settings:
         help="only the repos named in this file, one a line; names not listed are reported (exit 1)",
     )
     """Only the repos named in this file, one per line; names the forge did not list are reported."""
+    projects: tuple[str, ...] = setting(
+        (),
+        words,
+        in_file=InFile.TARGETS,
+        flag="--project",
+        metavar="KEY",
+        help="only repos of the project with this key (repeatable: any of them), on a forge with projects",
+    )
+    """Only repos in one of these projects (by key), asked of the server; empty means any."""
     affiliation: Affiliation | None = setting(
         None,
         choice(Affiliation),
@@ -534,6 +543,8 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
             return f"--mirror copies every ref in full; {', '.join(lean)} {'is' if len(lean) == 1 else 'are'} for working clones"
     if settings.depth and settings.filter:
         return "--depth and --filter are two ways to a lean clone; choose one (see the README's lean clones section)"
+    if not settings.api_base:
+        return f"{settings.provider} has no public instance: name your server with --base-url (or a profile's base_url)"
     url = urlsplit(settings.api_base)
     if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
         bad = Invalid(f"must use https: plain http to {url.hostname} would carry the token in clear (or pass --insecure-http)")
@@ -566,6 +577,8 @@ def _filter_problem(settings: Settings) -> str | None:
     if not info.nested and (settings.subgroup_include or settings.subgroup_exclude):
         flag = "--subgroup-include" if settings.subgroup_include else "--subgroup-exclude"
         return f"{flag} selects GitLab subgroups; {settings.provider} has none"
+    if settings.projects and not info.projects:
+        return f"--project filters a listing by project key; {settings.provider} has no such listing"
     if settings.affiliation and not info.affiliation:
         return f"--affiliation selects the repos of a GitHub user; {settings.provider} has no such listing"
     if settings.repos_file is not None:

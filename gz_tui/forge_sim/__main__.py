@@ -33,7 +33,7 @@ def _version(value: str) -> tuple[int, int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gz_tui.forge_sim",
-        description="Embedded forge: GitHub/GitLab/Gitea listing APIs and git smart HTTP on 127.0.0.1.",
+        description="Embedded forge: GitHub/GitLab/Gitea/Bitbucket listing APIs and git smart HTTP on 127.0.0.1.",
     )
     parser.add_argument("--org", default="acme", help="owner / top group name (default: acme)")
     parser.add_argument("--repos", type=int, default=30, help="number of generated repos (default: 30)")
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--git-trickle", action="append", default=[], metavar="REPO", help="trickle this repo's pack")
     parser.add_argument("--git-trickle-rate", type=float, default=4.0, help="bytes a second for --git-trickle")
     parser.add_argument("--rate-limit-lie", choices=get_args(RateLimitLie), help="rate-limit headers that lie")
+    parser.add_argument("--bitbucket-cursor-pages", action="store_true", help="Bitbucket Cloud: opaque next, no page or size")
+    parser.add_argument("--bitbucket-server-page-max", type=int, default=1000, help="Bitbucket Data Center's cap on limit")
+    parser.add_argument("--bitbucket-server-hidden-every", type=int, metavar="N", help="Data Center: one hidden repo after every N")
     return parser
 
 
@@ -100,6 +103,9 @@ def scenario_from(args: argparse.Namespace) -> Scenario:
         git_trickle=tuple(args.git_trickle),
         git_trickle_rate=args.git_trickle_rate,
         rate_limit_lie=args.rate_limit_lie,
+        bitbucket_cursor_pages=args.bitbucket_cursor_pages,
+        bitbucket_server_page_max=args.bitbucket_server_page_max,
+        bitbucket_server_hidden_every=args.bitbucket_server_hidden_every,
     )
 
 

@@ -6,7 +6,9 @@ one place is what makes each scenario option independent of the provider being s
 
 git: authentication → push refused → the repo, its wiki (an empty one answered as
 ``Scenario.empty_wiki`` says) or a renamed repo's old name (redirected) → throttling → the backend,
-whose pack may be stalled or trickled.
+whose pack may be stalled or trickled. Every repo is served at each flavour's URL: ``/{org}/{path}.git``
+(GitHub, GitLab, Gitea, Bitbucket Cloud) and Bitbucket Data Center's ``/scm/{key}/{slug}.git`` (``/scm/~user/…``
+for a user's), where Basic auth must name the token's own user (project and repository tokens are Bearer only).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gz_tui.forge_sim.api_common import ApiRequest, ForgeApi, Response, etag_matches, weak_etag
+from gz_tui.forge_sim.api_common import TOKEN_USER, ApiRequest, ForgeApi, Response, etag_matches, weak_etag
 from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import WIKI_SUFFIX, Catalog, RepoMeta
 from gz_tui.forge_sim.git_http import BackendRequest, BackendResponse, run_backend
@@ -31,6 +33,9 @@ _FAULT_BODIES = {
     503: b"<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>\n",
 }
 _TEXT = "text/plain; charset=utf-8"
+ATLASSIAN_API_TOKEN_USER = "x-bitbucket-api-token-auth"
+"""git's user name with a Bitbucket Cloud API token (the forge's token written ``EMAIL:TOKEN``)."""
+DATA_CENTER_GIT = "scm/"
 
 
 def is_app_route(path: str) -> bool:
@@ -164,7 +169,7 @@ class Dispatcher:
 
     # -- git --
 
-    def git_credential(self, authorization: str | None) -> tuple[bool, str]:
+    def git_credential(self, authorization: str | None, *, data_center: bool = False) -> tuple[bool, str]:
         """(accepted, label) of the credential a git request carries (see :meth:`credential_of`)."""
         if self.app is not None:
             label = self.app.label_header(authorization)
@@ -172,34 +177,47 @@ class Dispatcher:
                 return not label.startswith("expired"), label
         if self.token is None:
             return True, "token" if authorization else "none"
-        accepted = self.git_authorized(authorization)
+        accepted = self.git_authorized(authorization, data_center=data_center)
         return accepted, "token" if accepted else "rejected"
 
-    def git_authorized(self, authorization: str | None) -> bool:
-        """``Basic base64(anyuser:TOKEN)`` or ``Bearer TOKEN``."""
-        if self.token is None:
+    def git_authorized(self, authorization: str | None, *, data_center: bool = False) -> bool:
+        """``Bearer TOKEN``, or Basic: ``anyuser:TOKEN``; for a token written ``USER:SECRET`` (an Atlassian API token),
+        ``x-bitbucket-api-token-auth:SECRET`` or ``forge-sim-user:SECRET``. At Data Center's URLs Basic must be
+        ``forge-sim-user:TOKEN`` (the token owner's own user), or ``USER:SECRET`` as written."""
+        token = self.token
+        if token is None:
             return True
         scheme, _, credential = (authorization or "").strip().partition(" ")
         if scheme.lower() == "bearer":
-            return credential.strip() == self.token
+            return credential.strip() == token
         if scheme.lower() != "basic":
             return False
         try:
             decoded = base64.b64decode(credential.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return False
-        _, _, password = decoded.partition(":")
-        return password == self.token
+        user, _, password = decoded.partition(":")
+        if ":" in token:
+            if data_center:
+                return decoded == token
+            return password == token.partition(":")[2] and user in (ATLASSIAN_API_TOKEN_USER, TOKEN_USER)
+        if data_center:
+            return user == TOKEN_USER and password == token
+        return password == token
 
     def serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None) -> GitAnswer:
-        accepted, credential = self.git_credential(authorization)
+        data_center = repo_path.startswith(DATA_CENTER_GIT) and self.catalog.org.lower() != DATA_CENTER_GIT[:-1]
+        accepted, credential = self.git_credential(authorization, data_center=data_center)
         if self.scenario.git_latency > 0:
             time.sleep(self.scenario.git_latency)
-        answer = self._serve_git(repo_path, rest, query, request, accepted)
+        prefix = ""
+        if data_center:
+            prefix, repo_path = f"/{DATA_CENTER_GIT[:-1]}", repo_path.removeprefix(DATA_CENTER_GIT)
+        answer = self._serve_git(repo_path, rest, query, request, accepted, prefix)
         answer.credential = credential
         return answer
 
-    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool) -> GitAnswer:
+    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool, prefix: str = "") -> GitAnswer:
         if not accepted:
             denied = Response(
                 401,
@@ -210,7 +228,8 @@ class Dispatcher:
             return GitAnswer(denied)
         if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
             return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))
-        owner, _, path = repo_path.partition("/")
+        named, _, path = repo_path.partition("/")
+        owner = named.removeprefix("~") if prefix else named  # Data Center: a user's personal project is ~USER
         if not path:
             return GitAnswer(_git_not_found())
         meta = self.catalog.find_servable(owner, path)
@@ -225,7 +244,7 @@ class Dispatcher:
                 return GitAnswer(_git_not_found())
             if "/" not in path:  # GitHub's and Gitea's URL: redirected to the new name (GitLab's group URL is served)
                 suffix = WIKI_SUFFIX if wiki else ""
-                location = f"/{owner}/{moved.name}{suffix}.git{rest}" + (f"?{query}" if query else "")  # git resolves it
+                location = f"{prefix}/{named}/{moved.name}{suffix}.git{rest}" + (f"?{query}" if query else "")  # git resolves it
                 body = b"Moved Permanently\n"
                 return GitAnswer(Response(self.scenario.git_redirect_status, body, [("Location", location)], content_type=_TEXT))
             meta = moved if not wiki or moved.wiki == "present" else None

@@ -17,16 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-GIT_PATH = re.compile(r"^/(?P<repo>.+?)\.git(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$")
+GIT_PATH = re.compile(r"^/(?P<repo>.+?)\.git(?P<wiki>/wiki)?(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$")
 _CHUNK = 64 * 1024
 
 
 def match_git_path(path: str) -> tuple[str, str] | None:
-    """Split ``/acme/sub/x.git/info/refs`` into (``acme/sub/x``, ``/info/refs``), or None if not git."""
+    """Split ``/acme/sub/x.git/info/refs`` into (``acme/sub/x``, ``/info/refs``), or None if not git. Bitbucket Cloud's
+    wiki URL ``/acme/x.git/wiki/info/refs`` names the same wiki as ``/acme/x.wiki.git/info/refs``: ``acme/x.wiki``."""
     match = GIT_PATH.match(path)
     if match is None:
         return None
-    return match.group("repo"), match.group("rest")
+    return match.group("repo") + (".wiki" if match.group("wiki") else ""), match.group("rest")
 
 
 @dataclass(slots=True)

@@ -31,6 +31,8 @@ _DEFAULT_QUOTAS: dict[str, tuple[int, float]] = {
     "github": (5000, 3600.0),
     "gitlab": (2000, 60.0),
     "gitea": (5000, 3600.0),
+    "bitbucket": (1000, 3600.0),
+    "bitbucket-server": (60, 12.0),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 RequestKind = Literal["api", "git"]
-Provider = Literal["github", "gitlab", "gitea", "git"]
+Provider = Literal["github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "git"]
 
 _SECRET_PARAMS = frozenset({"token", "access_token", "private_token"})
 

@@ -64,7 +64,8 @@ class Scenario:
     """Fraction of git ``info/refs`` requests answered 429 or 503."""
 
     gitlab_host: str | None = None
-    """``host:port`` GitLab and Gitea write into ``Link`` URLs (default: the Host the client used)."""
+    """``host:port`` GitLab and Gitea write into ``Link`` URLs, and Bitbucket Cloud into ``next`` (default: the Host
+    the client used)."""
 
     error_status: int | None = None
     """Answer every API request with this status (e.g. 500)."""
@@ -136,6 +137,21 @@ class Scenario:
     makes ``x-ratelimit-reset``/``RateLimit-Reset`` an hour in the past on every answer while the forge keeps
     refusing until its real reset (a client clock ahead of the forge's); ``reset_nan`` sends ``NaN`` there (Gitea
     sends neither header, so only ``retry_after_*`` reach it). The refusals themselves are unchanged."""
+
+    # -- Bitbucket (issue 27) --
+
+    bitbucket_cursor_pages: bool = False
+    """Bitbucket Cloud pages its repository listing the way its cursor-paged endpoints do: ``next`` carries an opaque
+    ``page`` token instead of a number, and the body has neither ``page`` nor ``size`` (both optional in Bitbucket's
+    ``Paginated`` schema)."""
+
+    bitbucket_server_page_max: int = 1000
+    """Bitbucket Data Center's cap on ``limit`` (1000 as shipped; an admin setting): a larger ``limit`` is clamped."""
+
+    bitbucket_server_hidden_every: int | None = None
+    """After every N repos of a Bitbucket Data Center project, one the caller may not see (another team's): the server
+    cuts each page from the whole project and then leaves such repos out, so a page holds fewer than ``limit`` values
+    and ``nextPageStart`` is not ``start + size`` (docs.atlassian.com/bitbucket-server/rest, "Paged APIs")."""
 
 
 DEMO_REPOS = 240

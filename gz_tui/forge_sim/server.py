@@ -23,7 +23,14 @@ from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.git_http import BackendRequest, match_git_path
 from gz_tui.forge_sim.records import RequestLog, RequestRecord, redact_path
 
-_API_PREFIXES = (("/api/v4", "gitlab"), ("/api/v1", "gitea"), ("/api/v3", "github"))
+_API_PREFIXES = (
+    ("/api/v4", "gitlab"),
+    ("/api/v1", "gitea"),
+    ("/api/v3", "github"),
+    ("/2.0", "bitbucket"),
+    ("/rest/api/1.0", "bitbucket-server"),
+    ("/rest/api/latest", "bitbucket-server"),
+)
 
 
 class ForgeHTTPServer(ThreadingHTTPServer):

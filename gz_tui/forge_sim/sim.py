@@ -10,6 +10,8 @@ from typing import Literal, Self
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forge_sim.api_common import TOKEN_USER, Site
 from gz_tui.forge_sim.app_auth import AppAuthority, GitHubApp, MintFailure
+from gz_tui.forge_sim.bitbucket_api import BitbucketApi, project_key
+from gz_tui.forge_sim.bitbucket_server_api import BitbucketServerApi
 from gz_tui.forge_sim.catalog import Catalog, RepoMeta
 from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.gitea_api import GiteaApi
@@ -21,7 +23,8 @@ from gz_tui.forge_sim.repos import RepoStore
 from gz_tui.forge_sim.scenario import Scenario
 from gz_tui.forge_sim.server import ForgeHTTPServer
 
-ProviderName = Literal["github", "gitlab", "gitea"]
+ProviderName = Literal["github", "gitlab", "gitea", "bitbucket", "bitbucket-server"]
+PROVIDERS: tuple[ProviderName, ...] = ("github", "gitlab", "gitea", "bitbucket", "bitbucket-server")
 WikiState = Literal["present", "empty", "off"]
 
 
@@ -81,6 +84,8 @@ class ForgeSim:
             "github": GitHubApi(site, self._catalog, self.scenario, self.app_authority),
             "gitlab": GitLabApi(site, self._catalog, self.scenario),
             "gitea": GiteaApi(site, self._catalog, self.scenario),
+            "bitbucket": BitbucketApi(site, self._catalog, self.scenario),
+            "bitbucket-server": BitbucketServerApi(site, self._catalog, self.scenario, self.clock),
         }
         self._server = server
         self._site = site
@@ -121,14 +126,19 @@ class ForgeSim:
         return f"http://{self._host}:{self.port}"
 
     def api_url(self, provider: str) -> str:
-        """API root for a provider client: the base URL (GitLab/Gitea clients add ``/api/v4``/``/api/v1``)."""
-        if provider not in ("github", "gitlab", "gitea"):
+        """API root for a provider client: the base URL (the GitLab, Gitea and Bitbucket clients add ``/api/v4``,
+        ``/api/v1``, ``/2.0`` or ``/rest/api/1.0``)."""
+        if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}")
         return self.base_url
 
-    def git_url(self, name: str) -> str:
-        """HTTP clone URL; a GitLab path (``platform/core/x``) gives the GitLab-style URL of the same repo."""
+    def git_url(self, name: str, provider: str = "github") -> str:
+        """HTTP clone URL; a GitLab path (``platform/core/x``) gives the GitLab-style URL of the same repo, and
+        ``provider="bitbucket-server"`` Data Center's ``/scm/{key}/{slug}.git``."""
         meta = self._meta(name)
+        if provider == "bitbucket-server" and meta.owner is None:
+            key = f"~{self.org}" if self.owner_kind == "user" else self.org
+            return f"{self.base_url}/scm/{key.lower()}/{meta.name}.git"
         if meta.owner is not None:
             return f"{self.base_url}/{meta.owner}/{meta.name}.git"
         path = name if "/" in name else meta.name
@@ -156,6 +166,10 @@ class ForgeSim:
         if provider == "gitlab" and self.owner_kind == "org":
             return [m.gitlab_rel_path for m in repos]
         return [m.name for m in repos]
+
+    def project_of(self, name: str) -> str:
+        """The key of the Bitbucket Cloud project a repo is in (``MAIN``, ``PLATFORM`` or ``TOOLS``)."""
+        return project_key(self._meta(name))
 
     def topics_of(self, name: str) -> tuple[str, ...]:
         """The topics every API flavour lists for a repo."""

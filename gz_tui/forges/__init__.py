@@ -1,4 +1,4 @@
-"""Forge providers (GitHub, GitLab, Gitea) behind one interface; no Textual here.
+"""Forge providers (GitHub, GitLab, Gitea, Bitbucket Cloud and Data Center) behind one interface; no Textual here.
 
 Where things are:
 
@@ -17,7 +17,7 @@ Adding a forge touches four places and nothing in ``config/`` or ``pipeline/``:
 2. ``gz_tui/forges/<name>.py``: a :class:`Provider` subclass with its ``info`` (default base URL, token
    variables, git user name, what it supports), ``auth_headers``, ``first_urls``, ``parse_repo``, and the
    override points its API needs (``next_url``, ``parse_page``, ``page_request``, ``git_origin``,
-   ``rate_info``, ``forbidden_message``);
+   ``git_auth_header``, ``wiki_url``, ``listing_is_partial``, ``rate_info``, ``forbidden_message``);
 3. ``gz_tui/forges/registry.py``: one line in ``PROVIDERS``;
 4. ``gz_tui/forge_sim/``: its dialect of the embedded forge (``<name>_api.py`` and its route in ``sim.py``), so
    the same first-run, resume, re-sync, hostile-listing and token-audit tests run against it.

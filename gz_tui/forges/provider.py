@@ -5,22 +5,35 @@ given to its constructor, so a run that continues from a saved cursor (and never
 URLs) parses exactly like one that started from the top.
 
 The lister drives every forge the same way: it asks :meth:`Provider.first_urls`, sends each page's request,
-hands the answer to :meth:`Provider.parse_page` and follows :meth:`Provider.next_url` until there is none. The
-URL of a page is also its key in the state's journal (the cursor a resumed run starts from, the ETag cache), so
-it must say everything needed to ask for that page again. The override points for forges that do not page with
-``Link`` headers over GET:
+hands the answer to :meth:`Provider.next_url` (so that the next page is asked for while this one is parsed) and
+then to :meth:`Provider.parse_page`, and follows the next URL until there is none. The URL of a page is also its
+key in the state's journal (the cursor a resumed run starts from, the ETag cache), so it must say everything
+needed to ask for that page again. The override points for forges that do not page with ``Link`` headers over GET:
 
-- **paging in the body** (Bitbucket's ``next``, ``isLastPage``/``nextPageStart``): override :meth:`next_url`
-  (it gets the response) and :meth:`parse_page` (repos under a key of the body instead of a top-level list);
+- **paging in the body** (Bitbucket Cloud's ``next``, Data Center's ``isLastPage``/``nextPageStart``): override
+  :meth:`next_url` (it gets the response; a 304 has no body) and :meth:`parse_page` (repos under a key of the body
+  instead of a top-level list); both read the body with :func:`json_body`, which parses it once;
 - **GraphQL** (Sourcehut): encode the cursor in the page URL (a query parameter of the endpoint), return the
   endpoint and the query from :meth:`page_request` so the lister POSTs it, and read the next cursor from the
   body in :meth:`next_url`;
-- **no change signal in the listing**: leave ``RemoteRepo.pushed_at`` empty; the pipeline then checks the repo
-  with git itself.
+- **no change signal in the listing**: leave ``RemoteRepo.pushed_at`` empty; such repos are fetched on every sync
+  (until the pipeline checks them with ``git ls-remote``).
+
+And for what a forge does differently outside the listing:
+
+- **credentials**: :meth:`auth_headers` (the API) and :meth:`git_auth_header` (git's ``http.extraHeader``) may
+  read the token's form (Bitbucket: an Atlassian API token written ``EMAIL:TOKEN`` is Basic, an access token
+  Bearer); :meth:`git_origin` says where git goes;
+- **wikis**: :meth:`wiki_url` (``NAME.wiki.git``, or Bitbucket Cloud's ``NAME.git/wiki``);
+- **a listing the server filters** (``--topic`` on GitLab, ``--project`` on Bitbucket Cloud): :attr:`listing_is_partial`,
+  so that nothing is taken for gone because the server left it out.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import weakref
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -41,7 +54,14 @@ class Provider:
     """Prefix of the quota headers (GitHub and Gitea ``x-ratelimit-``, GitLab ``ratelimit-``)."""
 
     def __init__(
-        self, base_url: str, owner: str, *, skip_archived: bool = False, topics: Sequence[str] = (), affiliation: str | None = None
+        self,
+        base_url: str,
+        owner: str,
+        *,
+        skip_archived: bool = False,
+        topics: Sequence[str] = (),
+        affiliation: str | None = None,
+        projects: Sequence[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.owner = owner.strip("/")
@@ -49,11 +69,23 @@ class Provider:
         self.topics = tuple(topics)
         """``--topic``: a provider that can ask the server for it does (GitLab, one topic); the lister checks every repo."""
         self.affiliation = affiliation
+        self.projects = tuple(projects)
+        """``--project``: project keys, for a forge whose ``info.projects`` says it has them (asked of the server)."""
 
     @classmethod
     def git_origin(cls, api_base: str) -> str:
         """Where git traffic goes for this API (``scheme://host:port/``): by default the API's own origin."""
         return origin_url(api_base)
+
+    @classmethod
+    def git_auth_header(cls, token: str) -> str:
+        """The header git sends to :meth:`git_origin` with ``token``: by default Basic ``info.git_username:TOKEN``."""
+        return f"Authorization: {basic_credentials(cls.info.git_username, token)}"
+
+    @classmethod
+    def wiki_url(cls, clone_url: str) -> str:
+        """Where a repo's wiki is cloned from, given the repo's clone URL: ``NAME.wiki.git`` beside ``NAME.git``."""
+        return clone_url.removesuffix("/").removesuffix(".git") + ".wiki.git"
 
     # -- requests -------------------------------------------------------------------------------
     def page_request(self, url: str) -> tuple[str, object] | None:
@@ -78,6 +110,12 @@ class Provider:
     def topic_filtered_by_server(self) -> bool:
         """Whether the listing URLs already keep only repos with ``topics`` (the listing is then not complete)."""
         return False
+
+    @property
+    def listing_is_partial(self) -> bool:
+        """Whether the server is asked to leave repos out (``--topic`` on GitLab, ``--project``), so that a repo missing
+        from the listing may still exist: nothing may then be taken for gone (``--prune``)."""
+        return self.topic_filtered_by_server
 
     def language_url(self, repo: RemoteRepo) -> str | None:
         """Where a repo's languages are, for a forge whose listing does not say (GitLab)."""
@@ -125,6 +163,30 @@ class Provider:
 
     def forbidden_message(self, response: httpx.Response) -> str:
         return f"access forbidden: {error_message(response)}"
+
+
+def basic_credentials(user: str, secret: str) -> str:
+    """An ``Authorization`` value for HTTP Basic: ``Basic base64(USER:SECRET)``."""
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+
+
+_BODIES: weakref.WeakKeyDictionary[httpx.Response, object] = weakref.WeakKeyDictionary()
+
+
+def json_body(response: httpx.Response) -> object:
+    """The JSON of a response, parsed once however many override points read it (a page paged in its body is read by
+    :meth:`Provider.next_url`, then by :meth:`Provider.parse_page`); kept only as long as the response is.
+    Raises ValueError on a body that is not JSON (or nests too deep to parse)."""
+    try:
+        return _BODIES[response]
+    except KeyError:
+        pass
+    try:
+        body: object = json.loads(response.content)
+    except RecursionError:
+        raise ValueError("the JSON nests too deep") from None
+    _BODIES[response] = body
+    return body
 
 
 def topics_field(item: dict[str, object], *keys: str) -> tuple[str, ...]:

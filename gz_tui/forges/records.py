@@ -69,7 +69,8 @@ class ProviderInfo:
 
     name: ProviderName
     default_base_url: str
-    """The API root when no ``--base-url`` is given (the forge's public instance)."""
+    """The API root when no ``--base-url`` is given (the forge's public instance); empty for a forge that has none
+    (Bitbucket Data Center), whose runs must name their server."""
     token_env_vars: tuple[str, ...]
     """The environment variables a token for this forge is read from, in order (``GH_TOKEN``, ``GITLAB_TOKEN``…)."""
     git_username: str
@@ -87,3 +88,6 @@ class ProviderInfo:
     """Whether ``gh auth token`` knows its tokens (asked when no token was given)."""
     anonymous_note: str | None = None
     """Said on stderr when a run has no token and this forge limits anonymous use sharply."""
+    projects: bool = False
+    """Whether ``--project KEY`` keeps only the repos of those projects (Bitbucket Cloud groups a workspace's
+    repos in projects, each with a key)."""

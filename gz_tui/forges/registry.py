@@ -11,6 +11,8 @@ from pathlib import Path
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.forges.auth import CommandToken, Credential, StaticToken
+from gz_tui.forges.bitbucket import Bitbucket
+from gz_tui.forges.bitbucket_server import BitbucketServer
 from gz_tui.forges.gitea import Gitea
 from gz_tui.forges.github import GitHub
 from gz_tui.forges.gitlab import GitLab
@@ -25,6 +27,8 @@ PROVIDERS: dict[ProviderName, type[Provider]] = {
     ProviderName.GITHUB: GitHub,
     ProviderName.GITLAB: GitLab,
     ProviderName.GITEA: Gitea,
+    ProviderName.BITBUCKET: Bitbucket,
+    ProviderName.BITBUCKET_SERVER: BitbucketServer,
 }
 
 
@@ -49,6 +53,16 @@ def git_origin(name: str, api_base: str) -> str:
     return provider_class(name).git_origin(api_base)
 
 
+def git_auth_header(name: str, token: str) -> str:
+    """The ``Authorization: …`` header git sends with ``token`` to provider ``name``'s git origin."""
+    return provider_class(name).git_auth_header(token)
+
+
+def wiki_url(name: str, clone_url: str) -> str:
+    """Where provider ``name`` serves the wiki of the repo cloned from ``clone_url``."""
+    return provider_class(name).wiki_url(clone_url)
+
+
 TOKEN_ENV_VARS: dict[ProviderName, tuple[str, ...]] = {name: cls.info.token_env_vars for name, cls in PROVIDERS.items()}
 """Per provider, the environment variables a token is read from."""
 KNOWN_TOKEN_VARS = frozenset(var for names in TOKEN_ENV_VARS.values() for var in names)
@@ -63,9 +77,10 @@ def make_provider(
     skip_archived: bool = False,
     topics: Sequence[str] = (),
     affiliation: str | None = None,
+    projects: Sequence[str] = (),
 ) -> Provider:
     """The provider for ``--provider NAME`` talking to the API root ``base_url`` about ``owner``."""
-    return provider_class(name)(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation)
+    return provider_class(name)(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation, projects=projects)
 
 
 def make_credential(
