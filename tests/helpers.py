@@ -9,19 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import pytest
 
 from gz_tui.config import Settings
 from gz_tui.pipeline.context import EventSink
 from gz_tui.pipeline.events import Emitted
 from gz_tui.pipeline.runner import Pipeline
-
-NEEDS_PIPELINE_SEAM = pytest.mark.xfail(
-    strict=True,
-    reason="needs the pipeline wired to Provider.git_auth_header, wiki_url, listing_is_partial and projects (issue 27)",
-)
-"""Marks a test of what only works once the pipeline asks the provider seam points Bitbucket added: a Data Center
-token on git (Bearer), a Cloud API token on git (``x-bitbucket-api-token-auth``), Cloud wikis, ``--project``."""
 
 
 def token_variable(provider: str) -> str:

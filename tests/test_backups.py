@@ -22,11 +22,11 @@ from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.pipeline.state import SCHEMA_VERSION, StateStore
 from gz_tui.pipeline.stats import Stats
 from tests.conftest import git_head, run_cli
-from tests.helpers import NEEDS_PIPELINE_SEAM, events_match_their_declarations, repo_dirs, run_pipeline, settings_for
+from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for
 
 ORG = "acme"
 PROVIDERS = ("github", "gitlab", "gitea", "bitbucket", "bitbucket-server")
-WIKI_PROVIDERS = ("github", "gitlab", "gitea", pytest.param("bitbucket", marks=NEEDS_PIPELINE_SEAM))
+WIKI_PROVIDERS = ("github", "gitlab", "gitea", "bitbucket")
 """Bitbucket Data Center has no wikis; Bitbucket Cloud serves them at ``NAME.git/wiki``."""
 WIKI_AT = {"bitbucket": "{name}.git/wiki"}
 """Where each forge serves a repo's wiki, below the owner (default ``{name}.wiki.git``)."""

@@ -24,7 +24,7 @@ from gz_tui.forge_sim import ForgeSim, Scenario
 from gz_tui.forges.bitbucket import Bitbucket, without_user
 from gz_tui.forges.bitbucket_server import BitbucketServer
 from tests.conftest import git_head, run_cli
-from tests.helpers import NEEDS_PIPELINE_SEAM, git_path_name, repo_dirs, run_pipeline, settings_for
+from tests.helpers import git_path_name, repo_dirs, run_pipeline, settings_for
 
 TOKEN = "bb-access-token-0123456789abcdef"
 EMAIL = "me@example.com"
@@ -135,7 +135,6 @@ def test_cloud_api_token_written_email_colon_token_lists_with_basic(forge_factor
     assert API_TOKEN not in result.stdout + result.stderr
 
 
-@NEEDS_PIPELINE_SEAM
 def test_cloud_api_token_clones_as_the_static_git_user(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=6, token=f"{EMAIL}:{API_TOKEN}")
     dest = tmp_path / "acme"
@@ -144,7 +143,6 @@ def test_cloud_api_token_clones_as_the_static_git_user(forge_factory: Any, tmp_p
     assert repo_dirs(dest) == set(sim.repo_names("bitbucket"))
 
 
-@NEEDS_PIPELINE_SEAM
 def test_cloud_project_filter_is_asked_of_the_server_and_never_prunes(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=30)
     dest = tmp_path / "acme"
@@ -202,7 +200,6 @@ def test_data_center_pages_follow_next_page_start_never_size(forge_factory: Any,
     assert {e["repos"] for e in events if e["event"] == "page"} != {50}, "every page held fewer repos than its limit"
 
 
-@NEEDS_PIPELINE_SEAM
 def test_data_center_token_goes_as_bearer_to_the_api_and_to_git(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=8, token=TOKEN)
     dest = tmp_path / "d"

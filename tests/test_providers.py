@@ -14,7 +14,7 @@ import pytest
 from gz_tui.clock import FakeClock
 from gz_tui.forge_sim import Scenario
 from tests.conftest import git_head, run_cli
-from tests.helpers import NEEDS_PIPELINE_SEAM, interrupt_when, repo_dirs, run_pipeline, settings_for, token_variable
+from tests.helpers import interrupt_when, repo_dirs, run_pipeline, settings_for, token_variable
 
 
 def provider_settings(sim: Any, dest: Path, provider: str, **changes: Any) -> Any:
@@ -125,7 +125,7 @@ def test_unknown_group_or_org_is_one_line_exit_2(forge_factory: Any, tmp_path: P
     assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", pytest.param("bitbucket-server", marks=NEEDS_PIPELINE_SEAM)])
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", "bitbucket-server"])
 def test_token_protected_forges_accept_the_provider_token_variable(forge_factory: Any, tmp_path: Path, provider: str) -> None:
     token = "glpat-provider-token-123"
     sim = forge_factory(org="acme", repos=5, token=token)

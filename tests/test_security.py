@@ -40,7 +40,7 @@ from gz_tui.pipeline.git import GitRunner, classify, git_environment
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for
 from gz_tui.pipeline.state import StateStore
 from tests.conftest import TOKEN_VARS, run_cli
-from tests.helpers import NEEDS_PIPELINE_SEAM, events_match_their_declarations, repo_dirs, run_pipeline, settings_for, token_variable
+from tests.helpers import events_match_their_declarations, repo_dirs, run_pipeline, settings_for, token_variable
 
 TOKEN = "glpat-S3cretAuditTok3n_0123456789"
 EMAIL = "audit@example.com"
@@ -525,8 +525,8 @@ def hostile_git_side(self: Dispatcher, repo_path: str, rest: str, query: str, re
         ("gitlab", False, "--no-tui", (), "{}"),
         ("gitea", False, "--json", ("--mirror", "--wikis"), "{}"),
         ("bitbucket", False, "--json", ("--mirror", "--wikis"), "{}"),
-        pytest.param("bitbucket", False, "--no-tui", (), f"{EMAIL}:{{}}", marks=NEEDS_PIPELINE_SEAM),
-        pytest.param("bitbucket-server", False, "--json", (), "{}", marks=NEEDS_PIPELINE_SEAM),
+        pytest.param("bitbucket", False, "--no-tui", (), f"{EMAIL}:{{}}"),
+        pytest.param("bitbucket-server", False, "--json", (), "{}"),
     ],
     ids=[
         "github-git-rejects-token-and-echoes-it-json",

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from gz_tui.config.options import Parser, UsageError, add_setting_options
 from gz_tui.config.resolve import Resolved, resolve_targets, resolve_with_sources
 from gz_tui.config.schema import DEFAULTS_KEYS, config_path, load_config
-from gz_tui.config.settings import BUILTIN, ConfigError, shown
+from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError, shown
 from gz_tui.forges.registry import provider_info
 from gz_tui.logs import default_log_path
 
@@ -47,7 +47,7 @@ _SHOWN = (
     "post_sync",
     "stats_file",
 )
-_SELECTION = ("topics", "language", "repos_file", "affiliation", "subgroup_include", "subgroup_exclude")
+_SELECTION = ("topics", "language", "repos_file", "affiliation", "subgroup_include", "subgroup_exclude", "projects")
 """Selection beyond the regexes: a target's own, shown only when set."""
 _TARGET_SHOWN = ("owner", *_SHOWN[:-2], "include", "exclude", "branch", *_SELECTION, *_SHOWN[-2:])
 """A target's block also says whose repos it syncs and which it keeps."""
@@ -73,7 +73,7 @@ _HEADER = """\
 # profile matching --provider/--base-url, or when it is named after the provider in use.
 #
 #   [profiles.work]
-#   provider = "gitlab"                       # github, gitlab or gitea
+#   provider = "gitlab"                       # {PROVIDER_NAMES}
 #   base_url = "https://gitlab.example.com"   # API root; omit for the provider's public instance
 #   token_env = "WORK_GITLAB_TOKEN"           # environment variable holding the token
 #   dest_root = "~/src/work"
@@ -125,7 +125,7 @@ def _plain(value: Any) -> Any:
 def default_config_text() -> str:
     import tomli_w  # a config writer: loaded by `config init` only, not by every start that builds the parser
 
-    return _HEADER + tomli_w.dumps(default_config_document()) + _TARGETS_EXAMPLE
+    return _HEADER.replace("{PROVIDER_NAMES}", ", ".join(PROVIDERS)) + tomli_w.dumps(default_config_document()) + _TARGETS_EXAMPLE
 
 
 def write_default_config(path: Path, *, force: bool = False) -> None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gz_tui.forges.records import RemoteRepo
+from gz_tui.forges.registry import wiki_url as forge_wiki_url
 from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, ErrorClass, RepoStatus, UpdateMode
 from gz_tui.pipeline.context import RunContext
 from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
@@ -186,8 +187,7 @@ class RepoWork:
         except UnsafeRepo as exc:
             self._record_wiki(name, Outcome(RepoStatus.FAILED, ErrorClass.UNSAFE, str(exc), kind=CloneKind.WIKI))
             return
-        base = url.removesuffix("/").removesuffix(".git")
-        wiki_url = f"{base}.wiki.git"
+        wiki_url = forge_wiki_url(settings.provider, url)
         exists = final.exists()
         stats.set_worker(index, state=WorkerState.UPDATING if exists else WorkerState.CLONING, repo=name, phase="wiki", percent=None)
         await self.governor.acquire()

@@ -69,7 +69,7 @@ def make_syncer(settings: Settings, layout: WorkDir, environ: Mapping[str, str],
         allow_http=allow_http_for(settings.api_base, settings.insecure_http),
     )
     token = settings.token
-    auth = GitAuth(git_origin(settings.provider, settings.api_base), provider.info.git_username, credential)
+    auth = GitAuth(git_origin(settings.provider, settings.api_base), provider.git_auth_header, credential)
     return RepoSyncer(
         runner=GitRunner(env, secrets=[token] if token else [], auth=auth),
         dest=layout.dest,
@@ -202,6 +202,7 @@ class TargetRun:
             skip_archived=settings.skip_archived,
             topics=settings.topics,
             affiliation=settings.affiliation,
+            projects=settings.projects,
         )
         watch = _QuotaWatch(self.stats, self.events, lambda: self.listing_over)
         self.client = ApiClient(
@@ -247,7 +248,7 @@ class TargetRun:
             git_backoff=parts.git_backoff,
             forge_moved=plan.moved_from is not None,
         )
-        server_filtered = (settings.skip_archived and provider.info.archived_filtered_by_server) or provider.topic_filtered_by_server
+        server_filtered = (settings.skip_archived and provider.info.archived_filtered_by_server) or provider.listing_is_partial
         self._pruner = Pruner(
             ctx,
             plan.store,

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,7 +37,8 @@ class GitAuth:
     process, so a refreshed token reaches the next one while a transfer under way keeps its own header."""
 
     origin: str
-    username: str
+    header: Callable[[str], str]
+    """The ``Authorization: …`` header git sends for a token (the forge's :meth:`~gz_tui.forges.provider.Provider.git_auth_header`)."""
     credential: Credential
 
 

@@ -19,7 +19,7 @@ import anyio
 
 from gz_tui.forges.errors import ForgeError
 from gz_tui.kinds import TRANSIENT_ERRORS, ErrorClass
-from gz_tui.pipeline.git.env import GitAuth, basic_auth_header, with_header
+from gz_tui.pipeline.git.env import GitAuth, with_header
 from gz_tui.pipeline.git.errors import classify, summarize
 from gz_tui.pipeline.git.reaper import REAPER, kill_group, use_pidfd_child_watcher
 from gz_tui.untrusted import Redactor
@@ -85,7 +85,7 @@ class GitRunner:
         if token not in self._known:
             self._known.add(token)
             self.redactor.add(token)
-        return with_header(self.env, self.auth.origin, basic_auth_header(self.auth.username, token)), token
+        return with_header(self.env, self.auth.origin, self.auth.header(token)), token
 
     async def run(
         self,
