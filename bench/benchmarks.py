@@ -1,4 +1,4 @@
-"""The benchmarks P1–P11. Each takes a :class:`Context` and returns table rows; a crash raises.
+"""The benchmarks P1–P11 and P13. Each takes a :class:`Context` and returns table rows; a crash raises.
 
 Sizes are (quick, full). The forge runs in its own process wherever gz-tui is compared with a
 reference (P1, P2), and wherever the process under test must not share a CPU budget or GIL with
@@ -841,37 +841,79 @@ def p10_partial(ctx: Context) -> list[Row]:
 P11_FIRST_PAGES = {
     "bitbucket": "/2.0/repositories/acme?pagelen=100&sort=created_on",
     "bitbucket-server": "/rest/api/1.0/projects/acme/repos?start=0&limit=1000",
+    "sourcehut": "/query",
+    "gogs": "/gogs/api/v1/orgs/acme/repos",
 }
-"""The first listing page gz-tui asks of each forge (Cloud: 100 a page, its maximum; Data Center: 1000, its cap)."""
+"""The first listing page gz-tui asks of each forge (Cloud: 100 a page, its maximum; Data Center: 1000, its cap;
+Sourcehut: its default of 25, the most its price cap lets a later page cost; Gogs: the whole listing at once)."""
+P11_API_ROOT = {"gogs": "/gogs"}
+"""Where the embedded forge serves a dialect's API root, when not at its root (Gogs is installed at ``/gogs``)."""
 P11_PEER = {
     "bitbucket": "ghorg's go-bitbucket keeps Cloud's default page of 10: 1,000 requests, a whole hour's quota",
     "bitbucket-server": "ghorg reads a page's size as the total and lists only the first 25 repos of a project (FORGE-APIS 7.6)",
+    "sourcehut": "ghorg's top-level repositories query lists only the token owner's own repos, not another user's",
+    "gogs": "one unpaginated answer (gogs listUserRepositories): the request count cannot be lower",
 }
 
 
-def _bitbucket_pages(base_url: str, provider: str) -> tuple[list[str], int]:
-    """Every page URL of the listing as the API walks it (the body's ``next``; ``start=nextPageStart`` until
-    ``isLastPage``), and the repos on them: a plain client, independent of gz-tui's."""
+P11_QUERY = (
+    "query($user: String!, $cursor: Cursor) { user(username: $user) { "
+    "repositories(cursor: $cursor) { results { id name visibility HEAD { target } } cursor } } }"
+)
+"""A Sourcehut page as any client asks it (the fields gz-tui reads, under git.sr.ht's price cap)."""
+
+
+def _bitbucket_pages(base_url: str, provider: str) -> tuple[list[tuple[str, str | None]], int]:
+    """Every page of the listing as the API walks it (the body's ``next``; ``start=nextPageStart`` until
+    ``isLastPage``; Sourcehut's cursor until null; Gogs's one answer): (URL, the POST body of a GraphQL page), and the
+    repos on them: a plain client, independent of gz-tui's."""
     import httpx
 
     url: str | None = base_url + P11_FIRST_PAGES[provider]
-    urls: list[str] = []
+    pages: list[tuple[str, str | None]] = []
     listed = 0
+    cursor: str | None = None
     with httpx.Client(timeout=60) as client:
         while url:
-            urls.append(url)
+            if provider == "sourcehut":
+                post = json.dumps({"query": P11_QUERY, "variables": {"user": "acme", "cursor": cursor}})
+                pages.append((url, post))
+                listing = client.post(url, content=post).raise_for_status().json()["data"]["user"]["repositories"]
+                listed += len(listing["results"])
+                cursor = listing["cursor"]
+                url = url if cursor else None
+                continue
+            pages.append((url, None))
             body = client.get(url).raise_for_status().json()
+            if provider == "gogs":
+                listed, url = len(body), None
+                continue
             listed += len(body["values"])
             if provider == "bitbucket":
                 url = body.get("next")
             else:
                 url = None if body["isLastPage"] else re.sub(r"start=\d+", f"start={body['nextPageStart']}", url)
-    return urls, listed
+    return pages, listed
+
+
+def _curl_posts(curl: str, pages: list[tuple[str, str | None]], ws: Workspace) -> float:
+    """One curl process asking ``pages`` one after the other on one kept-alive connection (a GraphQL page POSTs its
+    body), bodies discarded."""
+    args = [curl]
+    for index, (url, post) in enumerate(pages):
+        args += (["--next"] if index else []) + ["-sS", "--fail", "-w", "%{http_code}\\n"]
+        if post is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", post]
+        args += ["-o", "/dev/null", url]
+    finished = run_timed(args, ws)
+    codes = finished.stdout.split()
+    _check(finished.returncode == 0 and codes == ["200"] * len(pages), f"curl: {codes[:3]} {finished.stderr[-400:]}")
+    return finished.seconds
 
 
 def p11_bitbucket(ctx: Context) -> list[Row]:
-    """``--dry-run`` of N repos on Bitbucket Cloud and Data Center, 13 ms a page: API requests made, and wall time
-    beside one sequential curl of the same pages."""
+    """``--dry-run`` of N repos on Bitbucket Cloud and Data Center, Sourcehut and Gogs, 13 ms a page: API requests
+    made, and wall time beside one sequential curl of the same pages."""
     n = ctx.size(2000, 10000)
     runs = ctx.runs(3, 5)
     return [row for provider in P11_FIRST_PAGES for row in _p11_listing(ctx, provider, n, runs)]
@@ -883,18 +925,19 @@ def _p11_listing(ctx: Context, provider: str, n: int, runs: int) -> list[Row]:
     requests: list[int] = []
     with ForgeProcess(ws, n, latency=P2_CURL_LATENCY) as forge:
         urls, listed = _bitbucket_pages(forge.url, provider)  # also warms the forge's page cache
+        api_root = forge.url + P11_API_ROOT.get(provider, "")
         _check(listed == n, f"the forge's {provider} listing holds {listed} repos, not {n}")
 
         def gz() -> float:
             dest = ws.fresh_dest("p11-gz")
-            finished = run_timed(gz_args(forge.url, dest, "--dry-run", "--provider", provider), ws)
+            finished = run_timed(gz_args(api_root, dest, "--dry-run", "--provider", provider), ws)
             requests.append(int(_ok_run(finished, listed=n)["api_requests"]))
             ws.remove(dest)
             return finished.seconds
 
         def by_curl() -> float:
             assert curl is not None
-            return _curl_pages(curl, urls, ws)
+            return _curl_posts(curl, urls, ws)
 
         ours, curls = alternate(runs, gz, by_curl) if curl else ([gz() for _ in range(runs)], [])
     pages = len(urls)
@@ -930,6 +973,152 @@ def _p11_listing(ctx: Context, provider: str, n: int, runs: int) -> list[Row]:
     return rows
 
 
+# --------------------------------------------------------------------------- P13
+
+P13_FIRST_PAGE = "/api/v4/projects?pagination=keyset&order_by=id&sort=asc&per_page=100"
+"""The first page of ``--all`` on GitLab: keyset pagination of ``/projects`` (offset pages are refused past 50,000)."""
+P13_SHARED = 2
+"""The sim's projects of another namespace (``partners/…``), on the instance beside the org's."""
+
+
+def _keyset_pages(base_url: str) -> tuple[list[str], int]:
+    """Every page URL of the keyset walk (``Link: rel="next"``, carrying ``id_after``), and the projects on them."""
+    import httpx
+
+    url: str | None = base_url + P13_FIRST_PAGE
+    urls: list[str] = []
+    listed = 0
+    with httpx.Client(timeout=60) as client:
+        while url:
+            urls.append(url)
+            response = client.get(url).raise_for_status()
+            listed += len(response.json())
+            url = response.links.get("next", {}).get("url")
+    return urls, listed
+
+
+def p13_instance(ctx: Context) -> list[Row]:
+    """``--all --dry-run`` of a GitLab instance of N projects, 13 ms a page: API requests made, and wall time beside
+    one sequential curl of the same keyset pages."""
+    n = ctx.size(2000, 10000)
+    runs = ctx.runs(3, 5)
+    ws = ctx.ws
+    curl = shutil.which("curl")
+    requests: list[int] = []
+    total = n + P13_SHARED
+    with ForgeProcess(ws, n, latency=P2_CURL_LATENCY) as forge:
+        urls, listed = _keyset_pages(forge.url)  # also warms the forge's page cache
+        _check(listed == total, f"the forge's instance listing holds {listed} projects, not {total}")
+
+        def gz() -> float:
+            dest = ws.fresh_dest("p13-gz")
+            args = [
+                PYTHON, "-m", "gz_tui", "--all", "--provider", "gitlab", "--base-url", forge.url, "--dest", str(dest),
+                "--workers", str(WORKERS), "--token", "", "--no-tui", "--json", "--dry-run",
+            ]  # fmt: skip
+            finished = run_timed(args, ws)
+            requests.append(int(_ok_run(finished, listed=total)["api_requests"]))
+            ws.remove(dest)
+            return finished.seconds
+
+        def by_curl() -> float:
+            assert curl is not None
+            return _curl_pages(curl, urls, ws)
+
+        ours, curls = alternate(runs, gz, by_curl) if curl else ([gz() for _ in range(runs)], [])
+    pages = len(urls)
+    rows = [
+        Row(
+            f"P13 gitlab --all dry run {n:,} projects, API requests",
+            f"{max(requests):,}",
+            f"{pages:,} pages",
+            f"{max(requests) / pages:.3f}",
+            "= pages",
+            set(requests) == {pages},
+            ['P13: keyset pages of 100 (`id_after` in each `rel="next"`): no offset, so nothing is refused past 50,000'],
+        )
+    ]
+    if not curls:
+        return [*rows, Row("P13 gitlab --all ÷ sequential curl", "—", "curl not found", "—", f"≤ {P2_CURL_GOAL:.2f}", None)]
+    ratio = paired_ratio(ours, curls)
+    rows.append(
+        Row(
+            f"P13 gitlab --all dry run {n:,} projects, {P2_CURL_LATENCY * 1000:.0f} ms a page, ÷ one sequential curl of the {pages} pages, wall s",
+            f"{median(ours):.2f}",
+            f"{median(curls):.2f}",
+            f"{ratio:.3f}",
+            f"≤ {P2_CURL_GOAL:.2f}",
+            ratio <= P2_CURL_GOAL,
+            [f"P13 curl: paired ratios ({_ratios(ours, curls)}); gz-tui {spread(ours)} s, curl {spread(curls)} s"],
+        )
+    )
+    return rows
+
+
+# --------------------------------------------------------------------------- P14
+
+
+def _lfs_bytes(dest: Path) -> int:
+    """Bytes of the LFS objects of every mirror under ``dest``."""
+    return sum(f.stat().st_size for f in dest.glob("*.git/lfs/objects/*/*/*") if f.is_file())
+
+
+def p14_lfs(ctx: Context) -> list[Row]:
+    """``--mirror --lfs`` vs ``xargs -P 8`` of ``git clone --mirror && git lfs fetch --all`` per repo."""
+    n = ctx.size(10, 50)
+    lfs_kb = ctx.size(1024, 5120)
+    runs = ctx.runs(2, 3)
+    ws = ctx.ws
+    if shutil.which("git-lfs") is None:
+        raise BenchError("P14 needs git-lfs (apt-get install git-lfs)")
+    fetched: dict[str, list[int]] = {"gz": [], "ref": []}
+    with ForgeProcess(ws, n, lfs_kb=lfs_kb) as forge:
+        listed = forge.listing()
+        warm_git([r.clone_url for r in listed])
+
+        def gz() -> float:
+            dest = ws.fresh_dir("p14-gz")
+            finished = run_timed(gz_args(forge.url, dest, "--mirror", "--lfs", workers=WORKERS), ws)
+            summary = _ok_run(finished, cloned=n, failed=0)
+            _check(summary.get("lfs_bytes") == _lfs_bytes(dest), "gz-tui's lfs_bytes differs from what is on disk", finished)
+            fetched["gz"].append(_lfs_bytes(dest))
+            ws.remove(dest)
+            ctx.log(f"  P14 gz-tui  {finished.seconds:6.2f} s  {fetched['gz'][-1] / 1e6:7.1f} MB of LFS objects")
+            return finished.seconds
+
+        def ref() -> float:
+            dest = ws.fresh_dir("p14-ref")
+            dest.mkdir()
+            pairs = "".join(f"{r.clone_url} {dest / r.name}.git\n" for r in listed)
+            script = 'git clone -q --mirror -- "$0" "$1" && git -C "$1" lfs fetch --all >/dev/null'
+            finished = run_timed(["xargs", "-P", str(WORKERS), "-n", "2", "sh", "-c", script], ws, stdin=pairs)
+            _check(finished.returncode == 0, f"xargs git clone --mirror && git lfs fetch failed: {finished.stderr[-400:]}")
+            fetched["ref"].append(_lfs_bytes(dest))
+            ws.remove(dest)
+            ctx.log(f"  P14 xargs   {finished.seconds:6.2f} s  {fetched['ref'][-1] / 1e6:7.1f} MB of LFS objects")
+            return finished.seconds
+
+        ours, theirs = alternate(runs, gz, ref)
+    expected = n * (lfs_kb * 1024 // 5) * 5
+    _check(set(fetched["gz"]) == set(fetched["ref"]) == {expected}, f"LFS bytes differ: {fetched}, expected {expected}")
+    ratio = paired_ratio(ours, theirs)
+    return [
+        Row(
+            f"P14 LFS mirrors of {n} repos with {lfs_kb // 1024} MB of LFS objects each, wall s",
+            f"{median(ours):.2f}",
+            f"{median(theirs):.2f}",
+            f"{ratio:.3f}",
+            "— (loopback)",
+            True,
+            [
+                f"P14: {runs} runs each, alternated; paired ratios {_ratios(ours, theirs)}; both sides fetched "
+                f"{expected / 1e6:.1f} MB of LFS objects (five files a repo), {WORKERS} at a time; gz-tui also lists the "
+                "org, journals every repo and checks each for LFS attributes and a .lfsconfig on another host"
+            ],
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P1": p1_clone,
     "P2": p2_dry_run,
@@ -942,4 +1131,6 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "P9": p9_shards,
     "P10": p10_partial,
     "P11": p11_bitbucket,
+    "P13": p13_instance,
+    "P14": p14_lfs,
 }

@@ -160,8 +160,12 @@ which is correct behaviour but would wreck a timing. ``ForgeProcess.spend`` rest
 class ForgeProcess:
     """``python -m gz_tui.forge_sim`` in its own process, so its CPU is not in gz-tui's process."""
 
-    def __init__(self, ws: Workspace, repos: int, *, latency: float = 0.0, repo_size_kb: int = 0, heavy_history: bool = False) -> None:
+    def __init__(
+        self, ws: Workspace, repos: int, *, latency: float = 0.0, repo_size_kb: int = 0, heavy_history: bool = False, lfs_kb: int = 0
+    ) -> None:
         self.ws = ws
+        self.lfs_kb = lfs_kb
+        """KiB of Git LFS files in every repo (0: none)."""
         self.repos = repos
         self.latency = latency
         self.repo_size_kb = repo_size_kb
@@ -195,6 +199,8 @@ class ForgeProcess:
             args += ["--repo-size-kb", str(repo_size_kb)]
         if self.heavy_history:
             args += ["--heavy-history"]
+        if self.lfs_kb:
+            args += ["--lfs-repos", str(repos), "--lfs-kb", str(self.lfs_kb), "--lfs-files", "5"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ws.env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

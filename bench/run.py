@@ -36,7 +36,9 @@ TITLES = {
     "P8": "three targets in one run vs one org of the same repos",
     "P9": "three concurrent shards vs one process",
     "P10": "partial clones (--filter blob:none) vs full clones",
-    "P11": "Bitbucket Cloud and Data Center dry runs: requests and wall time vs curl",
+    "P11": "Bitbucket Cloud and Data Center, Sourcehut and Gogs dry runs: requests and wall time vs curl",
+    "P13": "--all on a GitLab instance (keyset pages of /projects): requests and wall time vs curl",
+    "P14": "Git LFS mirrors: --mirror --lfs vs xargs -P git clone --mirror && git lfs fetch --all",
 }
 
 
@@ -77,7 +79,7 @@ def report(info: dict[str, str], rows: list[Row], args: argparse.Namespace, seco
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="small orgs, fewer runs (CI; under 2 minutes)")
     parser.add_argument("--only", help="comma-separated benchmarks, e.g. P1,P3 (default: all)")
     parser.add_argument("--runs", type=int, help="runs per measurement (default: per benchmark, fewer with --quick)")

@@ -14,7 +14,7 @@ import anyio
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.format import WAIT_WORDS, binary_size, countdown, wall_time
-from gz_tui.kinds import WaitKind
+from gz_tui.kinds import ExitCode, PlannedAction, WaitKind
 from gz_tui.pipeline.context import EventSink
 from gz_tui.pipeline.events import (
     Emitted,
@@ -25,8 +25,10 @@ from gz_tui.pipeline.events import (
     Progress,
     RateLimitWait,
     RepoFailed,
+    RepoPlanned,
     Resume,
     RunError,
+    SignalMissed,
     Summary,
     Total,
 )
@@ -35,6 +37,14 @@ from gz_tui.pipeline.snapshot import ListerState, Snapshot
 from gz_tui.untrusted import inert, redact, redact_values
 
 PROGRESS_SECONDS = 2.0
+
+PLANNED_WORDS = {
+    PlannedAction.CLONE: "would clone",
+    PlannedAction.UPDATE: "would update",
+    PlannedAction.UNCHANGED: "unchanged",
+    PlannedAction.REFUSE: "would refuse",
+}
+"""A dry run's line per repo, by what a real run would do with it."""
 
 
 class HeadlessReporter:
@@ -56,6 +66,10 @@ class HeadlessReporter:
         self.output_closed = False
         self._err_closed = False
         self._target = ""
+        self.resume = ""
+        """The command that resumes this run (the one typed, without a token), for the lines that say how to."""
+        self.interrupted_by: str | None = None
+        """The signal that stopped the run (``SIGINT``, ``SIGTERM``), once one has."""
         self.snapshot: Callable[[], Snapshot] | None = None
         """The run's current snapshot, for lines that depend on it (is anything queued while the API waits?)."""
 
@@ -79,8 +93,16 @@ class HeadlessReporter:
                 )
             case ForgeReachable(host=host, seconds=seconds):
                 self._line(f"the forge at {inert(host)} answers again after {countdown(seconds)}; carrying on")
+            case RepoPlanned(repo=repo, action=action, reason=reason):
+                words = PLANNED_WORDS[action]
+                self._write_out(f"{words} {inert(repo)}" + (f" ({inert(reason)})" if reason else ""))
             case Notice(message=message):
                 self._line(f"note: {inert(message)}")
+            case SignalMissed(repo=repo, refs=refs, signal=signal):
+                self._line(
+                    f"note: {inert(repo)}: {refs:,} ref{'s' if refs != 1 else ''} moved although its change signal "
+                    f"({inert(signal) or 'none'}) did not; fetched"
+                )
             case ListingFailed(message=message) | RunError(message=message):
                 self._line(f"gz-tui: {inert(message)}")
             case Resume(listing_done=listing_done):
@@ -128,22 +150,30 @@ class HeadlessReporter:
         )
 
     def _summary(self, e: Summary) -> None:
+        unmatched = f" · nothing matched {e.unmatched}" if e.unmatched else ""
         if e.would_clone is not None:
             text = (
                 f"dry run: {e.listed:,} listed · would clone {e.would_clone:,} · would update {e.would_update or 0:,} · "
+                + f"unchanged {e.would_leave or 0:,} · "
                 + (f"would refuse {e.would_refuse:,} (unsafe names) · " if e.would_refuse else "")
                 + f"filtered out {e.skipped:,} · {e.api_requests:,} API request{'' if e.api_requests == 1 else 's'} "
-                + f"in {countdown(e.seconds)}"
+                + f"in {countdown(e.seconds)}{unmatched}"
             )
         else:
             text = (
                 f"cloned {e.cloned:,} · updated {e.updated:,} · unchanged {e.unchanged:,} · "
-                f"skipped {e.skipped:,} · failed {e.failed:,}"
+                f"skipped {e.skipped:,} · failed {e.failed:,}{unmatched}"
+                + (f" · checked with ls-remote {e.checked:,}" if e.checked else "")
+                + (f" · missed by the change signal {e.missed:,}" if e.missed else "")
                 + (f" · already done {e.resumed_done:,}" if e.resumed_done else "")
                 + (f" · wikis {e.wikis:,}" if e.wikis else "")
+                + (f" · LFS {binary_size(e.lfs_bytes)}" if e.lfs_bytes is not None else "")
                 + (f" · no longer on the forge {e.gone:,}{_gone_fate(e)}" if e.gone else "")
+                + (f" · prune refused ({e.prune_refused})" if e.prune_refused else "")
                 + f" · {countdown(e.seconds)} · state {e.state}"
             )
+        if e.server:
+            text += f" · {inert(e.server)}"
         self._write_out(redact(self._target + text))
 
     def _line(self, text: str) -> None:
@@ -164,9 +194,22 @@ class HeadlessReporter:
         except (BrokenPipeError, ValueError):
             self.output_closed = True
             silence(self.out)
-            self._line("gz-tui: the output pipe was closed; stopping (state saved: run again to resume)")
+            self._line(f"gz-tui: the output pipe was closed; stopping (state saved; to resume: {self.resume_hint})")
             if self.on_output_closed is not None:
                 self.on_output_closed()
+
+    @property
+    def resume_hint(self) -> str:
+        return self.resume or "run gz-tui again"
+
+    def interrupted(self, signal_name: str) -> None:
+        """A signal stopped the run: say so now (the workers stop, their clones are kept or rolled back)."""
+        self.interrupted_by = signal_name
+        self._line(f"gz-tui: interrupted ({signal_name}); stopping, the state is saved")
+
+    def ended_interrupted(self) -> None:
+        """The run stopped for a signal: the last line says how to resume it (a cron log's reader needs it most)."""
+        self._line(f"gz-tui: interrupted by {self.interrupted_by}; to resume: {self.resume_hint}")
 
     def _red(self, word: str) -> str:
         return f"\x1b[31m{word}\x1b[0m" if self.color else word
@@ -218,7 +261,8 @@ async def run_headless_async(pipeline_for: Callable[[EventSink], Pipeline], repo
 
     async def watch_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
+            async for signum in signals:
+                reporter.interrupted(signal.Signals(signum).name)
                 pipeline.cancel()
                 return
 
@@ -232,14 +276,24 @@ async def run_headless_async(pipeline_for: Callable[[EventSink], Pipeline], repo
         group.start_soon(report_progress)
         result = await pipeline.run()
         group.cancel_scope.cancel()
+    if reporter.interrupted_by is not None:
+        reporter.ended_interrupted()
+        return ExitCode.INTERRUPTED
     return result
 
 
 def run_headless(
-    targets: Settings | Sequence[Settings], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr, clock: Clock = SYSTEM_CLOCK
+    targets: Settings | Sequence[Settings],
+    *,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    clock: Clock = SYSTEM_CLOCK,
+    resume: str = "",
 ) -> int:
+    """Run the targets headless; ``resume`` is the command that resumes the run, said when it is interrupted."""
     chosen = [targets] if isinstance(targets, Settings) else list(targets)
     reporter = HeadlessReporter(json_mode=chosen[0].json, out=out, err=err, color=wants_color(err, os.environ), several=len(chosen) > 1)
+    reporter.resume = resume
     return anyio.run(run_headless_async, lambda sink: Pipeline(chosen, clock=clock, events=sink), reporter)
 
 

@@ -40,6 +40,22 @@ class ProviderName(StrEnum):
     """Bitbucket Cloud (bitbucket.org)."""
     BITBUCKET_SERVER = "bitbucket-server"
     """Bitbucket Data Center (formerly Server), self-hosted."""
+    SOURCEHUT = "sourcehut"
+    """Sourcehut's git service (git.sr.ht), GraphQL only."""
+    GOGS = "gogs"
+    """Gogs, self-hosted (Gitea's ancestor: the same ``/api/v1`` paths, unpaginated listings)."""
+
+
+class Listing(StrEnum):
+    """What of an owner's a target lists: each kind has its own folder, state and name (``OWNER+starred``, …)."""
+
+    REPOS = "repos"
+    STARRED = "starred"
+    """``--starred``: the repos a user starred."""
+    GISTS = "gists"
+    """``--gists``: a GitHub user's gists."""
+    SNIPPETS = "snippets"
+    """``--snippets``: the snippets of a GitLab group's (or user's) projects, and a user's personal snippets."""
 
 
 class CloneProtocol(StrEnum):
@@ -127,6 +143,8 @@ class PlannedAction(StrEnum):
 
     CLONE = "clone"
     UPDATE = "update"
+    UNCHANGED = "unchanged"
+    """Left as it is: the change signal vouches for the clone (or ``--update skip``)."""
     REFUSE = "refuse"
 
 

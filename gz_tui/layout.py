@@ -10,6 +10,8 @@
         tmp/                       clones being made, renamed into place when whole
         attic/YYYY-MM-DD/PATH      clones ``--prune`` moved away (never deleted)
         shard-K-of-N/              a shard's own lock, state and tmp/
+        shards-of-N.lock           held shared by every running shard of N (shards of another N are refused)
+        shards.gate                held for an instant while a shard checks the running N and takes its own
 
 A leaf: ``config/`` (two targets must not share a state), ``pipeline/`` and ``status`` all ask it.
 """
@@ -64,6 +66,15 @@ class WorkDir:
     def slot_lock(self) -> Path:
         """A shard's own lock (its siblings hold the destination's lock shared beside it)."""
         return self.root / "lock"
+
+    def shard_count_lock(self, count: int) -> Path:
+        """Held shared by every running shard of ``count`` (:func:`gz_tui.pipeline.lock.lock_shard_count`)."""
+        return self.base / f"shards-of-{count}.lock"
+
+    @property
+    def shard_gate(self) -> Path:
+        """Held while a shard checks which N are running and takes its own N's lock: one shard at a time."""
+        return self.base / "shards.gate"
 
     @property
     def state(self) -> Path:

@@ -33,8 +33,9 @@ SHORT_SECRET = 8
 TOKEN_CHARS = "A-Za-z0-9_-"
 """What a word is made of, for the whole-word match of short forms (a regex character-class body)."""
 BASIC_AUTH_USERS = ("x-access-token", "oauth2", "gz-tui", "x-token-auth", "x-bitbucket-api-token-auth")
-"""The user names gz-tui's git sends with the token (GitHub, GitLab, Gitea, Bitbucket Cloud's access and API tokens):
-``base64(USER:TOKEN)``."""
+"""The user names the built-in forges send with a token in Basic auth (GitHub, GitLab, Gitea, Bitbucket Cloud's
+access and API tokens), so any :class:`Redactor` knows ``base64(USER:TOKEN)`` from the token alone. Not a list to
+extend: :func:`gz_tui.forges.provider.basic_credentials` registers every pair it builds, whatever the user."""
 
 _ANSI = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
@@ -123,8 +124,10 @@ class Redactor:
         """Register a secret (a token, a password); ``None`` and blank strings are ignored."""
         if secret is None or not secret.strip():
             return
+        forms = secret_forms(secret) | secret_forms(secret.strip())
         with self._lock:
-            self._set(self._forms | secret_forms(secret) | secret_forms(secret.strip()))
+            if not forms <= self._forms:  # a secret met again (a header built per request) costs no recompile
+                self._set(self._forms | forms)
 
     def reset(self, forms: Iterable[str] = ()) -> None:
         """Forget every secret, or go back to ``forms`` as read earlier from :attr:`forms` (tests)."""

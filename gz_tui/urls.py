@@ -37,13 +37,21 @@ def rebase_onto(url: str, base: str) -> str:
     """Keep a link's path and query but send it to the configured API origin.
 
     GitLab and Gitea build links from their configured public host, which may differ from the one the
-    user configured; the token only ever goes to the origin the user named.
+    user configured; the token only ever goes to the origin the user named. A fragment (never sent: where a
+    listing keeps its own place, as GitLab's ``--snippets`` walk does) is kept.
     """
     link, home = urlsplit(url), urlsplit(base)
-    return urlunsplit((home.scheme, home.netloc, link.path, link.query, ""))
+    return urlunsplit((home.scheme, home.netloc, link.path, link.query, link.fragment))
 
 
 def without_fragment(url: str) -> str:
     """``url`` without its ``#fragment`` (for messages: what was asked, not how it was linked)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+def shown_url(url: str) -> str:
+    """A URL whose path is a key (a healthchecks.io check's UUID, a ``?key=``) as messages show it: its scheme and
+    host, then ``…``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"

@@ -25,8 +25,13 @@ def token_variable(provider: str) -> str:
 
 def git_path_name(path: str, owner: str) -> str | None:
     """The repo (path below the owner) a logged git request path names, at any flavour's URL (``/acme/x.git/…``,
-    Data Center's ``/scm/acme/x.git/…``, Bitbucket Cloud's wiki ``/acme/x.git/wiki/…``), or None."""
-    path = path.split("?", 1)[0].removeprefix("/scm")
+    Data Center's ``/scm/acme/x.git/…``, Bitbucket Cloud's wiki ``/acme/x.git/wiki/…``, Gogs's ``/gogs/acme/x.git/…``,
+    Sourcehut's ``/~acme/x/…``), or None."""
+    path = path.split("?", 1)[0]
+    for subpath in ("/scm/", "/gogs/"):
+        path = "/" + path.removeprefix(subpath) if path.startswith(subpath) else path
+    if path.lower().startswith(f"/~{owner.lower()}/"):
+        return path[len(owner) + 3 :].split("/", 1)[0].removesuffix(".git")
     prefix = f"/{owner}/"
     if not path.lower().startswith(prefix.lower()) or ".git/" not in path:
         return None

@@ -53,6 +53,7 @@ def cloned_names(sim: ForgeSim) -> list[str]:
     return [r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git" and "info/refs" in r.path]
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261128)
     with ForgeSim(root=tmp_path / "forge", org="acme", repos=300, scenario=Scenario(latency=0.005)) as sim:
@@ -173,6 +174,7 @@ def test_state_file_is_private(forge_factory: Any, tmp_path: Path) -> None:
     assert (dest / ".gz-tui").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.slow
 def test_cancel_at_any_moment_records_every_clone_already_on_disk(
     forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

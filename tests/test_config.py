@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import stat
 import time
@@ -213,7 +214,7 @@ def test_the_token_of_another_forge_is_never_used(env: dict[str, str], cfg: Path
 def test_profile_flag_selects_the_profile(env: dict[str, str], cfg: Path) -> None:
     write(cfg, PROFILES)
     s = resolve_with_sources({"owner": "grp/sub/team", "profile": "work"}, env)
-    assert s.profile == "work"
+    assert s.profile == "work" and s.notes == ()  # named: nothing to announce
     assert (s.settings.provider, s.settings.api_base) == ("gitlab", "https://gitlab.example.com")
     assert s.settings.dest == Path("/srv/clones/work/team")
     assert s.sources["dest"] == f"config {cfg} [profiles.work] dest_root"
@@ -230,12 +231,14 @@ def test_profile_is_found_by_base_url_alone(env: dict[str, str], cfg: Path) -> N
     s = resolve_with_sources({"owner": "o", "base_url": "https://git.home.example/"}, env)
     assert s.profile == "home" and s.settings.provider == "gitea"
     assert s.sources["provider"] == f"config {cfg} [profiles.home]"
+    assert s.notes == ("using [profiles.home]: it matches --base-url https://git.home.example",)
 
 
 def test_profile_is_found_by_the_only_matching_provider(env: dict[str, str], cfg: Path) -> None:
     write(cfg, PROFILES)
     s = resolve_with_sources({"owner": "o", "provider": "gitlab"}, env)
     assert s.profile == "work" and s.settings.workers == 3
+    assert s.notes == ("using [profiles.work]: it matches --provider gitlab",)
 
 
 def test_no_profile_when_base_url_matches_none(env: dict[str, str], cfg: Path) -> None:
@@ -248,6 +251,7 @@ def test_ambiguous_match_prefers_the_profile_named_after_the_provider(env: dict[
     write(cfg, PROFILES + '\n[profiles.gitlab]\nworkers = 7\n[profiles.corp2]\nprovider = "gitlab"\n')
     s = resolve_with_sources({"owner": "o", "provider": "gitlab"}, env)
     assert s.profile == "gitlab" and s.settings.workers == 7
+    assert s.notes == ("using [profiles.gitlab]: it is named after the provider of --provider gitlab",)
 
 
 def test_ambiguous_match_without_a_provider_named_profile_warns(env: dict[str, str], cfg: Path) -> None:
@@ -261,6 +265,7 @@ def test_defaults_profile_names_the_profile_to_use(env: dict[str, str], cfg: Pat
     write(cfg, PROFILES.replace("[defaults]", '[defaults]\nprofile = "home"'))
     s = resolve_with_sources({"owner": "o"}, env)
     assert s.profile == "home" and s.settings.provider == "gitea"
+    assert s.notes == ()  # the file names it
 
 
 def test_unknown_profile_is_a_one_line_error(env: dict[str, str], cfg: Path) -> None:
@@ -297,7 +302,10 @@ def test_provider_flag_conflicting_with_profile_is_an_error(env: dict[str, str],
         ('[defaults]\ndest_root = "src"\n', '[defaults] dest_root = "src": expected an absolute path'),
         ('[profiles.w]\nprovider = "gitlab"\nbase_url = "gitlab.x"\n', "[profiles.w] base_url"),
         ('[profiles.w]\nprovider = "gitea"\nbase_url = "https://me:pw@git.x"\n', "base_url = (hidden): expected a URL without credentials"),
-        ("[profiles.w]\nworkers = 2\n", '[profiles.w] needs provider = "github", "gitlab", "gitea", "bitbucket" or "bitbucket-server"'),
+        (
+            "[profiles.w]\nworkers = 2\n",
+            '[profiles.w] needs provider = "github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "sourcehut" or "gogs"',
+        ),
         ('[profiles.w]\nprovider = "gitlab"\ntoken = 5\n', "[profiles.w] token = (hidden)"),
         ('[defaults]\nprofile = "nope"\n', '[defaults] profile = "nope" names no [profiles.*] table'),
         ("[defaults\nworkers = 3\n", "invalid TOML"),
@@ -401,16 +409,22 @@ def test_init_writes_a_private_commented_config_that_round_trips_to_the_defaults
     if os.name != "nt":
         assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
 
-    document = tomllib.loads(text)
-    builtin = {f.name: f.default for f in fields(Settings)}
-    assert document["defaults"]["workers"] == builtin["workers"]
-    for key, value in document["defaults"].items():
-        assert value == builtin[key], key
-
+    assert tomllib.loads(text)["defaults"] == {}  # nothing pinned: a default a later release changes reaches this file
     from_file = resolve_with_sources({"owner": "acme"}, env)
     assert from_file.config_found
-    assert from_file.sources["workers"] == f"config {cfg} [defaults]"
+    assert from_file.sources["workers"] == "default"  # not attributed to the file
     assert from_file.settings == Settings(owner="acme", dest=Path("acme"))
+
+    # Every built-in default is there to see, commented out, and means the default once uncommented.
+    table = text[text.index("\n[defaults]\n") : text.index("\n# Targets:")]
+    shown = [line.removeprefix("# ").split("  #")[0] for line in table.splitlines() if re.match(r"# [a-z_]+ = ", line)]
+    document = tomllib.loads("\n".join(shown))
+    builtin = {f.name: f.default for f in fields(Settings)}
+    assert document["workers"] == builtin["workers"] and len(document) > 15
+    for key, value in document.items():
+        assert value == builtin[key], key
+    cfg.write_text(text.replace("# workers = 8", "workers = 8"))
+    assert resolve_with_sources({"owner": "acme"}, env).sources["workers"] == f"config {cfg} [defaults]"
 
 
 @posix_only
@@ -432,7 +446,7 @@ def test_init_refuses_to_overwrite_without_force(env: dict[str, str], cfg: Path)
 
     code, _, _ = run(["init", "--force"], env)
     assert code == 0
-    assert tomllib.loads(cfg.read_text())["defaults"]["workers"] == 8
+    assert "\n# workers = 8 " in cfg.read_text() and tomllib.loads(cfg.read_text())["defaults"] == {}
     if os.name != "nt":
         assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     assert [p.name for p in cfg.parent.iterdir()] == ["config.toml"]  # no temp file left

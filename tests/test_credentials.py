@@ -43,6 +43,7 @@ def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
 # --------------------------------------------------------------------------- GitHub App
 
 
+@pytest.mark.slow
 def test_a_github_app_run_outlives_several_installation_tokens(forge_factory: Any, tmp_path: Path, app_keys: tuple[bytes, bytes]) -> None:
     """300 repos, installation tokens that live 6 s (GitHub: an hour; the issue asks for 20 s — shortened so the suite
     passes several expiries in a ~15 s run), git slowed: every repo cloned, several refreshes, no request sent with

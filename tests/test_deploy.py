@@ -7,7 +7,8 @@ pods and matrix jobs would run them, against the embedded forge.
 
 The tools of the field check them too, offline, from the test extra: every manifest against the Kubernetes
 schemas of every version the README claims (kubernetes-validate ships them), the Dockerfile by hadolint, the
-workflow by actionlint. The build context is computed with Docker's own .dockerignore rules.
+workflow by actionlint, the systemd service and timer by ``systemd-analyze verify``. The build context is computed
+with Docker's own .dockerignore rules.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = ROOT / "deploy" / "kubernetes"
 GITHUB_WORKFLOW = ROOT / "deploy" / "github-actions" / "sync-matrix.yml"
 GITLAB_PIPELINE = ROOT / "deploy" / "gitlab-ci" / "sync-parallel.yml"
+SYSTEMD = ROOT / "deploy" / "systemd"
 README = ROOT / "README.md"
 K8S_README = K8S / "README.md"
 
@@ -847,6 +849,108 @@ def test_the_dockerfile_reads_only_what_the_context_sends() -> None:
         assert not ignored(patterns, source.rstrip("/")), f".dockerignore excludes {source}, which the Dockerfile copies"
 
 
+# ---------------------------------------------------------------------------------------------------- systemd
+
+
+def unit_file(name: str) -> dict[str, list[tuple[str, str]]]:
+    """A systemd unit file read strictly: ``[Section]`` headers, ``Key=Value`` lines (a key may repeat), ``#``/``;``
+    comments; no line continuation (systemd would join it to the next line, silently changing the command)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for number, line in enumerate((SYSTEMD / name).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        assert not line.endswith("\\"), f"{name}:{number}: a continued line"
+        if line.startswith("["):
+            assert re.fullmatch(r"\[[A-Za-z]+\]", line), f"{name}:{number}: {line!r}"
+            assert line[1:-1] not in sections, f"{name}:{number}: a second {line}"
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        assert current is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9]*=.*", line), f"{name}:{number}: {line!r}"
+        key, _, value = line.partition("=")
+        current.append((key, value.strip()))
+    return sections
+
+
+def unit_value(name: str, section: str, key: str) -> str:
+    (value,) = [v for k, v in unit_file(name)[section] if k == key]
+    return value
+
+
+def exec_start() -> list[str]:
+    return shlex.split(unit_value("gz-tui.service", "Service", "ExecStart"))
+
+
+def test_systemd_analyze_finds_nothing_in_the_units(tmp_path: Path) -> None:
+    """systemd's own checker, offline, on the two units (the binary pointed at one that exists here): no unknown
+    key, no bad value, a timer that names a service that exists."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed on this machine")
+    for unit in ("gz-tui.service", "gz-tui.timer"):
+        text = (SYSTEMD / unit).read_text(encoding="utf-8")
+        (tmp_path / unit).write_text(text.replace(exec_start()[0], shutil.which("true") or "/bin/true"), encoding="utf-8")
+    result = subprocess.run(
+        [analyze, "verify", str(tmp_path / "gz-tui.service"), str(tmp_path / "gz-tui.timer")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0"},
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    calendar = subprocess.run(
+        [analyze, "calendar", unit_value("gz-tui.timer", "Timer", "OnCalendar")], capture_output=True, text=True, timeout=30
+    )
+    assert calendar.returncode == 0 and "Normalized form: *-*-* 03:00:00" in calendar.stdout, calendar.stdout + calendar.stderr
+
+
+def test_the_timer_starts_the_service_nightly_and_catches_up_a_missed_night() -> None:
+    assert unit_value("gz-tui.timer", "Timer", "Unit") == "gz-tui.service"
+    assert unit_value("gz-tui.timer", "Timer", "Persistent") == "true"
+    assert unit_value("gz-tui.timer", "Install", "WantedBy") == "timers.target"
+    assert "Install" not in unit_file("gz-tui.service"), "the timer starts the service; enabling it alone would run it at boot"
+
+
+def test_the_service_runs_gz_tui_sync_once_with_room_for_a_long_first_run_and_no_secret() -> None:
+    service = unit_file("gz-tui.service")["Service"]
+    keys = dict(service)
+    assert keys["Type"] == "oneshot"
+    limit = keys["TimeoutStartSec"]  # a oneshot's default is 90 s: a first clone of a big org is killed by it
+    assert limit == "infinity" or int(re.fullmatch(r"([0-9]+)h", limit)[1]) >= 4  # type: ignore[index]
+    args = exec_start()
+    assert PurePosixPath(args[0]).name == "gz-tui" and PurePosixPath(args[0]).is_absolute()
+    from gz_tui.cli import parse
+
+    ns = parse(args[1:])
+    assert ns.command == "sync" and "--json" in args and "--metrics-file" in args
+    metrics = PurePosixPath(option_value(args, "--metrics-file"))
+    state_dirs = keys["StateDirectory"].split()
+    assert metrics.suffix == ".prom", "node_exporter's textfile collector reads *.prom files only"
+    assert str(metrics.parent.relative_to("/var/lib")) in state_dirs, "systemd makes the metrics folder, writable by the service"
+    text = (SYSTEMD / "gz-tui.service").read_text(encoding="utf-8")
+    assert not TOKEN_LOOKING.search(text) and "--token" not in args and "--ping-url" not in args, "a unit file is world-readable"
+    assert keys["EnvironmentFile"].startswith("/etc/"), "the tokens come from a root-only file systemd reads"
+
+
+def test_the_services_command_syncs_and_writes_its_metrics(forge_factory: Any, tmp_path: Path) -> None:
+    """ExecStart as systemd runs it (its Environment=, /var/lib/gz-tui moved under tmp_path), against the forge."""
+    token = "systemd-test-token-0123456789"
+    sim = forge_factory(org="acme", repos=5, token=token)
+    state = tmp_path / "var-lib-gz-tui"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[targets.acme]\nbase_url = "{sim.base_url}"\ndest = "{state / "acme"}"\n', encoding="utf-8")
+    env = dict(value.split("=", 1) for key, value in unit_file("gz-tui.service")["Service"] if key == "Environment")
+    assert set(env) == {"GZ_TUI_CONFIG", "GZ_TUI_LOG_DIR", "HOME"}
+    env = {"GZ_TUI_CONFIG": str(config), "GZ_TUI_LOG_DIR": str(tmp_path / "logs"), "HOME": str(state), "GH_TOKEN": token}
+    args = [arg.replace("/var/lib/gz-tui", str(state)) for arg in exec_start()[1:]]
+    result = run_cli(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert summaries(result.stdout)[0]["cloned"] == 5 and len(repo_dirs(state / "acme")) == 5
+    metrics = (state / "metrics" / "gz-tui.prom").read_text(encoding="utf-8")
+    assert 'gz_tui_run_exit_code{target="acme",forge="github",owner="acme"} 0' in metrics.splitlines()
+
+
 # ---------------------------------------------------------------------------------------------------- flags
 
 
@@ -862,6 +966,7 @@ def recipe_commands() -> list[tuple[str, list[str]]]:
     for script in gitlab_scripts():
         found += [(GITLAB_PIPELINE.name, args) for args in gz_tui_commands(script)]
     found += [("Dockerfile CMD", json.loads(rest)) for rest in dockerfile_values("CMD")]
+    found.append(("gz-tui.service", exec_start()[1:]))
     return found
 
 

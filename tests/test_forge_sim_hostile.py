@@ -354,7 +354,8 @@ def test_the_command_line_sets_every_new_knob() -> None:
     argv = "--bad-token-as-anonymous --git-redirect-status 307 --gitlab-activity-hold 3600 --empty-wiki no_refs --gitea-version 1.15"
     argv += " --hostile-listing gzip_bomb --hostile-listing-page 3 --git-stall repo-00001 --git-stall repo-00002 --git-trickle repo-00003"
     argv += " --git-trickle-rate 8 --rate-limit-lie reset_nan"
-    argv += " --bitbucket-cursor-pages --bitbucket-server-page-max 50 --bitbucket-server-hidden-every 7"
+    argv += " --bitbucket-cursor-pages --bitbucket-server-page-max 50 --bitbucket-server-hidden-every 7 --empty-repo repo-00004"
+    argv += " --forgejo-version 9.0.0 --gitea-max-response-items 250 --gitlab-offset-limit 200"
     scenario = scenario_from(build_parser().parse_args(argv.split()))
     assert scenario == Scenario(
         bad_token_as_anonymous=True,
@@ -371,5 +372,9 @@ def test_the_command_line_sets_every_new_knob() -> None:
         bitbucket_cursor_pages=True,
         bitbucket_server_page_max=50,
         bitbucket_server_hidden_every=7,
+        empty_repos=("repo-00004",),
+        forgejo_version="9.0.0",
+        gitea_max_response_items=250,
+        gitlab_offset_limit=200,
     )
     assert scenario_from(build_parser().parse_args([])) == Scenario()

@@ -172,3 +172,15 @@ def test_github_answers_topics_and_languages_per_repo(tmp_path: Path, client: ht
             language = sim.language_of(name)
             assert list(languages) == ([language] if language else [])
         assert client.get(f"{sim.base_url}/repos/acme/nope/topics").status_code == 404
+
+
+def test_a_quiet_branch_moves_the_refs_and_no_change_signal(tmp_path: Path, client: httpx.Client) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    with ForgeSim(tmp_path, repos=5, clock=clock) as sim:
+        before = {flavour: signal_of(client, sim, flavour, "repo-00002") for flavour in FLAVOURS}
+        clock.advance(60)
+        sim.set_branch("repo-00002", "hotfix", sim.head_of("repo-00002"), quiet=True)
+        assert sim.refs_of("repo-00002")["refs/heads/hotfix"] == sim.head_of("repo-00002")
+        assert {flavour: signal_of(client, sim, flavour, "repo-00002") for flavour in FLAVOURS} == before
+        sim.set_branch("repo-00002", "other", sim.head_of("repo-00002"))
+        assert signal_of(client, sim, "github", "repo-00002") != before["github"]

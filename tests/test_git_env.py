@@ -9,11 +9,11 @@ from pathlib import Path
 
 import anyio
 
+from gz_tui.forges.github import GitHub
 from gz_tui.forges.registry import TOKEN_ENV_VARS, git_origin
 from gz_tui.kinds import ErrorClass
 from gz_tui.pipeline.git import (
     GitRunner,
-    basic_auth_header,
     classify,
     git_environment,
     summarize,
@@ -24,7 +24,7 @@ TOKEN = "ghp_RawTokenInTheEnvironment0123"
 
 
 def test_token_goes_only_into_a_scoped_extra_header() -> None:
-    header = basic_auth_header("x-access-token", "s3cret")
+    header = GitHub.git_auth_header("s3cret")
     env = git_environment(
         base={"PATH": "/usr/bin"}, protocol="https", allow_http=False, auth_origin="https://github.com/", auth_header=header
     )
@@ -128,7 +128,7 @@ def test_token_variables_never_reach_git() -> None:
     known = [name for names in TOKEN_ENV_VARS.values() for name in names]
     assert {"GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"} <= set(known)
     base = {"PATH": "/usr/bin", "HOME": "/home/me", "WORK_FORGE_TOKEN": TOKEN, **{name: TOKEN for name in known}}
-    header = basic_auth_header("x-access-token", TOKEN)
+    header = GitHub.git_auth_header(TOKEN)
 
     env = git_environment(
         base=base,

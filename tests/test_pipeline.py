@@ -22,6 +22,7 @@ def org300(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield sim, tmp_path_factory.mktemp("dest300") / "acme"
 
 
+@pytest.mark.slow
 def test_a_300_repo_org_is_cloned_completely_then_resynced(org300: Any) -> None:
     sim, dest = org300
     code, pipeline, events = run_pipeline(settings_for(sim, dest, workers=6))
@@ -53,6 +54,7 @@ def test_a_300_repo_org_is_cloned_completely_then_resynced(org300: Any) -> None:
     assert set(pushed) <= fetched <= set(pushed) | never_dated
 
 
+@pytest.mark.slow
 def test_pause_fills_the_buffer_and_stops_api_requests_then_resume_finishes(forge_factory: Any, tmp_path: Path) -> None:
     """Paused, the buffer fills and the lister stops asking: at most the one page it fetches ahead, then nothing
     (three pages here: a lister deaf to backpressure would fetch the third)."""

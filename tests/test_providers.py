@@ -116,16 +116,18 @@ def test_gitea_org_with_clamped_limit_is_cloned_completely(forge_factory: Any, t
     assert len(pages) == 3  # 50 + 50 + 30: a short page is never taken as the end by itself
 
 
-@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", "bitbucket-server"])
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", "bitbucket-server", "sourcehut", "gogs"])
 def test_unknown_group_or_org_is_one_line_exit_2(forge_factory: Any, tmp_path: Path, provider: str) -> None:
     sim = forge_factory(org="acme", repos=3)
     result = run_cli("nope", "--provider", provider, "--base-url", sim.api_url(provider), "--dest", str(tmp_path / "d"))
     assert result.returncode == 2
-    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("gz-tui: no token:")]  # Bitbucket Cloud's note
+    lines = [
+        line for line in result.stderr.strip().splitlines() if not line.startswith("gz-tui: no token:")
+    ]  # Bitbucket Cloud's, Sourcehut's note
     assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", "bitbucket-server"])
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "bitbucket", "bitbucket-server", "sourcehut", "gogs"])
 def test_token_protected_forges_accept_the_provider_token_variable(forge_factory: Any, tmp_path: Path, provider: str) -> None:
     token = "glpat-provider-token-123"
     sim = forge_factory(org="acme", repos=5, token=token)

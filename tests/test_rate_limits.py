@@ -119,6 +119,7 @@ def test_persistent_server_errors_stop_listing_cleanly_with_exit_1(forge_factory
     assert len(repo_dirs(tmp_path / "acme")) == 250
 
 
+@pytest.mark.slow
 def test_org_changing_while_listed_is_cloned_completely(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=350, scenario=Scenario(churn=True))
     code, _, events = run_pipeline(settings_for(sim, tmp_path / "acme", buffer=500))
@@ -139,3 +140,20 @@ def test_unchanged_org_is_relisted_with_304s_spending_no_quota(forge_factory: An
     assert len(listing) == 3 and all(r.status == 304 and r.conditional for r in listing)
     assert events[-1]["not_modified"] == 3
     assert events[-1]["unchanged"] == 230
+
+
+def test_the_runs_state_is_running_while_git_clones_and_waiting_only_when_nothing_else_goes_on() -> None:
+    """A lister waiting for its quota is shown in its own row; the run (and the target) say WAITING only while no
+    repo is being cloned meanwhile."""
+    from gz_tui.kinds import WaitKind
+    from gz_tui.pipeline.snapshot import RunState
+    from gz_tui.pipeline.stats import Stats
+
+    stats = Stats(workers=2)
+    target = stats.add_target(name="acme", forge="github", owner="acme", dest="/d", api_host="api", buffer_capacity=10)
+    target.advance(RunState.RUNNING)
+    target.set_rate(wait_kind=WaitKind.PRIMARY, wait_until=stats.clock.now() + 60)
+    target.count(active=2)
+    assert stats.snapshot().run_state == RunState.RUNNING and target.view().run_state == RunState.RUNNING
+    target.count(active=-2)
+    assert stats.snapshot().run_state == RunState.WAITING and target.view().run_state == RunState.WAITING

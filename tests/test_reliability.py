@@ -66,7 +66,9 @@ def wait_for_done(events: list[dict[str, Any]], count: int) -> None:
 
 
 def test_a_forge_that_goes_away_stops_the_run_with_repos_pending_not_failed(forge_factory: Any, tmp_path: Path) -> None:
-    sim = forge_factory(org="acme", repos=40, scenario=Scenario(repo_size_kb=256))
+    # Each git request takes 0.1 s, so the 35 repos left cannot all be cloned in the half second the forge
+    # takes to stop on a fast machine: the run must meet the outage, not race past it.
+    sim = forge_factory(org="acme", repos=40, scenario=Scenario(repo_size_kb=256, git_latency=0.1))
     dest = tmp_path / "acme"
 
     def kill_forge(events: list[dict[str, Any]]) -> None:
@@ -75,8 +77,8 @@ def test_a_forge_that_goes_away_stops_the_run_with_repos_pending_not_failed(forg
 
     code, events, seconds = run_while(settings_for(sim, dest, workers=2, buffer=100, outage_limit=4), kill_forge)
     names = [e["event"] for e in events]
-    assert code == 1
-    assert "forge_unreachable" in names and "forge_reachable" not in names
+    assert code == 1, events[-1]
+    assert "forge_unreachable" in names and "forge_reachable" not in names, [e for e in events if e["event"] != "repo_done"]
     summary = events[-1]
     assert summary["failed"] == 0, [e for e in events if e["event"] == "repo_failed"][:3]
     assert "unreachable" in summary["message"] and "run again to resume" in summary["message"]
@@ -91,7 +93,7 @@ def test_a_forge_that_goes_away_stops_the_run_with_repos_pending_not_failed(forg
 
 
 def test_a_forge_that_comes_back_lets_the_run_carry_on_by_itself(forge_factory: Any, tmp_path: Path) -> None:
-    sim = forge_factory(org="acme", repos=30, scenario=Scenario(repo_size_kb=256))
+    sim = forge_factory(org="acme", repos=30, scenario=Scenario(repo_size_kb=256, git_latency=0.1))  # the outage lands mid-run
     dest = tmp_path / "acme"
 
     def blip(events: list[dict[str, Any]]) -> None:

@@ -267,7 +267,7 @@ REFUSALS: dict[str, str] = {
 """Every hostile entry (by full name) and the words of its per-repo refusal."""
 
 
-@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea", "bitbucket", "bitbucket-server"])
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "gogs"])
 def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_cloned(
     forge_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_spy: Callable[[], list[list[str]]], provider: str
 ) -> None:
@@ -295,6 +295,9 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
     refusals = dict(REFUSALS)
     if provider == "bitbucket-server":  # a Data Center project key is in capitals
         refusals["OTHER/stolen"] = refusals.pop("other/stolen").replace("other", "OTHER")
+    if provider == "gogs":  # another owner's repo in a Gogs listing is a collaboration: left out, never cloned
+        del refusals["other/stolen"]
+        assert "other/stolen" not in {e.get("repo") for e in events}
     for full_name, words in refusals.items():
         event = failed.get(full_name)
         assert event is not None, f"{full_name!r} was not refused ({done.get(full_name)})"
@@ -327,7 +330,7 @@ def test_hostile_listing_is_refused_per_repo_contained_in_dest_and_the_rest_is_c
         assert "contains '/'" in failed["acme/../escape"]["message"]
 
     calls = [argv for argv in git_spy() if argv and argv[0] == "clone"]
-    origin = f"{sim.base_url}/scm/acme/" if provider == "bitbucket-server" else f"{sim.base_url}/acme/"
+    origin = {"bitbucket-server": f"{sim.base_url}/scm/acme/", "gogs": f"{sim.base_url}/gogs/acme/"}.get(provider, f"{sim.base_url}/acme/")
     assert len(calls) == len(legit) + 1 + (provider == "gitlab")  # the legit repos, the twin that won, GitLab's a/b
     for argv in calls:
         url, target = argv[-2], argv[-1]
@@ -419,6 +422,7 @@ def test_git_neither_follows_a_redirect_nor_carries_the_token_to_another_origin(
         routes={
             "/orgs/acme/repos": listing,
             "/orgs/acme": lambda _: (200, {"Content-Type": "application/json"}, b'{"public_repos": 1}'),
+            "/user": lambda _: (200, {"Content-Type": "application/json"}, b'{"login": "me"}'),  # who the token is
             "/acme/r.git": lambda path: (302, {"Location": other.origin + path}, b""),
         }
     )
@@ -468,7 +472,13 @@ def test_a_forge_reflecting_the_token_into_listing_data_gets_nothing_written_to_
         return 200, {"Content-Type": "application/json"}, json.dumps(repos).encode()
 
     json_headers = {"Content-Type": "application/json"}
-    forge = servers(routes={"/orgs/acme/repos": listing, "/orgs/acme": lambda _: (200, json_headers, b"{}")})
+    forge = servers(
+        routes={
+            "/orgs/acme/repos": listing,
+            "/orgs/acme": lambda _: (200, json_headers, b"{}"),
+            "/user": lambda _: (200, json_headers, b'{"login": "me"}'),  # the token's owner, asked before listing
+        }
+    )
     dest = tmp_path / "d"
 
     _, _, events = run_pipeline(plain_settings(forge.origin, dest, token=TOKEN))
@@ -524,17 +534,25 @@ def hostile_git_side(self: Dispatcher, repo_path: str, rest: str, query: str, re
         ("github", True, "--json", (), "{}"),
         ("gitlab", False, "--no-tui", (), "{}"),
         ("gitea", False, "--json", ("--mirror", "--wikis"), "{}"),
+        ("gitlab", False, "--json", ("--lfs",), "{}"),
+        ("github", False, "--no-tui", ("--mirror", "--lfs"), "{}"),
         ("bitbucket", False, "--json", ("--mirror", "--wikis"), "{}"),
         pytest.param("bitbucket", False, "--no-tui", (), f"{EMAIL}:{{}}"),
         pytest.param("bitbucket-server", False, "--json", (), "{}"),
+        pytest.param("sourcehut", False, "--json", (), "{}"),
+        pytest.param("gogs", False, "--json", ("--mirror", "--wikis"), "{}"),
     ],
     ids=[
         "github-git-rejects-token-and-echoes-it-json",
         "gitlab-clones-fine-plain-headless",
         "gitea-mirrors-and-wikis-json",
+        "gitlab-lfs-clones-json",
+        "github-lfs-mirrors-plain-headless",
         "bitbucket-access-token-mirrors-and-wikis-json",
         "bitbucket-api-token-written-email-colon-token",
         "bitbucket-server-bearer-json",
+        "sourcehut-bearer-to-the-api-only-json",
+        "gogs-mirrors-and-every-wiki-tried-json",
     ],
 )
 def test_secret_audit_during_and_after_a_cli_run(
@@ -561,7 +579,14 @@ def test_secret_audit_during_and_after_a_cli_run(
     # The user's own git config asks for a credential helper: gz-tui must reset it (or a 401 would run it).
     user_git_config(monkeypatch, tmp_path / "home", f"[credential]\n\thelper = \"!f() {{ touch '{marker}'; }}; f\"\n")
     credential = written.format(TOKEN)  # the token alone, or a Bitbucket API token written EMAIL:TOKEN
-    sim = forge_factory(org="acme", repos=10, token=credential, scenario=Scenario(hostile=True, repo_size_kb=0 if git_rejects else 256))
+    lfs = "--lfs" in extra  # git-lfs's traffic audited too
+    scenario = Scenario(
+        hostile=True,
+        repo_size_kb=0 if git_rejects else 256,
+        lfs_repos=4 if lfs else 0,
+        lfs_style="gitlab" if provider == "gitlab" else "github",
+    )
+    sim = forge_factory(org="acme", repos=10, token=credential, scenario=scenario)
     sim.add_repo("too-many-requests-429")  # a name (like a port) must not turn an auth failure into a "throttled" retry
     dest = tmp_path / "dest"
     log_file = tmp_path / "logs" / "audit.log"
@@ -664,9 +689,11 @@ def test_secret_audit_during_and_after_a_cli_run(
     elif "--mirror" in extra:
         names = sim.repo_names(provider)
         assert all((dest / f"{name}.git" / "HEAD").is_file() for name in names)
-        assert any((dest / f"{name}.wiki.git" / "HEAD").is_file() for name in names)  # wikis audited too
+        assert "--wikis" not in extra or any((dest / f"{name}.wiki.git" / "HEAD").is_file() for name in names)  # wikis audited too
     else:
         assert set(sim.repo_names(provider)) <= repo_dirs(dest)
+    if "--lfs" in extra:  # git-lfs ran (and was audited): the LFS files' contents are in the copies
+        assert any(r.kind == "lfs" for r in sim.requests())
 
     # File modes, even under umask 0: DEST/.gz-tui 0700; the state DB, its WAL/SHM, the lock and the log 0600.
     assert mode(dest / ".gz-tui") == 0o700
@@ -921,6 +948,7 @@ def app_secret_leaks(data: bytes, key_lines: list[bytes]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: Any, tmp_path: Path) -> None:
     """A GitHub App run whose tokens expire mid-run: the key, the JWTs and every installation token stay out of git's
     argv, .git/config, the state DB, the log, the output; a refused key is one line without them."""
@@ -989,6 +1017,7 @@ def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: An
     assert app_secret_leaks(refused.stderr.encode() + refused.stdout.encode(), other_lines) == []
 
 
+@pytest.mark.slow
 def test_a_forge_echoing_the_installation_token_and_jwt_gets_them_redacted(tmp_path: Path) -> None:
     """Every token and JWT a credential makes is registered with the one redactor before it is sent."""
     import anyio

@@ -7,6 +7,7 @@ real git, and must clone exactly the repos it selects.
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from gz_tui.forges.records import RemoteRepo
 from gz_tui.pipeline.paths import clone_url_for
 from gz_tui.status import status_command
 from tests.conftest import run_cli
-from tests.helpers import repo_dirs, run_pipeline, settings_for
+from tests.helpers import repo_dirs, run_pipeline, settings_for, token_variable
 
 PROVIDERS = ["github", "gitlab", "gitea"]
 TOKEN = "selection-token-0123456789"
@@ -247,3 +248,64 @@ def test_repos_left_out_by_topic_or_language_are_journaled_with_their_page(tmp_p
         assert pending == ["0", "2"]  # what a resumed run would queue
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- fields a listing lacks (issue 25)
+
+
+@pytest.mark.parametrize(("version", "asked"), [((1, 22), "/topics"), ((1, 16), "/languages")])
+def test_old_gitea_filters_by_asking_each_candidate_what_its_listing_lacks(
+    forge_factory: Any, tmp_path: Path, version: tuple[int, int], asked: str
+) -> None:
+    """Gitea before 1.23 lists no topics, before 1.17 no language: each candidate's own endpoint is asked instead of
+    selecting nothing."""
+    from gz_tui.forge_sim import Scenario
+
+    sim = forge_factory(org="acme", repos=16, scenario=Scenario(gitea_version=version))
+    dest = tmp_path / "dest"
+    every = names(sim, "gitea")
+    if asked == "/topics":
+        changes: dict[str, Any] = {"topics": ("infra", "web")}
+        expected = {n for n in every if {"infra", "web"} & set(sim.topics_of(n))}
+    else:
+        changes = {"language": "go"}
+        expected = {n for n in every if sim.language_of(n) == "Go"}
+    code, _, events = run_pipeline(settings_for(sim, dest, provider="gitea", **changes))
+    assert code == 0 and expected and expected != set(every)
+    assert repo_dirs(dest) == expected
+    lookups = [r.path for r in sim.api_requests() if r.path.endswith(asked)]
+    assert sorted(lookups) == sorted(f"/api/v1/repos/acme/{n}{asked}" for n in every)  # one request per candidate
+    assert events[-1]["event"] == "summary" and "unmatched" not in events[-1]
+
+
+@pytest.mark.parametrize(
+    ("provider", "flag"), [("bitbucket", "--topic"), ("bitbucket-server", "--topic"), ("bitbucket-server", "--language")]
+)
+def test_a_filter_the_server_cannot_answer_stops_with_one_line_and_exit_2(
+    forge_factory: Any, tmp_path: Path, provider: str, flag: str
+) -> None:
+    sim = forge_factory(org="acme", repos=6)
+    value = "infra" if flag == "--topic" else "Go"
+    dest = tmp_path / "d"
+    env = {token_variable(provider): "any-token-0123456789"}
+    result = run_cli("acme", "--provider", provider, "--base-url", sim.base_url, "--dest", str(dest), flag, value, env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    field = "topics" if flag == "--topic" else "languages"
+    assert len(lines) == 1 and f"{flag} cannot be used with this {provider} server" in lines[0] and f"no {field}" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not repo_dirs(dest) if dest.exists() else True
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_filter_that_matches_nothing_says_so_in_the_summary(forge_factory: Any, tmp_path: Path, provider: str) -> None:
+    sim = forge_factory(org="acme", repos=6)
+    args = ["acme", "--provider", provider, "--base-url", sim.base_url, "--dest", str(tmp_path / "d"), "--token", ""]
+    result = run_cli(*args, "--topic", "no-such-topic", "--include", "repo")
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("cloned 0 ") and "nothing matched --include repo · --topic no-such-topic" in summary
+    dry = run_cli(*args, "--language", "Klingon", "--dry-run", "--json")
+    assert json.loads(dry.stdout.splitlines()[-1])["unmatched"] == "--language Klingon"
+    matched = run_cli(*args, "--language", "go", "--json")
+    assert matched.returncode == 0 and "unmatched" not in json.loads(matched.stdout.splitlines()[-1])

@@ -38,6 +38,7 @@ def served_clones(sim: Any) -> Counter[str]:
     return Counter(r.path.split("/")[2].removesuffix(".git") for r in sim.requests() if r.kind == "git" and "info/refs" in r.path)
 
 
+@pytest.mark.slow
 def test_three_concurrent_shards_split_one_org_into_one_destination(forge_factory: Any, tmp_path: Path) -> None:
     sim = forge_factory(org="acme", repos=REPOS)
     dest = tmp_path / "acme"

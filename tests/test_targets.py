@@ -51,6 +51,7 @@ def run_targets(targets: list[Settings], **kwargs: Any) -> tuple[int, list[dict[
     return code, events
 
 
+@pytest.mark.slow
 def test_three_forges_sync_in_one_run_each_complete_at_its_own_destination(forge_factory: Any, tmp_path: Path, monkeypatch: Any) -> None:
     sims = three_forges(forge_factory)
     config = tmp_path / "config.toml"
@@ -87,6 +88,7 @@ def test_three_forges_sync_in_one_run_each_complete_at_its_own_destination(forge
     assert json.loads(single.stdout.splitlines()[-1])["unchanged"] == len(sims["gitea"].repo_names("gitea"))
 
 
+@pytest.mark.slow
 def test_a_multi_target_run_killed_at_random_resumes_every_target_and_clones_nothing_twice(
     forge_factory: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -119,6 +121,7 @@ def test_a_multi_target_run_killed_at_random_resumes_every_target_and_clones_not
         assert not cloned_again & before[provider], f"{provider}: a clone already on disk was cloned again"
 
 
+@pytest.mark.slow
 def test_a_rate_limit_wait_on_one_forge_stalls_neither_the_others_listing_nor_cloning(forge_factory: Any, tmp_path: Path) -> None:
     sims = {
         "github": forge_factory(org="acme", repos=150, scenario=Scenario(primary_limit=1, primary_window=6)),
@@ -190,6 +193,7 @@ def test_a_small_target_is_not_starved_behind_a_big_one(forge_factory: Any, tmp_
     assert big_summary["exit_code"] == 130 and big_summary["cloned"] < 1000
 
 
+@pytest.mark.slow
 def test_pausing_one_target_fills_its_buffer_and_stops_its_lister_while_the_others_go_on(forge_factory: Any, tmp_path: Path) -> None:
     sims = {"github": forge_factory(org="acme", repos=300), "gitea": forge_factory(org="acme", repos=60, scenario=Scenario(latency=0.05))}
     targets = targets_for(sims, tmp_path, workers=2, buffer=20)

@@ -70,9 +70,11 @@ def utc() -> Iterator[None]:
         yield
 
 
-def app_for(snapshot: Snapshot, targets: Sequence[Settings] = (demo_data.SETTINGS,)) -> tuple[GzTuiApp, demo_data.StaticFactory]:
+def app_for(
+    snapshot: Snapshot, targets: Sequence[Settings] = (demo_data.SETTINGS,), *, demo: bool = False
+) -> tuple[GzTuiApp, demo_data.StaticFactory]:
     factory = demo_data.StaticFactory(snapshot)
-    app = make_app(targets, factory, FakeClock(snapshot.now))
+    app = make_app(targets, factory, FakeClock(snapshot.now), demo=demo)
     app.animation_level = "none"
     return app, factory
 
@@ -167,8 +169,9 @@ def test_paths_and_names_are_shortened() -> None:
     assert home_path("/nowhere/x") == "/nowhere/x"
     assert fit_path("platform/core/libs/repo-00068", 16) == "plat…/repo-00068"
     assert fit_path("platform/repo-1", 16) == "platform/repo-1"
-    assert fit_path("a-very-long-plain-repository-name", 10) == "a-very-lo…"
-    assert fit_path("x/a-very-long-leaf-name-here", 10) == "x/a-very-…"
+    assert fit_path("a-very-long-plain-repository-name", 10) == "a-ve…-name"
+    assert fit_path("x/a-very-long-leaf-name-here", 10) == "x/a-…-here"
+    assert fit_path("k8s/cluster-addons", 16) == "…/cluster-addons"
 
 
 def test_fit_picks_the_longest_wording_that_fits() -> None:
@@ -231,7 +234,7 @@ async def test_mid_run_shows_every_panel() -> None:
             "4,211 / 5,000 left · resets in 41:09",
             "kafka-connect",
             "212 MiB",
-            "Errors (13)",
+            "Errors 13 · 6 retried",
             "try 2/3, retry in 0:04",
         ):
             assert expected in text, expected
@@ -404,6 +407,19 @@ async def test_r_offers_to_retry_only_what_a_retry_could_change(permanent: int, 
             assert retry_text in text
 
 
+@pytest.mark.parametrize("demo", [False, True])
+async def test_the_demos_planted_failures_are_said_to_be_planted(demo: bool) -> None:
+    snap = demo_data.finished_with_errors()
+    app, _ = app_for(replace(snap, counts=replace(snap.counts, failed_permanent=13)), demo=demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert ("13 refused for good: the demo's planted hostile entries" in text) is demo
+        assert ("13 failed for good: a retry would not change them" in text) is not demo
+        assert "q quit (exit code" in text
+
+
 class CrashingControl(demo_data.StaticControl):
     async def run(self) -> int:
         raise RuntimeError("database is locked")
@@ -506,7 +522,7 @@ async def test_errors_are_newest_first_and_new_ones_go_on_top() -> None:
         await pilot.pause()
         rows = [str(log.get_row_at(i)[1]).strip() for i in range(log.row_count)]
         assert rows == ["brand-new", *first]
-        assert log.border_title == "Errors (14) · newest 8 shown"
+        assert log.border_title == "Errors 13 · 6 retried · newest 8 shown"
 
 
 async def test_help_and_palette_list_only_what_applies() -> None:
@@ -679,7 +695,7 @@ def test_what_a_target_row_says_it_is_doing() -> None:
     assert said(infra) == "WAITING 0:41 · primary limit, until 08:13:22"
     assert said(infra, now + 30).startswith("WAITING 0:11")
     assert said(infra, now + 60) != "WAITING" and "WAITING" not in said(replace(infra, lister_state=ListerState.FETCHING), now + 60)
-    assert said(tools) == "listing done · 2 to go"
+    assert said(tools) == "syncing · 2 to go, all listed"
     assert said(replace(acme, buffer_used=500)) == "blocked — buffer full (500)"
     assert said(replace(acme, paused=True)).startswith("PAUSED")
     assert said(replace(tools, run_state=RunState.FINISHED)) == "done"
@@ -697,7 +713,7 @@ async def test_several_targets_get_a_panel_a_target_column_and_a_header_total() 
         assert "1,234 / 2,104" in acme and "58%" in acme and "listing page 22" in acme
         infra = line_with(app, "gitlab/platform/infra")
         assert "212 / 640" in infra and "300" in infra and "WAITING 0:41" in infra
-        assert "listing done" in line_with(app, "gitea/tools")
+        assert "syncing · 2 to go" in line_with(app, "gitea/tools")
         # The worker and error tables say whose repo a row is, and name repos relative to that owner.
         assert "target" in line_with(app, "repository") and "phase" in line_with(app, "repository")
         assert "infra" in line_with(app, "terraform/modules-aws")
@@ -895,3 +911,121 @@ async def test_make_app_takes_a_lone_settings_as_a_run_of_one_target() -> None:
         await pilot.pause()
         assert factory.made[0][0] == [demo_data.SETTINGS]
         assert "github.com/acme → /srv/mirror/acme" in screen_text(app)
+
+
+def test_progress_is_honest_while_the_listing_has_not_shown_every_repo() -> None:
+    """No total and the listing going on: the ETA is a lower bound and the bar draws no fraction it would take back
+    once the total comes; a known total (or a finished listing) gives both."""
+    from gz_tui.tui.widgets.progress import ProgressPanel
+
+    def shown(snap: Snapshot) -> str:
+        return progress_text(snap).variants[0].plain
+
+    snap = demo_data.mid_run()
+    unknown = replace(snap, counts=replace(snap.counts, total=None, listed=1_300), lister_state=ListerState.FETCHING)
+    assert "ETA ≥ " in shown(unknown) and "listed so far" in shown(unknown)
+    assert ProgressPanel().read(unknown).total is None
+    known = replace(unknown, counts=replace(unknown.counts, total=2_104))
+    assert "ETA ≥" not in shown(known) and ProgressPanel().read(known).total == 2_104
+    done_listing = replace(unknown, lister_state=ListerState.DONE)
+    assert "ETA ≥" not in shown(done_listing) and ProgressPanel().read(done_listing).total == 1_300
+
+
+def test_paused_time_is_not_in_the_rate_nor_the_eta() -> None:
+    """Ten working seconds at 2 repos/s, then a ten-minute pause: while paused the rate says 0 and the ETA
+    says paused; right after the resume the rate is the working seconds' again, not diluted by the pause."""
+    from gz_tui.pipeline.stats import Stats
+    from gz_tui.tui.widgets.progress import eta_seconds
+
+    clock = FakeClock()
+    stats = Stats(workers=2, clock=clock)
+    target = stats.add_target(name="acme", forge="github", owner="acme", dest="/d", api_host="api", buffer_capacity=10)
+    target.advance(RunState.RUNNING)
+    stats.tally.set(total=100, listed=100)
+    for _ in range(10):
+        for _ in range(2):
+            stats.tally.add({"cloned": 1})
+            stats.completed()
+        clock.advance(1.0)
+    before = stats.snapshot()
+    assert before.repos_per_second == 2.0
+    stats.set_paused(True)
+    clock.advance(600.0)
+    during = stats.snapshot()
+    assert during.repos_per_second == 0.0 and progress_text(during).plain.endswith("ETA paused")
+    stats.set_paused(False)
+    clock.advance(0.2)
+    after = stats.snapshot()
+    assert after.repos_per_second == 2.0
+    assert after.throughput[-11:-1] == before.throughput[-11:-1]  # the pause left no run of empty seconds
+    eta = eta_seconds(after)
+    assert eta is not None and 39 <= eta <= 41  # 80 repos to go at 2 a second
+    assert "ETA 0:40" in progress_text(after).plain
+
+
+@pytest.mark.parametrize("width", range(6, 40))
+def test_long_names_are_cut_in_the_middle_at_every_width(width: int) -> None:
+    """Names of one org share prefixes: a cut keeps both ends, so two repos never read the same."""
+    for name in ("legacy-billing-service-v1", "legacy-billing-service-v2", "platform/infra/observability/grafana-dashboards"):
+        shown = fit_path(name, width)
+        assert len(shown) <= width
+        if shown != name:
+            assert shown.count("…") == 1 and name.startswith(shown.split("…")[0]) and name.endswith(shown.split("…")[1])
+            assert not shown.endswith("…")
+    if width < len("legacy-billing-service-v1"):
+        assert fit_path("legacy-billing-service-v1", width) != fit_path("legacy-billing-service-v2", width)
+
+
+def test_a_target_with_repos_to_go_never_reads_as_done_at_any_width() -> None:
+    tools = demo_data.several_targets().targets[2]
+    at_68 = replace(tools, counts=replace(tools.counts, cloned=0, updated=0, unchanged=212, failed=0, skipped=0))
+    fit = target_state_text(at_68, demo_data.several_targets().now)
+    for width in range(1, 60):
+        shown = fit.choose(width).plain
+        assert "done" not in shown and "to go" in shown, (width, shown)
+
+
+def test_workers_that_wait_for_a_git_slot_or_a_retry_are_not_busy() -> None:
+    from gz_tui.tui.widgets.workers import workers_title
+
+    snap = demo_data.several_targets()
+    assert workers_title(snap) == "Workers  7/8 busy · 1 waiting"  # the eighth backs off before its retry
+    queued = replace(snap.workers[0], phase="throttled, 2 at a time", waiting=True)
+    snap = replace(snap, workers=(queued, *snap.workers[1:]))
+    assert workers_title(snap) == "Workers  6/8 busy · 2 waiting"
+
+
+async def test_at_80x24_three_targets_leave_the_error_log_three_rows() -> None:
+    app, _ = several_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        errors = app.screen.query_one("#errors")
+        rows = errors.scrollable_content_region.height - 1  # less its header
+        assert rows >= 3, rows
+        assert "secret-sauce" in screen_text(app)  # the third newest error is on screen
+
+
+async def test_the_selected_targets_bar_keeps_its_colours() -> None:
+    from gz_tui.tui.widgets.targets import TargetsPanel
+
+    def bar_colours(panel: TargetsPanel) -> list[str]:
+        strip = panel.render_line(1)  # line 0 is the header: the first target's row
+        return [str(seg.style.color) for seg in strip if seg.style is not None and "━" in seg.text]
+
+    app, _ = several_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(TargetsPanel)
+        before = bar_colours(panel)
+        await pilot.press("t")
+        await pilot.pause()
+        assert panel.has_focus
+        assert bar_colours(panel) == before and len(set(before)) == 2  # done and to-do parts, as on any row
+
+
+def test_in_a_run_of_several_targets_the_api_row_names_whose_quota_it_shows() -> None:
+    snap = demo_data.several_targets()
+    assert rate_limit_text(snap).choose(100).plain.startswith("gitlab/platform/infra: WAITING primary limit: waiting 0:41")
+    assert rate_limit_text(snap).choose(46).plain == "gitlab: WAITING primary limit: waiting 0:41"
+    one = demo_data.mid_run()
+    assert rate_limit_text(one).choose(100).plain.startswith("4,211 / 5,000 left")  # the header names the one forge

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from textual import events
 
@@ -202,7 +203,9 @@ async def test_the_demo_shows_a_rate_limit_countdown_early_and_sends_no_request_
         await wait_until(pilot, lambda: "WAITING primary limit: waiting" in screen_text(app), 15, "the rate-limit countdown")
         assert time.monotonic() - started < 15, "the demo must show a rate-limit wait within its first minute"
         snap = board.control.snapshot()  # type: ignore[union-attr]
-        assert snap.run_state == RunState.WAITING and snap.rate.wait_until is not None
+        assert snap.rate.wait_until is not None
+        # The header is the run's: RUNNING while git clones; the lister's wait is in its own row (above).
+        assert snap.run_state == (RunState.RUNNING if snap.counts.active else RunState.WAITING)
         assert 5 < snap.rate.wait_until - snap.now <= 21, "a short window: tens of seconds, not an hour"
         requests = len(sim.api_requests())
         await pilot.pause(1.0)
@@ -243,3 +246,40 @@ async def test_the_dashboard_asks_before_a_prune_moves_anything(forge_factory: A
     moved = not any((dest / name).exists() for name in gone)
     assert moved is (answer == "y")
     assert len(list((dest / ".gz-tui" / "attic").glob("*/*"))) == (2 if answer == "y" else 0)
+
+
+def test_the_error_log_counts_final_failures_and_the_retried_attempts_apart(forge_factory: Any, tmp_path: Path) -> None:
+    """git answers some requests 'too many requests': those attempts are retried and succeed; the panel says so
+    instead of counting them as the run's errors."""
+    from gz_tui.pipeline.runner import Pipeline
+    from gz_tui.tui.widgets.errors import errors_title
+
+    sim = forge_factory(org="acme", repos=30, scenario=Scenario(git_throttle_rate=0.15, seed=3))
+    pipeline = Pipeline(settings_for(sim, tmp_path / "acme", workers=4), git_backoff=0.05)
+    code = anyio.run(pipeline.run)
+    snap = pipeline.snapshot()
+    assert code == (1 if snap.counts.failed else 0)  # a repo throttled on each of its attempts is a failure
+    assert snap.retried > snap.counts.failed and snap.error_count == snap.retried + snap.counts.failed
+    assert errors_title(snap) == f"Errors {snap.counts.failed:,} · {snap.retried:,} retried"
+
+
+def test_after_a_cancel_mid_listing_the_rows_say_the_listing_stopped(forge_factory: Any, tmp_path: Path) -> None:
+    """A cancel cuts the listing short: the buffer row and the target say so, never "listing done"."""
+    from gz_tui.pipeline.runner import Pipeline
+    from gz_tui.pipeline.snapshot import ListerState
+    from gz_tui.tui.widgets.buffer import buffer_text
+    from tests.helpers import json_sink
+
+    sim = forge_factory(org="acme", repos=450, scenario=Scenario(latency=0.2))
+
+    def receive(event: dict[str, Any]) -> None:
+        if event["event"] == "page":
+            pipeline.cancel()
+
+    pipeline = Pipeline(settings_for(sim, tmp_path / "acme", workers=2), events=json_sink(receive))
+    assert anyio.run(pipeline.run) == 130
+    snap = pipeline.snapshot()
+    assert snap.lister_state == ListerState.STOPPED and snap.targets[0].lister_state == ListerState.STOPPED
+    text = buffer_text(snap).variants[0].plain
+    assert "listing stopped (the next run resumes it)" in text and "listing done" not in text
+    assert snap.rate.wait_until is None

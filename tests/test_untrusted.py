@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
+from gz_tui.forges.provider import basic_credentials
 from gz_tui.headless import HeadlessReporter
 from gz_tui.kinds import ErrorClass
 from gz_tui.pipeline.events import Emitted, RepoFailed, Summary
@@ -169,6 +170,8 @@ def test_headless_json_keeps_keys_parseable_with_a_one_letter_token() -> None:
             cloned=1,
             updated=0,
             unchanged=0,
+            checked=0,
+            missed=0,
             skipped=0,
             failed=0,
             resumed_done=0,
@@ -197,3 +200,11 @@ def test_headless_json_keeps_keys_parseable_with_a_one_letter_token() -> None:
         "message": "bad token ***",
         "attempts": 1,
     }
+
+
+def test_a_basic_pair_with_a_user_name_no_builtin_forge_uses_is_redacted_once_built() -> None:
+    """A new forge's git user name needs no list entry: building its Basic credential registers the pair."""
+    header = basic_credentials("x-new-forge-user", LONG)
+    echoed = f"server said: bad credentials {header.split()[-1]}"
+    assert header.split()[-1] not in SECRETS.redact(echoed)
+    assert SECRETS.redact(echoed) == f"server said: bad credentials {REDACTED}"

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,9 +16,10 @@ from typing import Any, TextIO
 from gz_tui.config.options import Parser, UsageError, add_setting_options
 from gz_tui.config.resolve import Resolved, resolve_targets, resolve_with_sources
 from gz_tui.config.schema import DEFAULTS_KEYS, config_path, load_config
-from gz_tui.config.settings import BUILTIN, PROVIDERS, ConfigError, shown
+from gz_tui.config.settings import BUILTIN, PROVIDERS, RULES, ConfigError, shown
 from gz_tui.forges.registry import provider_info
 from gz_tui.logs import default_log_path
+from gz_tui.urls import shown_url
 
 _SHOWN = (
     "provider",
@@ -35,6 +37,7 @@ _SHOWN = (
     "depth",
     "mirror",
     "wikis",
+    "lfs",
     "filter",
     "single_branch",
     "prune",
@@ -44,6 +47,8 @@ _SHOWN = (
     "attempts",
     "outage_limit",
     "log_file",
+    "metrics_file",
+    "ping_url",
     "post_sync",
     "stats_file",
 )
@@ -67,6 +72,8 @@ _HEADER = """\
 #   log_file = "~/gz-tui.log"      # absolute or starting with ~; default: the user log dir
 #   profile = "work"               # profile used when no flag selects one
 #   stats_file = "~/gz-tui-stats.jsonl"   # one JSON line per target per run (also --stats-file)
+#   metrics_file = "/var/lib/node_exporter/textfile/gz-tui.prom"   # run health for Prometheus (also --metrics-file)
+#   ping_url = "https://hc-ping.com/YOUR-UUID"   # a dead-man's switch pinged at start and end (also --ping-url)
 #   post_sync = ["/usr/local/bin/reindex", "--quiet"]   # run after each target's sync (no shell)
 #
 # Profiles describe one forge each. One is used when --profile NAME names it, when it is the only
@@ -111,8 +118,17 @@ _TARGETS_EXAMPLE = """
 """
 
 
+_DEFAULTS_INTRO = """\
+[defaults]
+# The built-in defaults, commented out. A setting left commented follows gz-tui's own default, so
+# `config show` says "default" for it and a default a later release changes reaches this file too.
+# Uncomment a line to pin it, or edit it.
+"""
+
+
 def default_config_document() -> dict[str, Any]:
-    """The ``[defaults]`` table ``config init`` writes: exactly the built-in defaults that TOML can hold."""
+    """The built-in defaults that TOML can hold, as the ``[defaults]`` table ``config init`` shows them
+    (commented out: :func:`default_config_text`)."""
     keys = [k for k in DEFAULTS_KEYS if BUILTIN.get(k) not in (None, ())]
     return {"defaults": {k: _plain(BUILTIN[k]) for k in keys}}
 
@@ -122,10 +138,24 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
+_DEFAULT_SAID = re.compile(r" \(default [^)]*\)")
+"""The "(default X)" of a help line: the commented line beside it already shows X."""
+
+
+def _commented_default(key: str, value: Any, dumps: Callable[[dict[str, Any]], str]) -> str:
+    line = "# " + dumps({key: value}).strip()
+    help_text = RULES[key].help
+    if not help_text:
+        return line
+    return f"{line:<34} # {_DEFAULT_SAID.sub('', help_text)}"
+
+
 def default_config_text() -> str:
     import tomli_w  # a config writer: loaded by `config init` only, not by every start that builds the parser
 
-    return _HEADER.replace("{PROVIDER_NAMES}", ", ".join(PROVIDERS)) + tomli_w.dumps(default_config_document()) + _TARGETS_EXAMPLE
+    defaults = default_config_document()["defaults"]
+    table = _DEFAULTS_INTRO + "".join(_commented_default(k, v, tomli_w.dumps) + "\n" for k, v in defaults.items())
+    return _HEADER.replace("{PROVIDER_NAMES}", ", ".join(PROVIDERS)) + table + _TARGETS_EXAMPLE
 
 
 def write_default_config(path: Path, *, force: bool = False) -> None:
@@ -201,6 +231,8 @@ def _rows(resolved: Resolved, keys: tuple[str, ...], environ: Mapping[str, str])
             value = f"{resolved.dest_root or '.'}{os.sep}<owner>"
         elif key == "log_file" and s.log_file is None:
             value = str(default_log_path(environ))
+        elif key == "ping_url" and s.ping_url:
+            value = shown_url(s.ping_url)  # the path is the check's key: whoever has it can ping
         elif key in ("post_sync", "topics"):
             value = shown(key, getattr(s, key)) if getattr(s, key) else "(none)"
         else:

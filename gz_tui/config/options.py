@@ -28,9 +28,15 @@ class Parser(argparse.ArgumentParser):
     """argparse that raises :class:`UsageError` where it would print the usage and exit 2, so that the front end
     says it in one line. Subcommands made with ``add_subparsers`` are of this class too (argparse's default).
 
+    Abbreviated long options are refused (``allow_abbrev=False``).
+
     (``exit_on_error=False`` is not enough on Python 3.11: an unrecognized or ambiguous option and a missing
     subcommand still print and exit.)
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--worker 4` taken as `--workers 4` would change meaning the day a `--worker…` flag is added.
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)

@@ -43,11 +43,15 @@ from gz_tui.config.settings import (
     Settings,
     api_base_of,
     check,
+    chosen_listing,
+    default_target,
+    owner_problem,
     validate,
 )
 from gz_tui.config.tokens import FoundToken, TokenHolder, find_token
 from gz_tui.config.values import Invalid
 from gz_tui.forges.registry import provider_info
+from gz_tui.kinds import Listing
 from gz_tui.layout import default_state_path
 
 
@@ -68,6 +72,8 @@ class Resolved:
     """Per setting taken from a flag or the config file: where, for error messages (``validate``)."""
     table: str = ""
     """``[targets.NAME]`` for a target of the config file; empty for an owner named on the command line."""
+    notes: tuple[str, ...] = ()
+    """What the user is told without it being wrong: the profile chosen for them, and why."""
 
     @property
     def profile(self) -> str | None:
@@ -98,9 +104,13 @@ def _profile_api_base(profile: Mapping[str, Any]) -> str:
     return _norm_url(api_base_of(profile["provider"], profile.get("base_url") or ""))
 
 
-def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str]) -> str | None:
+def _select_profile(
+    given: Mapping[str, Any], name: str | None, config: ConfigFile | None, path: Path, warnings: list[str], *, said: Mapping[str, str]
+) -> tuple[str | None, str]:
     """The profile a run uses: the one named, else the only one matching the provider/base URL given
-    (by a flag, or a target's table), else ``[defaults] profile``, else the one named after the provider."""
+    (by a flag, or a target's table), else ``[defaults] profile``, else the one named after the provider;
+    and, for a profile nobody named, why it was chosen (the user is told: a profile's token and settings
+    should never apply unannounced). ``said`` spells each given key as the user wrote it."""
     profiles = config.profiles if config else {}
     defaults = config.defaults if config else {}
     if name is not None:
@@ -109,7 +119,7 @@ def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFi
             if config is None:
                 where = "the file does not exist; run: gz-tui config init"
             raise ConfigError(f"--profile {name}: no [profiles.{name}] in {path} ({where})")
-        return name
+        return name, ""
     flag_provider, flag_base = given.get("provider"), given.get("base_url")
     if flag_provider is not None or flag_base is not None:
         matches = [
@@ -118,17 +128,19 @@ def _select_profile(given: Mapping[str, Any], name: str | None, config: ConfigFi
             if (flag_provider is None or p["provider"] == flag_provider)
             and (flag_base is None or _profile_api_base(p) == _norm_url(flag_base))
         ]
+        matched = " ".join(said[k] for k in ("provider", "base_url") if k in given)
         if len(matches) == 1:
-            return matches[0]
+            return matches[0], f"it matches {matched}"
         if flag_provider in matches:
-            return str(flag_provider)
+            return str(flag_provider), f"it is named after the provider of {matched}"
         if matches:
             warnings.append(f"profiles {', '.join(matches)} all match; none used (choose one with --profile NAME)")
-        return None
+        return None, ""
     if "profile" in defaults:
-        return str(defaults["profile"])
+        return str(defaults["profile"]), ""
     provider = defaults.get("provider", BUILTIN["provider"])
-    return provider if provider in profiles else None
+    whose = "[defaults] provider" if "provider" in defaults else "the default provider"
+    return (provider, f"it is named after {whose}, {provider}") if provider in profiles else (None, "")
 
 
 def _checked_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -157,6 +169,8 @@ class Layers:
     """That target's table (empty for an owner named on the command line)."""
     profile: str | None
     profile_table: Mapping[str, Any] | None
+    profile_why: str
+    """Why a profile nobody named was chosen ("it matches --provider gitlab"); empty when it was named."""
 
     @property
     def label(self) -> str:
@@ -180,7 +194,8 @@ def _layers(
     or its table's provider and base URL). A ``--provider`` that contradicts that profile's is a ConfigError."""
     table: Mapping[str, Any] = config.targets[target] if config is not None and target is not None else {}
     forge = {k: table[k] for k in ("provider", "base_url") if k in table} | {k: given[k] for k in ("provider", "base_url") if k in given}
-    name = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings)
+    said = {k: f"--{k.replace('_', '-')} {v}" if k in given else f'[targets.{target}] {k} = "{v}"' for k, v in forge.items()}
+    name, why = _select_profile(forge, profile_flag or table.get("profile"), config, path, warnings, said=said)
     profile = config.profiles[name] if config is not None and name is not None else None
     if profile is not None and "provider" in given and given["provider"] != profile["provider"]:
         raise ConfigError(f'--provider {given["provider"]} conflicts with [profiles.{name}] provider = "{profile["provider"]}" in {path}')
@@ -191,7 +206,7 @@ def _layers(
         tables.append((Origin(path, f"[profiles.{name}]"), profile))
     if config is not None:
         tables.append((Origin(path, "[defaults]"), config.defaults))
-    return Layers(given, tuple(tables), path, target, table, name, profile)
+    return Layers(given, tuple(tables), path, target, table, name, profile, why)
 
 
 DECIDED = ("owner", "target", "profile", "dest", "token", "token_source", "token_cmd", "token_file")
@@ -222,12 +237,14 @@ def _pick(layers: Layers, environ: Mapping[str, str]) -> tuple[dict[str, Any], d
             values[key] = Path(values[key]).expanduser()
     path, label, table = layers.path, layers.label, layers.table
     if layers.target is not None:
-        values["owner"], values["target"] = table.get("owner", layers.target), layers.target
-        sources["owner"] = f"config {path} {label}" if "owner" in table else f"the name of {label}"
+        # A whole instance (``instance = true``) has no owner: the table's name is only the target's.
+        named = table.get("owner", "" if values["instance"] else layers.target)
+        values["owner"], values["target"] = named, layers.target
+        sources["owner"] = f"config {path} {label}" if "owner" in table else ("none (--all)" if not named else f"the name of {label}")
         sources["target"] = f"config {path} {label}"
     else:
         values["owner"], sources["owner"] = layers.given.get("owner", ""), "flag" if "owner" in layers.given else "default"
-        values["target"], sources["target"] = values["owner"], sources["owner"]
+        values["target"], sources["target"] = default_target(values["owner"], "", listing=_listing(values)), sources["owner"]
     values["profile"] = layers.profile
     return values, sources, origins
 
@@ -266,7 +283,7 @@ def _credential(
         return FoundToken(None, "not looked up", "")
     api_base = api_base_of(provider, values["base_url"])
     holders = _token_holders(layers, provider, api_base, warnings)
-    return find_token(layers.given, holders, provider, api_base, environ, warnings, gh_answers)
+    return find_token(layers.given, holders, provider, api_base, environ, warnings, gh_answers, limit=values["token_cmd_timeout"])
 
 
 def _resolve(
@@ -293,15 +310,24 @@ def _resolve(
     root = layers.pick("dest_root")
     if root is not None:
         origins["dest_root"] = root[1]
-    dest, sources["dest"] = _destination(layers, values["owner"], root, dest_is_root=dest_is_root)
+    folder = default_target(
+        values["owner"], api_base_of(values["provider"], values["base_url"]), instance=values["instance"], listing=_listing(values)
+    )
+    dest, sources["dest"] = _destination(layers, folder, root, dest_is_root=dest_is_root)
     found = _credential(layers, values, environ, warnings, with_tokens=with_tokens, gh_answers=gh_answers)
     for key in ("token", "token_source", "token_cmd", "token_file"):
         sources[key] = found.source
     settings = Settings(**values, dest=dest, token=found.token, token_source=found.token_source, token_cmd=found.command)
+    # A target's owner is the file's: refused for every command (a run, sync, config show, status) before any
+    # request. An owner named on the command line is refused by validate (Resolved.problem), as other flags are.
+    shape = owner_problem(settings) if layers.label else None
+    if shape:
+        raise ConfigError(f"{path}: {layers.label}: {shape}")
     return Resolved(
         settings=settings,
         sources=sources,
         warnings=warnings,
+        notes=(f"using [profiles.{layers.profile}]: {layers.profile_why}",) if layers.profile_why else (),
         config_file=path,
         config_found=config is not None,
         dest_root=Path(root[0]) if root is not None else None,
@@ -355,10 +381,18 @@ def _token_holders(layers: Layers, provider: str, api_base: str, warnings: list[
     return holders
 
 
-def _load(environ: Mapping[str, str] | None, config_file: Path | None) -> tuple[Mapping[str, str], Path, ConfigFile | None]:
+def _load(
+    environ: Mapping[str, str] | None, config_file: Path | None, *, check_targets: bool = True
+) -> tuple[Mapping[str, str], Path, ConfigFile | None]:
     environ = os.environ if environ is None else environ
     path = config_path(environ) if config_file is None else Path(config_file)
-    return environ, path, load_config(path)
+    config = load_config(path)
+    if config is not None and check_targets:
+        # Every target's owner is checked against its forge (no '/' on GitHub...) whatever the command, so
+        # that one file gets one verdict: `gz-tui OWNER` refuses a file that `gz-tui sync` would.
+        for name in config.targets:
+            _resolve({}, None, config, path, environ, target=name, with_tokens=False)
+    return environ, path, config
 
 
 def resolve_with_sources(
@@ -439,7 +473,7 @@ def resolve_targets(
     Raises :class:`ConfigError` (one line) for a bad file or flag, no targets configured (:class:`NoTargets`), a name that is
     not configured (listing the known ones), or two targets sharing a destination or a state.
     """
-    environ, path, config = _load(environ, config_file)
+    environ, path, config = _load(environ, config_file, check_targets=bool(names))  # all of them: resolved below
     configured = list(config.targets) if config is not None else []
     if not configured:
         where = f"{path} has no [targets.NAME] tables" if config is not None else f"no config file at {path}"
@@ -471,24 +505,30 @@ def resolve_targets(
 
 def check_distinct(resolved: Sequence[Resolved]) -> None:
     """:class:`ConfigError` naming both targets when two would sync into one destination (or one inside
-    the other's), or share a state file."""
-    seen: list[tuple[str, Path, Path]] = []
-    for r in resolved:
+    the other's), or share a state file.
+
+    Linear in the number of targets (one target table per owner is a real use, thousands of them): each
+    destination is looked up, with each of its parent folders, in a dict of the destinations seen."""
+    by_dest: dict[Path, tuple[int, str]] = {}
+    by_state: dict[Path, str] = {}
+    for index, r in enumerate(resolved):
         s = r.settings
         dest = s.dest.expanduser().resolve()
         state = (s.state_path.expanduser() if s.state_path else default_state_path(dest)).resolve()
-        for other, other_dest, other_state in seen:
-            pair = f"targets {other} and {s.target}"
-            if dest == other_dest:
-                raise ConfigError(f"{pair} would both sync into {dest} (give one its own dest)")
-            if state == other_state:
-                raise ConfigError(
-                    f"{pair} would share the state file {state} (--state names one state: leave it out when syncing several targets)"
-                )
-            if dest.is_relative_to(other_dest) or other_dest.is_relative_to(dest):
-                inner, outer = (dest, other_dest) if dest.is_relative_to(other_dest) else (other_dest, dest)
-                raise ConfigError(f"{pair}: destination {inner} is inside {outer} (give each its own folder)")
-        seen.append((s.target, dest, state))
+        if dest in by_dest:
+            raise ConfigError(f"targets {by_dest[dest][1]} and {s.target} would both sync into {dest} (give one its own dest)")
+        if state in by_state:
+            raise ConfigError(
+                f"targets {by_state[state]} and {s.target} would share the state file {state} "
+                "(--state names one state: leave it out when syncing several targets)"
+            )
+        by_dest[dest], by_state[state] = (index, s.target), s.target
+    for dest, (index, target) in by_dest.items():
+        for parent in dest.parents:
+            outer = by_dest.get(parent)
+            if outer is not None:
+                first, second = sorted((outer, (index, target)))
+                raise ConfigError(f"targets {first[1]} and {second[1]}: destination {dest} is inside {parent} (give each its own folder)")
 
 
 def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -498,3 +538,7 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
     Warnings are dropped; a front end that can show them calls :func:`resolve_with_sources`.
     """
     return resolve_with_sources(flags, environ).settings
+
+
+def _listing(values: Mapping[str, Any]) -> Listing:
+    return chosen_listing(starred=bool(values["starred"]), gists=bool(values["gists"]), snippets=bool(values["snippets"]))

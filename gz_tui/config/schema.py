@@ -21,7 +21,7 @@ from typing import Any
 import platformdirs
 
 from gz_tui.config.settings import PROVIDERS, RULES, ConfigError, InFile, Origin, Rule, check
-from gz_tui.config.values import Invalid, text
+from gz_tui.config.values import Invalid, owner_name, owner_path_problem
 
 APP_NAME = "gz-tui"
 CONFIG_ENV_VAR = "GZ_TUI_CONFIG"
@@ -34,7 +34,7 @@ PROFILE_KEYS = tuple(name for name, rule in RULES.items() if InFile.PROFILES in 
 TARGET_KEYS = ("owner", *(name for name, rule in RULES.items() if rule.in_file & (InFile.PROFILES | InFile.TARGETS)))
 """What a ``[targets.NAME]`` table may hold: the owner (default: NAME), everything a profile may, and
 ``profile``, ``dest``, ``include``, ``exclude`` and ``post_sync``."""
-OWNER_RULE = Rule(text)
+OWNER_RULE = Rule(owner_name)
 """``owner`` in a ``[targets.NAME]`` table (on the command line the owner is checked by ``validate``)."""
 TARGET_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@/-]*")
 """A target's name is typed on the command line (``gz-tui sync NAME``): one word, not an option."""
@@ -111,6 +111,9 @@ def _load_targets(path: Path, raw: Any, profiles: Mapping[str, Mapping[str, Any]
                 f"{path}: [targets.{_quoted(name)}]: a target's name is one word of letters, digits and - _ . @ /, "
                 'not starting with "-" (it is typed as gz-tui sync NAME)'
             )
+        shape = owner_path_problem(name)
+        if shape:
+            raise ConfigError(f"{path}: [targets.{_quoted(name)}]: the name {shape}")
         label = f"[targets.{name}]"
         target = _check_table(path, label, table, TARGET_KEYS)
         if "profile" in target:
@@ -136,20 +139,45 @@ def _one_of(words: tuple[str, ...]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-def load_config(path: Path) -> ConfigFile | None:
-    """Read and validate a config file; ``None`` when it does not exist. Raises :class:`ConfigError`."""
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+"""A config file is at most this big (4 MiB: some 20,000 target tables); a bigger one is refused unread."""
+
+
+def _read_config(path: Path) -> bytes | None:
+    """The file's bytes, or None when it does not exist. Only a regular file is read (a FIFO would block
+    the start forever: it is opened without blocking and refused), and at most :data:`MAX_CONFIG_BYTES`."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{path}: not a regular file (a config file is a TOML text file)")
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; a config file is a few KB of TOML")
+    return raw
+
+
+def load_config(path: Path) -> ConfigFile | None:
+    """Read and validate a config file; ``None`` when it does not exist. Raises :class:`ConfigError`, for
+    every command alike: too big, not a regular file, not UTF-8, not TOML, nested too deeply, a bad table."""
+    raw = _read_config(path)
+    if raw is None:
+        return None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(f"{path}: invalid TOML: arrays or inline tables nested too deeply") from None
 
     for key in data:
         if key not in ("defaults", "profiles", "targets"):

@@ -37,6 +37,7 @@ from gz_tui.config.values import (
     env_name,
     host_alias,
     http_url,
+    owner_path_problem,
     regex,
     secret,
     shard_text,
@@ -48,7 +49,7 @@ from gz_tui.forges.auth import CredentialError
 from gz_tui.forges.github_app import load_app_key
 from gz_tui.forges.registry import DEFAULT_PROVIDER, TOKEN_ENV_VARS, provider_info
 from gz_tui.forges.registry import PROVIDERS as PROVIDER_CLASSES
-from gz_tui.kinds import Affiliation, CloneProtocol, PartialFilter, ProviderName, UpdateMode
+from gz_tui.kinds import Affiliation, CloneProtocol, Listing, PartialFilter, ProviderName, UpdateMode
 from gz_tui.urls import is_loopback
 
 PROVIDERS = tuple(ProviderName)
@@ -195,6 +196,15 @@ class Settings:
     update: UpdateMode = setting(
         UpdateMode.FETCH, choice(UpdateMode), in_file=InFile.BOTH, flag="--update", help="for repos already on disk (default {default})"
     )
+    verify: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.BOTH,
+        flag="--verify",
+        help="check every clone with git ls-remote (no API quota) instead of trusting the change signal",
+    )
+    """Check every clone whose change signal has not moved with ``git ls-remote``, fetch the ones that did move, and
+    report what the signal missed (a periodic "trust but verify", e.g. weekly from cron)."""
     depth: int | None = setting(None, whole_number, in_file=InFile.BOTH, flag="--depth", metavar="N", help="shallow clones of N commits")
     mirror: bool = setting(
         False, boolean, in_file=InFile.BOTH, flag="--mirror", help="bare mirror clones of every ref at DEST/NAME.git (backups)"
@@ -204,6 +214,15 @@ class Settings:
         False, boolean, in_file=InFile.BOTH, flag="--wikis", help="also sync each repo's wiki (NAME.wiki) where the forge has one"
     )
     """Also sync each repo's wiki, where the forge says it has one, at ``NAME.wiki`` (``NAME.wiki.git`` mirrored)."""
+    lfs: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.BOTH,
+        flag="--lfs",
+        help="also fetch Git LFS objects (mirrors: of every ref; clones: of the checkout); needs git-lfs",
+    )
+    """Fetch each copy's Git LFS objects with git-lfs: a mirror every ref's (``git lfs fetch --all``), a working clone
+    its checkout's (``git lfs pull``), from the forge's own LFS server only."""
     filter: PartialFilter | None = setting(
         None,
         choice(PartialFilter),
@@ -249,6 +268,39 @@ class Settings:
     exclude: str | None = setting(
         None, regex, in_file=InFile.TARGETS, flag="--exclude", metavar="REGEX", help="skip repos whose path matches"
     )
+    instance: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.TARGETS,
+        flag="--all",
+        help="every repository the token can see on the instance (no owner; GitLab, Gitea, Data Center, GHES), each at DEST/OWNER/PATH",
+    )
+    """``--all``: every repository the token can see on the instance, instead of one owner's."""
+    starred: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.TARGETS,
+        flag="--starred",
+        help="the repos the user OWNER starred, not their own (GitHub, Gitea, GitLab), each at DEST/OWNER/NAME (default DEST ./OWNER+starred)",
+    )
+    """``--starred``: the repos the user ``owner`` starred, each in a folder of its own owner, instead of the user's own."""
+    gists: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.TARGETS,
+        flag="--gists",
+        help="the gists of the user OWNER, not their repos (GitHub; secret ones too with their own token), each at DEST/ID (default DEST ./OWNER+gists)",
+    )
+    """``--gists``: the gists of the user ``owner`` (each a git repo), instead of their repos."""
+    snippets: bool = setting(
+        False,
+        boolean,
+        in_file=InFile.TARGETS,
+        flag="--snippets",
+        help="the snippets of OWNER's projects, not the projects (GitLab; a user's personal ones too with their own token), each at DEST/ID (default DEST ./OWNER+snippets)",
+    )
+    """``--snippets``: the snippets of the projects of ``owner`` (a group tree, or a user's namespace), and a user's
+    personal snippets, instead of the projects."""
     skip_archived: bool = setting(False, boolean, in_file=InFile.BOTH, flag="--skip-archived")
     skip_forks: bool = setting(False, boolean, in_file=InFile.BOTH, flag="--skip-forks")
     dry_run: bool = setting(False, boolean, flag="--dry-run", help="list, filter and report; clone nothing")
@@ -279,6 +331,36 @@ class Settings:
         help="how long the forge may stay unreachable before the run stops, its repos left pending (default {default})",
     )
     """Seconds the forge may stay unreachable before the run stops (its repos left pending)."""
+    git_low_speed_limit: int = setting(
+        1000,
+        whole_number,
+        most=1_000_000_000,
+        in_file=InFile.BOTH,
+        flag="--git-low-speed-limit",
+        metavar="BYTES",
+        help="a git transfer slower than this many bytes a second for --git-low-speed-time is a network failure (default {default:,})",
+    )
+    """git's ``http.lowSpeedLimit``: bytes a second under which an https transfer counts as stalled."""
+    git_low_speed_time: int = setting(
+        60,
+        whole_number,
+        most=86_400,
+        in_file=InFile.BOTH,
+        flag="--git-low-speed-time",
+        metavar="SECONDS",
+        help="seconds a git transfer may stay under --git-low-speed-limit before it is stopped (default {default})",
+    )
+    """git's ``http.lowSpeedTime``: how long an https transfer may stall before git gives it up (a ``network`` failure)."""
+    git_timeout: int = setting(
+        3600,
+        whole_number,
+        most=604_800,
+        in_file=InFile.BOTH,
+        flag="--git-timeout",
+        metavar="SECONDS",
+        help="wall-clock ceiling of one git process (one attempt of one repo; ssh has no speed limit) (default {default})",
+    )
+    """Seconds one git process may run before it is stopped and that attempt is a ``network`` failure, retried."""
     shard: str | None = setting(
         None,
         shard_text,
@@ -307,6 +389,25 @@ class Settings:
         None, absolute_path, in_file=InFile.DEFAULTS, flag="--stats-file", metavar="PATH", help="append one JSON line per target per run"
     )
     """Where one JSON line per target per run is appended; None means nowhere."""
+    metrics_file: Path | None = setting(
+        None,
+        absolute_path,
+        in_file=InFile.DEFAULTS,
+        flag="--metrics-file",
+        metavar="PATH",
+        help="write each target's run health as Prometheus text (node_exporter's textfile collector: NAME.prom), during and after each run",
+    )
+    """Where run health is written for node_exporter's textfile collector (``pipeline.metrics``); None means nowhere."""
+    ping_url: str | None = setting(
+        None,
+        http_url,
+        in_file=InFile.DEFAULTS,
+        flag="--ping-url",
+        metavar="URL",
+        help="a dead-man's switch (healthchecks.io style): GET URL/start, then URL on success or URL/fail, the summary as the body",
+        repr=False,
+    )
+    """A healthchecks.io-style check pinged at the start and end of each run (``pipeline.health``); its path is its key."""
     token_cmd: tuple[str, ...] = setting(
         (),
         command_line,
@@ -317,6 +418,17 @@ class Settings:
     )
     """The command (argument list, no shell) whose stdout is the token; after resolution it is set only when
     the token came from it (it is run again on a 401, once a run)."""
+    token_cmd_timeout: int = setting(
+        60,
+        whole_number,
+        most=3600,
+        in_file=InFile.BOTH,
+        flag="--token-cmd-timeout",
+        metavar="SECONDS",
+        help="how long a token command may take before it is stopped, its whole process group killed (default {default})",
+    )
+    """Seconds a token command (``--token-cmd``, a ``token_cmd``) may run before it is killed: a helper that hangs
+    (waiting for an unlocked vault, a network) ends in one line instead of holding the run."""
     token_file: Path | None = setting(
         None,
         absolute_path,
@@ -362,7 +474,7 @@ class Settings:
         in_file=InFile.TARGETS,
         flag="--language",
         metavar="LANG",
-        help="only repos in this language (GitLab: one request per repo)",
+        help="only repos in this language (GitLab, old Gitea: one request per repo)",
     )
     """Only repos whose (primary) language is this (case-insensitive)."""
     repos_file: Path | None = setting(
@@ -426,8 +538,13 @@ class Settings:
     (the default, when left empty). Set by resolution, never by a flag or a file."""
 
     def __post_init__(self) -> None:
-        if not self.target:
-            object.__setattr__(self, "target", self.owner)  # frozen: the one default computed from another field
+        if not self.target:  # frozen: the one default computed from other fields
+            object.__setattr__(self, "target", default_target(self.owner, self.api_base, instance=self.instance, listing=self.listing))
+
+    @property
+    def listing(self) -> Listing:
+        """What of the owner's a run lists: their repos, the repos they starred, their gists or their snippets."""
+        return chosen_listing(starred=self.starred, gists=self.gists, snippets=self.snippets)
 
     @property
     def name(self) -> str:
@@ -437,6 +554,33 @@ class Settings:
     @property
     def api_base(self) -> str:
         return api_base_of(self.provider, self.base_url)
+
+
+def chosen_listing(*, starred: bool, gists: bool, snippets: bool) -> Listing:
+    """The listing the flags choose (``validate`` refuses more than one)."""
+    if gists:
+        return Listing.GISTS
+    if snippets:
+        return Listing.SNIPPETS
+    return Listing.STARRED if starred else Listing.REPOS
+
+
+def default_target(owner: str, api_base: str, *, instance: bool = False, listing: Listing = Listing.REPOS) -> str:
+    """A target's name (and its default folder) when none is given: the owner; ``OWNER+starred``, ``OWNER+gists`` or
+    ``OWNER+snippets`` for another listing of the owner's (a name no forge gives a user or a group, so it never meets
+    the folder and the state of the owner's own repos); the instance's host for ``--all``."""
+    if listing != Listing.REPOS and owner:
+        return f"{owner}+{listing}"
+    return owner or (instance_name(api_base) if instance else "")
+
+
+def instance_name(api_base: str) -> str:
+    """What a ``--all`` target is called (and its default folder): the instance's host, with its port if not the
+    scheme's (``gitlab.example.com``, ``127.0.0.1:8080``)."""
+    parts = urlsplit(api_base)
+    host = (parts.hostname or "instance").lower()
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
 def api_base_of(provider: str, base_url: str) -> str:
@@ -460,7 +604,7 @@ SETTING_NAMES = tuple(f.name for f in fields(Settings))
 BUILTIN: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.name not in ("owner", "target")}
 """The built-in default of every setting but ``owner`` and ``target``."""
 
-_HIDDEN = frozenset({"token", "token_cmd"})
+_HIDDEN = frozenset({"token", "token_cmd", "ping_url"})
 """Never echoed in an error, whatever its value."""
 
 
@@ -523,11 +667,23 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
     ``origins`` says where a value came from, when not from a flag (``Resolved.origins``).
     """
     origins = origins or {}
-    if not settings.owner or not settings.owner.strip("/"):
-        return "name the owner to clone (an org, a user, or a GitLab group path), or try --demo"
-    info = provider_info(settings.provider)
-    if not info.nested and "/" in settings.owner:
-        return f"{settings.provider} owners have no '/': {settings.owner!r}"
+    if settings.instance:
+        problem = _instance_problem(settings)
+        if problem:
+            return problem
+    elif not settings.owner or not settings.owner.strip("/"):
+        return "name the owner to clone (an org, a user, or a GitLab group path), --all for a whole instance, or try --demo"
+    if settings.starred:
+        problem = _starred_problem(settings)
+        if problem:
+            return problem
+    if settings.gists or settings.snippets:
+        problem = _paste_problem(settings)
+        if problem:
+            return problem
+    problem = owner_problem(settings)
+    if problem:
+        return problem
     if settings.mirror:
         lean = [
             flag
@@ -549,7 +705,94 @@ def validate(settings: Settings, origins: Mapping[str, Origin] | None = None) ->
     if url.scheme == "http" and not (is_loopback(url.hostname) or settings.insecure_http):
         bad = Invalid(f"must use https: plain http to {url.hostname} would carry the token in clear (or pass --insecure-http)")
         return origins.get("base_url", FLAG).problem("base_url", settings.base_url, bad)
+    ping = urlsplit(settings.ping_url or "")
+    if ping.scheme == "http" and not (is_loopback(ping.hostname) or settings.insecure_http):
+        bad = Invalid(f"must use https: plain http to {ping.hostname} would show the check's key to the network (or pass --insecure-http)")
+        return origins.get("ping_url", FLAG).problem("ping_url", settings.ping_url, bad)
     return _credential_problem(settings) or _filter_problem(settings)
+
+
+def owner_problem(settings: Settings) -> str | None:
+    """Why the owner cannot be this forge's, or None: a ``/`` where the forge has no group paths, a ``..``
+    segment anywhere (:func:`owner_path_problem`). Resolution refuses it for every command, before any request."""
+    owner = settings.owner
+    if not owner:
+        return None  # no owner is validate's problem (or --all's)
+    if not provider_info(settings.provider).nested and "/" in owner:
+        return f"{settings.provider} owners have no '/': {owner!r}"
+    shape = owner_path_problem(owner)
+    return f"owner {owner!r} {shape}" if shape else None
+
+
+def _instance_problem(settings: Settings) -> str | None:
+    """``--all`` names no owner, on a forge that lists a whole instance, and on one's own instance: the public ones
+    (github.com, gitlab.com, codeberg.org) hold millions of other people's repositories."""
+    info = provider_info(settings.provider)
+    if settings.owner:
+        return f"--all lists every repository of the instance; it takes no owner (got {settings.owner!r})"
+    if not info.instance_listing:
+        return f"--all lists a whole instance; {settings.provider} has no such listing (name a workspace instead)"
+    if info.default_base_url and settings.api_base == info.default_base_url.rstrip("/"):
+        return (
+            f"--all is for your own instance, not {instance_name(settings.api_base)} (millions of other people's repositories): "
+            "name it with --base-url"
+        )
+    for flag, on in (
+        ("--project", settings.projects),
+        ("--affiliation", settings.affiliation),
+        ("--subgroup-include", settings.subgroup_include),
+        ("--subgroup-exclude", settings.subgroup_exclude),
+    ):
+        if on:
+            return f"{flag} selects within an owner; --all lists the whole instance (use --include/--exclude on OWNER/PATH)"
+    return None
+
+
+def _starred_problem(settings: Settings) -> str | None:
+    """``--starred`` names a user, on a forge that lists what a user starred, and selects nothing else of theirs."""
+    if not provider_info(settings.provider).starred:
+        return f"--starred lists the repos a user starred; {settings.provider} has no such listing (GitHub, Gitea and GitLab do)"
+    if settings.instance:
+        return "--starred lists the repos one user starred; --all lists a whole instance: choose one"
+    if "/" in settings.owner:
+        return f"--starred names a user, not a group path: {settings.owner!r}"
+    for flag, on in (
+        ("--project", settings.projects),
+        ("--affiliation", settings.affiliation),
+        ("--subgroup-include", settings.subgroup_include),
+        ("--subgroup-exclude", settings.subgroup_exclude),
+    ):
+        if on:
+            return f"{flag} selects among an owner's own repos; --starred lists the repos a user starred (use --include/--exclude on OWNER/NAME)"
+    return None
+
+
+def _paste_problem(settings: Settings) -> str | None:
+    """``--gists`` (GitHub) and ``--snippets`` (GitLab) name an owner on a forge that has them, and choose one listing."""
+    flag, kind = ("--gists", "gists") if settings.gists else ("--snippets", "snippets")
+    info = provider_info(settings.provider)
+    if not (info.gists if settings.gists else info.snippets):
+        where = "GitHub" if settings.gists else "GitLab"
+        return f"{flag} lists {kind}; {settings.provider} has none ({where} does)"
+    chosen = [name for name, on in (("--starred", settings.starred), ("--gists", settings.gists), ("--snippets", settings.snippets)) if on]
+    if len(chosen) > 1 or settings.instance:
+        return f"{' and '.join(chosen + (['--all'] if settings.instance else []))} are different listings: choose one (a target each)"
+    if settings.gists and "/" in settings.owner:
+        return f"--gists names a user, not a path: {settings.owner!r}"
+    if settings.gists and settings.protocol == CloneProtocol.SSH:
+        return "--gists clones over https (GitHub lists no ssh URL for a gist): drop --protocol ssh"
+    for option, on in (
+        ("--project", settings.projects),
+        ("--affiliation", settings.affiliation),
+        ("--topic", settings.topics),
+        ("--language", settings.language),
+        ("--wikis", settings.wikis),
+        ("--skip-forks", settings.skip_forks),
+        ("--repos-file", settings.repos_file),
+    ):
+        if on:
+            return f"{option} selects among repos; {flag} lists {kind} (use --include/--exclude on the {kind[:-1]} id)"
+    return None
 
 
 def _credential_problem(settings: Settings) -> str | None:

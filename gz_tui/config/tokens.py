@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,9 +29,9 @@ class TokenSourceError(ConfigError):
     """A token command or file that gave no token: one line, exit 2."""
 
 
-def run_token_command(command: Sequence[str], environ: Mapping[str, str], where: str = "--token-cmd") -> str:
+def run_token_command(command: Sequence[str], environ: Mapping[str, str], where: str = "--token-cmd", *, limit: float) -> str:
     try:
-        return auth.run_token_command(command, environ, where)
+        return auth.run_token_command(command, environ, where, limit=limit)
     except auth.CredentialError as exc:
         raise TokenSourceError(str(exc)) from None
 
@@ -107,6 +107,8 @@ def find_token(
     environ: Mapping[str, str],
     warnings: list[str],
     gh_answers: dict[str, str | None] | None = None,
+    *,
+    limit: float,
 ) -> FoundToken:
     """The token for ``provider``'s API at ``api_base``: the first source that has one wins.
 
@@ -114,14 +116,37 @@ def find_token(
     run, most specific first (a ``[targets.NAME]`` table, then its profile), and only those whose forge is the one
     in use: a token written for one forge is never sent anywhere else. The first table naming a way to get the
     token (``token_env``, ``token_cmd`` or ``token_file``) is the one used. ``gh_answers`` remembers ``gh auth
-    token`` per API root across the targets of one run. A token command or file that fails raises
-    :class:`TokenSourceError`.
+    token`` per API root across the targets of one run. A token command (run for at most ``limit`` seconds) or file
+    that fails raises :class:`TokenSourceError`, and so does a token, from wherever, that no forge could be sent
+    (:func:`~gz_tui.forges.auth.token_problem`; a leading byte-order mark is dropped, not refused).
     """
+    found = _find_token(given, holders, provider, api_base, environ, warnings, gh_answers, limit)
+    if not found.token:
+        return found
+    token = auth.clean_token(found.token)
+    problem = auth.token_problem(token)
+    if problem:
+        raise TokenSourceError(
+            f"the token from {found.token_source} holds {problem}; a token is printable ASCII (check for a stray character)"
+        )
+    return replace(found, token=token)
+
+
+def _find_token(
+    given: Mapping[str, Any],
+    holders: Sequence[TokenHolder],
+    provider: str,
+    api_base: str,
+    environ: Mapping[str, str],
+    warnings: list[str],
+    gh_answers: dict[str, str | None] | None,
+    limit: float,
+) -> FoundToken:
     if "token" in given:
         return FoundToken(given["token"], "flag", "--token")
     if "token_cmd" in given:
         command = tuple(given["token_cmd"])
-        return FoundToken(run_token_command(command, environ), "flag --token-cmd", "--token-cmd", command)
+        return FoundToken(run_token_command(command, environ, limit=limit), "flag --token-cmd", "--token-cmd", command)
     if "token_file" in given:
         return FoundToken(read_token_file(Path(given["token_file"])), "flag --token-file", f"--token-file {given['token_file']}")
     for label, table, source in holders:
@@ -133,7 +158,7 @@ def find_token(
             warnings.append(f'{label} token_env = "{var}", but {var} is not set')
         if "token_cmd" in table:
             command = tuple(table["token_cmd"])
-            token = run_token_command(command, environ, f"{source} token_cmd")
+            token = run_token_command(command, environ, f"{source} token_cmd", limit=limit)
             return FoundToken(token, f"{source} token_cmd", f"token_cmd of {label}", command)
         if "token_file" in table:
             path = Path(table["token_file"])

@@ -99,6 +99,27 @@ def text(value: Any) -> str:
     raise Invalid.expecting("a non-empty string")
 
 
+def owner_path_problem(owner: str) -> str | None:
+    """Why ``owner`` cannot name an owner (its folder is ``DEST/<last segment>``), or None: a ``.`` or ``..``
+    segment or an empty one would put clones outside the destination or in the wrong folder, and a backslash
+    or a control character names no owner on any forge."""
+    if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in owner):
+        return "has a backslash or a control character (an owner never does)"
+    if any(segment in ("", ".", "..") for segment in owner.strip("/").split("/")):
+        return 'has a "." or ".." or empty path segment (an owner is a name, or a GitLab group path like group/subgroup)'
+    return None
+
+
+@kind()
+def owner_name(value: Any) -> str:
+    """An owner: a non-empty name, or a GitLab group path, with no segment that leaves the destination."""
+    owner: str = text(value)
+    problem = owner_path_problem(owner)
+    if problem:
+        raise Invalid(problem)
+    return owner
+
+
 @kind()
 def secret(value: Any) -> str:
     """A token: any string; an empty one means "no token" (``--token ''`` skips the environment and gh)."""

@@ -1,5 +1,5 @@
-"""The embedded forge: GitHub / GitLab / Gitea / Bitbucket (Cloud and Data Center) listing APIs and git smart HTTP
-on 127.0.0.1.
+"""The embedded forge: GitHub / GitLab / Gitea / Bitbucket (Cloud and Data Center) / Sourcehut / Gogs listing APIs and
+git smart HTTP on 127.0.0.1.
 
 Used by the tests, ``gz-tui --demo`` and the benchmarks, so every client behaviour can be checked
 against real HTTP and real ``git`` without the network. Stdlib only; never imports Textual::
@@ -10,12 +10,15 @@ against real HTTP and real ``git`` without the network. Stdlib only; never impor
         httpx.get(f"{sim.base_url}/api/v1/orgs/acme/repos")              # Gitea
         httpx.get(f"{sim.base_url}/2.0/repositories/acme?pagelen=100")   # Bitbucket Cloud
         httpx.get(f"{sim.base_url}/rest/api/1.0/projects/ACME/repos")    # Bitbucket Data Center (git: /scm/acme/x.git)
+        httpx.post(f"{sim.base_url}/query", json={"query": "{ user(username: \"acme\") { id } }"})  # Sourcehut (git: /~acme/x)
+        httpx.get(f"{sim.base_url}/gogs/api/v1/orgs/acme/repos")          # Gogs at /gogs (git: /gogs/acme/x.git)
         subprocess.run(["git", "clone", "--", sim.git_url("repo-00001"), "dest"])
         sim.push_commit("repo-00001"); sim.requests()
         sim.rename_repo("repo-00002", "new-name")    # the old name now answers each forge's redirect
 
 Module map: ``sim`` (the handle), ``server`` (HTTP/1.1 I/O), ``dispatch`` (order of refusals),
-``github_api``/``gitlab_api``/``gitea_api``/``bitbucket_api``/``bitbucket_server_api`` (one flavour each), ``limits`` (quota, faults),
+``github_api``/``gitlab_api``/``gitea_api``/``bitbucket_api``/``bitbucket_server_api``/``sourcehut_api``/``gogs_api``
+(one flavour each), ``limits`` (quota, faults),
 ``catalog`` (generated metadata, renames, churn), ``hostile`` (dangerous entries and page bodies), ``repos`` +
 ``git_objects`` (lazy bare repos), ``git_http`` (``git http-backend`` as CGI), ``records`` (log),
 ``app_auth`` (a GitHub App: JWTs verified, installation tokens issued and expired).

@@ -50,6 +50,8 @@ class ApiRequest:
     """Served as nobody (``Scenario.bad_token_as_anonymous``): public repos only, "who am I" refused."""
     credential: str = ""
     """The credential's label (see ``Response.credential``), set by the dispatcher once it is accepted."""
+    body: bytes = b""
+    """The request's body (a GraphQL query's POST)."""
 
     def param(self, name: str) -> str | None:
         for key, value in self.query:
@@ -198,9 +200,12 @@ class PageCut:
     """``deep_json`` or ``gzip_bomb`` when this page's body is replaced by that attack."""
 
 
-def cut_page(items: Sequence[T], page: int, per_page: int, scenario: Scenario, hostile: bool = True) -> PageCut:
+def cut_page(
+    items: Sequence[T], page: int, per_page: int, scenario: Scenario, hostile: bool = True, listing_page: int | None = None
+) -> PageCut:
     """The ``page``-th slice of ``items`` (1-based offsets) and its ``next`` page; ``hostile`` lets
-    ``Scenario.hostile_listing`` spoil it (repo listings only)."""
+    ``Scenario.hostile_listing`` spoil it (repo listings only) when ``listing_page`` (the page of the whole listing this
+    one is: ``page`` unless the items were already cut by a cursor such as GitLab's ``id_after``) is the spoiled one."""
     total = len(items)
     kind = scenario.hostile_listing if hostile else None
     if kind == "duplicates":
@@ -209,7 +214,7 @@ def cut_page(items: Sequence[T], page: int, per_page: int, scenario: Scenario, h
     chosen = items[start:end] if start < len(items) else ()
     next_page: int | None = page + 1 if end < len(items) else None
     spoiled = None
-    if kind is not None and page == scenario.hostile_listing_page:
+    if kind is not None and (page if listing_page is None else listing_page) == scenario.hostile_listing_page:
         if kind == "self_next":
             next_page = page
         elif kind == "next_cycle":

@@ -118,6 +118,8 @@ class BitbucketServerApi:
                 return self._json({"version": VERSION, "buildNumber": "8019001", "buildDate": "1735689600000", "displayName": "Bitbucket"})
             case ["projects", key, "repos"] if self._is_project(key):
                 return self._listing(request)
+            case ["repos"]:  # every repository the caller may see: here, the one project's
+                return self._listing(request)
             case ["users", slug, "repos"] if self._site.owner_kind == "user" and slug.lower() == self._site.org.lower():
                 return self._listing(request)
             case ["users", slug, *_]:

@@ -158,6 +158,8 @@ class Catalog:
         """Old names and old GitLab paths (lower-cased) of renamed repos → the repo now."""
         self._removals: list[tuple[int, str | None]] = []
         """(page, name) pairs from :meth:`remove_after_page`, each waiting for its page to be served."""
+        self._stars: list[tuple[int, int]] = []
+        """(repo id, when starred) of the repos the token's user starred, oldest star first."""
         self.groups: dict[str, GroupMeta] = {}
         self._add_group("")
         for rel in GROUP_LAYOUT[1:]:
@@ -263,6 +265,22 @@ class Catalog:
         """A listed repo by its forge id (shared-in GitLab projects included)."""
         with self._lock:
             return self._by_id.get(number) or next((m for m in self.shared if m.id == number), None)
+
+    def star(self, meta: RepoMeta, when: int) -> None:
+        """The token's user stars ``meta`` (again: no change)."""
+        with self._lock:
+            if all(number != meta.id for number, _ in self._stars):
+                self._stars.append((meta.id, when))
+
+    def unstar(self, meta: RepoMeta) -> None:
+        with self._lock:
+            self._stars = [(number, when) for number, when in self._stars if number != meta.id]
+
+    def starred(self) -> list[tuple[RepoMeta, int]]:
+        """The repos the token's user stars and when, oldest star first (a deleted repo is starred by nobody)."""
+        with self._lock:
+            found = [(self._by_id.get(number), when) for number, when in self._stars]
+            return [(meta, when) for meta, when in found if meta is not None]
 
     def moved(self, name: str) -> RepoMeta | None:
         """The repo an old name (or old GitLab path) of a renamed repo now belongs to, case-insensitively."""

@@ -7,14 +7,17 @@ one place is what makes each scenario option independent of the provider being s
 git: authentication → push refused → the repo, its wiki (an empty one answered as
 ``Scenario.empty_wiki`` says) or a renamed repo's old name (redirected) → throttling → the backend,
 whose pack may be stalled or trickled. Every repo is served at each flavour's URL: ``/{org}/{path}.git``
-(GitHub, GitLab, Gitea, Bitbucket Cloud) and Bitbucket Data Center's ``/scm/{key}/{slug}.git`` (``/scm/~user/…``
-for a user's), where Basic auth must name the token's own user (project and repository tokens are Bearer only).
+(GitHub, GitLab, Gitea, Bitbucket Cloud), Bitbucket Data Center's ``/scm/{key}/{slug}.git`` (``/scm/~user/…``
+for a user's), where Basic auth must name the token's own user (project and repository tokens are Bearer only),
+Gogs's ``/gogs/{owner}/{name}.git`` and Sourcehut's ``/~{user}/{name}``, which takes no credential at all (public
+repos only: Sourcehut serves private ones over ssh).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,9 @@ from gz_tui.forge_sim.api_common import TOKEN_USER, ApiRequest, ForgeApi, Respon
 from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import WIKI_SUFFIX, Catalog, RepoMeta
 from gz_tui.forge_sim.git_http import BackendRequest, BackendResponse, run_backend
+from gz_tui.forge_sim.lfs import LFS_TYPE, batch_answer, media_signature, object_path
 from gz_tui.forge_sim.limits import Limiter
+from gz_tui.forge_sim.pastes import Pastes
 from gz_tui.forge_sim.repos import RepoStore
 from gz_tui.forge_sim.scenario import Scenario
 
@@ -36,6 +41,8 @@ _TEXT = "text/plain; charset=utf-8"
 ATLASSIAN_API_TOKEN_USER = "x-bitbucket-api-token-auth"
 """git's user name with a Bitbucket Cloud API token (the forge's token written ``EMAIL:TOKEN``)."""
 DATA_CENTER_GIT = "scm/"
+GOGS_GIT = "gogs/"
+"""The sim's Gogs is installed at ``/gogs/``: its clone URLs are ``/gogs/{owner}/{name}.git``."""
 
 
 def is_app_route(path: str) -> bool:
@@ -83,6 +90,7 @@ class Dispatcher:
         catalog: Catalog,
         store: RepoStore,
         app: AppAuthority | None = None,
+        pastes: Pastes | None = None,
     ) -> None:
         self.scenario = scenario
         self.token = token
@@ -91,6 +99,8 @@ class Dispatcher:
         self.store = store
         self.app = app
         """A GitHub App the forge knows: its JWTs open the app routes, its installation tokens everything else."""
+        self.pastes = pastes
+        """Gists and snippets, each served at its own git URL (``forge_sim.pastes``)."""
 
     def credential_of(self, api: ForgeApi, request: ApiRequest) -> tuple[bool, str, bool]:
         """(accepted, label, anonymous) of the credential an API request carries: an app JWT on the app routes, an
@@ -206,18 +216,40 @@ class Dispatcher:
         return password == token
 
     def serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, authorization: str | None) -> GitAnswer:
-        data_center = repo_path.startswith(DATA_CENTER_GIT) and self.catalog.org.lower() != DATA_CENTER_GIT[:-1]
+        org = self.catalog.org.lower()
+        data_center = repo_path.startswith(DATA_CENTER_GIT) and org != DATA_CENTER_GIT[:-1]
+        gogs = repo_path.startswith(GOGS_GIT) and org != GOGS_GIT[:-1]
+        sourcehut = repo_path.startswith("~")
         accepted, credential = self.git_credential(authorization, data_center=data_center)
+        public_only = sourcehut
+        if sourcehut:  # git.sr.ht takes no token over https: public repos are served to anyone, private ones to no one
+            accepted, credential = True, "token" if authorization else "none"
+        elif not accepted and not authorization and self.scenario.bad_token_as_anonymous:
+            # public repos to nobody in particular; a wrong credential is still refused, as GitHub and Gitea do over git
+            accepted, credential, public_only = True, "none", True
         if self.scenario.git_latency > 0:
             time.sleep(self.scenario.git_latency)
         prefix = ""
         if data_center:
             prefix, repo_path = f"/{DATA_CENTER_GIT[:-1]}", repo_path.removeprefix(DATA_CENTER_GIT)
-        answer = self._serve_git(repo_path, rest, query, request, accepted, prefix)
+        if gogs:
+            prefix, repo_path = f"/{GOGS_GIT[:-1]}", repo_path.removeprefix(GOGS_GIT)
+        answer = self._serve_git(repo_path, rest, query, request, accepted, prefix, tilde=data_center or sourcehut, public_only=public_only)
         answer.credential = credential
         return answer
 
-    def _serve_git(self, repo_path: str, rest: str, query: str, request: BackendRequest, accepted: bool, prefix: str = "") -> GitAnswer:
+    def _serve_git(
+        self,
+        repo_path: str,
+        rest: str,
+        query: str,
+        request: BackendRequest,
+        accepted: bool,
+        prefix: str = "",
+        *,
+        tilde: bool = False,
+        public_only: bool = False,
+    ) -> GitAnswer:
         if not accepted:
             denied = Response(
                 401,
@@ -228,11 +260,15 @@ class Dispatcher:
             return GitAnswer(denied)
         if rest == "/git-receive-pack" or "service=git-receive-pack" in query:
             return GitAnswer(Response(403, b"Pushing is not allowed on this forge\n", content_type=_TEXT))
+        if self.pastes is not None and not prefix and Pastes.is_paste_path(repo_path):
+            return self._serve_paste(repo_path, rest, request, public_only=public_only)
         named, _, path = repo_path.partition("/")
-        owner = named.removeprefix("~") if prefix else named  # Data Center: a user's personal project is ~USER
+        owner = named.removeprefix("~") if tilde else named  # Data Center (a user's personal project), Sourcehut: ~USER
         if not path:
             return GitAnswer(_git_not_found())
         meta = self.catalog.find_servable(owner, path)
+        if meta is not None and public_only and meta.private:
+            return GitAnswer(_git_not_found())
         wiki = meta is None and path.endswith(WIKI_SUFFIX)
         if wiki:  # NAME.wiki.git: served when it has pages; an empty one answers as Scenario.empty_wiki says
             meta = self.catalog.find_wiki(owner, path)
@@ -262,6 +298,23 @@ class Dispatcher:
         request.path_info = f"/{path_on_disk.relative_to(self.store.root).as_posix()}{rest}"
         return GitAnswer(backend=run_backend(self.store.root, request), pace=self._pace(name, rest, request.body))
 
+    def _serve_paste(self, repo_path: str, rest: str, request: BackendRequest, *, public_only: bool) -> GitAnswer:
+        """A gist (secret ones too: GitHub serves them to anyone with the URL) or a snippet (a private one only to a
+        caller the forge lets in)."""
+        assert self.pastes is not None
+
+        def project_at(path: str) -> RepoMeta | None:
+            owner, _, rest_of_path = path.partition("/")
+            return self.catalog.find_servable(owner, rest_of_path) if rest_of_path else None
+
+        paste = self.pastes.by_git_path(repo_path, project_at)
+        if paste is None or (public_only and not paste.public and paste.kind == "snippet"):
+            return GitAnswer(_git_not_found())
+        folder, name = paste.disk
+        path_on_disk = self.store.ensure(folder, name, paste.created)
+        request.path_info = f"/{path_on_disk.relative_to(self.store.root).as_posix()}{rest}"
+        return GitAnswer(backend=run_backend(self.store.root, request), pace=self._pace(paste.id, rest, request.body))
+
     def _empty_wiki(self, rest: str) -> Response:
         shape = self.scenario.empty_wiki
         if shape == "no_refs":
@@ -282,8 +335,62 @@ class Dispatcher:
             return "trickle"
         return None
 
+    # -- Git LFS --
+
+    def serve_lfs(
+        self, repo_path: str, oid: str | None, body: bytes, authorization: str | None, base_url: str, media_base: str
+    ) -> Response:
+        """The batch API (``oid`` None) or one object of the repo at ``/{repo_path}.git``, authenticated as git is
+        (a private repo to its token only); a missing repo or object is 404, a refused credential 401."""
+        accepted, credential = self.git_credential(authorization)
+        owner, _, path = repo_path.partition("/")
+        meta = self.catalog.find_servable(owner, path) if path else None
+        if not accepted or (meta is not None and meta.private and self.token is not None and credential != "token"):
+            refused = _lfs_error(401, "Credentials needed")
+            refused.headers.append(("LFS-Authenticate", 'Basic realm="gz-tui forge"'))
+            refused.credential = credential
+            return refused
+        if meta is None:
+            answer = _lfs_error(404, "Repository not found")
+        else:
+            disk = self.disk_path(meta)
+            if oid is None:
+                status, payload = batch_answer(
+                    body,
+                    repo=disk,
+                    repo_id=meta.id,
+                    repo_url=f"{base_url}/{repo_path}.git",
+                    media_base=media_base,
+                    style=self.scenario.lfs_style,
+                    authorization=authorization,
+                )
+                answer = Response(status, payload, content_type=LFS_TYPE)
+            else:
+                answer = _lfs_object(object_path(disk, oid))
+        answer.credential = credential
+        return answer
+
+    def serve_lfs_media(self, repo_id: int, oid: str, signature: str) -> Response:
+        """GitHub's media host: a presigned object URL, served to whoever holds the signature (no credential)."""
+        meta = self.catalog.by_id(repo_id)
+        if meta is None or signature != media_signature(repo_id, oid):
+            return Response(403, b"<Error><Code>AccessDenied</Code></Error>", content_type="application/xml")
+        return _lfs_object(object_path(self.disk_path(meta), oid))
+
     def disk_path(self, meta: RepoMeta) -> Path:
         return self.store.ensure(meta.owner or self.catalog.org, meta.disk, meta.created)
+
+
+def _lfs_error(status: int, message: str) -> Response:
+    return Response(status, json.dumps({"message": message}).encode(), content_type=LFS_TYPE)
+
+
+def _lfs_object(path: Path) -> Response:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return _lfs_error(404, "Object does not exist")
+    return Response(200, data, content_type="application/octet-stream")
 
 
 def _git_not_found() -> Response:

@@ -18,12 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GIT_PATH = re.compile(r"^/(?P<repo>.+?)\.git(?P<wiki>/wiki)?(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$")
+SOURCEHUT_GIT_PATH = re.compile(
+    r"^/(?P<repo>~[^/]+/[^/]+?)(?:\.git)?(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$"
+)
+"""git.sr.ht's ``/~user/name`` (with or without ``.git``)."""
 _CHUNK = 64 * 1024
 
 
 def match_git_path(path: str) -> tuple[str, str] | None:
     """Split ``/acme/sub/x.git/info/refs`` into (``acme/sub/x``, ``/info/refs``), or None if not git. Bitbucket Cloud's
-    wiki URL ``/acme/x.git/wiki/info/refs`` names the same wiki as ``/acme/x.wiki.git/info/refs``: ``acme/x.wiki``."""
+    wiki URL ``/acme/x.git/wiki/info/refs`` names the same wiki as ``/acme/x.wiki.git/info/refs``: ``acme/x.wiki``;
+    Sourcehut's ``/~acme/x/info/refs`` is ``~acme/x``."""
+    sourcehut = SOURCEHUT_GIT_PATH.match(path)
+    if sourcehut is not None:
+        return sourcehut.group("repo"), sourcehut.group("rest")
     match = GIT_PATH.match(path)
     if match is None:
         return None

@@ -1,5 +1,8 @@
-"""Gitea / Forgejo v1 org listing (FORGE-APIS §3): ``limit`` silently clamped to 50, ``X-Total-Count``,
-``Link`` rels joined by ``","`` with URLs built from the configured app URL, ordered by id.
+"""Gitea / Forgejo v1 org listing (FORGE-APIS §3): ``limit`` silently clamped to ``MAX_RESPONSE_ITEMS`` (50 unless
+``Scenario.gitea_max_response_items`` says otherwise; ``/settings/api`` tells it), ``X-Total-Count``, ``Link`` rels
+joined by ``","`` with URLs built from the configured app URL, ordered by id. ``/repos/search`` (every repo the caller
+may see, in a ``{"ok": true, "data": [...]}`` envelope) pages the same way. ``/version`` says ``1.23.0``, or Forgejo's
+``9.0.0+gitea-1.22.0`` shape when ``Scenario.forgejo_version`` is set.
 
 Per repo: ``/repos/{owner}/{name}`` (with ``/topics`` → ``{"topics": [...]}`` and ``/languages`` → bytes per
 language) and ``/repositories/{id}``. A renamed repo's old name answers ``307`` (``302`` before 1.17) with a
@@ -35,8 +38,11 @@ CURRENT_VERSION = (1, 23)
 TOPICS_SINCE = (1, 23)
 LANGUAGE_SINCE = (1, 17)
 TEMPORARY_REDIRECT_SINCE = (1, 17)
+SETTINGS_SINCE = (1, 13)
+"""The ``/settings/*`` endpoints came with Gitea 1.13 (go-gitea/gitea PRs #11758 and #11854, June 2020); before, 404."""
 DEFAULT_PAGING_NUM = 30
-MAX_RESPONSE_ITEMS = 50
+FORGEJO_GITEA_COMPAT = "1.22.0"
+"""The Gitea release a simulated Forgejo says it is compatible with (``+gitea-1.22.0``)."""
 _JSON = "application/json;charset=utf-8"
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -96,11 +102,14 @@ class GiteaApi:
         is_org = self._site.owner_kind == "org"
         match parts:
             case ["version"]:
+                forgejo = self._scenario.forgejo_version
+                if forgejo:
+                    return self._json({"version": f"{forgejo}+gitea-{FORGEJO_GITEA_COMPAT}"})
                 return self._json({"version": f"{self._version[0]}.{self._version[1]}.0"})
-            case ["settings", "api"]:
+            case ["settings", "api"] if self._version >= SETTINGS_SINCE:
                 return self._json(
                     {
-                        "max_response_items": MAX_RESPONSE_ITEMS,
+                        "max_response_items": self._scenario.gitea_max_response_items,
                         "default_paging_num": DEFAULT_PAGING_NUM,
                         "default_git_trees_per_page": 1000,
                         "default_max_blob_size": 10_485_760,
@@ -115,6 +124,8 @@ class GiteaApi:
                 if meta is None or meta.owner is not None or not self._visible(request, meta):
                     return self._not_found(request)
                 return Response(200, self._repo_json(meta), content_type=_JSON, cacheable=True)
+            case ["repos", "search"]:
+                return self._listing(request, envelope=True)
             case ["repos", owner, name, *rest] if len(rest) <= 1:
                 return self._repo_part(request, owner, name, rest)
             case ["orgs", name]:
@@ -125,6 +136,16 @@ class GiteaApi:
                 if is_org and self._is_owner(name):
                     return self._listing(request)
                 return self._message(request, 404, "GetOrgByName")
+            case ["users", name, "starred"]:
+                if name.lower() == TOKEN_USER:
+                    return self._starred(request)
+                return self._message(request, 404, "GetUserByName")
+            case ["user", "starred", owner, name]:
+                if request.anonymous or not request.header("authorization"):
+                    return self.unauthorized(request)
+                starred = {m.id for m, _ in self._catalog.starred()}
+                meta = self._catalog.find(name) if self._is_owner(owner) else None
+                return Response(204, b"", content_type=None) if meta is not None and meta.id in starred else self._not_found(request)
             case ["users", name]:
                 if self._is_owner(name):
                     return self._json(self._user(self._site.org, owner_id(self._site.org)))
@@ -175,17 +196,20 @@ class GiteaApi:
 
     # -- listing --
 
-    def _listing(self, request: ApiRequest) -> Response:
+    def _listing(self, request: ApiRequest, *, envelope: bool = False) -> Response:
+        """An owner's repos, or (``envelope``: ``/repos/search``) every repo the caller may see, shared-in ones of
+        other owners included, as ``{"ok": true, "data": [...]}``."""
         limit = request.int_param("limit", DEFAULT_PAGING_NUM)
-        limit = DEFAULT_PAGING_NUM if limit <= 0 else min(limit, MAX_RESPONSE_ITEMS)
+        limit = DEFAULT_PAGING_NUM if limit <= 0 else min(limit, self._scenario.gitea_max_response_items)
         page = max(1, request.int_param("page", 1))
 
         anonymous = request.anonymous
 
         def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
-            return sorted((m for m in repos if not (anonymous and m.private)), key=lambda m: m.id)
+            everything = [*repos, *self._catalog.shared] if envelope else repos
+            return sorted((m for m in everything if not (anonymous and m.private)), key=lambda m: m.id)
 
-        view = self._catalog.view(("gitea", anonymous), build)
+        view = self._catalog.view(("gitea", anonymous, envelope), build)
         cut = cut_page(view, page, limit, self._scenario)
         headers = [("X-Total-Count", str(cut.total)), ("Access-Control-Expose-Headers", "X-Total-Count, Link")]
         link = self._link(request, page, cut.next_page, cut.last if cut.total else 0)
@@ -198,7 +222,24 @@ class GiteaApi:
         if cut.spoiled is not None:
             return spoiled_page(cut, headers, on_served, content_type=_JSON)
         body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
+        if envelope:
+            body = b'{"ok":true,"data":' + body + b"}"
         return Response(200, body, headers, content_type=_JSON, cacheable=True, on_served=on_served)
+
+    def _starred(self, request: ApiRequest) -> Response:
+        """``/users/{user}/starred``: the repos the user starred, most recent star first (Gitea orders stars by their
+        id, descending), ``limit`` clamped to ``MAX_RESPONSE_ITEMS`` like every listing."""
+        limit = request.int_param("limit", DEFAULT_PAGING_NUM)
+        limit = DEFAULT_PAGING_NUM if limit <= 0 else min(limit, self._scenario.gitea_max_response_items)
+        page = max(1, request.int_param("page", 1))
+        stars = [m for m, _ in reversed(self._catalog.starred()) if not (m.private and request.anonymous)]
+        cut = cut_page(stars, page, limit, self._scenario, hostile=False)
+        headers = [("X-Total-Count", str(cut.total)), ("Access-Control-Expose-Headers", "X-Total-Count, Link")]
+        link = self._link(request, page, cut.next_page, cut.last if cut.total else 0)
+        if link:
+            headers.append(("Link", link))
+        body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
+        return Response(200, body, headers, content_type=_JSON, cacheable=True)
 
     def _link(self, request: ApiRequest, page: int, next_page: int | None, last: int) -> str:
         """Gitea's ``genAPILinks``: ``next``, ``last``, ``first``, ``prev``; sorted query (Go ``Encode``)."""

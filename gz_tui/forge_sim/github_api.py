@@ -33,6 +33,7 @@ from gz_tui.forge_sim.api_common import (
 from gz_tui.forge_sim.app_auth import AppAuthority
 from gz_tui.forge_sim.catalog import BASE_EPOCH, Catalog, RepoMeta
 from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.pastes import PasteMeta, Pastes
 from gz_tui.forge_sim.scenario import Scenario
 
 DOCS = "https://docs.github.com/rest"
@@ -118,13 +119,21 @@ def _error(status: int, message: str, docs: str = DOCS) -> bytes:
     return json_bytes({"message": message, "documentation_url": docs, "status": str(status)})
 
 
+_INSTANCE_PAGE = 100
+_SHORT_KEYS = ("id", "node_id", "name", "full_name", "private", "owner", "html_url", "description", "fork", "url")
+"""What a ``/repositories`` entry holds (then the ``*_url`` templates, left out here)."""
+
+
 class GitHubApi:
     """GitHub flavour of :class:`~gz_tui.forge_sim.api_common.ForgeApi`."""
 
     provider = "github"
 
-    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario, app: AppAuthority | None = None) -> None:
+    def __init__(
+        self, site: Site, catalog: Catalog, scenario: Scenario, app: AppAuthority | None = None, pastes: Pastes | None = None
+    ) -> None:
         self._app = app
+        self._pastes = pastes
         self._site = site
         self._catalog = catalog
         self._scenario = scenario
@@ -188,6 +197,9 @@ class GitHubApi:
                     return self._json(self._installation())
                 case ("POST", ["app", "installations", number, "access_tokens"]) if number == str(self._app.app.installation_id):
                     failure = self._app.mint_failure
+                    after = self._scenario.app_mints_before_failure
+                    if failure is None and after is not None and self._app.issued >= after:
+                        failure = self._scenario.app_mint_failure
                     if failure == "hang":
                         return Response(0, hold=True)
                     if failure is not None:
@@ -211,6 +223,23 @@ class GitHubApi:
                 return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
             case ["organizations", number, "repos"] if is_org and number == str(self._org_id):
                 return self._listing(request, f"/organizations/{self._org_id}/repos", user_endpoint=False)
+            case ["users", name, "starred"] if name.lower() == self._starrer.lower():
+                return self._starred(request)
+            case ["user", "starred", owner, name]:
+                if not _authenticated(request):
+                    return Response(401, _error(401, "Requires authentication"))
+                starred = {m.id for m, _ in self._catalog.starred()}
+                meta = self._catalog.find(name) if self._is_owner(owner) else None
+                return Response(204, b"") if meta is not None and meta.id in starred else self._not_found()
+            case ["users", name, "gists"] if name.lower() == self._starrer.lower():
+                return self._gists(request, f"/users/{self._starrer}/gists", secret=False)
+            case ["users", name, "gists"] if self._is_owner(name):
+                return Response(200, b"[]", cacheable=True)  # an organisation has no gists
+            case ["gists"]:  # the token's user's, secret ones too; to an anonymous caller every public gist
+                return self._gists(request, "/gists", secret=_authenticated(request))
+            case ["gists", number]:
+                gist = self._pastes.find("gist", number) if self._pastes is not None else None
+                return self._json(self._gist_object(gist)) if gist is not None else self._not_found()
             case ["users", name] if self._is_owner(name):
                 return self._json(self._owner_object(request))
             case ["users", name, "repos"] if self._is_owner(name):
@@ -253,6 +282,8 @@ class GitHubApi:
                         return self._moved(request, moved, rest)
                     return self._not_found()
                 return self._repo_part(request, meta, rest)
+            case ["repositories"]:
+                return self._all_repositories(request)
             case ["repositories", number, *rest] if number.isdigit() and len(rest) <= 1:
                 meta = self._catalog.by_id(int(number))
                 if meta is None or meta.owner is not None:
@@ -305,6 +336,64 @@ class GitHubApi:
 
         return self._catalog.view(("github", sort, direction, kind, own, shared), build)
 
+    @property
+    def _starrer(self) -> str:
+        """The user whose stars the forge knows: the token's (the org's sims), or the user who is the owner."""
+        return TOKEN_USER if self._site.owner_kind == "org" else self._site.org
+
+    def _starred(self, request: ApiRequest) -> Response:
+        """``/users/{user}/starred``: the repos the user starred, by when (``sort=created``, the default) or by the repo's
+        last update (``sort=updated``), newest first unless ``direction=asc``; public ones only to an anonymous caller."""
+        sort = request.param("sort") if request.param("sort") in ("created", "updated") else "created"
+        direction = request.param("direction") if request.param("direction") in ("asc", "desc") else "desc"
+        stars = [(m, when) for m, when in self._catalog.starred() if not (m.private and request.anonymous)]
+        stars.sort(key=(lambda pair: pair[1]) if sort == "created" else (lambda pair: pair[0].updated), reverse=direction == "desc")
+        per_page = min(100, max(1, request.int_param("per_page", 30)))
+        page = max(1, request.int_param("page", 1))
+        cut = cut_page([m for m, _ in stars], page, per_page, self._scenario, hostile=False)
+        link = self._link(request, f"/users/{self._starrer}/starred", cut)
+        body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
+        return Response(200, body, [("link", link)] if link else [], cacheable=True)
+
+    def _gists(self, request: ApiRequest, link_path: str, *, secret: bool) -> Response:
+        """A gist listing: newest first (GitHub does not document the order; this is what its pages show), paged by
+        ``page``/``per_page`` (30, at most 100) with a ``Link`` header like the repo listings; ``secret``: the secret
+        ones too (``/gists`` to its owner's token), else the public ones only (``/users/U/gists``, even to U)."""
+        gists = self._pastes.gists() if self._pastes is not None else []
+        chosen = [g for g in reversed(gists) if secret or g.public]
+        per_page = min(100, max(1, request.int_param("per_page", 30)))
+        page = max(1, request.int_param("page", 1))
+        cut = cut_page(chosen, page, per_page, self._scenario, hostile=False)
+        link = self._link(request, link_path, cut)
+        body = json_bytes([self._gist_object(g) for g in cut.items])
+        return Response(200, body, [("link", link)] if link else [], cacheable=True)
+
+    def _gist_object(self, gist: PasteMeta) -> dict[str, Any]:
+        """A ``base-gist``: GitHub Enterprise's git URLs (``/gist/ID.git`` on the API's host; github.com's are on
+        ``gist.github.com``)."""
+        base = self._site.base_url
+        api = f"{base}/gists/{gist.id}"
+        return {
+            "url": api,
+            "forks_url": f"{api}/forks",
+            "commits_url": f"{api}/commits",
+            "id": gist.id,
+            "node_id": base64.b64encode(f"04:Gist{gist.id}".encode()).decode(),
+            "git_pull_url": f"{base}/gist/{gist.id}.git",
+            "git_push_url": f"{base}/gist/{gist.id}.git",
+            "html_url": f"{base}/gist/{gist.id}",
+            "files": {"README.md": {"filename": "README.md", "type": "text/markdown", "language": "Markdown", "size": 40}},
+            "public": gist.public,
+            "created_at": iso(gist.created),
+            "updated_at": iso(gist.updated),
+            "description": f"Generated {gist.title}",
+            "comments": 0,
+            "user": None,
+            "comments_url": f"{api}/comments",
+            "owner": self._owner(self._starrer),
+            "truncated": False,
+        }
+
     def _installation(self) -> dict[str, Any]:
         assert self._app is not None
         return {
@@ -348,6 +437,32 @@ class GitHubApi:
             return spoiled_page(cut, headers, on_served)
         body = b"[" + b",".join(self._repo_json(m) for m in cut.items) + b"]"
         return Response(200, body, headers, cacheable=True, on_served=on_served)
+
+    def _all_repositories(self, request: ApiRequest) -> Response:
+        """``/repositories?since=ID``: the repos every user of the instance may see (public ones here), by id, 100 a page,
+        each in its short form (no ``clone_url``, ``pushed_at`` or ``archived``: the ``/repositories`` objects carry
+        the identity and URL fields only); paged "exclusively by the ``since`` parameter", in ``Link: rel="next"``."""
+        since = request.int_param("since", 0)
+
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            return sorted((m for m in [*repos, *self._catalog.shared] if not m.private and not m.hostile), key=lambda m: m.id)
+
+        view = self._catalog.view(("github-instance",), build)
+        rest = [m for m in view if m.id > since]
+        chosen = rest[:_INSTANCE_PAGE]
+        headers = []
+        if len(rest) > len(chosen):
+            base = f"http://{request.host}{request.prefix}/repositories"
+            headers.append(("link", f'<{base}?since={chosen[-1].id}>; rel="next", <{base}{{?since}}>; rel="first"'))
+        served_page = 1 + (len(view) - len(rest)) // _INSTANCE_PAGE
+        body = b"[" + b",".join(json_bytes(self._short_object(m)) for m in chosen) + b"]"
+        response = Response(200, body, headers, cacheable=True)
+        response.on_served = lambda: self._catalog.page_served(view, served_page, _INSTANCE_PAGE, self._scenario.churn)
+        return response
+
+    def _short_object(self, meta: RepoMeta) -> dict[str, Any]:
+        full = self._repo_object(meta)
+        return {key: full[key] for key in _SHORT_KEYS if key in full}
 
     def _link(self, request: ApiRequest, link_path: str, cut: PageCut) -> str | None:
         """GitHub's rel order: page 1 ``next, last``; middle ``prev, next, last, first``; last ``prev, first``."""

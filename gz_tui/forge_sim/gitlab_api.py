@@ -32,6 +32,7 @@ from gz_tui.forge_sim.api_common import (
 from gz_tui.forge_sim.catalog import BASE_EPOCH, SHARED_GROUP_ID, SHARED_NAMESPACE, Catalog, GroupMeta, RepoMeta
 from gz_tui.forge_sim.github_api import OTHER_OWNER_ID
 from gz_tui.forge_sim.limits import QuotaState
+from gz_tui.forge_sim.pastes import PasteMeta, Pastes
 from gz_tui.forge_sim.scenario import Scenario
 
 MAX_COUNT = 10_000
@@ -53,7 +54,8 @@ class GitLabApi:
 
     provider = "gitlab"
 
-    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario) -> None:
+    def __init__(self, site: Site, catalog: Catalog, scenario: Scenario, pastes: Pastes | None = None) -> None:
+        self._pastes = pastes
         self._site = site
         self._catalog = catalog
         self._scenario = scenario
@@ -117,8 +119,27 @@ class GitLabApi:
                 return self._projects(request, group) if group else self._group_not_found()
             case ["users", ref, "projects"] if self._user_site and unquote(ref).lower() == self._site.org.lower():
                 return self._projects(request, self._catalog.groups[""], user_namespace=True)
+            case ["users", ref, "starred_projects"]:
+                if unquote(ref).lower() != TOKEN_USER:
+                    return Response(404, json_bytes({"message": "404 User Not Found"}))
+                return self._starred(request)
+            case ["projects", ref, "starrers"] if ref.isdigit():
+                return self._starrers(request, int(ref))
             case ["users", _, "projects"]:
                 return Response(404, json_bytes({"message": "404 User Not Found"}))
+            case ["projects"]:
+                return self._instance_projects(request)
+            case ["projects", ref, "snippets", *number] if len(number) <= 1:
+                return self._project_snippets(request, unquote(ref), number[0] if number else None)
+            case ["snippets"]:  # the token's user's own snippets (GitLab refuses an anonymous caller here)
+                if request.anonymous or not (request.header("private-token") or request.header("authorization")):
+                    return self.unauthorized(request)
+                return self._paged(request, self._pastes.snippets(None) if self._pastes else [], self._snippet_json)
+            case ["snippets", number] if number.isdigit():
+                snippet = self._pastes.find("snippet", number) if self._pastes else None
+                if snippet is None or snippet.project_id is not None or (not snippet.public and request.anonymous):
+                    return Response(404, json_bytes({"message": "404 Snippet Not Found"}))
+                return Response(200, self._snippet_json(snippet), cacheable=True)
             case ["projects", ref, *rest] if len(rest) <= 1:
                 return self._project_part(request, unquote(ref), rest)
             case ["groups", ref, ("subgroups" | "descendant_groups") as which]:
@@ -148,6 +169,51 @@ class GitLabApi:
             case ["languages"]:
                 return self._json({meta.language: 100.0} if meta.language else {})
         return Response(404, json_bytes({"error": "404 Not Found"}))
+
+    def _project_snippets(self, request: ApiRequest, ref: str, number: str | None) -> Response:
+        """``/projects/:id/snippets`` (offset-paged, oldest first) and ``/projects/:id/snippets/:snippet_id``; a private
+        snippet only to a caller the forge lets in."""
+        meta = self._catalog.by_id(int(ref)) if ref.isdigit() else self._by_full_path(ref)
+        if meta is None or meta.hostile or not self._visible(request, meta) or self._pastes is None:
+            return self._project_not_found()
+        snippets = [m for m in self._pastes.snippets(meta.id) if m.public or not request.anonymous]
+        if number is None:
+            return self._paged(request, snippets, self._snippet_json)
+        found = next((m for m in snippets if m.id == number), None)
+        if found is None:
+            return Response(404, json_bytes({"message": "404 Snippet Not Found"}))
+        return Response(200, self._snippet_json(found), cacheable=True)
+
+    def _snippet_json(self, snippet: PasteMeta) -> bytes:
+        """A snippet as ``Entities::Snippet`` (``Entities::ProjectSnippet``: with ``project_id``) has it."""
+        base = self._site.base_url
+        host = self._site.hostport.split(":")[0]
+        project = self._pastes.project_of(snippet) if self._pastes is not None else None
+        path = f"{self._namespace(project)['full_path']}/{project.name}" if project is not None else ""
+        web = f"{base}/{path}/-/snippets/{snippet.id}" if path else f"{base}/-/snippets/{snippet.id}"
+        repo = f"{path}/snippets/{snippet.id}" if path else f"snippets/{snippet.id}"
+        author = {"id": 1, "username": TOKEN_USER, "name": "Forge Sim User", "state": "active", "locked": False}
+        return json_bytes(
+            {
+                "id": int(snippet.id),
+                "title": f"Generated {snippet.title}",
+                "description": None,
+                "visibility": "public" if snippet.public else "private",
+                "author": author,
+                "created_at": iso(snippet.created, millis=True),
+                "updated_at": iso(snippet.updated, millis=True),
+                "project_id": project.id if project is not None else None,
+                "web_url": web,
+                "raw_url": f"{web}/raw",
+                "file_name": "README.md",
+                "files": [{"path": "README.md", "raw_url": f"{web}/raw/main/README.md"}],
+                "ssh_url_to_repo": f"git@{host}:{repo}.git",
+                "http_url_to_repo": f"{base}/{repo}.git",
+                "imported": False,
+                "imported_from": "none",
+                "repository_storage": "default",
+            }
+        )
 
     def _rel(self, meta: RepoMeta) -> str:
         """A project's path below the owner (a user's namespace has no subgroups)."""
@@ -224,10 +290,106 @@ class GitLabApi:
 
         key = ("gitlab", group.rel, subgroups, shared and not user_namespace, archived, request.param("visibility"), request.anonymous)
         view = self._catalog.view((*key, wanted_topics, order_by, sort), build)
+        return self._served(request, view)
+
+    def _served(self, request: ApiRequest, view: Sequence[RepoMeta]) -> Response:
+        """A page of ``view``: the projects after ``id_after`` (before ``id_before``) when asked, as GitLab's project finder
+        filters them (gitlabhq ``lib/api/helpers.rb`` ``project_finder_params_ce``), then offset-paged. The page a deletion
+        or churn waits for is the page of the whole listing this one starts in."""
         page, per_page = self._page_args(request)
-        response = self._paged(request, view, lambda m: self._project_json(m), hostile=True)
-        response.on_served = lambda: self._catalog.page_served(view, page, per_page, self._scenario.churn)
+        after, before = request.int_param("id_after", 0), request.int_param("id_before", 0)
+        chosen: Sequence[RepoMeta] = view
+        if after or before:
+            chosen = [m for m in view if (not after or m.id > after) and (not before or m.id < before)]
+        served_page = page + (len(view) - len(chosen)) // per_page if after and not before else page
+        kind, spoiled_at = self._scenario.hostile_listing, self._scenario.hostile_listing_page
+        if after and not before and kind in ("self_next", "next_cycle") and served_page == spoiled_at + 1:
+            # A client paging by id_after reads no link: the loop is the page after the spoiled one repeating an earlier
+            # page's projects (the spoiled page again, or page 1), so its last id names a cursor already asked for.
+            chosen = view[(spoiled_at - 1) * per_page if kind == "self_next" else 0 :]
+        response = self._paged(request, chosen, lambda m: self._project_json(m), hostile=True, listing_page=served_page)
+        response.on_served = lambda: self._catalog.page_served(view, served_page, per_page, self._scenario.churn)
         return response
+
+    def _instance_projects(self, request: ApiRequest) -> Response:
+        """``/projects``: every project the caller may see on the instance (the group tree's and the shared-in
+        namespace's), offset-paged up to ``Scenario.gitlab_offset_limit`` and keyset-paged (``pagination=keyset``,
+        ``order_by=id`` only) beyond: ``Link: rel="next"`` with ``id_after`` and no other paging header, no ``Link``
+        at the end (gitlabhq ``doc/api/rest/_index.md``, "Keyset-based pagination")."""
+        archived = request.bool_param("archived", None)
+        anonymous = request.anonymous
+        order_by = request.param("order_by") or "created_at"
+        sort = request.param("sort") if request.param("sort") in ("asc", "desc") else "desc"
+        keyset = request.param("pagination") == "keyset"
+        if keyset and order_by != "id":
+            return Response(
+                405, json_bytes({"message": "405 Method Not Allowed - Keyset pagination is not yet available for this type of request"})
+            )
+        if order_by not in _ORDER_KEYS:
+            order_by = "created_at"
+
+        def build(repos: Sequence[RepoMeta]) -> list[RepoMeta]:
+            chosen = [m for m in [*repos, *self._catalog.shared] if not (anonymous and m.private)]
+            if archived is not None:
+                chosen = [m for m in chosen if m.archived == archived]
+            chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
+            return chosen
+
+        view = self._catalog.view(("gitlab-instance", archived, anonymous, order_by, sort), build)
+        page, per_page = self._page_args(request)
+        if not keyset:
+            limit = self._scenario.gitlab_offset_limit
+            if page * per_page > limit:
+                message = (
+                    f"Offset pagination has a maximum allowed offset of {limit} for requests that return objects of type "
+                    "Project. Remaining records can be retrieved using keyset pagination."
+                )
+                return Response(405, json_bytes({"message": message}))
+            return self._served(request, view)
+        after = request.int_param("id_after", 0)
+        rest = [m for m in view if m.id > after] if sort == "asc" else [m for m in view if not after or m.id < after]
+        chosen = rest[:per_page]
+        headers: list[tuple[str, str]] = []
+        served_page = 1 + (len(view) - len(rest)) // per_page
+        host = self._scenario.gitlab_host or request.host
+        params = [(k, v) for k, v in request.query if k not in ("id_after", "page")]
+        kind = self._scenario.hostile_listing if served_page == self._scenario.hostile_listing_page else None
+        if len(rest) > per_page or kind in ("self_next", "next_cycle"):
+            cursor = [] if kind == "next_cycle" else [("id_after" if sort == "asc" else "id_before", str(chosen[-1].id))]
+            if kind == "self_next":  # the keyset link names this very page
+                cursor = [(k, v) for k, v in request.query if k in ("id_after", "id_before")]
+            query = urlencode(sorted([*params, *cursor]))
+            headers.append(("Link", f'<http://{host}{request.prefix}{request.path}?{query}>; rel="next"'))
+        if kind in ("deep_json", "gzip_bomb"):
+            return spoiled_page(PageCut(chosen, served_page, served_page, len(view), None, kind), headers, lambda: None)
+        body = b"[" + b",".join(self._project_json(m) for m in chosen) + b"]"
+        response = Response(200, body, headers, cacheable=True)
+        response.on_served = lambda: self._catalog.page_served(view, served_page, per_page, self._scenario.churn)
+        return response
+
+    def _starred(self, request: ApiRequest) -> Response:
+        """``/users/:id/starred_projects``: the projects the user starred, ordered like ``/projects`` (``order_by``
+        ``id``, ``created_at``…, ``sort``), offset-paged; public ones only to an anonymous caller."""
+        order_by = request.param("order_by") or "created_at"
+        if order_by not in _ORDER_KEYS:
+            order_by = "created_at"
+        sort = request.param("sort") if request.param("sort") in ("asc", "desc") else "desc"
+        chosen = [m for m, _ in self._catalog.starred() if not (m.private and request.anonymous)]
+        chosen.sort(key=_ORDER_KEYS[order_by], reverse=sort == "desc")
+        return self._paged(request, chosen, lambda m: self._project_json(m))
+
+    def _starrers(self, request: ApiRequest, number: int) -> Response:
+        """``/projects/:id/starrers?search=``: the users who starred the project (here the token's user, or nobody)."""
+        meta = self._catalog.by_id(number)
+        if meta is None or meta.hostile or not self._visible(request, meta):
+            return self._project_not_found()
+        search = (request.param("search") or "").lower()
+        users = [
+            {"starred_since": iso(when), "user": {"id": 1, "username": TOKEN_USER, "name": "Forge Sim User", "state": "active"}}
+            for m, when in self._catalog.starred()
+            if m.id == number and search in TOKEN_USER
+        ]
+        return self._paged(request, users, json_bytes)
 
     def _subgroups(self, request: ApiRequest, group: GroupMeta, descendants: bool) -> Response:
         groups = [
@@ -242,9 +404,11 @@ class GitLabApi:
         per_page = 20 if per_page < 1 else min(100, per_page)
         return max(1, request.int_param("page", 1)), per_page
 
-    def _paged(self, request: ApiRequest, items: Sequence[Any], render: Any, hostile: bool = False) -> Response:
+    def _paged(
+        self, request: ApiRequest, items: Sequence[Any], render: Any, hostile: bool = False, listing_page: int | None = None
+    ) -> Response:
         page, per_page = self._page_args(request)
-        cut = cut_page(items, page, per_page, self._scenario, hostile=hostile)
+        cut = cut_page(items, page, per_page, self._scenario, hostile=hostile, listing_page=listing_page)
         counted = cut.total <= MAX_COUNT
         headers = [
             ("X-Page", str(page)),
@@ -388,6 +552,7 @@ class GitLabApi:
             "wiki_access_level": "disabled" if meta.wiki == "off" else "enabled",
             "jobs_enabled": True,
             "snippets_enabled": True,
+            "snippets_access_level": "enabled",
             "container_registry_enabled": False,
             "lfs_enabled": True,
             "creator_id": 1,

@@ -33,6 +33,8 @@ _DEFAULT_QUOTAS: dict[str, tuple[int, float]] = {
     "gitea": (5000, 3600.0),
     "bitbucket": (1000, 3600.0),
     "bitbucket-server": (60, 12.0),
+    "sourcehut": (1000, 3600.0),
+    "gogs": (5000, 3600.0),
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-RequestKind = Literal["api", "git"]
+RequestKind = Literal["api", "git", "lfs"]
 Provider = Literal["github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "git"]
 
 _SECRET_PARAMS = frozenset({"token", "access_token", "private_token"})

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from gz_tui.forge_sim import git_objects as go
+from gz_tui.forge_sim.lfs import GITATTRIBUTES, LfsObject, LfsPlan, lfs_object, store_object
 
 BRANCH = "main"
 HEAD_REF = f"refs/heads/{BRANCH}"
@@ -27,8 +28,13 @@ EXTRA_REFS = ("refs/heads/develop", "refs/tags/v1.0")
 class RepoStore:
     """Creates and mutates bare repos under ``root/{owner}/{name}.git``; safe across threads."""
 
-    def __init__(self, root: Path, repo_size_kb: int = 0, seed: int = 0, *, heavy_history: bool = False) -> None:
+    def __init__(
+        self, root: Path, repo_size_kb: int = 0, seed: int = 0, *, heavy_history: bool = False, lfs: LfsPlan | None = None
+    ) -> None:
         self.root = root
+        self.lfs = lfs
+        """The repos that carry Git LFS files (``Scenario.lfs_repos``)."""
+        self._lfs_added: dict[Path, list[LfsObject]] = {}
         self._repo_size_kb = repo_size_kb
         self._heavy_history = heavy_history
         """The heavy blob only in the first commit: HEAD (a second commit) no longer has it."""
@@ -77,9 +83,11 @@ class RepoStore:
                     _link_or_copy(packfile, tmp / "objects" / "pack" / packfile.name)
             title = _title(name)
             readme = f"# {title}\n\nServed by gz-tui forge_sim.\n"
-            sha = self._commit(tmp, title, None, created, readme, "Initial commit", heavy=True)
+            self._store_lfs(tmp, name)
+            lfs = self._lfs_entries(tmp, path, name)
+            sha = self._commit(tmp, title, None, created, readme, "Initial commit", heavy=True, extra=lfs)
             if self._heavy_history and template is not None:
-                sha = self._commit(tmp, title, sha, created, readme, f"Remove {BIG_FILE}", heavy=False)
+                sha = self._commit(tmp, title, sha, created, readme, f"Remove {BIG_FILE}", heavy=False, extra=lfs)
             go.write_ref(tmp, HEAD_REF, sha)
             for ref in EXTRA_REFS:
                 go.write_ref(tmp, ref, sha)
@@ -89,10 +97,43 @@ class RepoStore:
                 shutil.rmtree(tmp, ignore_errors=True)
             return path
 
-    def _commit(self, repo: Path, name: str, parent: str | None, when: int, readme: str, message: str, *, heavy: bool) -> str:
+    def _store_lfs(self, repo: Path, name: str) -> None:
+        """A repo with LFS files: its objects in its own LFS store (``lfs/objects``)."""
+        if self.lfs is None:
+            return
+        for item in self.lfs.objects(name):
+            store_object(repo, item)
+
+    def _lfs_entries(self, repo: Path, final: Path, name: str) -> dict[str, str]:
+        """The tree entries of a repo's LFS files (pointers), ``.gitattributes`` and ``.lfsconfig`` (none without LFS)."""
+        if self.lfs is None:
+            return {}
+        items = [*self.lfs.objects(name), *self._lfs_added.get(final, [])]
+        if not items:
+            return {}
+        entries = {item.path: go.write_loose(repo, "blob", item.pointer) for item in items}
+        entries[".gitattributes"] = go.write_loose(repo, "blob", GITATTRIBUTES.encode())
+        config = self.lfs.lfsconfig(name)
+        if config is not None:
+            entries[".lfsconfig"] = go.write_loose(repo, "blob", config)
+        return entries
+
+    def _commit(
+        self,
+        repo: Path,
+        name: str,
+        parent: str | None,
+        when: int,
+        readme: str,
+        message: str,
+        *,
+        heavy: bool,
+        extra: dict[str, str] | None = None,
+    ) -> str:
         entries = {"README.md": go.write_loose(repo, "blob", readme.encode())}
         if self._big_blob is not None and heavy:
             entries[BIG_FILE] = self._big_blob
+        entries.update(extra or {})
         tree = go.write_loose(repo, "tree", go.tree_bytes(entries))
         return go.write_loose(repo, "commit", go.commit_bytes(tree, parent, when, f"{message}: {name}"))
 
@@ -109,15 +150,38 @@ class RepoStore:
             self._pushes[path] = count
             title = _title(name)
             readme = f"# {title}\n\nServed by gz-tui forge_sim.\n\nUpdate {count}.\n"
-            sha = self._commit(path, title, parent, max(when, created), readme, f"Update {count}", heavy=not self._heavy_history)
+            lfs = self._lfs_entries(path, path, name)
+            sha = self._commit(path, title, parent, max(when, created), readme, f"Update {count}", heavy=not self._heavy_history, extra=lfs)
             go.write_ref(path, HEAD_REF, sha)
             return sha
+
+    def push_lfs(self, owner: str, name: str, created: int, when: int, data: bytes) -> str:
+        """Add a commit with one more LFS file (``lfs-update-N.bin`` holding ``data``) and return its object id."""
+        path = self.ensure(owner, name, created)
+        with self._lock_for(path):
+            added = self._lfs_added.setdefault(path, [])
+            item = lfs_object(f"lfs-update-{len(added) + 1}.bin", data)
+            store_object(path, item)
+            added.append(item)
+        self.push(owner, name, created, when)
+        return item.oid
+
+    def lfs_files(self, owner: str, name: str, created: int) -> dict[str, bytes]:
+        """The LFS files of the repo's HEAD (path → contents)."""
+        path = self.ensure(owner, name, created)
+        if self.lfs is None:
+            return {}
+        return {item.path: item.data for item in [*self.lfs.objects(name), *self._lfs_added.get(path, [])]}
 
     def set_ref(self, owner: str, name: str, created: int, ref: str, sha: str | None) -> None:
         """Point ``ref`` at ``sha`` (an existing commit), or delete it (``sha`` None)."""
         path = self.ensure(owner, name, created)
         with self._lock_for(path):
-            if sha is None:
+            if sha is not None and max(len(part.encode()) for part in ref.split("/")) > 250:
+                # Longer than a file name may be: a forge holds such a ref packed (GitHub's refs are), and so does this.
+                with open(path / "packed-refs", "a", encoding="utf-8") as packed:
+                    packed.write(f"{sha} {ref}\n")
+            elif sha is None:
                 (path / ref).unlink(missing_ok=True)
             else:
                 go.write_ref(path, ref, sha)
@@ -131,12 +195,18 @@ class RepoStore:
             os.replace(tmp, path / "HEAD")
 
     def refs(self, owner: str, name: str, created: int) -> dict[str, str]:
-        """Every ref of the repo and the commit it points at (loose refs: this store never packs them)."""
+        """Every ref of the repo and the commit it points at (loose refs, and the over-long ones ``set_ref`` packs)."""
         path = self.ensure(owner, name, created)
         found = {}
         for file in sorted((path / "refs").rglob("*")):
             if file.is_file() and not file.name.startswith("."):
                 found[file.relative_to(path).as_posix()] = file.read_text().strip()
+        packed = path / "packed-refs"
+        if packed.exists():  # only refs longer than a file name are packed here (set_ref)
+            for line in packed.read_text().splitlines():
+                sha, _, ref = line.partition(" ")
+                if ref and not line.startswith(("#", "^")):
+                    found.setdefault(ref, sha)
         return found
 
 

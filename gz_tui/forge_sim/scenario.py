@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from gz_tui.forge_sim.lfs import LfsStyle
+
 EmptyWiki = Literal["not_found", "no_refs", "server_error"]
 HostileListing = Literal["self_next", "next_cycle", "deep_json", "gzip_bomb", "duplicates"]
 RateLimitLie = Literal[
@@ -77,10 +79,10 @@ class Scenario:
 
     bad_token_as_anonymous: bool = False
     """A wrong (or missing) token is served as anonymous instead of 401: listings hold the public repos only (totals
-    count them only), private repos answer 404, and only "who am I" (``/user``) still says 401. Gitea 1.15 does this
-    with a revoked token, and so do proxies that strip a credential they do not know. Off: with ``token`` set the
-    forge refuses every request without it (a private instance: Gitea ``REQUIRE_SIGNIN_VIEW``, GitLab with public
-    visibility restricted). git keeps asking for the token either way."""
+    count them only), private repos answer 404 to the API, git serves the public ones to a request without credentials
+    but still refuses a wrong one, and only "who am I" (``/user``) still says 401. Gitea 1.15 does this with a revoked token, and so do proxies that strip a
+    credential they do not know. Off: with ``token`` set the forge refuses every request without it (a private
+    instance: Gitea ``REQUIRE_SIGNIN_VIEW``, GitLab with public visibility restricted)."""
 
     git_redirect_status: int = 301
     """Status of git's answer at a renamed repo's old ``/{org}/{old}.git`` URL (``Location``: the same request's path
@@ -106,6 +108,14 @@ class Scenario:
     """The Gitea release to imitate (``/api/v1/version`` says ``X.Y.0``); None is 1.23. Before 1.23 the listing's repo
     objects carry no ``topics``, before 1.17 no ``language`` (the per-repo ``/topics`` and ``/languages`` endpoints
     answer either way); before 1.17 a renamed repo's API redirect is a 302 instead of 307."""
+
+    forgejo_version: str | None = None
+    """Present the Gitea dialect as Forgejo of this release (e.g. ``9.0.0``): ``/api/v1/version`` then answers
+    ``9.0.0+gitea-1.22.0`` (Forgejo v7 and later; FORGE-APIS §7.11) instead of Gitea's plain ``1.23.0``."""
+
+    gitea_max_response_items: int = 50
+    """Gitea's and Forgejo's ``[api] MAX_RESPONSE_ITEMS`` (50 as shipped; some instances raise it): ``limit`` is
+    clamped to it, and ``/api/v1/settings/api`` says it as ``max_response_items``."""
 
     # -- reliability (issue 26) --
 
@@ -138,7 +148,21 @@ class Scenario:
     refusing until its real reset (a client clock ahead of the forge's); ``reset_nan`` sends ``NaN`` there (Gitea
     sends neither header, so only ``retry_after_*`` reach it). The refusals themselves are unchanged."""
 
-    # -- Bitbucket (issue 27) --
+    app_mints_before_failure: int | None = None
+    """A GitHub App's installation-token endpoint mints this many tokens, then fails every later mint the way
+    ``app_mint_failure`` says (a GitHub incident that starts mid-run; tokens already minted keep working until they
+    expire). None: it never fails by itself (``ForgeSim.fail_app_tokens`` still makes it fail on demand)."""
+
+    app_mint_failure: int | Literal["hang"] = 500
+    """How a mint fails after ``app_mints_before_failure``: an HTTP status (answered with GitHub's error body) or
+    ``hang`` (the request is held open without a byte of answer, until the client gives up or the forge stops)."""
+
+    # -- Bitbucket and whole instances (issue 27) --
+
+    gitlab_offset_limit: int = 50_000
+    """GitLab's ``offset_pagination_limit`` (50,000 as shipped; an admin setting): ``/projects`` refuses an offset page
+    beyond it with 405 "Offset pagination has a maximum allowed offset of …" and only keyset pagination
+    (``pagination=keyset``) goes further (gitlabhq ``lib/api/helpers/pagination_strategies.rb``)."""
 
     bitbucket_cursor_pages: bool = False
     """Bitbucket Cloud pages its repository listing the way its cursor-paged endpoints do: ``next`` carries an opaque
@@ -152,6 +176,40 @@ class Scenario:
     """After every N repos of a Bitbucket Data Center project, one the caller may not see (another team's): the server
     cuts each page from the whole project and then leaves such repos out, so a page holds fewer than ``limit`` values
     and ``nextPageStart`` is not ``start + size`` (docs.atlassian.com/bitbucket-server/rest, "Paged APIs")."""
+
+    # -- Sourcehut and Gogs (issue 27) --
+
+    empty_repos: tuple[str, ...] = ()
+    """Repos (by name) nothing has been pushed to yet: Gogs lists them ``empty: true`` (gogs ``APIFormatLegacy``)."""
+
+    # -- gists and snippets (issue 29.2) --
+
+    gists: int = 0
+    """Gists of the forge's user (GitHub ``/users/U/gists``, ``/gists``); every 4th secret (``forge_sim.pastes``)."""
+
+    snippets: int = 0
+    """GitLab project snippets, spread over the projects (``/projects/:id/snippets``); every 4th private."""
+
+    personal_snippets: int = 0
+    """GitLab personal snippets of the token's user (``/snippets``)."""
+
+    # -- Git LFS (issue 29) --
+
+    lfs_repos: int = 0
+    """The first N generated repos (by creation) carry Git LFS files: ``lfs_files`` pointer files ``lfs-K.bin`` (with
+    a ``.gitattributes`` routing ``*.bin`` to LFS) whose ``lfs_kb`` KiB of contents the batch API serves."""
+
+    lfs_files: int = 2
+    lfs_kb: int = 64
+    """KiB of LFS contents per repo, shared among its ``lfs_files`` files (incompressible, unique to the repo)."""
+
+    lfs_style: LfsStyle = "gitea"
+    """Where the batch API's download actions point (see ``forge_sim.lfs``): ``github`` (a presigned URL on another
+    host, no header), ``gitlab`` (``/gitlab-lfs/objects/OID`` on the forge) or ``gitea`` (``/info/lfs/objects/OID``);
+    the last two echo the request's ``Authorization`` into the action, as those forges do."""
+
+    lfs_elsewhere: tuple[str, ...] = ()
+    """Repos (by name) that carry LFS files and a ``.lfsconfig`` naming an LFS server on another host (``lfs.url``)."""
 
 
 DEMO_REPOS = 240

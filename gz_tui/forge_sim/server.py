@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from gz_tui.forge_sim.api_common import ApiRequest, ForgeApi, Response
 from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.git_http import BackendRequest, match_git_path
+from gz_tui.forge_sim.lfs import ELSEWHERE_HOST, LFS_PATH, MEDIA_PATH
 from gz_tui.forge_sim.records import RequestLog, RequestRecord, redact_path
 
 _API_PREFIXES = (
@@ -30,7 +31,11 @@ _API_PREFIXES = (
     ("/2.0", "bitbucket"),
     ("/rest/api/1.0", "bitbucket-server"),
     ("/rest/api/latest", "bitbucket-server"),
+    ("/query", "sourcehut"),
+    ("/gogs/api/v1", "gogs"),
 )
+"""Where each dialect answers. Gogs shares Gitea's ``/api/v1``: the sim serves it as a Gogs installed at the sub-path
+``/gogs/`` (its ``ROOT_URL``), API and git alike."""
 
 
 class ForgeHTTPServer(ThreadingHTTPServer):
@@ -92,6 +97,11 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.server.track(self.connection, True)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header from the forge's own clock (a test's fake clock too), as a real forge dates its answers
+        by its clock: what a client reads ``expires_at`` and ``X-RateLimit-Reset`` against when clocks disagree."""
+        return super().date_time_string(self.server.now() if timestamp is None else timestamp)
+
     def finish(self) -> None:
         try:
             super().finish()
@@ -111,6 +121,8 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         parts = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if self._serve_lfs(parts.path, parts.query, headers):
+            return
         git = match_git_path(parts.path)
         for prefix, provider in _API_PREFIXES:
             if parts.path == prefix or parts.path.startswith(prefix + "/"):
@@ -122,7 +134,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         self._serve_api("github", "", parts.path, parts.query, headers)
 
     def _serve_api(self, provider: str, prefix: str, path: str, query: str, headers: dict[str, str]) -> None:
-        self._read_body()
+        body = self._read_body()
         request = ApiRequest(
             method=self.command,
             path=path,
@@ -130,6 +142,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             headers=headers,
             host=headers.get("host") or f"{self.server.server_address[0]!s}:{self.server.server_address[1]}",
             prefix=prefix,
+            body=body,
         )
         response = self.server.dispatcher.serve_api(self.server.apis[provider], request)
         self._record(response.status, "api", response.rate_limited, "if-none-match" in headers, provider, response.credential)
@@ -140,6 +153,32 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             self._hold()
             return
         self._send(response)
+
+    def _serve_lfs(self, path: str, query: str, headers: dict[str, str]) -> bool:
+        """Git LFS: the batch API, an object, or GitHub's media host (``ELSEWHERE_HOST``); False if not LFS."""
+        lfs, media = LFS_PATH.match(path), MEDIA_PATH.match(path)
+        if lfs is None and media is None:
+            return False
+        body = self._read_body()
+        dispatcher = self.server.dispatcher
+        port = self.server.server_address[1]
+        if media is not None:
+            signature = dict(parse_qsl(query)).get("X-Amz-Signature", "")
+            response = dispatcher.serve_lfs_media(int(media.group("repo")), media.group("oid"), signature)
+            response.credential = "token" if headers.get("authorization") else "none"
+        else:
+            assert lfs is not None
+            response = dispatcher.serve_lfs(
+                lfs.group("repo"),
+                lfs.group("oid") or lfs.group("gitlab_oid"),
+                body,
+                headers.get("authorization"),
+                base_url=f"http://{headers.get('host') or f'127.0.0.1:{port}'}",
+                media_base=f"http://{ELSEWHERE_HOST}:{port}",
+            )
+        self._record(response.status, "lfs", False, False, "git", response.credential)
+        self._send(response)
+        return True
 
     def _serve_git(self, repo_path: str, rest: str, query: str, headers: dict[str, str]) -> None:
         body = self._read_body()

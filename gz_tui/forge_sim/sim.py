@@ -17,14 +17,19 @@ from gz_tui.forge_sim.dispatch import Dispatcher
 from gz_tui.forge_sim.gitea_api import GiteaApi
 from gz_tui.forge_sim.github_api import GitHubApi
 from gz_tui.forge_sim.gitlab_api import GitLabApi
+from gz_tui.forge_sim.gogs_api import SUBPATH as GOGS_SUBPATH
+from gz_tui.forge_sim.gogs_api import GogsApi
+from gz_tui.forge_sim.lfs import ELSEWHERE_HOST, LfsPlan
 from gz_tui.forge_sim.limits import Limiter
+from gz_tui.forge_sim.pastes import PasteMeta, Pastes
 from gz_tui.forge_sim.records import RequestLog, RequestRecord
 from gz_tui.forge_sim.repos import RepoStore
 from gz_tui.forge_sim.scenario import Scenario
 from gz_tui.forge_sim.server import ForgeHTTPServer
+from gz_tui.forge_sim.sourcehut_api import SourcehutApi
 
-ProviderName = Literal["github", "gitlab", "gitea", "bitbucket", "bitbucket-server"]
-PROVIDERS: tuple[ProviderName, ...] = ("github", "gitlab", "gitea", "bitbucket", "bitbucket-server")
+ProviderName = Literal["github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "sourcehut", "gogs"]
+PROVIDERS: tuple[ProviderName, ...] = ("github", "gitlab", "gitea", "bitbucket", "bitbucket-server", "sourcehut", "gogs")
 WikiState = Literal["present", "empty", "off"]
 
 
@@ -60,7 +65,11 @@ class ForgeSim:
         self._host = host
         self._port = port
         self._catalog = Catalog(org, repos, self.scenario.hostile)
-        self._store = RepoStore(self.root, self.scenario.repo_size_kb, self.scenario.seed, heavy_history=self.scenario.heavy_history)
+        self._lfs = lfs_plan(self._catalog, self.scenario)
+        self._store = RepoStore(
+            self.root, self.scenario.repo_size_kb, self.scenario.seed, heavy_history=self.scenario.heavy_history, lfs=self._lfs
+        )
+        self._pastes = Pastes(self._catalog, self.scenario.gists, self.scenario.snippets, self.scenario.personal_snippets)
         self._limiter = Limiter(self.scenario, clock)
         self._log = RequestLog()
         self.app_authority = AppAuthority(github_app, clock) if github_app is not None else None
@@ -75,17 +84,20 @@ class ForgeSim:
         if self._server is not None:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
-        dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store, self.app_authority)
+        dispatcher = Dispatcher(self.scenario, self.token, self._limiter, self._catalog, self._store, self.app_authority, self._pastes)
         server = ForgeHTTPServer((self._host, self._port), dispatcher, self._log, self.clock.now)
         self._port = int(server.server_address[1])  # a stop() and start() again serves on the same port
         hostport = f"{self._host}:{self._port}"
+        self._lfs.elsewhere_base = f"http://{ELSEWHERE_HOST}:{self._port}"
         site = Site(base_url=f"http://{hostport}", hostport=hostport, org=self.org, owner_kind=self.owner_kind)
         server.apis = {
-            "github": GitHubApi(site, self._catalog, self.scenario, self.app_authority),
-            "gitlab": GitLabApi(site, self._catalog, self.scenario),
+            "github": GitHubApi(site, self._catalog, self.scenario, self.app_authority, self._pastes),
+            "gitlab": GitLabApi(site, self._catalog, self.scenario, self._pastes),
             "gitea": GiteaApi(site, self._catalog, self.scenario),
             "bitbucket": BitbucketApi(site, self._catalog, self.scenario),
             "bitbucket-server": BitbucketServerApi(site, self._catalog, self.scenario, self.clock),
+            "sourcehut": SourcehutApi(site, self._catalog, self.scenario),
+            "gogs": GogsApi(site, self._catalog, self.scenario),
         }
         self._server = server
         self._site = site
@@ -127,15 +139,21 @@ class ForgeSim:
 
     def api_url(self, provider: str) -> str:
         """API root for a provider client: the base URL (the GitLab, Gitea and Bitbucket clients add ``/api/v4``,
-        ``/api/v1``, ``/2.0`` or ``/rest/api/1.0``)."""
+        ``/api/v1``, ``/2.0`` or ``/rest/api/1.0``, the Sourcehut client ``/query``); Gogs is installed at the
+        sub-path ``/gogs`` (``/api/v1`` is Gitea's)."""
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}")
-        return self.base_url
+        return self.base_url + GOGS_SUBPATH if provider == "gogs" else self.base_url
 
     def git_url(self, name: str, provider: str = "github") -> str:
-        """HTTP clone URL; a GitLab path (``platform/core/x``) gives the GitLab-style URL of the same repo, and
-        ``provider="bitbucket-server"`` Data Center's ``/scm/{key}/{slug}.git``."""
+        """HTTP clone URL; a GitLab path (``platform/core/x``) gives the GitLab-style URL of the same repo,
+        ``provider="bitbucket-server"`` Data Center's ``/scm/{key}/{slug}.git``, ``"sourcehut"`` ``/~{user}/{name}``
+        and ``"gogs"`` ``/gogs/{owner}/{name}.git``."""
         meta = self._meta(name)
+        if provider == "sourcehut" and meta.owner is None:
+            return f"{self.base_url}/~{self.org}/{meta.name}"
+        if provider == "gogs":
+            return f"{self.base_url}{GOGS_SUBPATH}/{meta.owner or self.org}/{meta.name}.git"
         if provider == "bitbucket-server" and meta.owner is None:
             key = f"~{self.org}" if self.owner_kind == "user" else self.org
             return f"{self.base_url}/scm/{key.lower()}/{meta.name}.git"
@@ -160,9 +178,12 @@ class ForgeSim:
     def repo_names(self, provider: str = "github") -> list[str]:
         """Listed, clonable repos in creation order (hostile entries excluded, ``.github`` kept).
 
-        GitHub/Gitea (and a GitLab user's namespace): the repo name; ``provider="gitlab"``: the path below the top group.
+        GitHub/Gitea (and a GitLab user's namespace): the repo name; ``provider="gitlab"``: the path below the top group;
+        ``provider="sourcehut"``: public and unlisted repos only (git.sr.ht serves private ones over ssh, not https).
         """
         repos = [m for m in self._catalog.repos() if not m.hostile and m.owner is None]
+        if provider == "sourcehut":  # its private repos are served over ssh only
+            repos = [m for m in repos if not m.private]
         if provider == "gitlab" and self.owner_kind == "org":
             return [m.gitlab_rel_path for m in repos]
         return [m.name for m in repos]
@@ -188,6 +209,10 @@ class ForgeSim:
         meta = self._meta(name)
         return self._store.head(self._disk(meta))
 
+    def is_private(self, name: str) -> bool:
+        """Whether the forge shows the repo only to a caller it lets in (anonymous callers never see it)."""
+        return self._meta(name).private
+
     def repo_id(self, name: str) -> int:
         """The forge's id of a repo (what ``/repositories/{id}`` and GitLab's ``/projects/{id}`` take)."""
         return self._meta(name).id
@@ -202,16 +227,45 @@ class ForgeSim:
         self._catalog.touch(meta, when, self.scenario.gitlab_activity_hold)
         return sha
 
+    def lfs_files_of(self, name: str) -> dict[str, bytes]:
+        """The Git LFS files of the repo's default branch (path in the tree → contents); empty without LFS."""
+        meta = self._meta(name)
+        return self._store.lfs_files(meta.owner or self.org, meta.disk, meta.created)
+
+    def push_lfs(self, name: str, data: bytes) -> str:
+        """Push a commit adding one more LFS file holding ``data`` (signals move as for :meth:`push_commit`); its oid."""
+        meta = self._meta(name)
+        when = int(self.clock.now())
+        oid = self._store.push_lfs(meta.owner or self.org, meta.disk, meta.created, when, data)
+        self._catalog.touch(meta, when, self.scenario.gitlab_activity_hold)
+        return oid
+
+    def lfs_requests(self) -> list[RequestRecord]:
+        """The Git LFS requests (batch API, objects, the media host) served so far."""
+        return [r for r in self._log.snapshot() if r.kind == "lfs"]
+
+    def star(self, *names: str) -> None:
+        """The token's user (:attr:`token_user`) stars these repos, in this order, now (by the forge's clock)."""
+        for name in names:
+            self._catalog.star(self._meta(name), int(self.clock.now()))
+
+    def unstar(self, name: str) -> None:
+        self._catalog.unstar(self._meta(name))
+
     def refs_of(self, name: str) -> dict[str, str]:
         """Every ref of the repo as the forge serves it (``refs/heads/main``, ``refs/tags/v1.0``, …) → commit."""
         meta = self._meta(name)
         return self._store.refs(meta.owner or self.org, meta.disk, meta.created)
 
-    def set_branch(self, name: str, branch: str, sha: str | None) -> None:
-        """Create or move ``branch`` to ``sha`` (a commit the repo has), or delete it (None); ``pushed_at`` moves."""
+    def set_branch(self, name: str, branch: str, sha: str | None, *, quiet: bool = False) -> None:
+        """Create or move ``branch`` to ``sha`` (a commit the repo has), or delete it (None); ``pushed_at`` moves.
+
+        ``quiet``: the change signals stay where they are, as for a ref the server moves itself (a pull mirror's
+        sync, a restored backup, a forge that fails to record the push): only ``git ls-remote`` can tell."""
         meta = self._meta(name)
         self._store.set_ref(meta.owner or self.org, meta.disk, meta.created, f"refs/heads/{branch}", sha)
-        self._catalog.touch(meta, self.clock.now(), self.scenario.gitlab_activity_hold)
+        if not quiet:
+            self._catalog.touch(meta, self.clock.now(), self.scenario.gitlab_activity_hold)
 
     def point_head_at(self, name: str, branch: str) -> None:
         """Make the repo's HEAD name ``branch`` (the listings' ``default_branch`` too), even a branch it does not have:
@@ -273,6 +327,53 @@ class ForgeSim:
         except KeyError:
             raise KeyError(f"no such clonable repository: {name!r}") from None
 
+    # -- gists and snippets --
+
+    def gist_ids(self) -> list[str]:
+        """The forge's user's gists (secret ones too), oldest first."""
+        return [m.id for m in self._pastes.gists()]
+
+    def snippet_ids(self, project: str | None = None) -> list[str]:
+        """A project's snippets (``project`` as :meth:`repo_id` takes it), or the personal ones (None), oldest first."""
+        return [m.id for m in self._pastes.snippets(self._meta(project).id if project is not None else None)]
+
+    def all_snippet_ids(self) -> list[str]:
+        """Every snippet of every listed project, then the personal ones."""
+        projects = {m.id for m in self._catalog.repos()}
+        return [m.id for m in self._pastes.snippets_all() if m.project_id is None or m.project_id in projects]
+
+    def is_public_paste(self, kind: str, paste_id: str) -> bool:
+        return self._paste(kind, paste_id).public
+
+    def add_paste(self, kind: str, project: str | None = None) -> str:
+        """A new gist (``kind="gist"``) or snippet (of ``project``, or a personal one), created now; its id."""
+        project_id = self._meta(project).id if project is not None else None
+        return self._pastes.add(kind, int(self.clock.now()), project_id).id
+
+    def edit_paste(self, kind: str, paste_id: str) -> str:
+        """A commit to a gist or snippet (as an edit in the forge's editor makes): ``updated_at`` moves to now."""
+        meta = self._paste(kind, paste_id)
+        when = int(self.clock.now())
+        folder, name = meta.disk
+        sha = self._store.push(folder, name, meta.created, when)
+        self._pastes.touch(meta, when)
+        return sha
+
+    def paste_head(self, kind: str, paste_id: str) -> str:
+        meta = self._paste(kind, paste_id)
+        folder, name = meta.disk
+        return self._store.head(self._store.ensure(folder, name, meta.created))
+
+    def remove_paste(self, kind: str, paste_id: str) -> None:
+        """Delete a gist or snippet: API (listings and lookups: 404) and git stop serving it; its directory stays."""
+        self._pastes.remove(self._paste(kind, paste_id))
+
+    def _paste(self, kind: str, paste_id: str) -> PasteMeta:
+        meta = self._pastes.find(kind, paste_id)
+        if meta is None:
+            raise KeyError(f"no such {kind}: {paste_id!r}")
+        return meta
+
     # -- credentials --
 
     @property
@@ -299,6 +400,14 @@ class ForgeSim:
 
     def _disk(self, meta: RepoMeta) -> Path:
         return self._store.ensure(meta.owner or self.org, meta.disk, meta.created)
+
+
+def lfs_plan(catalog: Catalog, scenario: Scenario) -> LfsPlan:
+    """Which repos carry LFS files: the first ``Scenario.lfs_repos`` generated ones and the ``lfs_elsewhere`` ones."""
+    generated = [m for m in catalog.repos() if not m.hostile and m.owner is None]
+    elsewhere = {m.disk for m in generated if m.name in scenario.lfs_elsewhere}
+    names = frozenset(m.disk for m in generated[: scenario.lfs_repos])
+    return LfsPlan(names - elsewhere, scenario.lfs_files, scenario.lfs_kb, scenario.seed, frozenset(elsewhere))
 
 
 def _is_mint_path(path: str) -> bool:

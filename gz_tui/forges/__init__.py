@@ -1,4 +1,5 @@
-"""Forge providers (GitHub, GitLab, Gitea, Bitbucket Cloud and Data Center) behind one interface; no Textual here.
+"""Forge providers (GitHub, GitLab, Gitea, Bitbucket Cloud and Data Center, Sourcehut, Gogs) behind one interface; no
+Textual here.
 
 Where things are:
 

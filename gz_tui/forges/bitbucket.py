@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from gz_tui.forges.provider import Provider, basic_credentials, json_body, text_field
+from gz_tui.forges.provider import Provider, basic_credentials, json_body, listed_text, text_field
 from gz_tui.forges.records import Page, ProviderInfo, RemoteRepo
 from gz_tui.forges.responses import error_message
 from gz_tui.kinds import ProviderName
@@ -100,6 +100,7 @@ class Bitbucket(Provider):
         name=ProviderName.BITBUCKET,
         default_base_url="https://api.bitbucket.org",
         token_env_vars=("BITBUCKET_TOKEN",),
+        ghorg_token_vars=("GHORG_BITBUCKET_API_TOKEN", "GHORG_BITBUCKET_APP_PASSWORD", "GHORG_BITBUCKET_OAUTH_TOKEN"),
         git_username=ACCESS_TOKEN_USER,
         projects=True,
         anonymous_note=(
@@ -135,6 +136,10 @@ class Bitbucket(Provider):
         if self.projects:
             params["q"] = " OR ".join(f'project.key="{_bbql_text(key)}"' for key in self.projects)
         return [f"{api_root(self.base_url, '/2.0')}/repositories/{quote(self.owner, safe='')}?{urlencode(params)}"]
+
+    def lookup_urls(self, key: str, rel_path: str) -> list[str]:
+        """``/repositories/{workspace}/{slug}``, by name: an answer about another uuid means this repo is gone."""
+        return [f"{api_root(self.base_url, '/2.0')}/repositories/{quote(self.owner, safe='')}/{quote(rel_path, safe='')}"]
 
     @property
     def listing_is_partial(self) -> bool:
@@ -180,10 +185,11 @@ class Bitbucket(Provider):
             ssh_url=ssh_url,
             fork=isinstance(item.get("parent"), dict),
             has_wiki=item.get("has_wiki") is True,
+            private=item.get("is_private") is True,
             pushed_at=text_field(item, "updated_on"),
             default_branch=text_field(mainbranch, "name") if isinstance(mainbranch, dict) else None,
             owner=owner,
-            language=text_field(item, "language") or None,
+            language=listed_text(item, "language"),
         )
 
     def forbidden_message(self, response: httpx.Response) -> str:

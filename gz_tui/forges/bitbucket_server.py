@@ -14,6 +14,9 @@ written ``USER:TOKEN`` (or ``USER:PASSWORD`` on a server without tokens) goes as
 The listing carries no change signal: ``pushed_at`` stays empty, so every repo is fetched on every sync. The stable id
 is the numeric ``id``; clone links are ``http`` (plain http on an internal host needs ``--insecure-http``) and ``ssh``
 (``ssh://git@HOST:7999/key/slug.git``); forks name their ``origin``; recent servers say ``archived``.
+
+``--all``: ``/rest/api/1.0/repos``, every repository the token may see, paged the same way; each lands at
+``DEST/KEY/SLUG`` (a user's personal repo at ``DEST/_users/SLUG/REPO``: ``~`` is no folder name gz-tui makes).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import httpx
 from gz_tui.forges.bitbucket import api_root, atlassian_error, clone_links, user_and_secret
 from gz_tui.forges.provider import Provider, basic_credentials, json_body, text_field
 from gz_tui.forges.records import Page, ProviderInfo, RateInfo, RemoteRepo
-from gz_tui.forges.responses import int_header
+from gz_tui.forges.responses import RESET_HORIZON, int_header
 from gz_tui.kinds import ProviderName
 
 LIMIT = 1000
@@ -39,7 +42,9 @@ class BitbucketServer(Provider):
         name=ProviderName.BITBUCKET_SERVER,
         default_base_url="",
         token_env_vars=("BITBUCKET_SERVER_TOKEN",),
+        ghorg_token_vars=("GHORG_BITBUCKET_API_TOKEN", "GHORG_BITBUCKET_APP_PASSWORD", "GHORG_BITBUCKET_OAUTH_TOKEN"),
         git_username="",  # git_auth_header sends the token as Bearer: Basic needs the token owner's own user name
+        instance_listing=True,
     )
 
     def auth_headers(self, token: str) -> dict[str, str]:
@@ -54,10 +59,18 @@ class BitbucketServer(Provider):
     def first_urls(self) -> list[str]:
         api = api_root(self.base_url, "/rest/api/1.0")
         query = urlencode({"start": "0", "limit": str(LIMIT)})
+        if self.instance:
+            return [f"{api}/repos?{query}"]
         name = quote(self.owner, safe="~")
         if self.owner.startswith("~"):
             return [f"{api}/projects/{name}/repos?{query}"]
         return [f"{api}/projects/{name}/repos?{query}", f"{api}/users/{name}/repos?{query}"]
+
+    def lookup_urls(self, key: str, rel_path: str) -> list[str]:
+        """By name, as a project's repo and as a user's (the owner may be either); gone when neither knows this id."""
+        api, name, slug = api_root(self.base_url, "/rest/api/1.0"), quote(self.owner, safe="~"), quote(rel_path, safe="")
+        urls = [f"{api}/projects/{name}/repos/{slug}"]
+        return urls if self.owner.startswith("~") else [*urls, f"{api}/users/{name}/repos/{slug}"]
 
     def next_url(self, url: str, response: httpx.Response) -> str | None:
         """This page's URL starting at ``nextPageStart``, unless ``isLastPage``; none on a 304 or a body that says
@@ -98,15 +111,17 @@ class BitbucketServer(Provider):
         # The owner as the user wrote it when the project is theirs (``acme`` for ``ACME``, ``alice`` for ``~ALICE``).
         owner = self.owner if key.lower() in (self.owner.lower(), "~" + self.owner.lower().lstrip("~")) else key
         clone_url, ssh_url = clone_links(item, "http")
+        folder = f"_users/{key[1:]}" if key.startswith("~") else key
         return RemoteRepo(
             key=str(number),
             full_name=f"{owner}/{slug}",
-            rel_path=slug,
+            rel_path=f"{folder}/{slug}" if self.instance else slug,
             clone_url=clone_url,
             ssh_url=ssh_url,
             archived=item.get("archived") is True,
             fork=isinstance(item.get("origin"), dict),
             owner=owner,
+            private=item.get("public") is False,
         )
 
     def rate_info(self, response: httpx.Response, now: float) -> RateInfo:
@@ -116,7 +131,7 @@ class BitbucketServer(Provider):
         if rate.remaining == 0 and rate.reset_at is None:
             wait = rate.retry_after if rate.retry_after is not None else int_header(response, "x-ratelimit-interval-seconds")
             if wait is not None and wait > 0:
-                return replace(rate, reset_at=now + wait)
+                return replace(rate, reset_at=now + min(max(wait, 0), RESET_HORIZON))
         return rate
 
     def forbidden_message(self, response: httpx.Response) -> str:

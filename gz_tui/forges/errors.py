@@ -49,3 +49,10 @@ class PageError(ForgeError):
     resumes (exit 1)."""
 
     exit_code = 1
+
+
+class CredentialUnavailable(ForgeError):
+    """No valid token can be had any more (a GitHub App's minting kept failing after its last token expired): the run
+    stops with its unfinished repos still pending, and a rerun resumes (exit 1)."""
+
+    exit_code = 1

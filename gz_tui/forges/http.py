@@ -3,6 +3,9 @@
 Rate-limit etiquette (GitHub's documented rules, applied to every forge):
 - a secondary limit waits ``retry-after`` when given, else at least 60 s, doubling on repeats;
 - a primary limit (remaining 0) waits until the reset time plus one second;
+- every wait a server names is clamped: at least ``server_wait_floor`` (5 s, doubling each time the same request is
+  refused again: a ``Retry-After: 0`` or a reset already past never makes a tight loop), at most ``server_wait_ceiling``
+  (an hour, said once in a notice); a value that is no number or date is absent (the default applies);
 - a 200 that shows remaining 0 schedules that wait *before* the next request;
 - when few requests remain, the rest are spread evenly until the reset instead of burst;
 - 401 is never retried; any other 403 is an error naming its cause;
@@ -23,7 +26,8 @@ import anyio
 import httpx
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
-from gz_tui.forges.auth import Credential, StaticToken
+from gz_tui.forges.auth import Credential, StaticToken, token_problem
+from gz_tui.forges.bounded import MAX_BODY_BYTES, BodyTooLarge, UnreadableBody, read_bounded
 from gz_tui.forges.errors import (
     AuthError,
     ForbiddenError,
@@ -54,6 +58,18 @@ class RetryPolicy:
     primary_margin: float = 1.0
     spread_threshold: float = 0.05
     """Spread requests once remaining falls below this share of the limit (and at most 50 left)."""
+    request_timeout: float = 30.0
+    """Seconds a request may wait for each read (and its write) before it counts as timed out and is retried."""
+    connect_timeout: float = 10.0
+    """Seconds a connection may take to open."""
+    server_wait_floor: float = 5.0
+    """The shortest wait a rate-limit answer gets, whatever it says (doubled for each repeat of one request, to 320 s)."""
+    server_wait_ceiling: float = 3600.0
+    """The longest wait a rate-limit answer gets (a real window resets within the hour); a longer one is said once."""
+    request_ceiling: float = 120.0
+    """Seconds one request may take, its whole answer read (a server that trickles its body); then retried as a timeout."""
+    max_body_bytes: int = MAX_BODY_BYTES
+    """The most bytes an answer may hold once decoded (a gzip bomb stops here: the listing stops, exit 1)."""
 
 
 class Quota:
@@ -104,6 +120,7 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
         quota: Quota | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -116,12 +133,16 @@ class ApiClient:
         self.quota = quota or Quota()
         self.quota.subscribe(on_wait, on_rate)
         self._on_request = on_request
+        self._on_notice = on_notice
+        self._said_ceiling = False
         self._rng = rng or random.Random()
         self.requests = 0
-        headers = {"User-Agent": USER_AGENT, **provider.default_headers()}
+        # Only the codings gz-tui inflates itself, a bounded step at a time (``bounded.read_bounded``): never br or zstd,
+        # which httpx would offer once their packages are installed.
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", **provider.default_headers()}
         self._client = httpx.AsyncClient(
             headers=headers,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            timeout=httpx.Timeout(self.policy.request_timeout, connect=self.policy.connect_timeout),
             follow_redirects=False,
             transport=transport,
             http2=False,
@@ -185,6 +206,7 @@ class ApiClient:
     ) -> httpx.Response:
         transient = 0
         secondary = 0
+        limited = 0
         redirects = 0
         renewed = False
         while True:
@@ -193,15 +215,16 @@ class ApiClient:
             headers = self.provider.auth_headers(token) if token else {}
             if etag:
                 headers["If-None-Match"] = etag
-            extensions = {"trace": _answer_awaited(on_sent)} if on_sent is not None else None
+            extensions: dict[str, object] | None = {"trace": _answer_awaited(on_sent)} if on_sent is not None else None
             try:
-                if method == "GET":
-                    response = await self._client.get(url, headers=headers, extensions=extensions)
-                else:
-                    response = await self._client.request(method, url, headers=headers, json=body, extensions=extensions)
-                # httpx's response and its (already read) stream point at each other; break the cycle so a
-                # ~0.5 MB page is freed now, not at the next full GC (memory must not grow with the org).
-                response.stream = httpx.ByteStream(b"")
+                response = await self._exchange(method, url, headers, body, extensions)
+            except (BodyTooLarge, UnreadableBody) as exc:  # not retried: the same server would send the same again
+                raise PageError(
+                    f"the forge sent an answer that cannot be read: {exc} ({without_fragment(url)}); run again to resume"
+                ) from None
+            except TimeoutError:
+                transient = await self._backoff(transient, f"no whole answer within {self.policy.request_ceiling:g} s", url)
+                continue
             except httpx.TimeoutException as exc:
                 transient = await self._backoff(transient, f"timed out ({type(exc).__name__})", url)
                 continue
@@ -210,6 +233,11 @@ class ApiClient:
                     raise UnreachableError(f"cannot reach {self._origin[1]}: {_short(exc)}") from None
                 transient = await self._backoff(transient, _short(exc), url)
                 continue
+            except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+                # What cannot be sent never will be: not retried (a token with a NUL or a non-ASCII character).
+                if token and token_problem(token):
+                    raise AuthError(f"the token holds {token_problem(token)}: it cannot be sent; a token is printable ASCII") from None
+                raise ForgeError(f"cannot send the request to {self._origin[1]}: {_short(exc)}") from None
             except httpx.TransportError as exc:
                 transient = await self._backoff(transient, _short(exc), url)
                 continue
@@ -230,23 +258,30 @@ class ApiClient:
                 if not self.same_origin(url):
                     raise ForgeError(f"the forge redirected to another host ({origin_of(url)[1]}); not following it with your token")
                 continue
-            if status == 401 and token and self.credential.renewable and not renewed:
+            if self.provider.credentials_refused(response) and token and self.credential.renewable and not renewed:
                 renewed = True  # a token command run again, or an app token minted again: once per request
                 if await self.credential.renew(token):
                     continue
-            if status == 401:
+            if self.provider.credentials_refused(response) and not token:
+                variable = " or ".join(self.provider.info.token_env_vars[:1]) or "a token"
+                raise AuthError(
+                    f"no token was sent; {self._origin[1]} requires one ({error_message(response)}): "
+                    f"set {variable} (or --token, --token-cmd, --token-file)"
+                )
+            if self.provider.credentials_refused(response):
                 raise AuthError(
                     f"{self._origin[1]} rejected the credentials ({error_message(response)}); "
                     "check the token (--token or its environment variable) — not retried, to avoid a lockout"
                 )
             if status in (403, 429):
-                kind, seconds = self._classify_limit(response, rate, secondary)
+                kind, seconds = self._classify_limit(response, rate, limited)
                 if kind is not None:
                     if kind == "secondary":
                         secondary += 1
                         if secondary > self.policy.secondary_attempts:
                             raise PageError(f"still rate-limited after {secondary - 1} waits at {url}")
-                    await self._wait(kind, seconds)
+                    await self._wait(kind, self._clamped(kind, seconds, limited))
+                    limited += 1
                     continue
                 raise ForbiddenError(self.provider.forbidden_message(response))
             if status == 404:
@@ -255,6 +290,23 @@ class ApiClient:
                 transient = await self._backoff(transient, f"HTTP {status}", url)
                 continue
             raise ForgeError(f"HTTP {status} from {self._origin[1]}: {error_message(response)}")
+
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], body: object, extensions: dict[str, object] | None
+    ) -> httpx.Response:
+        """One request and its whole answer: the body streamed in with a bound on its decoded size, the whole
+        exchange within ``request_ceiling`` (httpx's read timeout is per read: a trickle would never trip it)."""
+        request = self._client.build_request(method, url, headers=headers, json=body if method != "GET" else None, extensions=extensions)
+        with anyio.fail_after(self.policy.request_ceiling):
+            response = await self._client.send(request, stream=True)
+            try:
+                await read_bounded(response, self.policy.max_body_bytes)
+            finally:
+                await response.aclose()
+        # httpx's response and its stream point at each other; break the cycle so a ~0.5 MB page is freed now,
+        # not at the next full GC (memory must not grow with the org).
+        response.stream = httpx.ByteStream(b"")
+        return response
 
     # -- waiting -----------------------------------------------------------------------------
     def _classify_limit(self, response: httpx.Response, rate: RateInfo, repeats: int) -> tuple[str | None, float]:
@@ -265,6 +317,10 @@ class ApiClient:
             return "secondary", self.policy.secondary_min_wait * (2 ** min(repeats, 5))
         if rate.remaining == 0 and rate.reset_at is not None:
             return "primary", max(0.0, rate.reset_at - now) + self.policy.primary_margin
+        if rate.remaining == 0:  # a quota used up, its reset unreadable (``NaN``): the documented default wait
+            if rate.retry_after is not None:
+                return "primary", rate.retry_after
+            return "primary", self.policy.secondary_min_wait * (2 ** min(repeats, 5))
         if response.status_code == 429:
             if rate.retry_after is not None:
                 return "throttled", rate.retry_after
@@ -273,13 +329,28 @@ class ApiClient:
             return "throttled", self.policy.secondary_min_wait * (2 ** min(repeats, 5))
         return None, 0.0
 
+    def _clamped(self, kind: str, seconds: float, repeats: int) -> float:
+        """A server-named wait within reason: at least the floor (doubling with each repeat of one request), at most
+        the ceiling (said once: a forge asking for days is wrong, and the next answer will say again)."""
+        policy = self.policy
+        floor = min(policy.server_wait_floor * (1 << min(repeats, 6)), policy.server_wait_ceiling)
+        if seconds > policy.server_wait_ceiling:
+            if not self._said_ceiling and self._on_notice is not None:
+                self._said_ceiling = True
+                self._on_notice(
+                    f"{self._origin[1]} asked for a {kind} rate-limit wait of {seconds:,.0f} s; "
+                    f"waiting {policy.server_wait_ceiling:,.0f} s at most, then asking again"
+                )
+            return policy.server_wait_ceiling
+        return max(seconds, floor)
+
     def _plan_next(self, rate: RateInfo) -> None:
         """Proactive pacing from a successful response's quota headers."""
         if rate.remaining is None or rate.reset_at is None:
             return
         now = self.clock.now()
-        if rate.remaining <= 0:
-            self.quota.not_before = rate.reset_at + self.policy.primary_margin
+        if rate.remaining <= 0:  # a reset already past waits nothing here: a refusal then gets the floor
+            self.quota.not_before = min(rate.reset_at + self.policy.primary_margin, now + self.policy.server_wait_ceiling)
             return
         limit = rate.limit or 0
         low = min(50.0, max(1.0, limit * self.policy.spread_threshold))

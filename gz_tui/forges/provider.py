@@ -26,21 +26,34 @@ And for what a forge does differently outside the listing:
   Bearer); :meth:`git_origin` says where git goes;
 - **wikis**: :meth:`wiki_url` (``NAME.wiki.git``, or Bitbucket Cloud's ``NAME.git/wiki``);
 - **a listing the server filters** (``--topic`` on GitLab, ``--project`` on Bitbucket Cloud): :attr:`listing_is_partial`,
-  so that nothing is taken for gone because the server left it out.
+  so that nothing is taken for gone because the server left it out;
+- **what the server is** (Gitea or Forgejo, and its page-size cap): :meth:`probe_urls` are asked once before the
+  listing, each answer handed to :meth:`read_probe`, which may set :attr:`server` and what :meth:`first_urls` asks;
+- **a user's stars** (``--starred``, where ``info.starred``): :attr:`starred` is set, :meth:`first_urls` names the
+  user's starred listing, each ``rel_path`` is ``OWNER/NAME``, and prune asks :meth:`star_check_url` whether a repo
+  the listing lacked is still starred;
+- **gists and snippets** (``--gists`` where ``info.gists``, ``--snippets`` where ``info.snippets``): :attr:`gists` or
+  :attr:`snippets` is set, :meth:`first_urls` names the listing (the owner's own, with secret or personal ones, from
+  :meth:`own_listing`), each "repo" is a gist or a snippet whose ``key`` is prefixed (``gist:ID``, ``snippet:…``) so that
+  it never meets a repo's id, ``rel_path`` is its id, and :meth:`lookup_urls` asks for the one gist or snippet;
+- **a whole instance** (``--all``, where ``info.instance_listing``): :attr:`instance` is set and there is no owner;
+  :meth:`first_urls` names the instance's listing and each repo's ``rel_path`` starts with its owner
+  (``DEST/OWNER/PATH``).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import weakref
 from collections.abc import Sequence
 from typing import ClassVar
 
 import httpx
 
+from gz_tui.forges.bounded import parse_json
 from gz_tui.forges.records import Page, ProviderInfo, RateInfo, RemoteRepo
 from gz_tui.forges.responses import error_message, int_header, rate_from_headers
+from gz_tui.untrusted import add_secret
 from gz_tui.urls import origin_url
 
 
@@ -62,6 +75,10 @@ class Provider:
         topics: Sequence[str] = (),
         affiliation: str | None = None,
         projects: Sequence[str] = (),
+        instance: bool = False,
+        starred: bool = False,
+        gists: bool = False,
+        snippets: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.owner = owner.strip("/")
@@ -71,6 +88,17 @@ class Provider:
         self.affiliation = affiliation
         self.projects = tuple(projects)
         """``--project``: project keys, for a forge whose ``info.projects`` says it has them (asked of the server)."""
+        self.instance = instance
+        """``--all``: every repository the token can see on the instance; ``owner`` is then empty."""
+        self.starred = starred
+        """``--starred``: the repos the user ``owner`` starred (``info.starred``); each ``rel_path`` is ``OWNER/NAME``."""
+        self.gists = gists
+        """``--gists``: the gists of the user ``owner`` (``info.gists``); each ``rel_path`` is the gist's id."""
+        self.snippets = snippets
+        """``--snippets``: the snippets of ``owner``'s projects and personal ones (``info.snippets``); each ``rel_path``
+        is the snippet's id."""
+        self.server: str | None = None
+        """What the server said it is (``Forgejo 9.0.0``, ``Gitea 1.23.0``), once :meth:`read_probe` has read it."""
 
     @classmethod
     def git_origin(cls, api_base: str) -> str:
@@ -88,6 +116,18 @@ class Provider:
         return clone_url.removesuffix("/").removesuffix(".git") + ".wiki.git"
 
     # -- requests -------------------------------------------------------------------------------
+    def probe_urls(self) -> list[str]:
+        """URLs asked once before the listing (a resumed one too), each answer handed to :meth:`read_probe`."""
+        return []
+
+    def read_probe(self, url: str, response: httpx.Response) -> None:
+        """Learn from the answer to one of :meth:`probe_urls` (raises ValueError on a body that is not JSON)."""
+
+    @property
+    def page_size(self) -> int | None:
+        """The repos a listing page is asked to hold, where the server's own word set it (Gitea's cap)."""
+        return None
+
     def page_request(self, url: str) -> tuple[str, object] | None:
         """``(endpoint, JSON body)`` when a listing page is asked for with a POST (GraphQL); None: GET ``url``."""
         return None
@@ -107,6 +147,38 @@ class Provider:
         return None
 
     @property
+    def own_listing_first(self) -> bool:
+        """Whether :meth:`own_listing` replaces the first of :meth:`first_urls` (a user's gists: there is no
+        organisation listing to try first), not only the user listing after an organisation's."""
+        return False
+
+    def own_listing_note(self) -> str:
+        """Said when the owner's own token would have listed more than :meth:`first_urls` did."""
+        return (
+            f"{self.owner} is a user, not an organisation: only their public repos are listed "
+            "(their own token would list their private ones too)"
+        )
+
+    @property
+    def extra_git_host(self) -> str | None:
+        """A host other than the API's that this listing's clone URLs may name (github.com's gists are cloned from
+        ``gist.github.com``); None: the API's host (and github.com's ``api.`` prefix dropped) only."""
+        return None
+
+    def viewer_url(self) -> str | None:
+        """The forge's "who am I" endpoint (answered only to a credential it accepts), asked once before a run with a
+        token lists anything; None for a forge where not every kind of token has a user (Bitbucket access tokens)."""
+        return None
+
+    def viewer_login(self, response: httpx.Response) -> str | None:
+        """The user a :meth:`viewer_url` answer names (``login``, GitLab's ``username``), or None (an anonymous answer)."""
+        body = json_body(response)
+        if not isinstance(body, dict):
+            return None
+        login = body.get("login") or body.get("username")
+        return login if isinstance(login, str) and login else None
+
+    @property
     def topic_filtered_by_server(self) -> bool:
         """Whether the listing URLs already keep only repos with ``topics`` (the listing is then not complete)."""
         return False
@@ -118,19 +190,49 @@ class Provider:
         return self.topic_filtered_by_server
 
     def language_url(self, repo: RemoteRepo) -> str | None:
-        """Where a repo's languages are, for a forge whose listing does not say (GitLab)."""
+        """Where a repo's languages are, for a listing that does not say (GitLab, Gitea before 1.17); None: nowhere."""
         return None
 
     def parse_language(self, response: httpx.Response) -> str | None:
-        """The primary language in a :meth:`language_url` answer."""
+        """The primary language in a :meth:`language_url` answer: by default the largest of ``{name: bytes or share}``."""
+        return largest_share(json_body(response))
+
+    def topics_url(self, repo: RemoteRepo) -> str | None:
+        """Where a repo's topics are, for a listing that does not say (Gitea before 1.23); None: nowhere."""
         return None
+
+    def parse_topics(self, response: httpx.Response) -> tuple[str, ...]:
+        """The topics in a :meth:`topics_url` answer: by default ``{"topics": [...]}``."""
+        body = json_body(response)
+        return (topics_field(body, "topics") or ()) if isinstance(body, dict) else ()
 
     def total_url(self) -> str | None:
         """A URL whose JSON tells the owner's repo count, when the listing itself does not."""
         return None
 
+    def lookup_urls(self, key: str, rel_path: str) -> list[str]:
+        """Where the forge answers about one repo — by id where it can, else by name (tried in order): what prune asks
+        before it takes a repo the listing lacked for gone. Empty for a forge that cannot be asked."""
+        return []
+
+    def parse_lookup(self, response: httpx.Response) -> RemoteRepo | None:
+        """The repo a :meth:`lookup_urls` answer describes (it may have another name, or another owner, by now).
+        Raises NotFoundError for an answer that says there is none in its body (GraphQL's null), ValueError when
+        the answer cannot be read."""
+        return self.parse_repo(json_body(response))
+
     def parse_total(self, response: httpx.Response) -> int | None:
         return None
+
+    def star_check_url(self, key: str, rel_path: str) -> tuple[str, bool] | None:
+        """``--starred``: where the forge tells whether the user still stars the repo of id ``key`` (at ``OWNER/NAME``),
+        and whether only the user's own token may ask it (GitHub's and Gitea's ``/user/starred/OWNER/NAME``); None:
+        the forge cannot be asked (nothing unstarred is then pruned)."""
+        return None
+
+    def still_starred(self, response: httpx.Response) -> bool:
+        """Whether a :meth:`star_check_url` answer that was not a 404 says the repo is starred (``204 No Content``)."""
+        return response.status_code == 204
 
     # -- responses ------------------------------------------------------------------------------
     def parse_page(self, url: str, response: httpx.Response) -> Page:
@@ -140,7 +242,7 @@ class Provider:
         next_url = self.next_url(url, response)
         if response.status_code == 304:
             return Page(url=url, repos=[], next_url=next_url, etag=etag, not_modified=True, total=total)
-        body = response.json()
+        body = json_body(response)
         if not isinstance(body, list):
             raise ValueError("expected a JSON list of repositories")
         repos = [repo for item in body if (repo := self.parse_repo(item)) is not None]
@@ -164,9 +266,18 @@ class Provider:
     def forbidden_message(self, response: httpx.Response) -> str:
         return f"access forbidden: {error_message(response)}"
 
+    def credentials_refused(self, response: httpx.Response) -> bool:
+        """Whether an answer refuses the credentials (never retried, exit 2): a 401, on most forges; Sourcehut also
+        answers a token it does not know with a 403 (and a malformed one with a 400) saying ``Authentication error``."""
+        return response.status_code == 401
+
 
 def basic_credentials(user: str, secret: str) -> str:
-    """An ``Authorization`` value for HTTP Basic: ``Basic base64(USER:SECRET)``."""
+    """An ``Authorization`` value for HTTP Basic: ``Basic base64(USER:SECRET)``.
+
+    The pair is registered with the process-wide redactor, so its base64 is redacted whatever the user name (a new
+    forge's git user needs no entry in :data:`gz_tui.untrusted.BASIC_AUTH_USERS`)."""
+    add_secret(f"{user}:{secret}")
     return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
 
 
@@ -176,26 +287,41 @@ _BODIES: weakref.WeakKeyDictionary[httpx.Response, object] = weakref.WeakKeyDict
 def json_body(response: httpx.Response) -> object:
     """The JSON of a response, parsed once however many override points read it (a page paged in its body is read by
     :meth:`Provider.next_url`, then by :meth:`Provider.parse_page`); kept only as long as the response is.
-    Raises ValueError on a body that is not JSON (or nests too deep to parse)."""
+    Raises ValueError on a body that is not JSON (or nests deeper than ``bounded.MAX_JSON_DEPTH``)."""
     try:
         return _BODIES[response]
     except KeyError:
         pass
-    try:
-        body: object = json.loads(response.content)
-    except RecursionError:
-        raise ValueError("the JSON nests too deep") from None
+    body = parse_json(response.content)
     _BODIES[response] = body
     return body
 
 
-def topics_field(item: dict[str, object], *keys: str) -> tuple[str, ...]:
-    """The first of ``keys`` holding a list of strings (topics), its non-string items dropped."""
+def topics_field(item: dict[str, object], *keys: str) -> tuple[str, ...] | None:
+    """The first of ``keys`` holding a list of strings (topics), its non-string items dropped; None when none of them
+    is there (the listing does not say: not the same as no topics)."""
     for key in keys:
         value = item.get(key)
         if isinstance(value, list):
             return tuple(v for v in value if isinstance(v, str) and v)
-    return ()
+    return None
+
+
+def listed_text(item: dict[str, object], key: str) -> str | None:
+    """A field a listing may leave out: its text, ``""`` when it says none (null, empty or another type), None when the
+    key is absent (the listing does not say)."""
+    if key not in item:
+        return None
+    value = item.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def largest_share(body: object) -> str | None:
+    """The language with the largest share in ``{name: bytes or percent}`` (GitHub, GitLab, Gitea); ``""`` for none."""
+    if not isinstance(body, dict):
+        return None
+    shares = {name: share for name, share in body.items() if isinstance(name, str) and isinstance(share, (int, float))}
+    return max(shares, key=lambda name: shares[name]) if shares else ""
 
 
 def text_field(item: dict[str, object], key: str) -> str | None:

@@ -30,10 +30,18 @@ class RemoteRepo:
     default_branch: str | None = None
     owner: str = ""
     """The owner/namespace the forge claims this repo belongs to."""
-    topics: tuple[str, ...] = ()
-    """The forge's topics (GitLab: ``topics``, or ``tag_list`` on older servers). Not journaled in the state."""
+    topics: tuple[str, ...] | None = None
+    """The forge's topics (GitLab: ``topics``, or ``tag_list`` on older servers); None when the listing does not say
+    (Gitea before 1.23, Bitbucket): ``--topic`` then asks the forge per repo, or cannot filter. Not journaled."""
     language: str | None = None
-    """The primary language when the listing says (GitHub, Gitea; GitLab's listing does not). Not journaled."""
+    """The primary language, ``""`` for none; None when the listing does not say (GitLab, Gitea before 1.17):
+    ``--language`` then asks the forge per repo, or cannot filter. Not journaled."""
+    private: bool = False
+    """The forge says only those it lets in may see the repo (read where a forge serves private repos to git otherwise
+    than public ones: Sourcehut, over ssh only). Not journaled."""
+    empty: bool = False
+    """The forge says nothing has been pushed to the repo yet (Gogs ``empty``): there is nothing to clone, so the run
+    skips it. Not journaled."""
 
 
 @dataclass(slots=True)
@@ -88,6 +96,30 @@ class ProviderInfo:
     """Whether ``gh auth token`` knows its tokens (asked when no token was given)."""
     anonymous_note: str | None = None
     """Said on stderr when a run has no token and this forge limits anonymous use sharply."""
+    anonymous_note_public_only: bool = False
+    """Whether ``anonymous_note`` is about the public instance only (GitHub's 60 requests an hour are api.github.com's;
+    a GitHub Enterprise server sets its own limits, or none)."""
+    ghorg_token_vars: tuple[str, ...] = ()
+    """The variables ghorg reads this forge's token from: one set while gz-tui found no token gets a hint naming
+    the variable gz-tui reads (``GHORG_GITHUB_TOKEN is set; gz-tui reads GH_TOKEN``)."""
+    signal_window: float = 1.0
+    """Seconds within which a push may leave the listing's change signal where it was: its resolution (whole
+    seconds), or GitLab's hour (``last_activity_at`` moves at most once an hour, gitlab-org/gitlab#16729). A clone
+    synced that close to its signal is checked with ``git ls-remote`` on the next run instead of trusted."""
     projects: bool = False
     """Whether ``--project KEY`` keeps only the repos of those projects (Bitbucket Cloud groups a workspace's
     repos in projects, each with a key)."""
+    private_over_https: bool = True
+    """Whether git can clone a private repo over https with the token (Sourcehut takes no token over https: its
+    private repos are cloned over ssh only, and an https run skips them, saying so)."""
+    starred: bool = False
+    """Whether ``--starred`` can list the repos a user starred (GitHub ``/users/U/starred``, Gitea
+    ``/users/U/starred``, GitLab ``/users/U/starred_projects``)."""
+    gists: bool = False
+    """Whether ``--gists`` can list a user's gists (GitHub ``/users/U/gists``, ``/gists`` to their own token)."""
+    snippets: bool = False
+    """Whether ``--snippets`` can list the snippets of an owner's projects (GitLab ``/projects/:id/snippets``) and a
+    user's personal ones (``/snippets``, to their own token)."""
+    instance_listing: bool = False
+    """Whether ``--all`` can list every repository the token sees on an instance (GitLab ``/projects``, Gitea
+    ``/repos/search``, Bitbucket Data Center ``/repos``, GitHub Enterprise ``/repositories``)."""

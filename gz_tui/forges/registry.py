@@ -16,8 +16,11 @@ from gz_tui.forges.bitbucket_server import BitbucketServer
 from gz_tui.forges.gitea import Gitea
 from gz_tui.forges.github import GitHub
 from gz_tui.forges.gitlab import GitLab
+from gz_tui.forges.gogs import Gogs
+from gz_tui.forges.http import RetryPolicy
 from gz_tui.forges.provider import Provider
 from gz_tui.forges.records import ProviderInfo
+from gz_tui.forges.sourcehut import Sourcehut
 from gz_tui.kinds import ProviderName
 
 DEFAULT_PROVIDER = ProviderName.GITHUB
@@ -29,6 +32,8 @@ PROVIDERS: dict[ProviderName, type[Provider]] = {
     ProviderName.GITEA: Gitea,
     ProviderName.BITBUCKET: Bitbucket,
     ProviderName.BITBUCKET_SERVER: BitbucketServer,
+    ProviderName.SOURCEHUT: Sourcehut,
+    ProviderName.GOGS: Gogs,
 }
 
 
@@ -78,15 +83,32 @@ def make_provider(
     topics: Sequence[str] = (),
     affiliation: str | None = None,
     projects: Sequence[str] = (),
+    instance: bool = False,
+    starred: bool = False,
+    gists: bool = False,
+    snippets: bool = False,
 ) -> Provider:
-    """The provider for ``--provider NAME`` talking to the API root ``base_url`` about ``owner``."""
-    return provider_class(name)(base_url, owner, skip_archived=skip_archived, topics=topics, affiliation=affiliation, projects=projects)
+    """The provider for ``--provider NAME`` talking to the API root ``base_url`` about ``owner`` (``instance``: about every
+    repository of the instance, with no owner)."""
+    return provider_class(name)(
+        base_url,
+        owner,
+        skip_archived=skip_archived,
+        topics=topics,
+        affiliation=affiliation,
+        projects=projects,
+        instance=instance,
+        starred=starred,
+        gists=gists,
+        snippets=snippets,
+    )
 
 
 def make_credential(
     *,
     token: str | None,
     token_cmd: Sequence[str] = (),
+    token_cmd_timeout: float,
     app_id: int | None = None,
     app_key: Path | None = None,
     app_installation_id: int | None = None,
@@ -94,14 +116,24 @@ def make_credential(
     api_base: str = "",
     environ: Mapping[str, str] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    policy: RetryPolicy | None = None,
+    outage_limit: float,
 ) -> Credential:
-    """What a target signs in with: a GitHub App, a token command's token (run again on a 401), or a plain token."""
+    """What a target signs in with: a GitHub App (its mints retried like API requests, with ``policy``, for up to
+    ``outage_limit`` seconds), a token command's token (run again on a 401), or a plain token."""
     if app_id is not None and app_key is not None:
         from gz_tui.forges.github_app import GitHubAppToken  # PyJWT and cryptography load only for an app
 
         return GitHubAppToken(
-            app_id=app_id, key_path=app_key, installation_id=app_installation_id, owner=owner, api_base=api_base, clock=clock
+            app_id=app_id,
+            key_path=app_key,
+            installation_id=app_installation_id,
+            owner=owner,
+            api_base=api_base,
+            clock=clock,
+            policy=policy,
+            outage_limit=outage_limit,
         )
     if token and token_cmd:
-        return CommandToken(token, token_cmd, dict(environ or {}))
+        return CommandToken(token, token_cmd, dict(environ or {}), limit=token_cmd_timeout)
     return StaticToken(token)

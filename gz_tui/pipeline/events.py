@@ -83,6 +83,14 @@ class Resume(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ServerIdentified(Event):
+    name = "server"
+    about = "the forge said what it is, before the listing (Gitea or Forgejo, served by the gitea provider)"
+    server: str = doc("its name and version: `Forgejo 9.0.0`, `Gitea 1.23.0`")
+    page_size: int | None = doc("the repos a listing page holds: the server's own cap (`max_response_items`)", optional=True)
+
+
+@dataclass(frozen=True, slots=True)
 class PageListed(Event):
     name = "page"
     about = "a listing page was journaled"
@@ -98,7 +106,7 @@ class RepoDone(Event):
     repo: str = doc("`owner/name` or the GitLab path")
     outcome: RepoStatus = doc("`cloned`, `updated`, `unchanged` or `skipped`")
     commit: str | None = doc("HEAD after the sync, when known")
-    bytes: int = doc("bytes git received")
+    bytes: int = doc("bytes git received (with `--lfs`, its Git LFS objects' too)")
     kind: CloneKind = doc(
         "`checkout`, `shallow` (`--depth`), `partial` (`--filter`), `mirror` (`--mirror`) or `wiki` (`--wikis`: `repo` ends in `.wiki`)",
         default=CloneKind.CHECKOUT,
@@ -143,7 +151,21 @@ class RepoPlanned(Event):
     name = "repo_planned"
     about = "dry run only: what a real run would do"
     repo: str = doc("`owner/name` or the GitLab path")
-    action: PlannedAction = doc("`clone`, `update` or `refuse` (an unsafe name)")
+    action: PlannedAction = doc("`clone`, `update`, `unchanged` (its change signal vouches for the clone) or `refuse` (an unsafe name)")
+    reason: str | None = doc(
+        "why `update` or `unchanged` (`pushed since the last sync`, `not pushed since the last sync`, `no change signal: git ls-remote decides`…)",
+        optional=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMissed(Event):
+    name = "signal_missed"
+    about = "`git ls-remote` found a repo moved although the forge's change signal had not; it is fetched"
+    repo: str = doc("`owner/name` or the GitLab path")
+    signal: str = doc("the change signal the listing gave, unchanged since the last sync")
+    refs: int = doc("how many refs differ from what the clone holds")
+    reason: str = doc("why it was checked: `uncertain` (synced within the signal's resolution) or `verify` (`--verify`)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +179,34 @@ class RepoMoved(Event):
 @dataclass(frozen=True, slots=True)
 class RepoKept(Event):
     name = "repo_kept"
-    about = "`--prune`: a clone the forge no longer lists holds local work, so it stays in place"
+    about = "`--prune`: a clone the forge no longer lists stays in place: it holds local work, or the forge says the repo still exists"
     repo: str = doc("its path below the destination")
-    reason: str = doc("`uncommitted changes`, `stashed changes` or `commits on no remote branch`")
+    reason: str = doc(
+        "each kind of local work found, comma-separated: `uncommitted changes` (untracked files included), `stashed changes`, "
+        "`commits on no remote branch`, `tags on no remote branch`, `local branch NAME` or `linked worktree`; or what the "
+        "forge answered when asked about it: `still on the forge (the listing missed it)`, `renamed on the forge to NAME`, "
+        "`moved on the forge to NAME`, `the forge could not confirm it is gone: WHY`"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRenamed(Event):
+    name = "repo_renamed"
+    about = "a repo was renamed upstream (same forge id): its clone (and wiki) moved to the new path, nothing fetched again"
+    old: str = doc("its former path below the destination")
+    new: str = doc("its path now")
+
+
+@dataclass(frozen=True, slots=True)
+class PruneRefused(Event):
+    name = "prune_refused"
+    about = "`--prune` moved nothing more, and the run says why (a link on the way also makes it exit 1)"
+    reason: str = doc(
+        "`limit` (more than `--prune-limit` percent of the clones are no longer listed), `link` (a symbolic link on a "
+        "path it would move through), `incomplete` (the listing yielded fewer repos than the forge says the owner has) "
+        "or `visibility` (the listing holds no private repo, though earlier ones did)"
+    )
+    message: str = doc("the one line naming what to fix")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +287,7 @@ class RunError(Event):
 @dataclass(frozen=True, slots=True)
 class Summary(Event):
     name = "summary"
-    about = "the last event of every run"
+    about = "the last event of every run (only a `notice` that a `--ping-url` ping failed may follow it)"
     exit_code: int = doc("the process exit code")
     listed: int = doc("repos listed in this run")
     cloned: int = doc("new clones")
@@ -251,16 +298,34 @@ class Summary(Event):
     resumed_done: int = doc("repos an interrupted earlier part of this run finished (not redone)")
     gone: int = doc("clones the forge no longer lists (kept on disk unless `--prune` moved them)")
     moved: int = doc("of those, clones `--prune` moved to the attic")
-    kept: int = doc("of those, clones `--prune` left in place because they hold local work")
+    kept: int = doc("of those, clones `--prune` left in place: local work, or the forge says the repo still exists")
     wikis: int = doc("wikis synced (`--wikis`; not counted in the repo counts)")
+    checked: int = doc("clones checked with `git ls-remote` (no API quota): uncertain or no change signal, or `--verify`")
+    missed: int = doc("of those, clones the forge had moved although its change signal had not (fetched)")
     seconds: float = doc("wall time")
     api_requests: int = doc("API requests")
     not_modified: int = doc("of which answered 304")
     state: str = doc("the state database")
+    server: str | None = doc("what the forge said it is (`Forgejo 9.0.0`, `Gitea 1.23.0`), where it says", optional=True)
+    renamed: int = doc("clones moved to the new path of a repo renamed upstream (same forge id)", default=0)
     would_clone: int | None = doc("dry run: repos a run would clone", optional=True)
-    would_update: int | None = doc("dry run: clones a run would update", optional=True)
+    would_update: int | None = doc(
+        "dry run: clones a run would update (the signal moved, or is uncertain: `git ls-remote` decides)", optional=True
+    )
+    would_leave: int | None = doc("dry run: clones a run would leave as they are (the change signal vouches for them)", optional=True)
     would_refuse: int | None = doc("dry run: repos a run would refuse (unsafe names)", optional=True)
     message: str | None = doc("why the run stopped, when it did", optional=True)
+    unmatched: str | None = doc("the filters, when they left out every repo a complete listing held (e.g. `--topic infra`)", optional=True)
+    expected: int | None = doc(
+        "how many repos the forge says the owner has, when it says (a complete listing with fewer `listed` missed some)",
+        optional=True,
+    )
+    prune_refused: str | None = doc(
+        "a `--prune` that moved nothing, or stopped: the `prune_refused` event's reason (`limit`, `incomplete`, "
+        "`visibility`, `link`); absent when no prune was asked or it went through",
+        optional=True,
+    )
+    lfs_bytes: int | None = doc("`--lfs`: bytes of Git LFS objects fetched (0 when nothing was missing)", optional=True)
     shard: int | None = doc("a sharded run: its K (`--shard K/N`)", optional=True)
     shards: int | None = doc("a sharded run: N", optional=True)
 
@@ -268,7 +333,7 @@ class Summary(Event):
 @dataclass(frozen=True, slots=True)
 class Total(Event):
     name = "total"
-    about = "a run of several targets only: the last event, after each target's `summary`"
+    about = "a run of several targets only: the last event, after each target's `summary` (only a `notice` that a `--ping-url` ping failed may follow it)"
     exit_code: int = doc("the process exit code: 130 when interrupted, else the worst of the targets' (2 > 1 > 0)")
     targets: int = doc("how many targets ran")
     listed: int = doc("repos listed, all targets")
@@ -283,14 +348,18 @@ class Total(Event):
 
 EVENTS: tuple[type[Event], ...] = (
     Resume,
+    ServerIdentified,
     PageListed,
     RepoDone,
     RepoFailed,
     RepoRetry,
     RepoSkipped,
     RepoPlanned,
+    SignalMissed,
     RepoMoved,
     RepoKept,
+    RepoRenamed,
+    PruneRefused,
     RateLimitWait,
     ForgeUnreachable,
     ForgeReachable,
@@ -306,10 +375,14 @@ EVENTS: tuple[type[Event], ...] = (
 LOGGED = frozenset(
     {
         Resume,
+        ServerIdentified,
         Notice,
         RepoFailed,
+        SignalMissed,
         RepoMoved,
         RepoKept,
+        RepoRenamed,
+        PruneRefused,
         RateLimitWait,
         ForgeUnreachable,
         ForgeReachable,

@@ -16,20 +16,23 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from gz_tui.forges.errors import ForgeError, NotFoundError, PageError
+from gz_tui.forges.errors import AuthError, ForgeError, NotFoundError, PageError, UnreachableError
 from gz_tui.forges.http import ApiClient
 from gz_tui.forges.provider import Provider
 from gz_tui.forges.records import Page, RemoteRepo
 from gz_tui.kinds import PlannedAction, RepoStatus
 from gz_tui.pipeline.context import RunContext
-from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped
-from gz_tui.pipeline.paths import UnsafeRepo, safe_relative_path
+from gz_tui.pipeline.credential import confirm_credential, own_listing
+from gz_tui.pipeline.events import ListingFailed, PageListed, RepoPlanned, RepoSkipped, ServerIdentified
+from gz_tui.pipeline.page_guard import PagesReceived
+from gz_tui.pipeline.planning import planned_action
 from gz_tui.pipeline.queue import Lane
-from gz_tui.pipeline.selection import Selection
+from gz_tui.pipeline.selection import PRIVATE_OVER_SSH_ONLY, Selection
 from gz_tui.pipeline.snapshot import ListerState, RunState
 from gz_tui.pipeline.state import Ack, StoredRepo
+from gz_tui.pipeline.stated_total import StatedTotal
 from gz_tui.shard import Shard
-from gz_tui.untrusted import redact
+from gz_tui.untrusted import inert, redact
 from gz_tui.urls import rebase_onto
 
 
@@ -87,6 +90,9 @@ class Lister:
         self._put: Callable[[StoredRepo], Awaitable[None]] | None = None
         self.requeued = False
         """Repos an interrupted run left were queued again (their case twins are not known page by page)."""
+        self._said_ssh_only = False
+        self.total = StatedTotal(ctx, client, provider)
+        """The forge's own count of the owner's repos, and whether the listing yielded them all."""
 
     async def feed(
         self,
@@ -101,6 +107,12 @@ class Lister:
         ``put`` puts into ``lane`` (blocking while it is full: the backpressure)."""
         ctx, stats = self.ctx, self.ctx.stats
         self._lane, self._put = lane, put
+        try:
+            await confirm_credential(self.client, self.provider, ctx.notice)  # before anything is listed, cloned or pruned
+        except ForgeError as exc:
+            self._failed(exc)
+            self.fatal = True
+            return
         # Work an interrupted run had listed but not finished goes first.
         if retry_failed:
             await self._requeue(ctx.store.repos.pending(ctx.run_id, failed_only=True))
@@ -111,12 +123,16 @@ class Lister:
         try:
             await self._list(cursor)
         except ForgeError as exc:
-            self.error = exc
-            stats.lister_state = ListerState.FAILED
-            stats.message = str(exc)
-            ctx.emit(ListingFailed(message=str(exc), exit_code=exc.exit_code))
+            self._failed(exc)
             if stats.lister_page <= 1 and stats.counts.listed == 0:
                 self.fatal = True
+
+    def _failed(self, exc: ForgeError) -> None:
+        stats = self.ctx.stats
+        self.error = exc
+        stats.lister_state = ListerState.FAILED
+        stats.message = str(exc)
+        self.ctx.emit(ListingFailed(message=str(exc), exit_code=exc.exit_code))
 
     async def _requeue(self, batches: Iterator[list[StoredRepo]]) -> None:
         while batch := await self.ctx.db(next, batches, None):
@@ -124,7 +140,26 @@ class Lister:
             for item in batch:
                 await self.offer(item)
 
+    async def _probe(self) -> None:
+        """Ask the forge what it is before the first page (a resumed listing too): Gitea or Forgejo, and the page size it
+        allows. A probe it does not answer leaves the defaults; a refused token or an unreachable forge ends the listing
+        here, as its first page would."""
+        ctx = self.ctx
+        for url in self.provider.probe_urls():
+            try:
+                self.provider.read_probe(url, await self.client.get(url, quiet_404=True))
+            except (AuthError, UnreachableError):
+                raise
+            except (ForgeError, ValueError):
+                continue
+        server = self.provider.server
+        if server:
+            ctx.stats.server = server
+            ctx.emit(ServerIdentified(server=server, page_size=self.provider.page_size))
+            await ctx.db(ctx.store.runs.note_option, ctx.run_id, "server", server)
+
     async def _list(self, cursor: str | None) -> None:
+        await self._probe()
         error: Exception | None = None
         async with anyio.create_task_group() as group:
             try:
@@ -141,9 +176,9 @@ class Lister:
         ctx, stats = self.ctx, self.ctx.stats
         url: str | None = cursor
         ahead: _PageAhead | None = None
-        total_task_started = False
         page_number = 0
         seen, seen_all = 0, cursor is None
+        pages = PagesReceived()  # a next link back to one of them would never end
         if cursor is None and not self.requeued:
             ctx.case_twins = False  # a fresh listing: each page says whether it brought a case twin
         while True:
@@ -152,7 +187,9 @@ class Lister:
             stats.lister_page = page_number
             url, response, next_url = await self._fetch(url, ahead)
             ahead = None
+            pages.received(url)
             if next_url:
+                pages.refuse_loop(page_number, next_url)
                 # Asked for before this page is parsed, journaled and queued: its request is on the wire meanwhile.
                 etag, after_next = await ctx.db(ctx.store.pages.cache, next_url)
                 ahead = _PageAhead(next_url, after_next)
@@ -162,7 +199,8 @@ class Lister:
             try:
                 page = self.provider.parse_page(url, response)
             except ValueError as exc:  # JSON errors included
-                raise PageError(f"the forge sent an unreadable listing page ({exc.__class__.__name__}); run again to resume") from None
+                reason = inert(str(exc), flatten=True, limit=120) or exc.__class__.__name__
+                raise PageError(f"the forge sent an unreadable listing page ({reason}); run again to resume") from None
             del response  # parsed: the body (up to ~0.5 MB) is not kept while the next one comes in
             seen += len(page.repos)
             seen_all = seen_all and not page.not_modified  # a 304 page's repos are not parsed: its count is unknown
@@ -170,16 +208,18 @@ class Lister:
             page.next_url = next_url
             if page.total is not None and self.shard is None:
                 stats.set_total(page.total)
+                self.total.saw(page.total)
             for item in await self._journal(page, page_number):
                 await self.offer(item)
-            if page.next_url and not total_task_started and stats.counts.total is None and self.shard is None:
-                total_task_started = True  # after the first page's repos are queued: never delays the first clone
-                await self._fetch_total()
+            if page.next_url and self.shard is None:
+                self.total.ask_beside(group)  # after the first page's repos are queued: never delays a clone
             if page.next_url is None:
                 break
             url = page.next_url
         if seen_all:
             await ctx.db(ctx.store.pages.set_seen, seen)
+        if self.shard is None and not self.provider.listing_is_partial:  # a shard's or a filtered listing is no whole
+            await self.total.prove_complete()
         stats.lister_state = ListerState.DONE
         stats.advance(RunState.RUNNING)
 
@@ -212,6 +252,12 @@ class Lister:
         else:
             left_out = await self.selection.left_out_by_metadata(page.repos)
             fresh = await ctx.db(store.pages.record, ctx.run_id, page, page.repos, left_out)
+            if not self._said_ssh_only and PRIVATE_OVER_SSH_ONLY in left_out.values():
+                self._said_ssh_only = True
+                ctx.notice(
+                    f"{ctx.settings.provider} serves private repos over ssh only: this https run skips them "
+                    "(run with --protocol ssh to back them up)"
+                )
         if fresh and not ctx.case_twins and not ctx.settings.dry_run:  # a dry run has no workers to tell
             ctx.case_twins = await ctx.db(store.repos.any_case_twin, ctx.run_id, [item.repo.rel_path for item in fresh])
         ctx.stats.count(listed=len(fresh))
@@ -223,8 +269,8 @@ class Lister:
         settings = self.ctx.settings
         for index, url in enumerate(self.provider.first_urls()):
             own = None
-            if index:
-                own = await self._own_listing()
+            if index or self.provider.own_listing_first:
+                own = await own_listing(self.client, self.provider, self.ctx.settings)
                 url = own or url
             etag, _ = await self.ctx.db(self.ctx.store.pages.cache, url)
             try:
@@ -236,42 +282,18 @@ class Lister:
                     f"--affiliation ignored: it selects among the repos of a GitHub user listed with that user's own token, "
                     f"and {settings.owner} is {'an organisation' if not index else 'not the token owner'}"
                 )
-            if index and own is None and self.provider.own_listing() is not None:
-                self.ctx.notice(
-                    f"{settings.owner} is a user, not an organisation: only their public repos are listed "
-                    "(their own token would list their private ones too)"
-                )
+            if (index or self.provider.own_listing_first) and own is None and self.provider.own_listing() is not None:
+                self.ctx.notice(self.provider.own_listing_note())
             return url, response
+        if settings.instance:
+            raise NotFoundError(
+                f"{settings.provider} at {urlsplit(settings.api_base).netloc} has no instance listing at "
+                f"{urlsplit(self.provider.first_urls()[0]).path}; check --base-url (the API root)"
+            )
         hint = "" if settings.token else " (if it is private, pass a token that can see it)"
         raise NotFoundError(
             f"{settings.provider} owner {settings.owner!r} not found at {urlsplit(settings.api_base).netloc}{hint}; check the spelling"
         )
-
-    async def _own_listing(self) -> str | None:
-        """The listing that includes private repos, when the owner is the token's own user (one extra request)."""
-        own = self.provider.own_listing()
-        if own is None or not self.ctx.settings.token:
-            return None
-        viewer_url, listing_url = own
-        try:
-            login = (await self.client.get(viewer_url, quiet_404=True)).json().get("login")
-        except (ForgeError, ValueError, AttributeError):
-            return None
-        if isinstance(login, str) and login.lower() == self.ctx.settings.owner.lower():
-            return listing_url
-        return None
-
-    async def _fetch_total(self) -> None:
-        url = self.provider.total_url()
-        if not url:
-            return
-        try:
-            response = await self.client.get(url, quiet_404=True)
-            total = self.provider.parse_total(response)
-        except (ForgeError, ValueError):
-            return
-        if total:
-            self.ctx.stats.set_total(total)
 
     async def offer(self, item: StoredRepo) -> None:
         """Filter (``selection``), then put into the buffer — blocking while it is full (backpressure)."""
@@ -282,14 +304,11 @@ class Lister:
             stats.count(skipped=1)
             ctx.emit(RepoSkipped(repo=repo.full_name, reason=skip))
             return
+        stats.count(selected=1)
         if ctx.settings.dry_run:
-            try:  # validated segments, no resolve(): a dry run of 100,000 repos must not stat the world twice
-                exists = (ctx.dest / safe_relative_path(repo.rel_path, longest_name=ctx.longest_name)).exists()
-                action = PlannedAction.UPDATE if exists else PlannedAction.CLONE
-            except (UnsafeRepo, OSError):
-                action = PlannedAction.REFUSE
+            action, why = planned_action(item, ctx, self.provider.info.signal_window)
             self.planned[action] += 1
-            ctx.emit(RepoPlanned(repo=repo.full_name, action=action))
+            ctx.emit(RepoPlanned(repo=repo.full_name, action=action, reason=why))
             return
         assert self._lane is not None and self._put is not None
         if self._lane.full:

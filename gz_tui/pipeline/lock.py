@@ -9,10 +9,45 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import time
 from pathlib import Path
 from typing import Self
 
 from gz_tui.layout import WorkDir, state_lock_path
+from gz_tui.shard import Shard
+
+GATE_WAIT_SECONDS = 10.0
+"""How long a starting shard waits for another starting shard to finish its check (an instant, normally)."""
+_COUNT_LOCK = re.compile(r"shards-of-(\d+)\.lock")
+
+
+STOP_NOTE = "stopped: "
+"""How a stop note in a lock file begins (a live holder's lock file holds its PID)."""
+STOP_NOTE_MAX = 512
+
+
+def stop_note(exc: Exception, when: float) -> str:
+    """What the lock file of a state says after a run stopped because a state could not be written (the run stays
+    ``running`` in the state so that the next run resumes it): ``stopped: disk full at MOUNT (when)``."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    full_at = getattr(exc, "full_at", None)
+    why = f"disk full at {full_at}" if full_at is not None else " ".join(str(exc).split())
+    return f"{STOP_NOTE}{why} ({stamp}); run again to resume"
+
+
+def run_holder(state: Path) -> str | None:
+    """For a run the state records as ``running``: None if a live gz-tui holds the state's lock (it is running),
+    else what stopped it: the stop note it left (:func:`stop_note`), or ``stopped before the end (killed or crashed)``."""
+    lock = state_lock_path(state)
+    if live_holder(lock) is not None:  # never an exclusive probe: it could refuse a run starting this instant
+        return None
+    try:
+        with open(lock, "rb") as file:
+            text = file.read(STOP_NOTE_MAX).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text if text.startswith(STOP_NOTE) and "\n" not in text else "stopped before the end (killed or crashed)"
 
 
 class LockedError(Exception):
@@ -62,11 +97,18 @@ class ProcessLock:
             raise
         self._fd = fd
 
-    def release(self) -> None:
+    def release(self, *, note: str | None = None) -> None:
+        """Let go. ``note`` (an exclusive lock only): why the run stopped without recording its end in the state,
+        left in the lock file for ``gz-tui status`` (:func:`stop_note_of`) instead of the PID."""
         if self._fd is not None:
             if not self.shared:
                 try:
-                    os.ftruncate(self._fd, 0)
+                    if note:  # within the block the PID was written in: written even on a full disk
+                        data = note.encode("utf-8", "replace")[:STOP_NOTE_MAX]
+                        os.pwrite(self._fd, data, 0)
+                        os.ftruncate(self._fd, len(data))
+                    else:
+                        os.ftruncate(self._fd, 0)
                 except OSError:
                     pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -79,3 +121,82 @@ class ProcessLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def live_holder(path: Path) -> int | None:
+    """The PID of the process that holds the lock at ``path`` now (``gz-tui status``: "in progress (PID N)"), or None.
+
+    The PID its holder wrote is read first; only when that process lives is the lock tried, shared and at once
+    released: so a status never takes a lock a run may be starting to take, unless a live process is named (a
+    killed holder leaves its PID behind; that PID may since be another process's, and the lock then says)."""
+    try:
+        text = path.read_text("ascii", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return pid if _blocked(path, fcntl.LOCK_SH) else None
+
+
+def lock_shard_count(layout: WorkDir, shard: Shard) -> ProcessLock:
+    """The lock every running shard of ``shard.count`` holds shared, taken unless shards of another N are running.
+
+    Shards of different N slice one listing differently: 2/3 and 1/4 would clone the same repo into the same
+    folder at once (one of them fails as ``disk``). So the late-comer is refused, naming the running N. The check
+    and the taking are one step under the gate, so of two shards started together with different N one runs."""
+    layout.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    gate = os.open(layout.shard_gate, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + GATE_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockedError(f"another gz-tui shard holds {layout.shard_gate} for more than {GATE_WAIT_SECONDS:.0f} s") from None
+                time.sleep(0.02)
+        for other in sorted(layout.base.glob("shards-of-*.lock")):
+            match = _COUNT_LOCK.fullmatch(other.name)
+            if match is None or int(match.group(1)) == shard.count or not _held(other):
+                continue
+            running = int(match.group(1))
+            raise LockedError(
+                f"shards of {running} (--shard K/{running}) are already working on {layout.dest}; --shard {shard.label} "
+                f"would clone the same repos beside them: wait for them to finish, or run this one as --shard K/{running}"
+            )
+        mine = ProcessLock(layout.shard_count_lock(shard.count), f"running shards of {shard.count} in {layout.dest}", shared=True)
+        mine.acquire()  # only ever held exclusively for an instant, under the gate: never refused here
+        return mine
+    finally:
+        os.close(gate)  # also releases the gate's flock
+
+
+def _held(path: Path) -> bool:
+    """Whether a live process holds ``path``'s flock (shared or exclusive): the kernel drops a dead holder's."""
+    return _blocked(path, fcntl.LOCK_EX)
+
+
+def _blocked(path: Path, how: int) -> bool:
+    """Whether a flock of kind ``how`` on ``path`` would wait for another holder (tried and at once let go);
+    False when the file cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access: `gz-tui status` may have none
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also releases a lock it took
+    return False

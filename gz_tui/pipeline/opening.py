@@ -7,6 +7,7 @@ owner) goes with them.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -17,16 +18,17 @@ import anyio
 
 from gz_tui.clock import Clock
 from gz_tui.config import Settings
-from gz_tui.kinds import PERMANENT_ERRORS, RepoStatus
-from gz_tui.layout import STATE_DIR, WorkDir
+from gz_tui.kinds import PERMANENT_ERRORS, Listing, RepoStatus
+from gz_tui.layout import STATE_DIR, WorkDir, state_lock_path
 from gz_tui.pipeline.context import Events
 from gz_tui.pipeline.events import Resume
 from gz_tui.pipeline.git import MIN_GIT_VERSION, git_version
-from gz_tui.pipeline.lock import LockedError, ProcessLock
+from gz_tui.pipeline.lfs import LFS_INSTALL_HINT, lfs_available
+from gz_tui.pipeline.lock import LockedError, ProcessLock, lock_shard_count
+from gz_tui.pipeline.paths import is_bare
 from gz_tui.pipeline.prune import reconcile_attic
 from gz_tui.pipeline.state import StateStore
 from gz_tui.pipeline.stats import TargetStats
-from gz_tui.pipeline.sync import is_bare
 from gz_tui.urls import origin_of
 
 
@@ -83,6 +85,7 @@ def run_options(settings: Settings) -> dict[str, object]:
         "depth": s.depth,
         "mirror": s.mirror,
         "wikis": s.wikis,
+        "lfs": s.lfs,
         "filter": s.filter,
         "single_branch": s.single_branch,
         "branch": s.branch,
@@ -91,6 +94,12 @@ def run_options(settings: Settings) -> dict[str, object]:
         "skip_archived": s.skip_archived,
         "skip_forks": s.skip_forks,
     }
+    if s.instance:
+        options["instance"] = True
+    if s.starred:
+        options["starred"] = True
+    if s.listing != Listing.REPOS:
+        options["listing"] = str(s.listing)
     # What limits the repos a run covers, recorded only when given.
     covered = {
         "topics": list(s.topics),
@@ -103,6 +112,16 @@ def run_options(settings: Settings) -> dict[str, object]:
     }
     options.update({key: value for key, value in covered.items() if value})
     return options
+
+
+def _taken(lock: ProcessLock) -> Callable[[], ProcessLock]:
+    """Acquires ``lock`` when called, and returns it."""
+
+    def take() -> ProcessLock:
+        lock.acquire()
+        return lock
+
+    return take
 
 
 class Opening:
@@ -153,6 +172,8 @@ class Opening:
             raise SetupError(
                 f"git {version[0]}.{version[1]} is too old (gz-tui needs 2.31+ to keep tokens out of process lists); upgrade git"
             )
+        if self.settings.lfs and not self.settings.dry_run and not lfs_available():
+            raise SetupError(LFS_INSTALL_HINT)
         try:
             self.layout.base.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.layout.root.mkdir(exist_ok=True, mode=0o700)
@@ -167,18 +188,21 @@ class Opening:
         A shard holds the destination's lock shared (its sibling shards work beside it; an unsharded run, which
         holds it exclusively, does not) and its own slot's lock exclusively."""
         shard, state_path = self.layout.shard, Path(self.stats.state_path)
-        locks = [(ProcessLock.for_dest(self.dest, shared=shard is not None), str(self.dest))]
+        locks: list[tuple[Callable[[], ProcessLock], str]] = [
+            (_taken(ProcessLock.for_dest(self.dest, shared=shard is not None)), str(self.dest))
+        ]
         if shard is not None:
-            locks.append((ProcessLock(self.layout.slot_lock, f"syncing {shard.dir_name} of {self.dest}"), str(self.layout.root)))
-        locks.append((ProcessLock.for_state(state_path), f"the state {state_path}"))
-        for lock, what in locks:
+            # Its N's lock: refused while shards of another N run (they would clone the same repos beside it).
+            locks.append((functools.partial(lock_shard_count, self.layout, shard), str(self.layout.base)))
+            locks.append((_taken(ProcessLock(self.layout.slot_lock, f"syncing {shard.dir_name} of {self.dest}")), str(self.layout.root)))
+        locks.append((_taken(ProcessLock.for_state(state_path)), f"the state {state_path}"))
+        for take, what in locks:
             try:
-                lock.acquire()
+                self._locks.append(take())
             except LockedError as exc:
                 raise SetupError(str(exc)) from None
             except OSError as exc:
                 raise SetupError(f"cannot lock {what}: {exc.strerror}") from None
-            self._locks.append(lock)
 
     def _check_clone_kind(self, store: StateStore) -> None:
         """A destination keeps one kind of clone: bare mirrors (``NAME.git``) or working clones (``NAME``)."""
@@ -195,7 +219,7 @@ class Opening:
 
     def _begin_or_resume(self, store: StateStore) -> TargetPlan:
         settings, stats = self.settings, self.stats
-        store.runs.check_identity(settings.provider, settings.owner)
+        store.runs.check_identity(settings.provider, settings.owner, settings.listing)
         last = store.runs.last()
         moved_from = None
         if last is not None and origin_of(last.base_url) != origin_of(settings.api_base):
@@ -222,13 +246,14 @@ class Opening:
             forge=s.provider, base_url=s.api_base, owner=s.owner, dest=str(self.dest), options=run_options(s), dry_run=dry_run
         )
 
-    def close(self, *, unused: bool) -> None:
+    def close(self, *, unused: bool, stop_note: str | None = None) -> None:
         """Close the state, release the locks; ``unused`` (nothing listed, exit 2): a destination this opening
-        made goes too, so a typo'd owner leaves no empty destination behind."""
+        made goes too, so a typo'd owner leaves no empty destination behind. ``stop_note``: why the run stopped
+        while the state records it ``running`` (a full disk), left in the state's lock file for ``gz-tui status``."""
         if self.store is not None:
             self.store.close()
         for lock in reversed(self._locks):
-            lock.release()
+            lock.release(note=stop_note if lock.path == state_lock_path(Path(self.stats.state_path)) else None)
         self._locks.clear()
         if self._created_dest and unused:
             self._remove_unused_dest()

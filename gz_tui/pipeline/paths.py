@@ -18,6 +18,11 @@ class UnsafeRepo(ValueError):
     """The forge sent a name or URL gz-tui refuses to act on; ``str()`` says which and why."""
 
 
+def is_bare(repo_dir: Path) -> bool:
+    """A bare clone (``--mirror``): HEAD, objects and refs at the top, no ``.git``."""
+    return (repo_dir / "HEAD").is_file() and (repo_dir / "objects").is_dir() and not (repo_dir / ".git").exists()
+
+
 NAME_MAX = 255
 """The longest file name (in bytes) of nearly every file system; ``name_max(dest)`` asks the real one."""
 
@@ -70,9 +75,18 @@ def destination(dest: Path, rel_path: str, *, longest_name: int = NAME_MAX) -> P
     return target
 
 
-def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http: bool, ssh_hostname: str | None = None) -> str:
+def clone_url_for(
+    repo: RemoteRepo,
+    *,
+    api_base: str,
+    protocol: str,
+    allow_http: bool,
+    ssh_hostname: str | None = None,
+    extra_host: str | None = None,
+) -> str:
     """The URL git will be given: https (or loopback http) on the forge's own host, or ssh to it (to the
-    ``ssh_hostname`` alias instead, for a ``Host`` entry of ``~/.ssh/config``, when one is given).
+    ``ssh_hostname`` alias instead, for a ``Host`` entry of ``~/.ssh/config``, when one is given). ``extra_host``: the
+    one other host the listing's clone URLs may name (``Provider.extra_git_host``: github.com's gists), https only.
 
     Rejects anything that git could read as an option, another transport (``ext::``, ``file://``),
     another host, or embedded credentials.
@@ -84,7 +98,7 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
         if url.startswith("-") or user.startswith("-") or "::" in url.split("@", 1)[0] or any(ord(c) <= 0x20 or c == "\x7f" for c in url):
             raise UnsafeRepo(f"refusing ssh URL {url!r}")
         match = re.match(r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/]", url)
-        if not match or not _same_host(match.group(1).lower(), api_host):
+        if not match or not (_same_host(match.group(1).lower(), api_host) or match.group(1).lower() == extra_host):
             raise UnsafeRepo(f"refusing ssh URL {url!r}: not on {api_host}")
         if ssh_hostname:
             start, end = match.span(1)
@@ -101,6 +115,8 @@ def clone_url_for(repo: RemoteRepo, *, api_base: str, protocol: str, allow_http:
     host = (parts.hostname or "").lower()
     api = urlsplit(api_base)
     same_port = (parts.port or default_port(parts.scheme)) == (api.port or default_port(api.scheme))
+    if extra_host is not None and host == extra_host.lower() and parts.scheme == "https" and parts.port in (None, 443):
+        return url
     if not _same_host(host, api_host) or not same_port:
         raise UnsafeRepo(f"refusing clone URL on another host ({parts.netloc or '?'}, expected {api.netloc})")
     if parts.scheme == "http" and not (allow_http or is_loopback(host)):

@@ -10,7 +10,6 @@ every clone in place or whole in the attic, and the next run's :func:`reconcile_
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -18,8 +17,11 @@ import anyio
 
 from gz_tui.format import some_of
 from gz_tui.layout import WorkDir
+from gz_tui.pipeline.confirm import Answer, Confirmation, Confirmer
 from gz_tui.pipeline.context import DbCall, RunContext
-from gz_tui.pipeline.events import RepoKept, RepoMoved
+from gz_tui.pipeline.events import PruneRefused, RepoKept, RepoMoved
+from gz_tui.pipeline.local_work import local_work
+from gz_tui.pipeline.moves import LinkInPath, check_folder, move_folder
 from gz_tui.pipeline.paths import copy_path
 from gz_tui.pipeline.snapshot import PruneQuestion
 from gz_tui.pipeline.state import StateStore
@@ -49,6 +51,18 @@ def reconcile_attic(store: StateStore, notice: Callable[[str], None]) -> None:
         store.attic.done(entry, moved)
         if moved:
             notice(f"an interrupted prune had moved {source.name} to the attic: {attic}")
+
+
+def _kept_because(found: Confirmation) -> str:
+    """Why a clone the forge did not confirm gone stays (``repo_kept``'s reason)."""
+    repo = found.repo
+    if found.answer == Answer.EXISTS:
+        return "still on the forge (the listing missed it)"
+    if found.answer == Answer.RENAMED and repo is not None:
+        return f"renamed on the forge to {repo.full_name}"
+    if found.answer == Answer.ELSEWHERE and repo is not None:
+        return f"moved on the forge to {repo.full_name}"
+    return f"the forge could not confirm it is gone: {found.why}"
 
 
 def _free_path(path: Path) -> Path:
@@ -104,6 +118,8 @@ class Pruner:
         ask: Ask | None,
         pause: float,
         complete: bool,
+        confirmer: Confirmer | None = None,
+        incomplete: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.ctx = ctx
         self.store = store
@@ -113,13 +129,20 @@ class Pruner:
         self.ask = ask
         self.pause = pause
         self.complete = complete
+        self.confirmer = confirmer
+        """Asks the forge about each clone before it moves (None: nothing can be confirmed, so nothing moves)."""
+        self.incomplete = incomplete
+        """Why the listing cannot prove it is complete (the lister's), if it cannot: nothing moves then."""
+        self.stopped: str | None = None
+        """Why the prune stopped before moving what it meant to (a link on the way): the run then exits 1."""
 
     async def run(self) -> None:
         """After a complete listing (its acks journaled): the gone clones, reported; with ``--prune`` moved."""
         ctx, settings = self.ctx, self.ctx.settings
         if not self.complete or (settings.dry_run and not settings.prune):
             return
-        gone = await self.db(functools.partial(self.store.repos.gone_clones, mirror=settings.mirror), ctx.run_id, ctx.dest)
+        gone_clones = functools.partial(self.store.repos.gone_clones, mirror=settings.mirror, unclaimed=self.layout.shard is None)
+        gone = await self.db(gone_clones, ctx.run_id, ctx.dest)
         if not gone:
             return
         ctx.stats.count(gone=len(gone))
@@ -133,23 +156,40 @@ class Pruner:
                 f"`gz-tui status` lists them{why}"
             )
             return
+        refusal = self.incomplete()
+        reason = "incomplete"
+        if refusal is None and not settings.prune_force:
+            listed_private, unlisted_private = await self.db(self.store.repos.private_counts, ctx.run_id)
+            if unlisted_private and not listed_private:
+                reason = "visibility"
+                refusal = (
+                    f"the listing holds no private repo, but {unlisted_private:,} private repo"
+                    f"{'s' if unlisted_private != 1 else ''} listed before {'are' if unlisted_private != 1 else 'is'} "
+                    "missing: the token lost access (or none was given) rather than they were all deleted; "
+                    "check the token (`gz-tui status` lists them), or run with --prune-force if they really are gone"
+                )
+        if refusal is not None:
+            self._refuse(reason, f"not pruning: {refusal}")
+            return
+        # One denominator, said with the share: the clones of this destination, listed now or gone.
         total = len(gone) + await self.db(self.store.repos.listed_count, ctx.run_id)
         share = 100 * len(gone) / max(1, total)
         if share > settings.prune_limit and not settings.prune_force:
-            ctx.notice(
-                f"not pruning: {len(gone):,} of {total:,} clones ({share:.0f} %) are no longer listed, more than "
+            self._refuse(
+                "limit",
+                f"not pruning: {len(gone):,} of {total:,} clones, {share:.1f} %, are no longer listed, more than "
                 f"--prune-limit {settings.prune_limit} %; a listing that suddenly lacks that many repos is more often a "
                 "token that lost access than repos deleted. Check with `gz-tui status`, then run with --prune-force "
-                f"to move them anyway: {shown}"
+                f"to move them anyway: {shown}",
             )
             return
-        await self._prune(await self._without_local_work(gone))
+        await self._prune(await self._confirmed(await self._without_local_work(gone)))
 
     async def _without_local_work(self, gone: list[Gone]) -> list[Gone]:
         """The gone clones that may move; the others are kept in place, each said."""
         ctx, movable = self.ctx, []
         for key, rel_path, folder in gone:
-            reason = await self.syncer.local_work(folder)
+            reason = await local_work(self.syncer.runner, folder)
             if reason is None:
                 movable.append((key, rel_path, folder))
                 continue
@@ -157,6 +197,23 @@ class Pruner:
             ctx.emit(RepoKept(repo=rel_path, reason=reason))
             ctx.notice(f"kept: local work — {rel_path} ({reason}) is no longer listed by the forge and stays in place")
         return movable
+
+    async def _confirmed(self, movable: list[Gone]) -> list[Gone]:
+        """The clones the forge confirms gone, one request each; the others are kept in place, each said."""
+        ctx, gone = self.ctx, []
+        for key, rel_path, folder in movable:
+            if self.confirmer is None:
+                found = Confirmation(Answer.UNKNOWN, why="no way to ask the forge")
+            else:
+                found = await self.confirmer.ask(key, rel_path)
+            if found.answer == Answer.GONE:
+                gone.append((key, rel_path, folder))
+                continue
+            reason = _kept_because(found)
+            ctx.stats.count(kept=1)
+            ctx.emit(RepoKept(repo=rel_path, reason=reason))
+            ctx.notice(f"kept: {rel_path} is missing from the listing, but {reason}; it stays in place")
+        return gone
 
     async def _prune(self, movable: list[Gone]) -> None:
         """Move each clone to ``DEST/.gz-tui/attic/DATE/PATH`` (and its wiki beside it), once the user agrees."""
@@ -171,10 +228,18 @@ class Pruner:
         if self.ask is not None and not await self._confirm(movable, attic_root):
             ctx.notice(f"prune declined: {clones} no longer listed left in place")
             return
+        try:  # before anything moves: a link on any path it would take stops the whole prune
+            for path in (attic_root, *(folder for _, _, folder in movable)):
+                await anyio.to_thread.run_sync(check_folder, ctx.dest, path)
+        except LinkInPath as exc:
+            self._stop(str(exc))
+            return
         moved = 0
         for key, rel_path, folder in movable:
             attic = _free_path(attic_root / copy_path(rel_path, mirror=mirror))
             if not await self._move(key, rel_path, folder, attic):
+                if self.stopped:
+                    break
                 continue
             moved += 1
             ctx.stats.count(moved=1)
@@ -199,13 +264,27 @@ class Pruner:
         with anyio.CancelScope(shield=True):  # a started move is finished and recorded, even on Ctrl+C
             entry = await self.db(self.store.attic.intent, key, rel_path, folder, attic)
             try:
-                attic.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(folder, attic)
+                await anyio.to_thread.run_sync(move_folder, self.ctx.dest, folder, attic)
                 moved = True
+            except LinkInPath as exc:  # planted between the check and this move: caught here, at the move itself
+                self._stop(str(exc))
             except OSError as exc:
                 self.ctx.notice(f"cannot move {rel_path} to the attic ({exc.strerror or exc}); it stays in place")
             await self.db(self.store.attic.done, entry, moved)
         return moved
+
+    def _refuse(self, reason: str, message: str) -> None:
+        """A requested prune moves nothing: the event, the summary's ``prune_refused`` (a cron job tests it), a notice."""
+        self.ctx.stats.prune_refused = reason
+        self.ctx.emit(PruneRefused(reason=reason, message=message))
+        self.ctx.notice(message)
+
+    def _stop(self, why: str) -> None:
+        """The prune stops here, said in one line; the run exits 1."""
+        self.stopped = why
+        self.ctx.stats.prune_refused = "link"
+        self.ctx.emit(PruneRefused(reason="link", message=why))
+        self.ctx.notice(f"prune stopped: {why}")
 
     async def _confirm(self, movable: list[Gone], attic_root: Path) -> bool:
         """The dashboard's question; Ctrl+C while it is asked cancels it (nothing moves)."""

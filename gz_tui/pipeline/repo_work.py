@@ -12,16 +12,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from gz_tui.config import Settings
+from gz_tui.forges.auth import Credential
 from gz_tui.forges.records import RemoteRepo
 from gz_tui.forges.registry import wiki_url as forge_wiki_url
 from gz_tui.kinds import PERMANENT_ERRORS, Affiliation, CloneKind, ErrorClass, RepoStatus, UpdateMode
 from gz_tui.pipeline.context import RunContext
-from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry
+from gz_tui.pipeline.events import RepoDone, RepoFailed, RepoRetry, SignalMissed
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
 from gz_tui.pipeline.paths import UnsafeRepo, clone_url_for, copy_path, destination
+from gz_tui.pipeline.refs import CheckReason, check_reason, signal_moved
+from gz_tui.pipeline.renames import follow_rename
 from gz_tui.pipeline.snapshot import ErrorView, RunState, WorkerState
 from gz_tui.pipeline.state import Ack, StoredRepo
+from gz_tui.pipeline.stats import Stats
 from gz_tui.pipeline.sync import Outcome, RepoSyncer
 from gz_tui.untrusted import REDACTED, redact
 
@@ -41,8 +46,15 @@ class RepoWork:
         nested: bool,
         git_backoff: float,
         forge_moved: bool = False,
+        signal_window: float = 1.0,
+        credential: Credential | None = None,
+        extra_git_host: str | None = None,
     ) -> None:
         self.ctx = ctx
+        self.extra_git_host = extra_git_host
+        """The one host besides the API's that clone URLs may name (github.com's gists: ``gist.github.com``)."""
+        self.credential = credential
+        """What the target signs in with: once no valid token can be had, its repos stay pending (no attempt spent)."""
         self.breaker = breaker
         self.syncer = syncer
         self.governor = governor
@@ -50,6 +62,8 @@ class RepoWork:
         self.git_backoff = git_backoff
         self.forge_moved = forge_moved
         """The forge's address changed since the last run: every clone on disk is checked (and re-pointed)."""
+        self.signal_window = signal_window
+        """Seconds within which a push may leave the forge's change signal where it was (``ProviderInfo.signal_window``)."""
         self.moved_origins = 0
         self._name = ctx.settings.name
 
@@ -63,7 +77,7 @@ class RepoWork:
             await self._sync_one(index, item)
         finally:
             self.ctx.stats.count(active=-1)
-            run.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0)
+            run.set_worker(index, state=WorkerState.IDLE, repo=None, phase="", percent=None, received_bytes=0, waiting=False)
 
     async def _sync_one(self, index: int, item: StoredRepo) -> None:
         repo = item.repo
@@ -87,19 +101,14 @@ class RepoWork:
         if "/" in repo.rel_path and not self.nested:
             raise UnsafeRepo(f"repository name {repo.rel_path!r} contains '/'")
         final = destination(self.ctx.dest, copy_path(repo.rel_path, mirror=settings.mirror), longest_name=self.ctx.longest_name)
-        url = clone_url_for(
-            repo,
-            api_base=settings.api_base,
-            protocol=settings.protocol,
-            allow_http=settings.insecure_http,
-            ssh_hostname=settings.ssh_hostname,
-        )
+        url = _clone_url(repo, settings, self.extra_git_host)
         owner = settings.owner.strip("/").lower()
         member = (
             settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL)
             and repo.rel_path.lower() == f"{repo.owner}/{repo.full_name.rpartition('/')[2]}".lower()
         )
-        if repo.owner and repo.owner.lower() != owner and not member:
+        every_owner = settings.instance or settings.starred  # --all, --starred: repos of any owner, each in its folder
+        if repo.owner and repo.owner.lower() != owner and not member and not every_owner:
             raise UnsafeRepo(f"listed under {settings.owner!r} but owned by {repo.owner!r}")
         twin = await self.ctx.db(self.ctx.store.repos.case_twin, self.ctx.run_id, repo.key, repo.rel_path) if self.ctx.case_twins else None
         if twin:
@@ -108,20 +117,26 @@ class RepoWork:
 
     async def _sync_checked(self, index: int, item: StoredRepo, final: Path, url: str) -> None:
         repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.run, self.governor
+        if not final.exists():
+            await follow_rename(self.ctx, self.syncer.runner, repo, final)  # renamed upstream: its clone moves here
         exists = final.exists()
-        unchanged = bool(repo.pushed_at) and item.synced_pushed_at == repo.pushed_at
-        if exists and settings.update != UpdateMode.SKIP and unchanged and not self.forge_moved:
-            kind = self.syncer.kind()
-            self._record(
-                repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1
-            )
-            await self._sync_wiki(index, repo, url)
-            return
+        if exists and settings.update != UpdateMode.SKIP and not self.forge_moved:
+            reason = check_reason(item, window=self.signal_window, verify=settings.verify)
+            if reason is None and not signal_moved(item):
+                kind = self.syncer.kind()
+                self._record(
+                    repo, Outcome(RepoStatus.UNCHANGED, message="not pushed since the last sync", kind=kind), attempts=1, max_attempts=1
+                )
+                await self._sync_wiki(index, repo, url)
+                return
+            if reason is not None and await self._refs_unchanged(index, item, final, url, reason):
+                await self._sync_wiki(index, repo, url)
+                return
         started = self.ctx.clock.now()
         attempt = item.attempts
         max_attempts = max(1, settings.attempts)
         while True:
-            if self.breaker.is_open:
+            if self.breaker.is_open or signed_out(self.credential):
                 raise ForgeDown(self.breaker.where)  # back to the lane: no attempt spent on a dead forge
             attempt += 1
             stats.set_worker(
@@ -132,13 +147,15 @@ class RepoWork:
                 percent=None,
                 received_bytes=0,
                 started_at=started,
+                waiting=True,
             )
-            progress = self._progress_listener(index)
+            progress = progress_listener(self.ctx, index, self.syncer.kind())
             if governor.active >= governor.allowed:
                 stats.set_worker(index, phase=f"throttled, {governor.allowed} at a time")
             await governor.acquire()
-            self._show_git_throttle()
-            stats.set_worker(index, phase="connecting")
+            show_git_throttle(self.ctx.run, governor)
+            stats.set_worker(index, phase="connecting", waiting=False)
+            began = self.ctx.clock.now()  # what the forge held from here on is in the copy
             try:
                 if exists:
                     outcome = await self.syncer.update(repo, url, final, progress, known=item.synced_pushed_at is not None)
@@ -148,15 +165,17 @@ class RepoWork:
                 governor.release()
             if outcome.error_class == ErrorClass.THROTTLED:
                 governor.throttled()
-                self._show_git_throttle()
+                show_git_throttle(self.ctx.run, governor)
             if outcome.moved_origin:
                 self.moved_origins += 1
+            if outcome.status == RepoStatus.FAILED and outcome.error_class == ErrorClass.AUTH and signed_out(self.credential):
+                raise ForgeDown(self.breaker.where)  # no token could be had for it: pending, not failed
             if outcome.status != RepoStatus.FAILED:
                 self.breaker.succeeded()
             elif outcome.error_class == ErrorClass.NETWORK and self.breaker.failed(outcome.message):
                 raise ForgeDown(self.breaker.where)  # the forge is gone, not this repo: the attempt does not count
             if outcome.status != RepoStatus.FAILED or not outcome.transient or attempt >= max_attempts:
-                self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts)
+                self._record(repo, outcome, attempts=attempt, max_attempts=max_attempts, synced_at=began)
                 if outcome.status != RepoStatus.FAILED:
                     await self._sync_wiki(index, repo, url)
                 return
@@ -166,9 +185,43 @@ class RepoWork:
             error_class = outcome.reported_class
             stats.add_error(ErrorView(now, repo.full_name, error_class, message, attempt, max_attempts, now + delay, target=self._name))
             self.ctx.emit(RepoRetry(repo=repo.full_name, error_class=error_class, message=message, attempt=attempt, delay=delay))
-            stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s")
+            stats.set_worker(index, state=WorkerState.RETRYING, phase=f"retry in {delay:.0f}s", waiting=True)
             await self.ctx.clock.sleep(delay)
             exists = final.exists()
+
+    async def _refs_unchanged(self, index: int, item: StoredRepo, final: Path, url: str, reason: CheckReason) -> bool:
+        """A clone the signal cannot vouch for, checked with ``git ls-remote``: True (recorded unchanged) when the forge
+        holds what the clone holds; False when it is to be fetched (moved, or the check could not tell)."""
+        ctx, repo = self.ctx, item.repo
+        checked_at = ctx.clock.now()
+        ctx.run.set_worker(
+            index,
+            state=WorkerState.UPDATING,
+            repo=repo.full_name,
+            phase="ls-remote",
+            percent=None,
+            received_bytes=0,
+            started_at=checked_at,
+            waiting=False,
+        )
+        await self.governor.acquire()
+        try:
+            moved = await self.syncer.moved_refs(url, final)
+        finally:
+            self.governor.release()
+        if moved is None:
+            return False
+        ctx.stats.count(checked=1)
+        if not moved:
+            outcome = Outcome(RepoStatus.UNCHANGED, message="refs unchanged (git ls-remote)", kind=self.syncer.kind())
+            self._record(repo, outcome, attempts=1, max_attempts=1, synced_at=checked_at)
+            return True
+        if reason != CheckReason.NO_SIGNAL:
+            ctx.stats.count(missed=1)
+            note = f"{repo.full_name}: {len(moved):,} ref{'s' if len(moved) != 1 else ''} moved although the change signal did not; fetched"
+            ctx.run.notices.append(note if len(ctx.run.targets) <= 1 else f"{self._name}: {note}")
+            ctx.emit(SignalMissed(repo=repo.full_name, signal=repo.pushed_at or "", refs=len(moved), reason=reason))
+        return False
 
     async def _sync_wiki(self, index: int, repo: RemoteRepo, url: str) -> None:
         """``--wikis``: the repo's wiki, where the forge says it has one, after the repo itself; one attempt.
@@ -189,10 +242,13 @@ class RepoWork:
             return
         wiki_url = forge_wiki_url(settings.provider, url)
         exists = final.exists()
-        stats.set_worker(index, state=WorkerState.UPDATING if exists else WorkerState.CLONING, repo=name, phase="wiki", percent=None)
+        stats.set_worker(
+            index, state=WorkerState.UPDATING if exists else WorkerState.CLONING, repo=name, phase="wiki", percent=None, waiting=True
+        )
         await self.governor.acquire()
+        stats.set_worker(index, waiting=False)
         try:
-            progress = self._progress_listener(index, label=CloneKind.WIKI)
+            progress = progress_listener(self.ctx, index, CloneKind.WIKI)
             if exists:
                 outcome = await self.syncer.update(repo, wiki_url, final, progress, known=True, wiki=True)
             else:
@@ -215,29 +271,8 @@ class RepoWork:
             stats.count(wikis=1)
         self._emit_outcome(name, outcome, attempts=1)
 
-    def _show_git_throttle(self) -> None:
-        """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
-        governor = self.governor
-        until = governor.quiet_at if governor.allowed < governor.maximum else None
-        self.ctx.run.git_throttled_until = until
-
-    def _progress_listener(self, index: int, label: str | None = None) -> Callable[[str, float | None, int], None]:
-        """Git's progress into the worker's row; a copy other than a plain working clone says its kind first."""
-        last = 0
-        stats = self.ctx.run
-        kind = label if label is not None else self.syncer.kind()
-        prefix = "" if kind == CloneKind.CHECKOUT else f"{kind} · "
-
-        def listener(phase: str, percent: float | None, received: int) -> None:
-            nonlocal last
-            if received > last:
-                stats.received(received - last)
-                last = received
-            stats.set_worker(index, phase=prefix + phase, percent=percent, received_bytes=received)
-
-        return listener
-
-    def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int) -> None:
+    def _record(self, repo: RemoteRepo, outcome: Outcome, *, attempts: int, max_attempts: int, synced_at: float | None = None) -> None:
+        """``synced_at``: when git began to talk to the forge for this outcome (kept only for a copy now up to date)."""
         ctx, stats, run = self.ctx, self.ctx.stats, self.ctx.run
         status = outcome.status
         outcome = replace(outcome, message=redact(outcome.message))
@@ -250,13 +285,14 @@ class RepoWork:
                 error_message=outcome.message or None,
                 last_commit=outcome.last_commit,
                 pushed_at=repo.pushed_at,
+                synced_at=synced_at if status in (RepoStatus.CLONED, RepoStatus.UPDATED, RepoStatus.UNCHANGED) else None,
             )
         )
         if status == RepoStatus.FAILED:
             permanent = int(outcome.error_class in PERMANENT_ERRORS)
             stats.count(failed=1, failed_permanent=permanent)
         else:
-            stats.count(**{status: 1})
+            stats.count(**{status: 1}, lfs_bytes=outcome.lfs_bytes)
         run.completed()
         if status == RepoStatus.FAILED or outcome.error_class == ErrorClass.DIRTY:
             run.add_error(
@@ -282,3 +318,41 @@ class RepoWork:
                 message=outcome.message or None if status == RepoStatus.SKIPPED else None,
             )
         )
+
+
+def show_git_throttle(run: Stats, governor: Governor) -> None:
+    """The rate-limit panel's "git throttled" line: until when the reduced concurrency is reconsidered."""
+    run.git_throttled_until = governor.quiet_at if governor.allowed < governor.maximum else None
+
+
+def progress_listener(ctx: RunContext, index: int, kind: str) -> Callable[[str, float | None, int], None]:
+    """Git's progress into worker ``index``'s row; a copy other than a plain working clone says its kind first."""
+    last = 0
+    run, target = ctx.run, ctx.stats
+    prefix = "" if kind == CloneKind.CHECKOUT else f"{kind} · "
+
+    def listener(phase: str, percent: float | None, received: int) -> None:
+        nonlocal last
+        if received > last:
+            target.received(received - last)  # the run's count and rate too
+            last = received
+        run.set_worker(index, phase=prefix + phase, percent=percent, received_bytes=received)
+
+    return listener
+
+
+def signed_out(credential: Credential | None) -> bool:
+    """No valid token can be had for this credential any more: its repos stay pending, no attempt spent."""
+    return credential is not None and credential.unavailable is not None
+
+
+def _clone_url(repo: RemoteRepo, settings: Settings, extra_host: str | None) -> str:
+    """The URL git is given for ``repo`` (:func:`clone_url_for` with the target's settings), or UnsafeRepo."""
+    return clone_url_for(
+        repo,
+        api_base=settings.api_base,
+        protocol=settings.protocol,
+        allow_http=settings.insecure_http,
+        ssh_hostname=settings.ssh_hostname,
+        extra_host=extra_host,
+    )

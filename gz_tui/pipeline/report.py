@@ -87,18 +87,45 @@ class TargetReport:
             gone=c.gone,
             moved=c.moved,
             kept=c.kept,
+            renamed=c.renamed,
             wikis=c.wikis,
+            checked=c.checked,
+            missed=c.missed,
             seconds=round(max(0.0, end - self.started_at), 3),
             api_requests=rate.requests,
             not_modified=rate.not_modified,
             state=self.stats.state_path,
+            server=self.stats.server,
             would_clone=planned[PlannedAction.CLONE] if planned is not None else None,
             would_update=planned[PlannedAction.UPDATE] if planned is not None else None,
+            would_leave=planned[PlannedAction.UNCHANGED] if planned is not None else None,
             would_refuse=planned[PlannedAction.REFUSE] if planned is not None else None,
             message=run.message or self.stats.message or None,
+            unmatched=self.stats.unmatched,
+            expected=self.stats.expected,
+            prune_refused=self.stats.prune_refused,
+            lfs_bytes=c.lfs_bytes if self.settings.lfs else None,
             shard=self.shard.index if self.shard else None,
             shards=self.shard.count if self.shard else None,
         )
+
+    def say_if_nothing_matched(self, filters: str) -> None:
+        """A complete listing whose every repo the ``filters`` left out: said in the summary (and on the dashboard),
+        so a filter that matches nothing is never mistaken for an owner with nothing new."""
+        counts = self.stats.counts
+        if not filters or counts.selected or counts.resumed_done:
+            return
+        self.stats.unmatched = filters
+        if not self.settings.headless:
+            self.notice(f"nothing matched {filters} (of {counts.listed:,} repos listed)")
+
+    def say_moved_origins(self, moved: int) -> None:
+        """Clones whose origin followed their repo (a forge that moved, a rename upstream), by forge id."""
+        if moved:
+            self.notice(
+                f"{moved:,} clone{'s' if moved != 1 else ''} had {'their' if moved != 1 else 'its'} origin moved to "
+                f"{self.settings.api_base} (the same repos by forge id)"
+            )
 
     async def missing_names(self, wanted: Mapping[str, str], store: StateStore, run_id: int) -> list[str]:
         """After a complete listing: the ``--repos-file`` names (lower-cased → as written) the forge did not
@@ -137,6 +164,7 @@ class TargetReport:
             "dest": self.stats.dest,
             **{k: summary[k] for k in STATS_ROW_FIELDS},
             "bytes": self.stats.counts.received_bytes,
+            **({"lfs_bytes": self.stats.counts.lfs_bytes} if settings.lfs else {}),
         }
         try:
             path = Path(stats_file).expanduser()

@@ -27,8 +27,10 @@ from gz_tui.forges.registry import git_origin, make_credential
 from gz_tui.format import countdown
 from gz_tui.kinds import ExitCode
 from gz_tui.pipeline.context import Events, EventSink
-from gz_tui.pipeline.events import ForgeReachable, ForgeUnreachable, Paused, RunError, Unpaused
+from gz_tui.pipeline.events import ForgeReachable, ForgeUnreachable, Notice, Paused, RunError, Unpaused
 from gz_tui.pipeline.gates import Gate, Governor
+from gz_tui.pipeline.health import METRICS_EVERY_SECONDS, PING_TIMEOUT_SECONDS, RunHealth
+from gz_tui.pipeline.lock import stop_note
 from gz_tui.pipeline.outage import ForgeBreaker
 from gz_tui.pipeline.prune import PruneQuestions
 from gz_tui.pipeline.queue import FairQueue, Lane
@@ -56,6 +58,8 @@ class Pipeline:
         policy: RetryPolicy | None = None,
         environ: dict[str, str] | None = None,
         git_backoff: float = 2.0,
+        metrics_every: float = METRICS_EVERY_SECONDS,
+        ping_timeout: float = PING_TIMEOUT_SECONDS,
     ) -> None:
         chosen = [targets] if isinstance(targets, Settings) else list(targets)
         if not chosen:
@@ -65,9 +69,15 @@ class Pipeline:
         for settings in chosen:
             add_secret(settings.token)  # every message this run shows or journals is redacted of it
         single = chosen[0].name if len(chosen) == 1 else None
-        self._events = Events(events, clock, single)
-        self._environ = dict(os.environ if environ is None else environ)
         self.stats = Stats(workers=max(s.workers for s in chosen), clock=clock, dry_run=all(s.dry_run for s in chosen))
+
+        def health_notice(message: str) -> None:  # a ping or a metrics file that failed: worth knowing, not an error
+            self.stats.notices.append(message)
+            self._events.emit(Notice(message=message))
+
+        self._health = RunHealth(chosen, clock, health_notice, metrics_every=metrics_every, ping_timeout=ping_timeout)
+        self._events = Events(self._health.watch(events), clock, single)
+        self._environ = dict(os.environ if environ is None else environ)
         self._gate = Gate()
         self._queue: FairQueue[StoredRepo] = FairQueue()
         self._governor = Governor(len(self.stats.workers), clock)
@@ -77,12 +87,15 @@ class Pipeline:
         self._state_unwritable: str | None = None
         """Why a state could not be written (a full disk) or used (damage found mid-run), if one could not."""
         self._state_code: ExitCode | None = None
+        self._stop_note: str | None = None
+        """Why the run stopped with its states still saying ``running`` (``lock.stop_note``)."""
         """The exit code that stop calls for (1 a full disk, 2 damage)."""
         self.credentials: dict[tuple[str, tuple[str, str], str], Credential] = {}
         """One credential per forge identity: targets on one GitHub App installation share its refreshes."""
         self._quotas: dict[tuple[str, tuple[str, str], str], Quota] = {}
         """One quota per forge identity (API origin and credential)."""
         self._group: TaskGroup | None = None
+        self._policy = policy
         limits: dict[str, float] = {}
         for settings in chosen:  # one breaker per git host, with the longest outage limit of its targets
             origin = git_origin(settings.provider, settings.api_base)
@@ -108,6 +121,7 @@ class Pipeline:
         credential = make_credential(
             token=settings.token,
             token_cmd=settings.token_cmd,
+            token_cmd_timeout=settings.token_cmd_timeout,
             app_id=settings.github_app_id,
             app_key=settings.github_app_key,
             app_installation_id=settings.github_app_installation_id,
@@ -115,18 +129,23 @@ class Pipeline:
             api_base=settings.api_base,
             environ=self._environ,
             clock=self.clock,
+            policy=self._policy,
+            outage_limit=settings.outage_limit,
         )
         identity = (str(settings.provider), origin_of(settings.api_base), credential.identity)
         lane = self._queue.lane(settings.name, settings.buffer)
+        shared = self.credentials.setdefault(identity, credential)
         target = TargetRun(
             settings,
             parts,
             events=self._events.for_target(settings.name),
             quota=self._quotas.setdefault(identity, Quota()),
-            credential=self.credentials.setdefault(identity, credential),
+            credential=shared,
             breaker=self._breakers[git_origin(settings.provider, settings.api_base)],
             lane=lane,
         )
+        # No valid token any more (a GitHub App that cannot mint): its targets stop, their repos left pending.
+        shared.watch(target.notice, lambda message: self._give_up(target, message))
         self.targets.append(target)
         self._owners[lane] = target
 
@@ -169,12 +188,13 @@ class Pipeline:
 
     # -- the run ------------------------------------------------------------------------------
     async def run(self) -> ExitCode:
+        await self._health.begin()
         try:
             await self._run()
         finally:
             with anyio.CancelScope(shield=True):
                 for target in self.targets:
-                    await target.finish(cancelled=self._cancelled, state_failed=self._state_code)
+                    await target.finish(cancelled=self._cancelled, state_failed=self._state_code, stop_note=self._stop_note)
                     target.close()
         code = self._exit_code()
         ended = {ExitCode.INTERRUPTED: RunState.CANCELLED}.get(code, RunState.FINISHED)
@@ -186,6 +206,7 @@ class Pipeline:
         self.stats.end(code)
         if len(self.targets) > 1:
             self._events.emit(total(code, self.stats))
+        await self._health.end(code, self.targets)  # after the last summary: the metrics file, the end ping
         return code
 
     async def _run(self) -> None:
@@ -198,6 +219,7 @@ class Pipeline:
                 scope.cancel()
             async with anyio.create_task_group() as journal:
                 journal.start_soon(self._flush_loop)
+                journal.start_soon(self._health.keep_fresh, self.targets)
                 async with anyio.create_task_group() as group:
                     self._group = group
                     for index in range(1, len(self.stats.workers) + 1):
@@ -247,11 +269,20 @@ class Pipeline:
         what is on disk is found by the next run."""
         if self._state_unwritable is None:
             self._state_unwritable = str(exc)
+            self._stop_note = stop_note(exc, self.clock.now())
             self._state_code = ExitCode.FAILED if isinstance(exc, StateWriteError) else ExitCode.USAGE
             self.stats.set_message(str(exc))
             self._events.emit(RunError(message=str(exc)))
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
+
+    def _give_up(self, target: TargetRun, message: str) -> None:
+        """``target`` cannot go on (its forge stayed unreachable, or no valid token can be had): it takes nothing
+        more, its unfinished repos stay pending, and it finishes once the repos under way are back."""
+        if target.code is None and target.gave_up is None:
+            target.give_up(message)
+            if self._group is not None:
+                target.finish_when_done(self._group)
 
     def _breaker(self, origin: str, limit: float) -> ForgeBreaker:
         """The breaker of one git host; opening it holds only its targets' lanes, giving up stops only them."""
@@ -286,10 +317,7 @@ class Pipeline:
             )
             self.stats.set_outage(None)
             for target in on_origin():
-                if target.code is None:
-                    target.give_up(message)
-                    if self._group is not None:
-                        target.finish_when_done(self._group)
+                self._give_up(target, message)
 
         breaker = ForgeBreaker(origin, self.clock, limit=limit, on_open=opened, on_retry=retrying, on_close=closed, on_give_up=give_up)
         return breaker

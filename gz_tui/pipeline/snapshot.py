@@ -42,6 +42,8 @@ class ListerState(enum.StrEnum):
     WAITING = "waiting"
     DONE = "done"
     FAILED = "failed"
+    STOPPED = "stopped"
+    """The target ended (cancelled, interrupted, given up) before its listing did: the next run resumes it."""
 
 
 class WorkerState(enum.StrEnum):
@@ -65,6 +67,13 @@ class WorkerView:
     """Clock ``now()`` when the current repo was taken; elapsed = snapshot.now - started_at."""
     target: str = ""
     """The target (``Settings.target``) whose repo this worker has, in a run of several targets."""
+    waiting: bool = False
+    """It has a repo but runs no git: queued for a git slot, or backing off before a retry."""
+
+    @property
+    def working(self) -> bool:
+        """Running git for its repo (what ``Workers 6/8 busy`` counts)."""
+        return self.state in (WorkerState.CLONING, WorkerState.UPDATING) and not self.waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,9 @@ class RateLimitView:
     not_modified: int = 0
     git_throttled_until: float | None = None
     """While git servers throttle, when the reduced concurrency is next reconsidered."""
+    quota_of: str = ""
+    """In a run of several targets, the target (``TargetView.name``) whose quota and wait these are; the
+    request counters are the whole run's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,16 @@ class Counts:
     """Clones ``--prune`` moved to the attic."""
     kept: int = 0
     """Clones ``--prune`` left in place because they hold local work."""
+    selected: int = 0
+    """Repos the filters kept: queued for the workers (or planned, in a dry run)."""
+    checked: int = 0
+    """Clones checked with ``git ls-remote`` (uncertain or no change signal, or ``--verify``)."""
+    missed: int = 0
+    """Of those, clones the forge had moved although its change signal had not (then fetched)."""
+    renamed: int = 0
+    """Clones moved to the new path of their repo, renamed upstream (same forge id)."""
+    lfs_bytes: int = 0
+    """Of ``received_bytes``, the bytes of Git LFS objects (``--lfs``)."""
 
     @property
     def done(self) -> int:
@@ -205,6 +227,8 @@ class Snapshot:
     errors: tuple[ErrorView, ...]
     """Newest first."""
     error_count: int
+    retried: int = 0
+    """Of the error log's rows, failed attempts a retry followed (the repo may well have succeeded since)."""
     state_path: str = ""
     dry_run: bool = False
     exit_code: int | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from gz_tui.clock import SYSTEM_CLOCK, Clock
+from gz_tui.forges.records import RateInfo
 from gz_tui.kinds import WaitKind
 from gz_tui.pipeline.snapshot import (
     Counts,
@@ -39,13 +40,30 @@ _ORDER = {RunState.STARTING: 0, RunState.LISTING: 1, RunState.RUNNING: 2}
 
 @dataclass(slots=True)
 class _Window:
-    """Per-second buckets of completions and bytes, for sparkline and current rates."""
+    """Per-second buckets of completions and bytes, for sparkline and current rates.
+
+    Paused seconds get no bucket: the rate after a resume is the rate of the seconds that worked, not
+    dragged toward zero by an hour of pause (nor the ETA stretched by it). What finishes while the gate is
+    closed (a clone already running) counts in the last bucket."""
 
     repos: deque[float] = field(default_factory=lambda: deque(maxlen=THROUGHPUT_SECONDS))
     bytes: deque[float] = field(default_factory=lambda: deque(maxlen=THROUGHPUT_SECONDS))
     second: int | None = None
+    paused: bool = False
+
+    def pause(self, now: float) -> None:
+        self.roll(now)
+        self.paused = True
+
+    def resume(self, now: float) -> None:
+        """The clock's seconds since the pause are skipped: the next bucket is the next working second."""
+        if self.paused:
+            self.paused = False
+            self.second = int(now)
 
     def roll(self, now: float) -> None:
+        if self.paused:
+            return
         second = int(now)
         if self.second is None:
             self.second = second
@@ -57,6 +75,33 @@ class _Window:
             self.repos.append(0.0)
             self.bytes.append(0.0)
         self.second = max(self.second, second)
+
+
+class Tally:
+    """Counters written many times a second (a dry run of 10,000 repos counts 20,000 times) and read as one
+    immutable :class:`Counts` at most once a tick: the frozen copy is made when it is read, not on every write."""
+
+    __slots__ = ("_frozen", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[str, int | None] = {name: getattr(Counts(), name) for name in Counts.__dataclass_fields__}
+        self._frozen: Counts | None = None
+
+    def add(self, deltas: dict[str, int]) -> None:
+        values = self._values
+        for name, delta in deltas.items():
+            values[name] = (values[name] or 0) + delta
+        self._frozen = None
+
+    def set(self, **values: int | None) -> None:
+        self._values.update(values)
+        self._frozen = None
+
+    @property
+    def counts(self) -> Counts:
+        if self._frozen is None:
+            self._frozen = Counts(**self._values)  # type: ignore[arg-type]
+        return self._frozen
 
 
 class TargetStats:
@@ -81,30 +126,64 @@ class TargetStats:
         self.dest = dest
         self.api_host = api_host
         self.state_path = state_path
-        self.counts = Counts()
+        self.tally = Tally()
         self.buffer_used = 0
         self.buffer_capacity = buffer_capacity
         self.lister_state = ListerState.IDLE
         self.lister_page = 0
-        self.rate = RateLimitView()
+        self._rate = RateLimitView()
+        self._rate_heard: RateInfo | None = None
+        """The forge identity's latest quota, not yet folded into ``rate`` (:meth:`heard_rate`)."""
         self.paused = False
         self.exit_code: int | None = None
         self.message: str | None = None
+        self.server: str | None = None
+        """What the forge said it is (``Forgejo 9.0.0``), where it says (Gitea and Forgejo)."""
+        self.unmatched: str | None = None
+        """The filters, when they left out every repo a complete listing held (said in the summary)."""
+        self.expected: int | None = None
+        """How many repos the forge said the owner has, once it said (compared with what the listing yielded)."""
+        self.prune_refused: str | None = None
+        """Why a requested ``--prune`` moved nothing (or stopped): ``PruneRefused``'s reason, for the summary."""
         self._run_state = RunState.STARTING
 
     def count(self, **deltas: int) -> None:
         """Add to this target's counters and the run's, e.g. ``count(cloned=1, active=-1)``."""
-        values = {name: getattr(self.counts, name) + delta for name, delta in deltas.items()}
-        self.counts = replace(self.counts, **values)
-        self.run.count(**deltas)
+        self.tally.add(deltas)
+        self.run.tally.add(deltas)
+
+    @property
+    def counts(self) -> Counts:
+        """This target's counters as they are now (immutable)."""
+        return self.tally.counts
+
+    def received(self, nbytes: int) -> None:
+        """Bytes git received for this target: its own count (its stats row, its metrics) and the run's rate."""
+        if nbytes > 0:
+            self.tally.add({"received_bytes": nbytes})
+            self.run.received(nbytes)
 
     def set_total(self, total: int | None) -> None:
-        self.counts = replace(self.counts, total=total)
+        self.tally.set(total=total)
         totals = [t.counts.total for t in self.run.targets if t.counts.total is not None]
-        self.run.counts = replace(self.run.counts, total=sum(totals) if totals else None)
+        self.run.tally.set(total=sum(totals) if totals else None)
+
+    @property
+    def rate(self) -> RateLimitView:
+        """What this target shows of its forge identity's quota: its waits, what is left, what it asked."""
+        heard = self._rate_heard
+        if heard is not None:
+            self._rate_heard = None
+            self._rate = replace(self._rate, limit=heard.limit, remaining=heard.remaining, reset_at=heard.reset_at)
+        return self._rate
 
     def set_rate(self, **changes: object) -> None:
-        self.rate = replace(self.rate, **changes)  # type: ignore[arg-type]
+        self._rate = replace(self.rate, **changes)  # type: ignore[arg-type]
+
+    def heard_rate(self, rate: RateInfo) -> None:
+        """The identity's quota after a response: kept as is, folded in when read. Every target on one identity
+        hears every response, so this must cost nothing: 5,000 targets on one token are 5,000 hearers each time."""
+        self._rate_heard = rate
 
     @property
     def run_state(self) -> RunState:
@@ -120,7 +199,7 @@ class TargetStats:
         shown = self._run_state
         if shown in _ACTIVE and (self.paused or self.run.paused):
             shown = RunState.PAUSED
-        elif shown in _ACTIVE and self.rate.wait_kind not in (None, WaitKind.PACING):
+        elif shown in _ACTIVE and self.rate.wait_kind not in (None, WaitKind.PACING) and not self.tally.counts.active:
             shown = RunState.WAITING
         return TargetView(
             name=self.name,
@@ -157,6 +236,7 @@ _LISTER_PRIORITY = (
     ListerState.BLOCKED,
     ListerState.IDLE,
     ListerState.FAILED,
+    ListerState.STOPPED,
     ListerState.DONE,
 )
 """Which target's lister state stands for the run's when there are several: the busiest."""
@@ -177,10 +257,12 @@ class Stats:
         self.targets: list[TargetStats] = []
         self._run_state = RunState.STARTING
         self.started_at = clock.now()
-        self.counts = Counts()
+        self.tally = Tally()
         self.workers: list[WorkerView] = [WorkerView(index=i + 1) for i in range(workers)]
         self.errors: deque[ErrorView] = deque(maxlen=ERRORS_KEPT)
         self.error_count = 0
+        self.retried = 0
+        """Failed attempts a retry followed (``Snapshot.retried``)."""
         self.exit_code: int | None = None
         self.message: str | None = None
         self.notices: list[str] = []
@@ -210,10 +292,10 @@ class Stats:
         return target
 
     # -- writers (pipeline side) -------------------------------------------------------------
-    def count(self, **deltas: int) -> None:
-        """Add to the run's counters (a target's ``count`` does this too)."""
-        values = {name: getattr(self.counts, name) + delta for name, delta in deltas.items()}
-        self.counts = replace(self.counts, **values)
+    @property
+    def counts(self) -> Counts:
+        """The run's counters as they are now (immutable)."""
+        return self.tally.counts
 
     @property
     def run_state(self) -> RunState:
@@ -231,17 +313,20 @@ class Stats:
 
     def received(self, nbytes: int) -> None:
         if nbytes > 0:
-            self.counts = replace(self.counts, received_bytes=self.counts.received_bytes + nbytes)
+            self.tally.add({"received_bytes": nbytes})
             self._window.roll(self.clock.now())
             self._window.bytes[-1] += nbytes
 
     def set_paused(self, paused: bool) -> None:
-        """The run's gate is closed (or open again): active states show as PAUSED."""
+        """The run's gate is closed (or open again): active states show as PAUSED, and the paused time is
+        not in the rate (:class:`_Window`)."""
+        if paused != self.paused:
+            (self._window.pause if paused else self._window.resume)(self.clock.now())
         self.paused = paused
 
     def set_queued(self, queued: int) -> None:
         """How many repos wait in the buffer, all targets' lanes together."""
-        self.counts = replace(self.counts, queued=queued)
+        self.tally.set(queued=queued)
 
     def set_outage(self, outage: OutageView | None) -> None:
         self.outage = outage
@@ -260,6 +345,8 @@ class Stats:
     def add_error(self, error: ErrorView) -> None:
         self.errors.appendleft(error)
         self.error_count += 1
+        if error.retry_at is not None:
+            self.retried += 1
 
     # -- readers -----------------------------------------------------------------------------
     def end(self, exit_code: int) -> None:
@@ -285,15 +372,19 @@ class Stats:
         # One quota view for the line (the busiest identity's), request counters for the whole run.
         requests = sum(t.rate.requests for t in self.targets)
         not_modified = sum(t.rate.not_modified for t in self.targets)
-        return replace(busiest.rate, requests=requests, not_modified=not_modified, git_throttled_until=self.git_throttled_until)
+        return replace(
+            busiest.rate, requests=requests, not_modified=not_modified, git_throttled_until=self.git_throttled_until, quota_of=busiest.name
+        )
 
     def _shown_state(self, rate: RateLimitView) -> RunState:
         if self._run_state not in _ACTIVE:
             return self._run_state
         if self.paused:
             return RunState.PAUSED
-        if self.outage is not None or rate.wait_kind not in (None, WaitKind.PACING):
+        if self.outage is not None:
             return RunState.WAITING
+        if rate.wait_kind not in (None, WaitKind.PACING) and not self.tally.counts.active:
+            return RunState.WAITING  # only while nothing else goes on: a lister's wait shows in its own rows
         return self._run_state
 
     def _message(self) -> str | None:
@@ -320,8 +411,8 @@ class Stats:
             now=now,
             counts=self.counts,
             throughput=repos,
-            repos_per_second=_rate(repos),
-            bytes_per_second=_rate(byte_samples),
+            repos_per_second=0.0 if self.paused else _rate(repos),
+            bytes_per_second=0.0 if self.paused else _rate(byte_samples),
             buffer_used=sum(t.buffer_used for t in self.targets),
             buffer_capacity=sum(t.buffer_capacity for t in self.targets),
             lister_state=busiest.lister_state if busiest else ListerState.IDLE,
@@ -330,6 +421,7 @@ class Stats:
             workers=tuple(self.workers),
             errors=tuple(self.errors),
             error_count=self.error_count,
+            retried=self.retried,
             state_path=single.state_path if single else "",
             dry_run=self.dry_run,
             exit_code=self.exit_code,

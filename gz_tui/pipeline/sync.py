@@ -15,6 +15,14 @@ import anyio
 from gz_tui.forges.records import RemoteRepo
 from gz_tui.kinds import CloneKind, ErrorClass, PartialFilter, RepoStatus, UpdateMode
 from gz_tui.pipeline.git import GitResult, GitRunner, ProgressListener
+from gz_tui.pipeline.git.head import settle_head
+from gz_tui.pipeline.lfs import LfsSync
+from gz_tui.pipeline.local_work import UNPUSHED, LocalWork
+from gz_tui.pipeline.paths import is_bare
+from gz_tui.pipeline.refs import RefView
+
+LS_REMOTE_MAX_OUTPUT = 1_000_000
+"""The git runner keeps about this much of a command's output: a longer ref list cannot be compared whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,8 @@ class Outcome:
     """The clone's ``origin`` was moved to the forge's new address (same forge repo id)."""
     kind: CloneKind = CloneKind.CHECKOUT
     """What kind of copy this was."""
+    lfs_bytes: int = 0
+    """Of ``received_bytes``, the bytes of Git LFS objects (``--lfs``)."""
 
     @property
     def reported_class(self) -> ErrorClass:
@@ -40,11 +50,6 @@ class Outcome:
 def git_dir_of(repo_dir: Path) -> Path:
     """Where a clone's git files are: ``NAME/.git`` for a working clone, the folder itself for a bare mirror."""
     return repo_dir if is_bare(repo_dir) else repo_dir / ".git"
-
-
-def is_bare(repo_dir: Path) -> bool:
-    """A bare clone (``--mirror``): HEAD, objects and refs at the top, no ``.git``."""
-    return (repo_dir / "HEAD").is_file() and (repo_dir / "objects").is_dir() and not (repo_dir / ".git").exists()
 
 
 def read_head(repo_dir: Path) -> str | None:
@@ -86,10 +91,13 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 def same_repo_moved(origin: str, url: str, *, clone_id: str | None, repo_id: str, known: bool) -> bool:
     """Whether a clone whose origin differs from the forge's URL is the same repo at a moved forge.
 
-    Only the scheme, host or port may differ (a forge that moved), never the path (an origin someone pointed
-    elsewhere is theirs); and the clone must record this forge repo id, or, made before ids were recorded,
-    the state must already know this repo id. Never otherwise.
+    Either the scheme, host or port differ (a forge that moved) and the path is the same, or the host is the same
+    and only the path differs (a rename upstream) in a clone that records this repo's id; an origin someone pointed
+    at another host and path is theirs. A moved forge also needs the clone to record this forge repo id, or, for a
+    clone made before ids were recorded, the state to know this repo id already. Never otherwise.
     """
+    if urlsplit(origin).netloc.lower() == urlsplit(url).netloc.lower():
+        return clone_id is not None and clone_id == repo_id  # renamed on the same forge: its recorded id says so
     if urlsplit(origin).path.rstrip("/").removesuffix(".git") != urlsplit(url).path.rstrip("/").removesuffix(".git"):
         return False
     return clone_id == repo_id if clone_id is not None else known
@@ -111,8 +119,11 @@ class RepoSyncer:
         partial: PartialFilter | None = None,
         single_branch: bool = False,
         branch: str | None = None,
+        lfs: LfsSync | None = None,
     ) -> None:
         self.runner = runner
+        self.lfs = lfs
+        """``--lfs``: what fetches a copy's LFS objects once git has brought it up to date (never a wiki's)."""
         self.dest = dest
         self.tmp_root = tmp_root
         self.update_mode = update_mode
@@ -122,6 +133,21 @@ class RepoSyncer:
         """``--filter``: ``blob:none`` or ``tree:0``; None for full clones."""
         self.single_branch = single_branch
         self.branch = branch
+
+    @property
+    def ref_view(self) -> RefView:
+        """Which refs its copies hold: every ref (mirrors), or the branches a working clone keeps."""
+        return RefView(mirror=self.mirror, single=not self.mirror and (self.single_branch or bool(self.depth)))
+
+    async def moved_refs(self, url: str, final: Path) -> list[str] | None:
+        """The refs the forge has moved against what the clone at ``final`` holds (``[]``: none), by one
+        ``git ls-remote`` and the clone's own files; None when either cannot be read (the clone is then fetched)."""
+        view = self.ref_view
+        result = await self.runner.run(view.ls_remote_args(url))
+        if not result.ok or len(result.output) >= LS_REMOTE_MAX_OUTPUT:
+            return None
+        clone = await anyio.to_thread.run_sync(view.clone_refs, final)
+        return None if clone is None else view.moved(view.forge_refs(result.output), clone)
 
     def kind(self, *, wiki: bool = False) -> CloneKind:
         """The kind of copy this syncer makes of a repo (or of its wiki)."""
@@ -151,8 +177,7 @@ class RepoSyncer:
 
     def _outcome_of_failure(self, result: GitResult, *, wiki: bool) -> Outcome:
         kind = self.kind(wiki=wiki)
-        if wiki and result.error_class == ErrorClass.NOT_FOUND:
-            # The forge says the wiki is enabled, but nobody has written a page yet: git finds no repository.
+        if wiki and never_written(result.error_class, result.message):
             return Outcome(RepoStatus.SKIPPED, message="no wiki", kind=kind)
         if not wiki and self.branch and "remote branch" in result.message.lower():
             return Outcome(
@@ -176,16 +201,36 @@ class RepoSyncer:
             result = await self.runner.run(args, on_progress=on_progress)
             if not result.ok:
                 return self._outcome_of_failure(result, wiki=wiki)
+            headless = None if self.mirror or read_head(tmp) is not None else await settle_head(self.runner, tmp, repo.default_branch)
+            lfs_bytes = 0
+            if not wiki and headless is None:  # before the move: a copy in place has its LFS objects
+                lfs = await self._lfs(tmp, url, on_progress, result.received_bytes)
+                if isinstance(lfs, Outcome):
+                    return replace(lfs, kind=kind)
+                lfs_bytes = lfs
+            received = result.received_bytes + lfs_bytes
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, final)
             except OSError as exc:
                 return Outcome(RepoStatus.FAILED, ErrorClass.DISK, f"cannot move the clone into place: {exc.strerror}", kind=kind)
-            return Outcome(RepoStatus.CLONED, last_commit=read_head(final), received_bytes=result.received_bytes, kind=kind)
+            if headless is not None:  # kept in place: its branches are there, and the next sync says so again
+                return Outcome(RepoStatus.SKIPPED, message=headless, received_bytes=result.received_bytes, kind=kind)
+            return Outcome(RepoStatus.CLONED, last_commit=read_head(final), received_bytes=received, kind=kind, lfs_bytes=lfs_bytes)
         finally:
             if tmp.exists():
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(shutil.rmtree, tmp, True)
+
+    async def _lfs(self, repo_dir: Path, url: str, on_progress: ProgressListener, received: int) -> int | Outcome:
+        """``--lfs``: the bytes of LFS objects fetched into ``repo_dir``, or the repo's failure."""
+        if self.lfs is None:
+            return 0
+        result = await self.lfs.fetch(repo_dir, url, on_progress, received)
+        if not result.ok:
+            assert result.error_class is not None
+            return Outcome(RepoStatus.FAILED, result.error_class, result.message, transient=result.transient)
+        return result.received_bytes
 
     async def _origin_and_id(self, final: Path) -> tuple[str | None, str | None]:
         """(origin URL, recorded forge repo id) of an existing checkout; (None, None) if it is not a git clone.
@@ -218,7 +263,7 @@ class RepoSyncer:
         return replace(outcome, kind=kind) if outcome.status != RepoStatus.FAILED or not wiki else self._wiki_failure(outcome)
 
     def _wiki_failure(self, outcome: Outcome) -> Outcome:
-        if outcome.error_class == ErrorClass.NOT_FOUND:
+        if never_written(outcome.error_class, outcome.message):
             return Outcome(RepoStatus.SKIPPED, message="no wiki", kind=CloneKind.WIKI)
         return replace(outcome, kind=CloneKind.WIKI)
 
@@ -227,6 +272,13 @@ class RepoSyncer:
         if origin is None:
             return Outcome(
                 RepoStatus.FAILED, ErrorClass.CONFLICT, f"{final.name} exists but is not a git clone; move it away or use another --dest"
+            )
+        if clone_id is not None and _SAFE_ID.match(repo.key) and clone_id != repo.key:
+            return Outcome(
+                RepoStatus.FAILED,
+                ErrorClass.CONFLICT,
+                f"{final.name} holds the clone of another repo (forge id {clone_id}) that had this name; "
+                "not fetching this one's history into it (--prune moves it to the attic once the forge confirms it is gone)",
             )
         moved = False
         if _normalise_url(origin) != _normalise_url(url):
@@ -237,6 +289,11 @@ class RepoSyncer:
                 return _failed(step)
             moved = True
         before = read_head(final)
+        # Commits of the checked-out branch that no remote branch has are local work: a reset would drop them (into
+        # the reflog) and a fast-forward cannot be made. Asked before the fetch: a shallow fetch (--depth) cuts the
+        # history the new remote tips share with the old HEAD, which would make pushed commits look local.
+        keeps_work = self.update_mode in (UpdateMode.PULL, UpdateMode.RESET) and not self.mirror
+        unpushed = keeps_work and await LocalWork(self.runner).head_unpushed(final)
         # A mirror's fetch refspec is +refs/*:refs/*: every ref comes, and --prune drops the ones deleted upstream.
         # A partial or single-branch clone's fetch keeps to its filter and branch (recorded in its config).
         fetch = ["fetch", "--prune", "--progress", "--no-recurse-submodules"]
@@ -247,12 +304,14 @@ class RepoSyncer:
         if not result.ok:
             return _failed(result)
         fetched = result.changed_refs > 0
-        if self.update_mode in (UpdateMode.PULL, UpdateMode.RESET) and not self.mirror:
+        if keeps_work:
             status = await self.runner.run(["status", "--porcelain", "--untracked-files=no"], cwd=final)
             if not status.ok:
                 return _failed(status)
             if status.output.strip():  # through GitRunner: the locked-down environment, no token variable
                 return Outcome(RepoStatus.SKIPPED, ErrorClass.DIRTY, "local changes in the checkout; left as is (not merged or reset)")
+            if unpushed:
+                return Outcome(RepoStatus.SKIPPED, ErrorClass.DIRTY, f"{UNPUSHED} checked out; left as is (not merged or reset)")
             if self.update_mode == UpdateMode.PULL:
                 step = await self.runner.run(["merge", "--ff-only", "--quiet", "@{upstream}"], cwd=final)
             else:
@@ -260,36 +319,37 @@ class RepoSyncer:
             if not step.ok:
                 return _failed(step)
         after = read_head(final)
-        changed = fetched or before != after
+        if after is None and not self.mirror:
+            headless = await settle_head(self.runner, final, repo.default_branch)
+            if headless is not None:
+                return Outcome(RepoStatus.SKIPPED, message=headless, received_bytes=result.received_bytes, moved_origin=moved)
+            after = read_head(final)
+        lfs = await self._lfs(final, url, on_progress, result.received_bytes) if not wiki else 0
+        if isinstance(lfs, Outcome):
+            return lfs
+        changed = fetched or before != after or lfs > 0
         return Outcome(
             RepoStatus.UPDATED if changed else RepoStatus.UNCHANGED,
             last_commit=after,
-            received_bytes=result.received_bytes,
+            received_bytes=result.received_bytes + lfs,
             moved_origin=moved,
+            lfs_bytes=lfs,
         )
 
-    async def local_work(self, folder: Path) -> str | None:
-        """Why a clone must not be moved away (uncommitted changes, stashes, commits on no remote branch), or None.
 
-        A mirror holds only the forge's refs: it has no local work. A clone git cannot inspect is kept too.
-        """
-        if is_bare(folder):
-            return None
-        status = await self.runner.run(["status", "--porcelain"], cwd=folder)
-        if not status.ok:
-            return f"git cannot inspect it ({status.message or status.returncode})"
-        if status.output.strip():
-            return "uncommitted changes"
-        stash = await self.runner.run(["rev-parse", "--quiet", "--verify", "refs/stash"], cwd=folder)
-        if stash.ok:
-            return "stashed changes"
-        head = read_head(folder)  # a detached HEAD's own commits count too (None: a clone of an empty repo)
-        unpushed = await self.runner.run(["rev-list", "-n", "1", *([head] if head else []), "--branches", "--not", "--remotes"], cwd=folder)
-        if not unpushed.ok:
-            return f"git cannot inspect it ({unpushed.message or unpushed.returncode})"
-        if unpushed.output.strip():
-            return "commits on no remote branch"
-        return None
+def never_written(error_class: ErrorClass | None, message: str) -> bool:
+    """Whether git's failure on a wiki the forge says is enabled means nobody has written a page yet.
+
+    GitHub and GitLab answer such a wiki "not found"; Gitea 1.15 answers ``info/refs`` with a 200 that advertises
+    no refs at all (git: "Could not read from remote repository"), newer Gitea with a 500. The repo itself was
+    reached moments before, so none of these is the forge being down; auth, network and disk failures stay failures.
+    """
+    text = message.lower()
+    if error_class == ErrorClass.NOT_FOUND:
+        return True
+    if error_class == ErrorClass.OTHER:
+        return "could not read from remote repository" in text
+    return error_class == ErrorClass.NETWORK and "returned error: 500" in text
 
 
 def _failed(result: GitResult) -> Outcome:

@@ -25,11 +25,13 @@ from gz_tui.forges.records import RateInfo
 from gz_tui.forges.registry import git_origin, make_provider
 from gz_tui.kinds import Affiliation, CloneKind, ExitCode, PlannedAction, RunStatus, WaitKind
 from gz_tui.layout import WorkDir
+from gz_tui.pipeline.confirm import Confirmer
 from gz_tui.pipeline.context import Events, RunContext
 from gz_tui.pipeline.events import Notice, Paused, RateLimitWait, RunError, Unpaused
 from gz_tui.pipeline.gates import Governor
 from gz_tui.pipeline.git import GitAuth, GitRunner, allow_http_for, git_environment
 from gz_tui.pipeline.journal import Journal
+from gz_tui.pipeline.lfs import LfsSync
 from gz_tui.pipeline.lister import Lister
 from gz_tui.pipeline.opening import Opening, SetupError, TargetPlan
 from gz_tui.pipeline.outage import ForgeBreaker, ForgeDown
@@ -67,11 +69,17 @@ def make_syncer(settings: Settings, layout: WorkDir, environ: Mapping[str, str],
         base=environ,
         protocol=settings.protocol,
         allow_http=allow_http_for(settings.api_base, settings.insecure_http),
+        low_speed_limit=settings.git_low_speed_limit,
+        low_speed_time=settings.git_low_speed_time,
+        lfs=settings.lfs,
     )
     token = settings.token
     auth = GitAuth(git_origin(settings.provider, settings.api_base), provider.git_auth_header, credential)
+    runner = GitRunner(env, secrets=[token] if token else [], auth=auth, timeout=settings.git_timeout)
+    lfs = LfsSync(runner, mirror=settings.mirror, forge_origin=auth.origin, ssh=settings.protocol == "ssh") if settings.lfs else None
     return RepoSyncer(
-        runner=GitRunner(env, secrets=[token] if token else [], auth=auth),
+        runner=runner,
+        lfs=lfs,
         dest=layout.dest,
         tmp_root=layout.tmp,
         update_mode=settings.update,
@@ -105,7 +113,7 @@ class _QuotaWatch:
         self.events.emit(RateLimitWait(kind=WaitKind(kind), seconds=round(seconds, 3), until=until))
 
     def on_rate(self, rate: RateInfo) -> None:
-        self.stats.set_rate(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
+        self.stats.heard_rate(rate)
 
     def on_request(self, status: int) -> None:
         changes: dict[str, int] = {"requests": self.stats.rate.requests + 1}
@@ -138,7 +146,7 @@ class TargetRun:
         self.stats: TargetStats = parts.stats.add_target(
             name=self.name,
             forge=settings.provider,
-            owner=settings.owner,
+            owner=settings.owner or ("*" if settings.instance else ""),
             dest=str(self.dest),
             api_host=origin_of(settings.api_base)[1].removesuffix(":443").removesuffix(":80"),
             buffer_capacity=settings.buffer,
@@ -170,6 +178,8 @@ class TargetRun:
         self._finishing = False
         """Its finish has begun (it is started once, from whichever task saw the target's last repo recorded)."""
         self._list_scope: anyio.CancelScope | None = None
+        self._stop_note: str | None = None
+        """Why the run stopped with its state still saying ``running`` (left in the state's lock file)."""
 
     # -- opening ---------------------------------------------------------------------------------
     async def open(self) -> bool:
@@ -195,15 +205,7 @@ class TargetRun:
         settings, parts = self.settings, self.parts
         self.plan = plan
         self.journal.begin(plan.store, plan.run_id)
-        provider = make_provider(
-            settings.provider,
-            settings.api_base,
-            settings.owner,
-            skip_archived=settings.skip_archived,
-            topics=settings.topics,
-            affiliation=settings.affiliation,
-            projects=settings.projects,
-        )
+        provider = provider_for(settings)
         watch = _QuotaWatch(self.stats, self.events, lambda: self.listing_over)
         self.client = ApiClient(
             provider,
@@ -215,6 +217,7 @@ class TargetRun:
             on_rate=watch.on_rate,
             on_request=watch.on_request,
             quota=self._quota,
+            on_notice=self.notice,
         )
         ctx = RunContext(
             settings=settings,
@@ -238,15 +241,21 @@ class TargetRun:
         settings, parts = self.settings, self.parts
         syncer = make_syncer(settings, self.layout, parts.environ, provider, self._credential)
         kinds = [str(syncer.kind())] if syncer.kind() != CloneKind.CHECKOUT else []
-        parts.stats.add_kinds([*kinds, "wikis"] if settings.wikis else kinds)
+        parts.stats.add_kinds([*kinds, *(["wikis"] if settings.wikis else []), *(["lfs"] if settings.lfs else [])])
         self.work = RepoWork(
             ctx,
             syncer=syncer,
             governor=parts.governor,
             breaker=self._breaker,
-            nested=provider.info.nested or settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL),
+            nested=provider.info.nested
+            or settings.instance
+            or settings.starred
+            or settings.affiliation in (Affiliation.MEMBER, Affiliation.ALL),
             git_backoff=parts.git_backoff,
             forge_moved=plan.moved_from is not None,
+            signal_window=provider.info.signal_window,
+            credential=self._credential,
+            extra_git_host=provider.extra_git_host,
         )
         server_filtered = (settings.skip_archived and provider.info.archived_filtered_by_server) or provider.listing_is_partial
         self._pruner = Pruner(
@@ -258,6 +267,8 @@ class TargetRun:
             ask=None if settings.headless else parts.questions.ask,
             pause=prune_pause(parts.environ),
             complete=not server_filtered,
+            confirmer=Confirmer(self.client, provider, settings.owner) if self.client is not None else None,
+            incomplete=lambda: self.lister.total.incomplete if self.lister is not None else None,
         )
 
     # -- listing and syncing --------------------------------------------------------------------
@@ -273,8 +284,6 @@ class TargetRun:
         finally:
             self.listing_over = True
             self.lane.close()
-            with anyio.CancelScope(shield=True):
-                await self.client.aclose()
         self.finish_when_done(group)
 
     async def _put(self, item: StoredRepo) -> None:
@@ -324,11 +333,13 @@ class TargetRun:
             self._finishing = True
             group.start_soon(self.finish)
 
-    async def finish(self, *, cancelled: bool = False, state_failed: ExitCode | None = None) -> None:
+    async def finish(self, *, cancelled: bool = False, state_failed: ExitCode | None = None, stop_note: str | None = None) -> None:
         """Prune after a whole listing, write how this target ended, report it and run its post_sync command;
         once (a target that has ended ignores the call).
 
-        ``state_failed``: the exit code when a state could not be used mid-run (1 a full disk, 2 damage)."""
+        ``state_failed``: the exit code when a state could not be used mid-run (1 a full disk, 2 damage); the run
+        then stays ``running`` in its state (the next run resumes it) and ``stop_note`` says why in its lock file."""
+        self._stop_note = stop_note if state_failed is not None else None
         if self.code is not None:
             return
         plan, lister = self.plan, self.lister
@@ -339,6 +350,10 @@ class TargetRun:
         with anyio.CancelScope(shield=True):
             await self.flush()
             code, state = self._outcome(cancelled=cancelled, state_failed=state_failed)
+            if whole and lister is not None:
+                self._report.say_if_nothing_matched(lister.selection.described())
+            if self._pruner is not None and self._pruner.stopped and code == ExitCode.OK:
+                code = ExitCode.FAILED  # a link on the way stopped the prune: the user must look
             wanted = lister.selection.wanted if whole and state == RunState.FINISHED and lister is not None else None
             if wanted is not None and plan is not None and await self._report.missing_names(wanted, plan.store, plan.run_id):
                 code = max(code, ExitCode.FAILED)
@@ -351,13 +366,11 @@ class TargetRun:
                 except StateError as exc:
                     self.parts.on_unwritable(exc)
                     code, state = (ExitCode.FAILED if isinstance(exc, StateWriteError) else ExitCode.USAGE), RunState.FAILED
-            if self.work is not None and self.work.moved_origins:
-                moved = self.work.moved_origins
-                self.notice(
-                    f"{moved:,} clone{'s' if moved != 1 else ''} had {'their' if moved != 1 else 'its'} origin moved to "
-                    f"{self.settings.api_base} (the same repos by forge id)"
-                )
+            if self.work is not None:
+                self._report.say_moved_origins(self.work.moved_origins)
             self._finish_now(code, state)
+            if self.client is not None:  # open until now: prune asks the forge about each clone it would move
+                await self.client.aclose()
         if code != ExitCode.INTERRUPTED:  # not shielded: Ctrl+C stops a slow post_sync too
             await self._report.after(code, self.planned)
 
@@ -386,15 +399,34 @@ class TargetRun:
         self.stats.exit_code = code
         self.stats.advance(state)
         self.stats.buffer_used = 0
-        self.stats.lister_state = ListerState.DONE if self.stats.lister_state != ListerState.FAILED else ListerState.FAILED
+        if self.stats.lister_state not in (ListerState.DONE, ListerState.FAILED):
+            self.stats.lister_state = ListerState.STOPPED  # never "listing done" for a listing a cancel cut short
+        self.stats.set_rate(wait_kind=None, wait_until=None)  # a wait that no longer runs shows no frozen countdown
         self.events.emit(self._report.summary(code, self.planned))
 
     def close(self) -> None:
         """Close the state, release the locks; a typo'd owner leaves no empty destination behind."""
-        self._opening.close(unused=self.code == ExitCode.USAGE and self.stats.counts.listed == 0)
+        self._opening.close(unused=self.code == ExitCode.USAGE and self.stats.counts.listed == 0, stop_note=self._stop_note)
 
     def notice(self, message: str) -> None:
         """Worth telling the user, not an error (in a run of several targets, said with this one's name)."""
         run = self.parts.stats
         run.notices.append(message if len(run.targets) <= 1 else f"{self.name}: {message}")
         self.events.emit(Notice(message=message))
+
+
+def provider_for(settings: Settings) -> Provider:
+    """The target's provider: its forge's dialect for its owner and what of theirs it lists."""
+    return make_provider(
+        settings.provider,
+        settings.api_base,
+        settings.owner,
+        skip_archived=settings.skip_archived,
+        topics=settings.topics,
+        affiliation=settings.affiliation,
+        projects=settings.projects,
+        instance=settings.instance,
+        starred=settings.starred,
+        gists=settings.gists,
+        snippets=settings.snippets,
+    )

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from gz_tui.clock import SYSTEM_CLOCK, Clock
 from gz_tui.config import Settings
 from gz_tui.pipeline.control import PipelineFactory
+from gz_tui.pipeline.snapshot import Snapshot
 from gz_tui.tui.screens.dashboard import DashboardScreen
 
 
@@ -39,14 +40,21 @@ class GzTuiApp(App[int]):
     ]
     """The global keys (the dashboard's are in ``DashboardScreen.BINDINGS``)."""
 
-    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK, *, demo: bool = False) -> None:
         super().__init__()
         self.targets = tuple(targets)
         self.factory = factory
         self.clock = clock
+        self.demo = demo
 
     def get_default_screen(self) -> Screen[None]:
-        return DashboardScreen(self.targets, self.factory, self.clock)
+        self._dashboard = DashboardScreen(self.targets, self.factory, self.clock, demo=self.demo)
+        return self._dashboard
+
+    def closing_snapshot(self) -> Snapshot | None:
+        """The run as it stood when the dashboard closed (for the lines the CLI prints after it), if it started."""
+        dashboard = getattr(self, "_dashboard", None)
+        return dashboard.closing_snapshot() if dashboard is not None else None
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -66,11 +74,13 @@ class GzTuiApp(App[int]):
         yield from (command for command in super().get_system_commands(screen) if command.title not in titles)
 
 
-def make_app(targets: Settings | Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> GzTuiApp:
+def make_app(
+    targets: Settings | Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK, *, demo: bool = False
+) -> GzTuiApp:
     """The one way to build the dashboard, for ``cli.py`` and the tests.
 
     ``targets`` holds one ``Settings`` per target of the run (a lone ``Settings`` is a run of one target, as
-    ``make_pipeline`` takes it). ``factory(targets)`` is always given the list; it is called once at start
+    ``make_pipeline`` takes it). ``demo``: a ``--demo`` run (its end explains the planted failures). ``factory(targets)`` is always given the list; it is called once at start
     and again, each with ``retry_failed=True``, for each ``r``.
     """
-    return GzTuiApp([targets] if isinstance(targets, Settings) else targets, factory, clock)
+    return GzTuiApp([targets] if isinstance(targets, Settings) else targets, factory, clock, demo=demo)

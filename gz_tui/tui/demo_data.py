@@ -82,7 +82,7 @@ def _workers(now: float, *, paused: bool = False) -> tuple[WorkerView, ...]:
         WorkerView(1, WorkerState.CLONING, "acme/kafka-connect", "receiving objects", 43.0, 212 * MIB + 77_312, now - 72),
         WorkerView(2, WorkerState.UPDATING, "acme/spark-sql", "resolving deltas", 88.0, 31 * MIB + 400_000, now - 4),
         WorkerView(3, WorkerState.CLONING, "acme/web-frontend", "receiving objects", 12.0, 9 * MIB + 123_456, now - 9),
-        WorkerView(4, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31),
+        WorkerView(4, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31, waiting=True),
         WorkerView(5, WorkerState.CLONING, "acme/infrastructure-as-code-modules-terraform", "counting objects", 61.0, 640_000, now - 2),
         WorkerView(6, WorkerState.UPDATING, "acme/docs", "fetching", None, 18_432, now - 1),
         WorkerView(7, WorkerState.CLONING, "acme/ml-models", "receiving objects", 97.0, 1536 * MIB, now - 403),
@@ -128,7 +128,8 @@ def mid_run() -> Snapshot:
         rate=RateLimitView(limit=5_000, remaining=4_211, reset_at=NOW + 41 * 60 + 9, requests=22, not_modified=0),
         workers=_workers(NOW),
         errors=_errors(NOW),
-        error_count=13,
+        error_count=19,
+        retried=6,  # 19 failed attempts: 6 retried, 13 the repos' last
         state_path="/srv/mirror/acme/.gz-tui/state.sqlite3",
     )
 
@@ -194,7 +195,7 @@ def finished_with_errors() -> Snapshot:
         rate=replace(snap.rate, remaining=2_861, requests=2_139, reset_at=end + 19 * 60),
         workers=tuple(WorkerView(i, WorkerState.DONE) for i in range(1, 9)),
         errors=(replace(last_try, attempt=3, retry_at=None),) + rest,
-        error_count=13,
+        error_count=19,
         exit_code=1,
     )
 
@@ -304,7 +305,7 @@ def several_targets() -> Snapshot:
             now - 21,
             "platform-infra",
         ),
-        WorkerView(8, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31, "acme"),
+        WorkerView(8, WorkerState.RETRYING, "acme/legacy-billing", "waiting to retry", None, 0, now - 31, "acme", waiting=True),
     )
     acme_errors = _errors(now)
     errors = (
@@ -342,7 +343,8 @@ def several_targets() -> Snapshot:
         buffer_capacity=sum(t.buffer_capacity for t in targets),
         lister_state=acme.lister_state,
         lister_page=acme.lister_page,
-        rate=acme.rate,
+        # As Stats shows it: the quota of the target that waits (the API row names it), the whole run's requests.
+        rate=replace(targets[1].rate, requests=sum(t.rate.requests for t in targets), quota_of=targets[1].name),
         workers=workers,
         errors=errors,
         error_count=15,

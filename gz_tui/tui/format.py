@@ -75,18 +75,24 @@ def short_repo(repo: str, owner: str) -> str:
 
 def fit_path(path: str, width: int) -> str:
     """Shorten a ``/`` path to ``width`` keeping its last segment whole, which names the repo:
-    ``platform/core/libs/repo-00068`` → ``plat…/repo-00068``. Plain names are cut at the end as usual."""
+    ``platform/core/libs/repo-00068`` → ``plat…/repo-00068``. A name too long for that is cut in the middle,
+    keeping its start and its end (``legacy-billing-service-v2`` → ``legacy-b…vice-v2``): names of one org
+    often share a prefix and differ at the end, so an end cut would make two repos read the same."""
     if len(path) <= width:
         return path
+    if width <= 1:
+        return "…"[:width]
     head, slash, leaf = path.rpartition("/")
     room = width - len(leaf) - 2
-    if not slash or room < 1:
-        return path[: max(0, width - 1)] + "…"
-    return f"{head[:room]}…/{leaf}"
+    if slash and room >= 0:  # at worst …/leaf: the leaf names the repo
+        return f"{head[:room]}…/{leaf}"
+    kept = width - 1
+    start = kept // 2
+    return f"{path[:start]}…{path[len(path) - (kept - start) :]}"
 
 
 def target_label(forge: str, owner: str) -> str:
-    """How a target is named in the targets panel: ``github/acme``, ``gitlab/platform/infra``."""
+    """How a target is named in the targets panel: ``github/acme``, ``gitlab/platform/infra``, ``gitlab/*`` (``--all``)."""
     return f"{forge}/{owner.strip('/')}"
 
 
@@ -97,10 +103,13 @@ def short_target_labels(targets: Iterable[tuple[str, str, str]]) -> dict[str, st
     ``targets`` are ``(name, forge, owner)`` triples.
     """
     items = list(targets)
-    leaves = [owner.strip("/").rpartition("/")[2] for _, _, owner in items]
+    # A whole instance (``--all``, owner ``*``) reads as its name: the instance's host.
+    leaves = [name if owner == "*" else owner.strip("/").rpartition("/")[2] for name, _, owner in items]
+    full = [target_label(forge, owner) for _, forge, owner in items]
+    # Two listings of one owner (``octocat`` and ``octocat+gists``) read as their names.
     return {
-        name: leaf if leaves.count(leaf) == 1 else target_label(forge, owner)
-        for (name, forge, owner), leaf in zip(items, leaves, strict=True)
+        name: leaf if leaves.count(leaf) == 1 else label if full.count(label) == 1 else name
+        for (name, _, _), leaf, label in zip(items, leaves, full, strict=True)
     }
 
 

@@ -53,7 +53,7 @@ def render(state: str, size: tuple[int, int]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gz_tui.tui.screenshots", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gz_tui.tui.screenshots", description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--out", type=Path, default=Path("screenshots"), help="output folder (default: screenshots)")
     parser.add_argument("--png", action="store_true", help="also write PNGs (needs rsvg-convert)")
     args = parser.parse_args(argv)

@@ -7,13 +7,14 @@
 - :mod:`~gz_tui.pipeline.git.runner`: :class:`GitRunner` starts git with the token of now, parses its progress
   and returns a :class:`GitResult`.
 - :mod:`~gz_tui.pipeline.git.reaper`: no git child outlives gz-tui, however gz-tui dies.
+- :mod:`~gz_tui.pipeline.git.head`: a clone whose HEAD names a branch the repo lacks gets the forge's default branch
+  checked out, or is said to have none.
 """
 
 from gz_tui.pipeline.git.env import (
     MIN_GIT_VERSION,
     GitAuth,
     allow_http_for,
-    basic_auth_header,
     git_environment,
     git_version,
     with_header,
@@ -29,7 +30,6 @@ __all__ = [
     "GitRunner",
     "ProgressListener",
     "allow_http_for",
-    "basic_auth_header",
     "classify",
     "clean_line",
     "git_environment",

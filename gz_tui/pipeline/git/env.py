@@ -6,7 +6,6 @@ never in a URL, an argument list, ``.git/config`` or a token variable inherited 
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
@@ -24,11 +23,6 @@ MIN_GIT_VERSION = (2, 31)
 
 GIT_VERSION_SECONDS = 10
 """How long ``git --version`` may take before gz-tui treats git as missing."""
-
-
-def basic_auth_header(username: str, token: str) -> str:
-    raw = base64.b64encode(f"{username}:{token}".encode()).decode()
-    return f"Authorization: Basic {raw}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +54,23 @@ def git_environment(
     auth_origin: str | None = None,
     auth_header: str | None = None,
     strip_vars: Iterable[str] = (),
+    low_speed_limit: int = 1000,
+    low_speed_time: int = 60,
+    lfs: bool = False,
 ) -> dict[str, str]:
     """The environment every git child gets.
+
+    An https transfer slower than ``low_speed_limit`` bytes a second for ``low_speed_time`` seconds (a server that
+    stops sending mid-pack, or trickles) is given up by git itself (``http.lowSpeedLimit``/``http.lowSpeedTime``:
+    curl's "Operation too slow", a ``network`` failure); ssh has no such bound (the runner's ceiling covers it).
 
     The token variables gz-tui knows (:data:`KNOWN_TOKEN_VARS`) and ``strip_vars`` (a profile's ``token_env``)
     are removed: git has the token only as the origin-scoped header, and git, its remote helpers and whatever
     they run never see it raw.
+
+    ``lfs`` (``--lfs``): git's LFS filter is git-lfs's, skipping downloads (a checkout writes pointers; the sync's
+    ``git lfs pull`` then fetches the objects in one batch); without it no LFS filter runs at all, even one the
+    user's own git config installs (``git lfs install``): git-lfs runs only where gz-tui asks for it.
     """
     # Inherited config *values* are dropped (they could carry helpers or another token); the variables
     # that only choose config files (GIT_CONFIG_GLOBAL, GIT_CONFIG_SYSTEM, GIT_CONFIG_NOSYSTEM) are kept.
@@ -90,7 +95,10 @@ def git_environment(
         ("http.followRedirects", "false"),
         ("core.askPass", ""),
         ("transfer.fsckObjects", "false"),
+        ("http.lowSpeedLimit", str(low_speed_limit)),
+        ("http.lowSpeedTime", str(low_speed_time)),
     ]
+    config += LFS_CONFIG if lfs else NO_LFS_CONFIG
     if auth_origin and auth_header:
         config.append((f"http.{auth_origin}.extraHeader", auth_header))
     env["GIT_CONFIG_COUNT"] = str(len(config))
@@ -98,6 +106,28 @@ def git_environment(
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
+
+
+LFS_CONFIG: list[tuple[str, str]] = [
+    ("filter.lfs.process", "git-lfs filter-process --skip"),
+    ("filter.lfs.smudge", "git-lfs smudge --skip -- %f"),
+    ("filter.lfs.clean", "git-lfs clean -- %f"),
+    ("filter.lfs.required", "true"),
+    # A repo's .lfsconfig may narrow what is fetched: a backup takes every object.
+    ("lfs.fetchinclude", ""),
+    ("lfs.fetchexclude", ""),
+    ("lfs.skipdownloaderrors", "false"),
+    ("lfs.locksverify", "false"),
+]
+"""git-lfs as git's LFS filter, with nothing a repo's ``.lfsconfig`` says about what to leave out."""
+
+NO_LFS_CONFIG: list[tuple[str, str]] = [
+    ("filter.lfs.process", ""),
+    ("filter.lfs.smudge", ""),
+    ("filter.lfs.clean", ""),
+    ("filter.lfs.required", "false"),
+]
+"""No LFS filter: a checkout keeps the pointer files as they are in git."""
 
 
 def allow_http_for(url: str, insecure_http: bool) -> bool:

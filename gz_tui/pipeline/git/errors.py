@@ -12,6 +12,13 @@ Marker = str | tuple[str, ...]
 """Lower-case text git's stderr holds; a tuple: every part of it, anywhere."""
 
 MARKERS: tuple[tuple[Marker, ErrorClass], ...] = (
+    # A transfer git gave up as stalled (http.lowSpeedLimit/lowSpeedTime): index-pack then dies for want of the rest
+    # of the pack ("invalid index-pack output"), which without this would read as a full disk.
+    ("operation too slow", ErrorClass.NETWORK),
+    ("bytes of body are still expected", ErrorClass.NETWORK),
+    # A ref name (the forge's) longer than a file name may be here: no disk is full, and no retry can help; as
+    # unsafe as a repo name over the same limit (checked before any clone).
+    (("cannot lock ref", "file name too long"), ErrorClass.UNSAFE),
     ("no space left", ErrorClass.DISK),
     ("disk quota", ErrorClass.DISK),
     ("read-only file system", ErrorClass.DISK),
@@ -30,6 +37,8 @@ MARKERS: tuple[tuple[Marker, ErrorClass], ...] = (
     ("rate limit", ErrorClass.THROTTLED),
     ("service unavailable", ErrorClass.THROTTLED),
     ("authentication failed", ErrorClass.AUTH),
+    ("authorization error", ErrorClass.AUTH),  # git-lfs: "batch response: Authorization error: …"
+    ("credentials needed", ErrorClass.AUTH),  # git-lfs, a 401 without a credential to give
     ("could not read username", ErrorClass.AUTH),
     ("could not read password", ErrorClass.AUTH),
     ("terminal prompts disabled", ErrorClass.AUTH),
@@ -82,20 +91,35 @@ def _holds(text: str, marker: Marker) -> bool:
 
 
 _QUOTED_URL = re.compile(r" '[a-z][a-z0-9+.-]*://[^']*'")
+_LONG_QUOTED = re.compile(r"'([^'\n]{81,})'")
+"""A quoted ref or path too long to show whole: its middle gives way, so the cause after it stays on the line."""
+
+
+def _shortened(match: re.Match[str]) -> str:
+    quoted = match.group(1)
+    return f"'{quoted[:40]}…{quoted[-40:]}'"
 
 
 def clean_line(line: str, secrets: Redactor | Iterable[str] = ()) -> str:
     """One line of git's stderr made safe and short: no escapes or controls, no secrets, no quoted URL."""
     redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
-    return inert(_QUOTED_URL.sub("", line), flatten=True, limit=300, redactor=redactor)
+    return inert(_LONG_QUOTED.sub(_shortened, _QUOTED_URL.sub("", line)), flatten=True, limit=300, redactor=redactor)
+
+
+_CONSEQUENCES = ("the remote end hung up unexpectedly", "early eof", "index-pack failed", "invalid index-pack output")
+"""``fatal:`` lines that only say a transfer ended, not why: the first ``error:`` line before them (curl's ``RPC
+failed; curl 28 Operation too slow``, an HTTP status) is the one a user needs."""
 
 
 def summarize(lines: Sequence[str], secrets: Redactor | Iterable[str] = ()) -> str:
-    """The line a user needs: git's ``fatal:``/``error:`` line if any, else the last line."""
+    """The line a user needs: git's ``fatal:`` line (or the ``error:`` line saying the cause of a fatal one that only
+    says the transfer ended), else its ``error:`` line, else the last line."""
     redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     cleaned = [clean_line(line, redactor) for line in lines if line.strip()]
-    for prefix in ("fatal:", "error:"):
-        picked = [line for line in cleaned if line.lower().startswith(prefix)]
-        if picked:
-            return picked[-1]
+    fatal = [line for line in cleaned if line.lower().startswith("fatal:")]
+    errors = [line for line in cleaned if line.lower().startswith("error:")]
+    if fatal and errors and all(any(c in line.lower() for c in _CONSEQUENCES) for line in fatal):
+        return errors[0]  # the first: what came after it are its consequences too
+    if fatal or errors:
+        return (fatal or errors)[-1]
     return cleaned[-1] if cleaned else ""

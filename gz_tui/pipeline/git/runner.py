@@ -32,6 +32,9 @@ _LINE_END = re.compile(r"[\r\n]")
 ProgressListener = Callable[[str, float | None, int], None]
 """Called with (phase, percent, received bytes so far)."""
 
+DEFAULT_GIT_TIMEOUT = 3600.0
+"""Seconds one git process may run by default (``--git-timeout``)."""
+
 PROGRESS_INTERVAL = 0.1
 """git rewrites its progress line many times a second; the listener hears at most one update per phase in this
 many seconds (the dashboard redraws at about this rate), plus a phase's first line and the last line of all."""
@@ -61,7 +64,15 @@ class GitResult:
 class GitRunner:
     """Runs git children that die with gz-tui, each leading its own process group (a cancel kills its helpers too)."""
 
-    def __init__(self, env: Mapping[str, str], *, secrets: Sequence[str] = (), git: str = "git", auth: GitAuth | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        secrets: Sequence[str] = (),
+        git: str = "git",
+        auth: GitAuth | None = None,
+        timeout: float = DEFAULT_GIT_TIMEOUT,
+    ) -> None:
         # A variable holding the token raw (whatever its name: a profile's token_env) does not reach git.
         raw = {secret.strip() for secret in secrets if secret and secret.strip()}
         self.env = {key: value for key, value in env.items() if value.strip() not in raw}
@@ -70,6 +81,8 @@ class GitRunner:
         self.redactor = Redactor(secrets)
         self.git = git
         self.auth = auth
+        self.timeout = timeout
+        """Seconds one git process may run (a transfer that stalls where git's own speed bound does not reach: ssh)."""
         self._known: set[str] = set()
 
     async def _env(self) -> tuple[dict[str, str], str | None] | GitResult:
@@ -85,7 +98,10 @@ class GitRunner:
         if token not in self._known:
             self._known.add(token)
             self.redactor.add(token)
-        return with_header(self.env, self.auth.origin, self.auth.header(token)), token
+        header = self.auth.header(token)
+        if not header:  # a forge whose git takes no token (Sourcehut over https): git goes without one
+            return self.env, None
+        return with_header(self.env, self.auth.origin, header), token
 
     async def run(
         self,
@@ -161,10 +177,12 @@ class GitRunner:
                     received = max(received, reporter.line(pending, received, tail))
                 reporter.flush()
 
-            async with anyio.create_task_group() as group:
-                group.start_soon(read_stdout)
-                group.start_soon(read_stderr)
-            returncode = await process.wait()
+            returncode = None
+            with anyio.move_on_after(self.timeout):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(read_stdout)
+                    group.start_soon(read_stderr)
+                returncode = await process.wait()
         finally:
             if process is not None and process.returncode is None:
                 with anyio.CancelScope(shield=True):
@@ -173,6 +191,13 @@ class GitRunner:
                         await process.wait()
             if process is not None and process.returncode is not None:
                 REAPER.forget(process.pid)
+        if returncode is None:  # the ceiling: git was killed above (its helpers with it)
+            return GitResult(
+                returncode=-1,
+                message=f"git was stopped after {self.timeout:g} s, the ceiling of one attempt (--git-timeout)",
+                error_class=ErrorClass.NETWORK,
+                received_bytes=received,
+            )
         message = summarize(list(tail), self.redactor) if returncode else ""
         return GitResult(
             changed_refs=sum(1 for line in tail if " -> " in line),

@@ -15,12 +15,13 @@ class AtticJournal(Part):
     """The ``attic`` table (``store.attic``)."""
 
     @guarded
-    def intent(self, key: str, rel_path: str, source: Path, attic: Path) -> int:
-        """Journal a move before it happens: a kill between this and the rename is reconciled by the next run."""
+    def intent(self, key: str, rel_path: str, source: Path, attic: Path, *, kind: str = "attic") -> int:
+        """Journal a move before it happens: a kill between this and the rename is reconciled by the next run.
+        ``kind``: ``attic`` (prune), or ``rename`` (a clone moved to its repo's new path; ``attic`` is that path)."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO attic (key, rel_path, source, attic, status, at) VALUES (?, ?, ?, ?, 'moving', ?)",
-                (key, rel_path, str(source), str(attic), self._now()),
+                "INSERT INTO attic (key, rel_path, source, attic, status, at, kind) VALUES (?, ?, ?, ?, 'moving', ?, ?)",
+                (key, rel_path, str(source), str(attic), self._now(), kind),
             )
         return int(cursor.lastrowid or 0)
 
@@ -42,6 +43,6 @@ class AtticJournal(Part):
     def entries(self, limit: int = 1000) -> list[tuple[str, str, float]]:
         """(rel_path, attic path, when) of the clones moved to the attic, newest first."""
         rows = self.db.execute(
-            "SELECT rel_path, attic, at FROM attic WHERE status = 'moved' ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+            "SELECT rel_path, attic, at FROM attic WHERE status = 'moved' AND kind = 'attic' ORDER BY at DESC, id DESC LIMIT ?", (limit,)
         ).fetchall()
         return [(str(r), str(a), float(t)) for r, a, t in rows]

@@ -39,6 +39,11 @@ class StateWriteError(StateError):
     Nothing is wrong with the state itself: once the cause is fixed, the next run resumes.
     """
 
+    def __init__(self, message: str, *, full_at: Path | None = None) -> None:
+        super().__init__(message)
+        self.full_at = full_at
+        """The mount point of the file system that was full, when that was the cause."""
+
 
 _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 8, 10, 11, 13, 26
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -81,7 +86,7 @@ def _full(path: Path) -> StateWriteError:
         cause = f"{mount} is full ({_free_space(mount)})"
     else:  # a quota, a file-size limit: the file system itself has room
         cause = f"the disk is full for it (a quota or size limit? {mount} has {_free_space(mount)})"
-    return StateWriteError(f"the state database {path} cannot be written: {cause}; free some space and run again to resume")
+    return StateWriteError(f"the state database {path} cannot be written: {cause}; free some space and run again to resume", full_at=mount)
 
 
 def _read_only(path: Path) -> StateWriteError:

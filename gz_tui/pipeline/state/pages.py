@@ -31,21 +31,23 @@ class PageRows(Part):
         fresh: list[StoredRepo] = []
         with self.transaction():
             known = self._repos.known(repos)
+            on_this_page: set[str] = set()
             for repo in repos:
                 previous = known.get(repo.key)
-                if previous is not None and previous[0] == run_id:
-                    continue  # listed twice in one run (offsets shifted): de-duplicated by id
-                fresh.append(StoredRepo(repo, previous[1] if previous else None, 0))
+                if (previous is not None and previous[0] == run_id) or repo.key in on_this_page:
+                    continue  # listed twice in one run (offsets shifted, or twice on one page): de-duplicated by id
+                on_this_page.add(repo.key)
+                fresh.append(StoredRepo(repo, previous[1], 0, previous[2]) if previous else StoredRepo(repo, None, 0))
             # The page is what it holds now: a repo it no longer holds (deleted, moved to another page) must not
             # come back when a later 304 re-lists this page from the state.
             self.db.execute("UPDATE repos SET page_url = NULL WHERE page_url = ?", (page.url,))
             self.db.executemany(
                 f"INSERT INTO repos ({REPO_COLUMNS}, page_url, listed_run, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed') "
                 "ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, rel_path = excluded.rel_path, "
                 "clone_url = excluded.clone_url, ssh_url = excluded.ssh_url, archived = excluded.archived, "
                 "fork = excluded.fork, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, "
-                "owner = excluded.owner, has_wiki = excluded.has_wiki, page_url = excluded.page_url, listed_run = excluded.listed_run, "
+                "owner = excluded.owner, has_wiki = excluded.has_wiki, private = excluded.private, page_url = excluded.page_url, listed_run = excluded.listed_run, "
                 "attempts = CASE WHEN repos.listed_run = excluded.listed_run THEN repos.attempts ELSE 0 END",
                 [
                     (
@@ -60,6 +62,7 @@ class PageRows(Part):
                         r.default_branch,
                         r.owner,
                         int(r.has_wiki),
+                        int(r.private),
                         page.url,
                         run_id,
                     )
@@ -79,11 +82,11 @@ class PageRows(Part):
         """A 304: the page is what we stored; re-list its repos for this run without re-parsing anything."""
         with self.transaction():
             rows = self.db.execute(
-                f"SELECT {REPO_COLUMNS}, listed_run, synced_pushed_at FROM repos WHERE page_url = ? ORDER BY rowid",
+                f"SELECT {REPO_COLUMNS}, listed_run, synced_pushed_at, synced_at FROM repos WHERE page_url = ? ORDER BY rowid",
                 (page.url,),
             ).fetchall()
             w = REPO_WIDTH
-            fresh = [StoredRepo(repo_from_row(row), row[w + 1], 0) for row in rows if row[w] != run_id]
+            fresh = [StoredRepo(repo_from_row(row), row[w + 1], 0, row[w + 2]) for row in rows if row[w] != run_id]
             self.db.executemany("UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh])
             self._save_cursor(run_id, page)
         return fresh
@@ -116,3 +119,18 @@ class PageRows(Part):
     def seen(self) -> int | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'listing_seen'").fetchone()
         return int(row[0]) if row and str(row[0]).isdigit() else None
+
+    @guarded
+    def set_expected(self, run_id: int, listed: int, expected: int | None) -> None:
+        """What run ``run_id``'s complete listing yielded, and how many repos the forge said it has (None: it did not say)."""
+        value = f"{run_id} {listed} {expected if expected is not None else '-'}"
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('listing_expected', ?)", (value,))
+
+    @guarded
+    def expected(self) -> tuple[int, int, int | None] | None:
+        """(run id, listed, expected) of the last complete listing, as :meth:`set_expected` wrote it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'listing_expected'").fetchone()
+        parts = str(row[0]).split() if row else []
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            return None
+        return int(parts[0]), int(parts[1]), int(parts[2]) if parts[2].isdigit() else None

@@ -32,7 +32,11 @@ class Run:
 class StoredRepo:
     repo: RemoteRepo
     synced_pushed_at: str | None
+    """The change signal the clone was last synced at (None: never synced)."""
     attempts: int
+    synced_at: float | None = None
+    """When the clone's refs were last known to match the forge's: the start of its last clone, fetch or
+    ``git ls-remote`` check (None: unknown, as for a state written before gz-tui recorded it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,8 @@ class Ack:
     error_message: str | None = None
     last_commit: str | None = None
     pushed_at: str | None = None
+    synced_at: float | None = None
+    """Set when git talked to the forge for this repo (clone, fetch, ``ls-remote``); else the recorded one stays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +62,8 @@ class StatusReport:
     top_errors: list[tuple[str, str, int]]
 
 
-REPO_COLUMNS = "key, full_name, rel_path, clone_url, ssh_url, archived, fork, pushed_at, default_branch, owner, has_wiki"
-REPO_WIDTH = 11
+REPO_COLUMNS = "key, full_name, rel_path, clone_url, ssh_url, archived, fork, pushed_at, default_branch, owner, has_wiki, private"
+REPO_WIDTH = 12
 """How many columns ``REPO_COLUMNS`` names."""
 
 
@@ -75,4 +81,5 @@ def repo_from_row(row: Sequence[object]) -> RemoteRepo:
         default_branch=row[8] if isinstance(row[8], str) else None,
         owner=str(row[9] or ""),
         has_wiki=bool(row[10]),
+        private=bool(row[11]),
     )

@@ -38,13 +38,20 @@ class RunRows(Part):
         return Run(row[0], row[1], row[2], row[3], status, row[5], bool(row[6]), row[7], row[8], bool(row[9]), row[10])
 
     @guarded
-    def check_identity(self, forge: str, owner: str) -> None:
-        """Refuse to mix two orgs (or forges) in one state: their repos would be confused."""
-        row = self.db.execute("SELECT forge, owner, base_url FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    def check_identity(self, forge: str, owner: str, listing: str = "repos") -> None:
+        """Refuse to mix two orgs (or forges) in one state: their repos would be confused; nor two listings of one owner
+        (their repos, their stars, their gists, their snippets): a prune of one would take the other's for gone."""
+        row = self.db.execute("SELECT forge, owner, base_url, options FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         if row and (row[0] != forge or row[1].lower() != owner.lower()):
             raise StateError(
                 f"{self.path} belongs to {row[0]} owner {row[1]!r} ({row[2]}); "
                 f"use another --dest for {forge} {owner!r}, or --fresh to forget it"
+            )
+        held = listing_of(row[3]) if row else listing
+        if held != listing:
+            raise StateError(
+                f"{self.path} holds the {held} of {row[0]} owner {row[1]!r}, not their {listing}; "
+                f"use another --dest for the {listing}, or --fresh to forget it"
             )
 
     @guarded
@@ -75,6 +82,17 @@ class RunRows(Part):
         return options if isinstance(options, dict) else {}
 
     @guarded
+    def note_option(self, run_id: int, key: str, value: object) -> None:
+        """Add to what run ``run_id`` records of itself what the run learnt on its way (``server``: what the forge said
+        it is), for ``gz-tui status``."""
+        options = self.options(run_id)
+        if options.get(key) == value:
+            return
+        options[key] = value
+        with self.transaction():
+            self.db.execute("UPDATE runs SET options = ? WHERE id = ?", (json.dumps(options, sort_keys=True), run_id))
+
+    @guarded
     def report(self) -> StatusReport:
         """The last run (dry runs aside): its outcomes, what it left pending, its most common errors."""
         run = self.last(include_dry=False)
@@ -92,3 +110,17 @@ class RunRows(Part):
             (run.id,),
         ).fetchall()
         return StatusReport(run, counts, pending, [(str(c), str(m), int(n)) for c, m, n in errors])
+
+
+def listing_of(options: str | None) -> str:
+    """The listing a run's recorded options say it made (``listing``; ``starred`` before there were more; else repos)."""
+    try:
+        recorded = json.loads(options or "{}")
+    except (TypeError, ValueError):
+        return "repos"
+    if not isinstance(recorded, dict):
+        return "repos"
+    listing = recorded.get("listing")
+    if isinstance(listing, str) and listing:
+        return listing
+    return "starred" if recorded.get("starred") else "repos"

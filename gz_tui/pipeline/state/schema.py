@@ -13,9 +13,19 @@ from pathlib import Path
 from gz_tui.pipeline.state.base import Transaction
 from gz_tui.pipeline.state.errors import StateVersionError, corrupt
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE repos ADD COLUMN has_wiki INTEGER NOT NULL DEFAULT 0",  # 2: wikis; the attic table is created by SCHEMA
+    2: "ALTER TABLE repos ADD COLUMN synced_at REAL",  # 3: when a clone's refs last matched the forge's (NULL: unknown)
+    # 4: where each repo's clone is on disk (a rename upstream moves it there), and renames journaled beside attic moves
+    3: "ALTER TABLE repos ADD COLUMN disk_path TEXT; "
+    "UPDATE repos SET disk_path = rel_path WHERE status IN ('cloned', 'updated', 'unchanged') OR synced_pushed_at IS NOT NULL; "
+    # a version-1 state has no attic yet (SCHEMA makes it after the migrations): make the old one to extend
+    "CREATE TABLE IF NOT EXISTS attic (id INTEGER PRIMARY KEY, key TEXT, rel_path TEXT NOT NULL, source TEXT NOT NULL, "
+    "attic TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL); "
+    "ALTER TABLE attic ADD COLUMN kind TEXT NOT NULL DEFAULT 'attic'",
+    # 5: whether the forge listed each repo as private, so a listing that lost sight of every private repo is known
+    4: "ALTER TABLE repos ADD COLUMN private INTEGER NOT NULL DEFAULT 0",
 }
 """SQL taking a state from version N to N + 1, keyed by N; a state older than every entry cannot be read."""
 
@@ -54,6 +64,7 @@ CREATE TABLE IF NOT EXISTS repos (
     archived INTEGER NOT NULL DEFAULT 0,
     fork INTEGER NOT NULL DEFAULT 0,
     has_wiki INTEGER NOT NULL DEFAULT 0,
+    private INTEGER NOT NULL DEFAULT 0,
     pushed_at TEXT,
     default_branch TEXT,
     owner TEXT NOT NULL DEFAULT '',
@@ -65,8 +76,10 @@ CREATE TABLE IF NOT EXISTS repos (
     error_class TEXT,
     error_message TEXT,
     synced_pushed_at TEXT,
+    synced_at REAL,
     last_commit TEXT,
-    updated_at REAL
+    updated_at REAL,
+    disk_path TEXT
 );
 CREATE INDEX IF NOT EXISTS repos_by_listed_run ON repos (listed_run);
 CREATE INDEX IF NOT EXISTS repos_by_page ON repos (page_url);
@@ -78,7 +91,8 @@ CREATE TABLE IF NOT EXISTS attic (
     source TEXT NOT NULL,
     attic TEXT NOT NULL,
     status TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'attic'
 );
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY,

@@ -74,7 +74,13 @@ class DashboardScreen(Screen[None]):
         Binding("e", "errors", "Errors", id="errors", tooltip="Enlarge the error log"),
         Binding("escape", "back", "Back", id="back", tooltip="Back from the enlarged error log"),
         Binding("question_mark", "help", "Help", id="help", tooltip="What the panels mean and which keys apply"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first while a run is going)"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="Leave gz-tui; while a run is going it asks first, then stops it cleanly (checkpoint saved: the next run resumes)",
+        ),
     ]
     """The dashboard's keys; the command palette (``commands``) and the help screen (``key_help``) are read from them."""
 
@@ -93,8 +99,10 @@ class DashboardScreen(Screen[None]):
     }
     """What the help screen says of a key where its tooltip is not the whole story (``gz_tui.tui.keys``)."""
 
-    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, targets: Sequence[Settings], factory: PipelineFactory, clock: Clock = SYSTEM_CLOCK, *, demo: bool = False) -> None:
         super().__init__(id="dashboard")
+        self.demo = demo
+        """A ``--demo`` run: its forge plants hostile entries, and its end says those are its failures."""
         if not targets:
             raise ValueError("a run needs at least one target")
         self.targets = tuple(targets)
@@ -203,6 +211,10 @@ class DashboardScreen(Screen[None]):
             return replace(snap, run_state=state)
         return snap
 
+    def closing_snapshot(self) -> Snapshot | None:
+        """The last word on the run: read once more as it ends (the render tick may be a little behind)."""
+        return self._current_snapshot() or self.snap
+
     def refresh_snapshot(self) -> None:
         """The render tick: read one snapshot and hand it to every panel."""
         snap = self._current_snapshot()
@@ -258,7 +270,10 @@ class DashboardScreen(Screen[None]):
                 hint.append(f" ({thousands(counts.failed_permanent)} more would fail again)")
             hint.append("   ")
         elif counts.failed_permanent and nxt is None and snap.run_state == RunState.FINISHED:
-            hint.append(f"{thousands(counts.failed_permanent)} failed for good: a retry would not change them   ")
+            if self.demo:  # the demo forge's hostile entries: failures on purpose, to show what gz-tui refuses
+                hint.append(f"{thousands(counts.failed_permanent)} refused for good: the demo's planted hostile entries   ")
+            else:
+                hint.append(f"{thousands(counts.failed_permanent)} failed for good: a retry would not change them   ")
         elif nxt == "resume":
             hint.append("r", style="bold reverse")
             hint.append(" resume from the checkpoint   ")

@@ -24,7 +24,8 @@ class BarReading:
     """What a bar panel shows for one snapshot."""
 
     progress: float
-    total: float
+    total: float | None
+    """None: not known yet (the bar says so by its indeterminate pulse, never by a fraction it would take back)."""
     text: Fit
     alarm: bool = False
     """The panel's ``ALARM_CLASS`` is set (a full buffer, a rate-limit wait)."""

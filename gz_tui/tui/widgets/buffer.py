@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from gz_tui.pipeline.snapshot import ListerState, Snapshot
+from gz_tui.pipeline.snapshot import ListerState, RunState, Snapshot
 from gz_tui.tui.format import Fit, thousands
 from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 
@@ -30,7 +30,12 @@ def buffer_text(snap: Snapshot) -> Fit:
     elif lister == ListerState.WAITING:
         core.append("lister waiting on the API", style="bold")
     elif lister == ListerState.DONE:
-        core.append("listing done" + (" — draining" if snap.buffer_used else ""))
+        draining = " — paused" if snap.run_state == RunState.PAUSED else " — draining"
+        core.append("listing done" + (draining if snap.buffer_used else ""))
+    elif lister == ListerState.STOPPED:
+        core.append("listing stopped", style="bold")
+        if not snap.run_state.terminal or snap.run_state == RunState.CANCELLED:
+            return Fit(core + Text(" (the next run resumes it)"), core)
     elif lister == ListerState.FAILED:
         core.append("listing failed", style="bold red")
     else:

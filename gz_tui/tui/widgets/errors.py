@@ -44,6 +44,15 @@ def attempt_text(error: ErrorView, now: float, *, short: bool = False) -> str:
     return f"{tries}, {'no retry' if short else 'not retried'}"
 
 
+def errors_title(snap: Snapshot) -> str:
+    """The panel's title counts final failures, and the failed attempts that were retried apart: ``Errors 0 ·
+    10 retried`` is a run that recovered from every one of them."""
+    if not snap.error_count:
+        return "Errors — none so far"
+    title = f"Errors {thousands(snap.counts.failed)}"
+    return title + (f" · {thousands(snap.retried)} retried" if snap.retried else "")
+
+
 @dataclass(frozen=True)
 class _Stamp:
     """The time cell: renders ``HH:MM:SS`` and carries the error's sequence number for sorting."""
@@ -226,7 +235,7 @@ class ErrorLog(DataTable[object]):
         self._update_attempts(snap.now)
         shown = len(self._errors)
         self.show_header = shown > 0
-        title = f"Errors ({thousands(snap.error_count)})" if snap.error_count else "Errors — none so far"
+        title = errors_title(snap)
         if snap.error_count > shown:
             title += f" · newest {thousands(shown)} shown"
         if title != self.border_title:  # assigning repaints, even when unchanged

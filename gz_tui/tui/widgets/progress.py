@@ -16,6 +16,11 @@ def goal(snap: Snapshot) -> int:
     return max(counts.total, counts.listed) if counts.total is not None else counts.listed
 
 
+def goal_known(snap: Snapshot) -> bool:
+    """Whether the run knows how many repos it heads for: the forge said, or the listing is complete."""
+    return snap.counts.total is not None or snap.lister_state == ListerState.DONE
+
+
 def eta_seconds(snap: Snapshot) -> float | None:
     """Remaining repos over the current speed (the last 30 s when the last 5 s were idle)."""
     remaining = goal(snap) - snap.counts.done
@@ -55,7 +60,13 @@ def progress_text(snap: Snapshot) -> Fit:
         core.append("  ETA paused")
     else:
         eta = eta_seconds(snap)
-        core.append(f"  ETA {countdown(eta)}" if eta is not None else "  ETA —")
+        if eta is None:
+            core.append("  ETA —")
+        else:  # with more repos to come than the listing has shown, the ETA is only a lower bound
+            core.append(f"  ETA {'' if goal_known(snap) else '≥ '}{countdown(eta)}")
+        paused = sum(1 for target in snap.targets if target.paused)
+        if paused:
+            extra.append(f"  · {paused} paused target{'s' if paused != 1 else ''} not in the ETA")
     return Fit(core + extra, core)
 
 
@@ -66,4 +77,5 @@ class ProgressPanel(BarPanel):
 
     def read(self, snap: Snapshot) -> BarReading:
         done = snap.counts.done
-        return BarReading(progress=done, total=max(goal(snap), done, 1), text=progress_text(snap))
+        total = max(goal(snap), done, 1) if goal_known(snap) or snap.run_state.terminal else None
+        return BarReading(progress=done, total=total, text=progress_text(snap))

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from gz_tui.format import WAIT_WORDS
 from gz_tui.pipeline.snapshot import Snapshot
-from gz_tui.tui.format import Fit, countdown, forge_text, thousands, wall_time
+from gz_tui.tui.format import Fit, countdown, forge_text, target_label, thousands, wall_time
 from gz_tui.tui.widgets.bar_panel import BarPanel, BarReading
 
 
@@ -22,6 +22,7 @@ def rate_limit_text(snap: Snapshot) -> Fit:
     rate = snap.rate
     now = snap.now
     core = Text()
+    whose = _whose_quota(snap)
     if snap.outage is not None:
         outage = snap.outage
         core.append("UNREACHABLE", style="bold white on red")
@@ -60,7 +61,19 @@ def rate_limit_text(snap: Snapshot) -> Fit:
         git.append(" · ")
         git.append("git throttled", style="bold yellow")
         git.append(f" for {countdown(rate.git_throttled_until - now)}")
-    return Fit(core + counters + git, core + git, core, short + git, short)
+    variants = [core + counters + git, core + git, core, short + git, short]
+    named = [who + variant for who in whose for variant in variants]
+    return Fit(*named, short)
+
+
+def _whose_quota(snap: Snapshot) -> tuple[Text, ...]:
+    """``github/acme: `` then ``github: `` when several targets share the row: each forge has its own quota,
+    and the row shows one. Nothing in a run of one target (the header names it)."""
+    named = [t for t in snap.targets if t.name == snap.rate.quota_of]
+    if len(snap.targets) < 2 or not named:
+        return (Text(),)
+    target = named[0]
+    return forge_text(target_label(target.forge, target.owner) + ": ", "bold"), forge_text(target.forge + ": ", "bold")
 
 
 class RateLimitPanel(BarPanel):

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from gz_tui.format import binary_size
 from gz_tui.pipeline.snapshot import RunState, Snapshot
 from gz_tui.tui.format import clock_duration, common_parent, forge_text, home_path, repo_rate, thousands
 
@@ -56,6 +57,8 @@ def summary_renderable(snap: Snapshot, exit_code: int | None, hint: Text | None 
         left.add_row("to the attic", thousands(counts.moved))
     if counts.wikis or counts.no_wiki:
         left.add_row("wikis", thousands(counts.wikis) + (f" ({thousands(counts.no_wiki)} empty)" if counts.no_wiki else ""))
+    if "lfs" in snap.kinds:
+        left.add_row("LFS", binary_size(counts.lfs_bytes))
 
     right = Table.grid(padding=(0, 2))
     right.add_column(style="bold", no_wrap=True)

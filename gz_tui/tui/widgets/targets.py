@@ -85,14 +85,17 @@ def is_waiting(target: TargetView, now: float) -> bool:
 
 def state_text(target: TargetView, now: float) -> Fit:
     """What the target is doing, longest wording first: ``WAITING 0:41 · primary limit, until 08:13:22``,
-    ``PAUSED``, ``blocked — buffer full``, ``listing page 22``, ``listing done``, ``done``, ``FAILED: …``.
+    ``PAUSED``, ``blocked — buffer full``, ``listing page 22``, ``syncing · 12 to go``, ``done``, ``FAILED: …``.
 
     Each word's colour is a span of its own: the words after it stay plain."""
     counts = target.counts
     if target.run_state == RunState.FINISHED:
         return Fit(Text.assemble(("done", "bold green" if not counts.failed else "bold")))
     if target.run_state == RunState.CANCELLED:
-        return Fit(Text.assemble(("cancelled", "bold yellow")))
+        cancelled = Text.assemble(("cancelled", "bold yellow"))
+        if target.lister_state == ListerState.STOPPED:
+            return Fit(Text.assemble(cancelled, " · listing stopped"), cancelled)
+        return Fit(cancelled)
     if target.run_state == RunState.FAILED or target.lister_state == ListerState.FAILED:
         if target.run_state == RunState.FAILED:
             word = Text.assemble(("FAILED", "bold white on red"))
@@ -125,8 +128,15 @@ def state_text(target: TargetView, now: float) -> Fit:
         waiting = Text.assemble(("WAITING", _BLOCK))
         return Fit(Text.assemble(waiting, " on the API"), waiting)
     if target.lister_state == ListerState.DONE:
+        # Listed, not synced: the short wording must not read as finished (a 68 % target is not "done").
         left = goal(target) - counts.done
-        return Fit(Text(f"listing done · {thousands(left)} to go" if left > 0 else "listing done"), Text("listing done"))
+        if left > 0:
+            return Fit(
+                Text(f"syncing · {thousands(left)} to go, all listed"),
+                Text(f"syncing · {thousands(left)} to go"),
+                Text(f"{thousands(left)} to go"),
+            )
+        return Fit(Text("finishing"))
     return Fit(Text.assemble(("starting", "dim")))
 
 
@@ -155,7 +165,7 @@ def target_row(target: TargetView, now: float) -> TargetRow:
     counts = target.counts
     done = counts.done
     heading_for = goal(target)
-    listing_on = counts.total is None and target.lister_state not in (ListerState.DONE, ListerState.FAILED)
+    listing_on = counts.total is None and target.lister_state not in (ListerState.DONE, ListerState.FAILED, ListerState.STOPPED)
     goal_text = thousands(heading_for) + ("+" if listing_on and not target.run_state.terminal else "")
     finished = target.run_state == RunState.FINISHED
     fraction = 1.0 if finished else (done / heading_for if heading_for else 0.0)
@@ -470,9 +480,11 @@ class TargetsPanel(ScrollView, can_focus=True):
     def _bar(self, fraction: float, finished: bool, selected: bool) -> Text:
         width = self._widths["bar"]
         style = self._style("targets-panel--bar-complete" if finished else "targets-panel--bar")
-        # On the cursor row the bar's colour would be the cursor's: draw it in the cursor's foreground.
-        on = Style(color=self._style("targets-panel--cursor").color if selected else style.color)
-        off = Style(color=style.bgcolor)
+        # On the cursor row the bar keeps its colours: it is drawn on the panel's own background (the cursor's
+        # is often the bar's colour), so a selected target's progress reads as it does on any other row.
+        behind = self._style("base").bgcolor if selected else None
+        on = Style(color=style.color, bgcolor=behind)
+        off = Style(color=style.bgcolor, bgcolor=behind)
         cells = fraction * width
         full = int(cells)
         half = full < width and cells - full >= 0.5

@@ -74,6 +74,14 @@ def worker_cells(worker: WorkerView, snap: Snapshot, targets: TargetNames | None
     return (*cells[:2], target, *cells[2:])
 
 
+def workers_title(snap: Snapshot) -> str:
+    """``Workers  6/8 busy · 2 waiting``: busy counts the workers running git; one queued for a git slot or
+    backing off before a retry holds a repo but does no work, and says so apart."""
+    busy = sum(1 for w in snap.workers if w.working)
+    waiting = sum(1 for w in snap.workers if w.waiting and w.state not in (WorkerState.IDLE, WorkerState.DONE, WorkerState.PAUSED))
+    return f"Workers  {busy}/{len(snap.workers)} busy" + (f" · {waiting} waiting" if waiting else "")
+
+
 def column_widths(width: int, target: int = 0) -> dict[str, int]:
     """Share the widget's width between repository and phase; the other columns are fixed.
 
@@ -168,8 +176,7 @@ class WorkerTable(ScrollView, can_focus=False):
         else:
             for index in changed_rows:
                 self.refresh_line(1 + self._order.index(index))  # virtual line: the header is line 0
-        busy = sum(1 for w in snap.workers if w.state not in (WorkerState.IDLE, WorkerState.DONE, WorkerState.PAUSED))
-        title = f"Workers  {busy}/{len(snap.workers)} busy"
+        title = workers_title(snap)
         if title != self.border_title:
             self.border_title = title
 
