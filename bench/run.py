@@ -39,6 +39,8 @@ TITLES = {
     "P11": "Bitbucket Cloud and Data Center, Sourcehut and Gogs dry runs: requests and wall time vs curl",
     "P13": "--all on a GitLab instance (keyset pages of /projects): requests and wall time vs curl",
     "P14": "Git LFS mirrors: --mirror --lfs vs xargs -P git clone --mirror && git lfs fetch --all",
+    "P15": "a sync after renames upstream: clones moved, no pack fetched",
+    "P16": "--verify of unchanged repos vs xargs -P 16 git ls-remote",
 }
 
 

@@ -241,7 +241,9 @@ def test_json_mode_reports_each_repo_and_exit_code(forge_factory: Any, tmp_path:
 
 
 def test_a_second_gz_tui_on_the_same_dest_is_refused_naming_the_pid(forge_factory: Any, tmp_path: Path) -> None:
-    sim = forge_factory(org="acme", repos=30, scenario=Scenario(latency=0.3))
+    # git answers each clone after 5 s: the first run holds the lock far longer than a loaded machine takes to start
+    # the second (a first run done before the second looked would make this pass for the wrong reason, or fail)
+    sim = forge_factory(org="acme", repos=30, scenario=Scenario(latency=0.3, git_latency=5.0))
     dest = tmp_path / "acme"
     first = subprocess.Popen(
         [sys.executable, "-m", "gz_tui", "acme", "--base-url", sim.base_url, "--dest", str(dest), "--no-tui"],

@@ -470,6 +470,7 @@ def test_show_lists_every_source_and_never_the_token(env: dict[str, str], cfg: P
     assert lines["workers"].split()[1] == "3" and lines["workers"].endswith("[profiles.work]")
     assert lines["protocol"].split()[1] == "ssh" and lines["protocol"].endswith("[defaults]")
     assert lines["buffer"].split()[1:] == ["1000", "default"]
+    assert lines["token_cmd_timeout"].split()[1:] == ["60", "default"]  # how long a token command may hang
     assert "/srv/clones/work" in lines["dest"]
     assert str(Path(env["GZ_TUI_LOG_DIR"]) / "gz-tui.log") in lines["log_file"]
 

@@ -313,12 +313,13 @@ def app_keys() -> tuple[bytes, bytes]:
 def failing_app_run(
     forge_factory: Any, tmp_path: Path, app_keys: tuple[bytes, bytes], failure: int | str
 ) -> tuple[Any, Path, int, list[dict[str, Any]], float]:
-    """200 repos, git slowed so the run outlives its first installation token (7.5 s: refreshed from 2.5 s before its
-    expiry, which GitHub states in whole seconds); the forge mints that one token, then every mint fails as ``failure``
-    says."""
+    """200 repos, git slowed so the run outlives its first installation token (12 s, counted as 10 or 11 since GitHub
+    states expires_at and Date in whole seconds; refreshed once a third of that is left, so the token of now is good
+    for about 3 s after minting began to fail: long enough for a loaded machine to send git requests with it); the
+    forge mints that one token, then every mint fails as ``failure`` says."""
     private, public = app_keys
-    app = GitHubApp(app_id=APP_ID, public_key=public, token_lifetime=7.5)
-    scenario = Scenario(git_latency=0.05, app_mints_before_failure=1, app_mint_failure=failure)  # type: ignore[arg-type]
+    app = GitHubApp(app_id=APP_ID, public_key=public, token_lifetime=12.0)
+    scenario = Scenario(git_latency=0.1, app_mints_before_failure=1, app_mint_failure=failure)  # type: ignore[arg-type]
     sim = forge_factory(org="acme", repos=200, token="not-known-to-gz-tui", github_app=app, scenario=scenario)
     key = write_private(tmp_path / "app.pem", private)
     dest = tmp_path / "dest"
@@ -359,6 +360,7 @@ def test_a_github_app_whose_minting_fails_mid_run_stops_cleanly_and_resumes(
         return
     # Minting works again: the next run resumes and finishes the rest.
     sim.scenario.app_mints_before_failure = None
+    sim.scenario.git_latency = 0.0  # what is left is cloned at full speed: the resume is what this part shows
     key = tmp_path / "app.pem"
     again = settings_for(sim, dest, github_app_id=APP_ID, github_app_key=key, workers=8, buffer=250)
     code, _, events = run_pipeline(again, policy=RetryPolicy(backoff_base=0.05))

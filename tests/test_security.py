@@ -964,10 +964,11 @@ def test_github_app_key_jwt_and_installation_tokens_never_leak(forge_factory: An
     key_path = tmp_path / "app.pem"
     key_path.write_bytes(private)
     key_path.chmod(0o600)
-    # Tokens live 1 s (refreshed 1/3 s before they expire); 40 repos over 4 workers with 50 ms added to each git
-    # request take well over that, however fast the machine: several tokens are always minted and used.
-    app = GitHubApp(app_id=7, public_key=public, token_lifetime=1.0)
-    sim = forge_factory(org="acme", repos=40, token="not-known", github_app=app, scenario=Scenario(git_latency=0.05))
+    # Tokens live 3 s (1 or 2 s counted, since expires_at and Date are whole seconds; refreshed once a third of that
+    # is left); 40 repos over 4 workers with 100 ms added to each git request take well over that, however fast the
+    # machine: several tokens are always minted and used.
+    app = GitHubApp(app_id=7, public_key=public, token_lifetime=3.0)
+    sim = forge_factory(org="acme", repos=40, token="not-known", github_app=app, scenario=Scenario(git_latency=0.1))
     env, dumps = git_wrapper(tmp_path)
     wrapper = Path(env["PATH"].split(os.pathsep)[0]) / "git"
     real = shutil.which("git")

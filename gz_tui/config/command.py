@@ -46,6 +46,7 @@ _SHOWN = (
     "skip_forks",
     "attempts",
     "outage_limit",
+    "token_cmd_timeout",
     "log_file",
     "metrics_file",
     "ping_url",

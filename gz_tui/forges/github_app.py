@@ -46,6 +46,8 @@ REFRESH_MARGIN_MAX = 300.0
 """... or at most this many seconds (5 minutes of a one-hour token)."""
 VALID_SLACK = 0.5
 """A token with less than this many seconds left counts as expired: a request sent with it may arrive too late."""
+DATE_RESOLUTION = 1.0
+"""``expires_at`` and the ``Date`` it is read against are both stated in whole seconds."""
 APP_RENEWALS = 3
 """Extra mints after the forge refused a current installation token (revoked): a handful a run, not a loop."""
 
@@ -323,7 +325,9 @@ class GitHubAppToken(Credential):
             said = email.utils.parsedate_to_datetime(response.headers["date"]).timestamp()
         except (KeyError, TypeError, ValueError, IndexError):
             return expires
-        return self.clock.now() + max(0.0, expires - said)
+        # Both are whole seconds, each cut down from the moment it stands for: the token may have up to a second less
+        # than their difference says. Counted from the lower bound, a token is never sent after GitHub expired it.
+        return self.clock.now() + max(0.0, expires - said - DATE_RESOLUTION)
 
 
 def _retried(message: str) -> str:

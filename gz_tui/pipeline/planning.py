@@ -3,9 +3,11 @@ asking git (no ``ls-remote``, no fetch) and without resolving paths (a dry run o
 
 from __future__ import annotations
 
+import os
+
 from gz_tui.kinds import PlannedAction, UpdateMode
 from gz_tui.pipeline.context import RunContext
-from gz_tui.pipeline.paths import UnsafeRepo, copy_path, safe_relative_path
+from gz_tui.pipeline.paths import UnsafeRepo, copy_path, safe_relative_text
 from gz_tui.pipeline.refs import CheckReason, check_reason, signal_moved
 from gz_tui.pipeline.state import StoredRepo
 
@@ -21,8 +23,8 @@ def planned_action(item: StoredRepo, ctx: RunContext, signal_window: float) -> t
     """The action for ``item`` and its reason. ``signal_window``: the provider's ``ProviderInfo.signal_window``."""
     settings, repo = ctx.settings, item.repo
     try:  # validated segments, no resolve()
-        path = safe_relative_path(copy_path(repo.rel_path, mirror=settings.mirror), longest_name=ctx.longest_name)
-        exists = (ctx.dest / path).exists()
+        path = safe_relative_text(copy_path(repo.rel_path, mirror=settings.mirror), longest_name=ctx.longest_name)
+        exists = os.path.exists(os.path.join(ctx.dest, path))
     except (UnsafeRepo, OSError):
         return PlannedAction.REFUSE, None
     if not exists:

@@ -25,11 +25,11 @@ RENAME = "rename"
 """The ``kind`` of a rename in the attic journal."""
 
 
-async def follow_rename(ctx: RunContext, runner: GitRunner, repo: RemoteRepo, final: Path) -> str | None:
-    """Move the clone of ``repo`` from where it was last synced to ``final`` when the repo was renamed upstream;
-    the old path below DEST when it moved, else None (nothing to move, or not provably this repo's clone)."""
+async def follow_rename(ctx: RunContext, runner: GitRunner, repo: RemoteRepo, old_path: str | None, final: Path) -> str | None:
+    """Move the clone of ``repo`` from ``old_path``, where it was last synced (``StoredRepo.disk_path``), to ``final``
+    when the repo was renamed upstream; the old path below DEST when it moved, else None (nothing to move, or not
+    provably this repo's clone)."""
     mirror = ctx.settings.mirror
-    old_path = await ctx.db(ctx.store.repos.disk_path, repo.key)
     if not old_path or old_path == repo.rel_path or final.exists():
         return None
     try:

@@ -118,7 +118,7 @@ class RepoWork:
     async def _sync_checked(self, index: int, item: StoredRepo, final: Path, url: str) -> None:
         repo, settings, stats, governor = item.repo, self.ctx.settings, self.ctx.run, self.governor
         if not final.exists():
-            await follow_rename(self.ctx, self.syncer.runner, repo, final)  # renamed upstream: its clone moves here
+            await follow_rename(self.ctx, self.syncer.runner, repo, item.disk_path, final)  # renamed upstream: it moves here
         exists = final.exists()
         if exists and settings.update != UpdateMode.SKIP and not self.forge_moved:
             reason = check_reason(item, window=self.signal_window, verify=settings.verify)

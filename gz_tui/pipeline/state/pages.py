@@ -37,7 +37,7 @@ class PageRows(Part):
                 if (previous is not None and previous[0] == run_id) or repo.key in on_this_page:
                     continue  # listed twice in one run (offsets shifted, or twice on one page): de-duplicated by id
                 on_this_page.add(repo.key)
-                fresh.append(StoredRepo(repo, previous[1], 0, previous[2]) if previous else StoredRepo(repo, None, 0))
+                fresh.append(StoredRepo(repo, previous[1], 0, previous[2], previous[3]) if previous else StoredRepo(repo, None, 0))
             # The page is what it holds now: a repo it no longer holds (deleted, moved to another page) must not
             # come back when a later 304 re-lists this page from the state.
             self.db.execute("UPDATE repos SET page_url = NULL WHERE page_url = ?", (page.url,))
@@ -82,11 +82,11 @@ class PageRows(Part):
         """A 304: the page is what we stored; re-list its repos for this run without re-parsing anything."""
         with self.transaction():
             rows = self.db.execute(
-                f"SELECT {REPO_COLUMNS}, listed_run, synced_pushed_at, synced_at FROM repos WHERE page_url = ? ORDER BY rowid",
+                f"SELECT {REPO_COLUMNS}, listed_run, synced_pushed_at, synced_at, disk_path FROM repos WHERE page_url = ? ORDER BY rowid",
                 (page.url,),
             ).fetchall()
             w = REPO_WIDTH
-            fresh = [StoredRepo(repo_from_row(row), row[w + 1], 0, row[w + 2]) for row in rows if row[w] != run_id]
+            fresh = [StoredRepo(repo_from_row(row), row[w + 1], 0, row[w + 2], row[w + 3] or None) for row in rows if row[w] != run_id]
             self.db.executemany("UPDATE repos SET listed_run = ?, attempts = 0 WHERE key = ?", [(run_id, s.repo.key) for s in fresh])
             self._save_cursor(run_id, page)
         return fresh

@@ -37,6 +37,9 @@ class StoredRepo:
     synced_at: float | None = None
     """When the clone's refs were last known to match the forge's: the start of its last clone, fetch or
     ``git ls-remote`` check (None: unknown, as for a state written before gz-tui recorded it)."""
+    disk_path: str | None = None
+    """Where its clone was last synced below DEST (``repos.disk_path``; None: never). Read with the rest, so a worker
+    knows whether the repo was renamed upstream without asking the state again."""
 
 
 @dataclass(frozen=True, slots=True)

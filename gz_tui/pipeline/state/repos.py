@@ -38,7 +38,7 @@ class RepoRows(Part):
             params = (run_id, run_id)
         while True:
             rows = self._rows(
-                f"SELECT rowid, {REPO_COLUMNS}, synced_pushed_at, attempts, synced_at FROM repos "
+                f"SELECT rowid, {REPO_COLUMNS}, synced_pushed_at, attempts, synced_at, disk_path FROM repos "
                 f"WHERE {where} AND rowid > ? ORDER BY rowid LIMIT ?",
                 (*params, last, batch),
             )
@@ -46,7 +46,10 @@ class RepoRows(Part):
                 return
             last = rows[-1][0]
             w = REPO_WIDTH
-            yield [StoredRepo(repo_from_row(row[1 : w + 1]), row[w + 1], 0 if failed_only else int(row[w + 2]), row[w + 3]) for row in rows]
+            yield [
+                StoredRepo(repo_from_row(row[1 : w + 1]), row[w + 1], 0 if failed_only else int(row[w + 2]), row[w + 3], row[w + 4] or None)
+                for row in rows
+            ]
 
     @guarded
     def ack_many(self, run_id: int, acks: Iterable[Ack]) -> None:
@@ -88,27 +91,21 @@ class RepoRows(Part):
             )
 
     @guarded
-    def disk_path(self, key: str) -> str | None:
-        """Where the clone of repo ``key`` was last synced, below DEST (its path then: a rename upstream changes it)."""
-        row = self.db.execute("SELECT disk_path FROM repos WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row and row[0] else None
-
-    @guarded
     def set_disk_path(self, key: str, rel_path: str) -> None:
         self.db.execute("UPDATE repos SET disk_path = ? WHERE key = ?", (rel_path, key))
 
-    def known(self, repos: Sequence[RemoteRepo]) -> dict[str, tuple[int | None, str | None, float | None]]:
+    def known(self, repos: Sequence[RemoteRepo]) -> dict[str, tuple[int | None, str | None, float | None, str | None]]:
         """Key → (the run that last listed it, the change signal it was last synced at, when its refs last matched the
-        forge's), of the repos the state has."""
+        forge's, where its clone was last synced), of the repos the state has."""
         keys = [r.key for r in repos]
-        found: dict[str, tuple[int | None, str | None, float | None]] = {}
+        found: dict[str, tuple[int | None, str | None, float | None, str | None]] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, listed_run, synced, synced_at in self.db.execute(
-                f"SELECT key, listed_run, synced_pushed_at, synced_at FROM repos WHERE key IN ({marks})", chunk
+            for key, listed_run, synced, synced_at, disk_path in self.db.execute(
+                f"SELECT key, listed_run, synced_pushed_at, synced_at, disk_path FROM repos WHERE key IN ({marks})", chunk
             ):
-                found[key] = (listed_run, synced, synced_at)
+                found[key] = (listed_run, synced, synced_at, disk_path or None)
         return found
 
     @guarded
