@@ -347,7 +347,7 @@ def test_a_github_app_whose_minting_fails_mid_run_stops_cleanly_and_resumes(
     assert "no valid installation token of GitHub App" in summary["message"] and "run again to resume" in summary["message"]
     cloned = repo_dirs(dest)
     assert 0 < len(cloned) < 200
-    assert took < 30, took
+    assert took < 60, took  # by itself: the token's 12 s, then the outage limit and one backoff; not the default 600 s
 
     # The current token was used until it expired: repos were cloned with it after minting had begun to fail.
     assert failed_mints, "minting never failed"
