@@ -19,6 +19,7 @@ from gz_tui.pipeline.git import (
     summarize,
 )
 from gz_tui.pipeline.git.runner import ProgressReporter
+from gz_tui.pipeline.outage import says_unreachable
 
 TOKEN = "ghp_RawTokenInTheEnvironment0123"
 
@@ -69,6 +70,9 @@ def test_classification_of_common_git_failures() -> None:
     assert classify("remote: Repository not found.\nfatal: repository 'https://x/' not found") == "not_found"
     assert classify("error: RPC failed; HTTP 429 curl 22 The requested URL returned error: 429") == "throttled"
     assert classify("fatal: the remote end hung up unexpectedly") == "network"
+    # A forge that goes away while curl connects (seen in CI: errno 107, ENOTCONN): the network, and the forge not there.
+    gone = "fatal: unable to access 'https://x/': getpeername() failed with errno 107: Transport endpoint is not connected"
+    assert classify(gone) == "network" and says_unreachable(gone)
     assert classify("fatal: could not create work tree dir 'x': No space left on device") == "disk"
     assert classify("fatal: fetch-pack: invalid index-pack output") == "disk"  # index-pack died writing on a full disk
 

@@ -26,6 +26,7 @@ UNREACHABLE_MARKERS = (
     "network is unreachable",
     "empty reply from server",
     "connection reset",
+    "transport endpoint is not connected",  # ENOTCONN: curl connected, and the server's end was gone at once
 )
 """git messages that say the server is not there at all (as opposed to a slow or broken transfer)."""
 

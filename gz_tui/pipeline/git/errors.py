@@ -59,6 +59,7 @@ MARKERS: tuple[tuple[Marker, ErrorClass], ...] = (
     ("unexpected disconnect", ErrorClass.NETWORK),
     ("returned error: 50", ErrorClass.NETWORK),
     ("failed to connect", ErrorClass.NETWORK),
+    ("transport endpoint is not connected", ErrorClass.NETWORK),  # curl's getpeername() on a server gone mid-connect
     ("transfer closed", ErrorClass.NETWORK),
     ("gnutls", ErrorClass.NETWORK),
     ("ssl", ErrorClass.NETWORK),
